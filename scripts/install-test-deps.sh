@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs on a fresh Debian machine: the real clients and servers
+# the end-to-end tests drive, and the Secret Service the keychain store is tested against.
+set -euo pipefail
+pkgs=(
+  git                 # git clone/push through git-credential-credmux
+  nginx-light fcgiwrap apache2-utils   # git http-backend and the PEP 503 index behind auth_basic; htpasswd
+  docker-registry skopeo               # the Docker registry v2 server and the containers/image client
+  dbus gnome-keyring libsecret-tools   # a real Secret Service on a private session bus
+  python3-keyring python3-keyrings.alt # the reference keyring CLI, for parity checks and the bench
+  hyperfine                            # npm run bench
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,111 @@
+// The vocabulary shared by the adapters, the engine (resolver), the stores and the daemon.
+// Everything here is plain JSON-serialisable data: it crosses the daemon socket as is.
+
+/** A credential as served to a caller. Adapters decide how to present it. */
+export interface Credential {
+  /** `basic`: username + password. `bearer`: a token; `username` is how Basic-only protocols present it. */
+  kind: 'basic' | 'bearer';
+  username: string;
+  /** The password or the token. */
+  secret: string;
+  /** Unix seconds; absent when unknown or never. */
+  expiresAt?: number;
+  /** git's `oauth_refresh_token`, kept and echoed back when git stored one. */
+  oauthRefreshToken?: string;
+}
+
+/** Docker's marker username for registry identity tokens (protocols.md §3.2). */
+export const IDENTITY_TOKEN_USERNAME = '<token>';
+
+/** A stored secret. Stored entries are rules too: `url` is their match pattern. */
+export interface StoredEntry extends Credential {
+  /** Normalised match pattern, e.g. `https://pkgs.example.com` or `http://127.0.0.1:8080/simple`. */
+  url: string;
+  /** ISO time of the last write, for `list`. */
+  updatedAt?: string;
+}
+
+/** The identity of a stored entry: one secret per (pattern, username). */
+export interface EntryKey {
+  url: string;
+  username: string;
+}
+
+/** What a protocol asks the engine. `url` is as the caller gave it (full URL, or schemeless `host[:port][/path]`). */
+export type EngineRequest =
+  | { op: 'get'; url: string; username?: string }
+  | { op: 'store'; url: string; credential: Credential }
+  | { op: 'erase'; url: string; username?: string; secret?: string }
+  | { op: 'list' };
+
+/** Describes the rule that answered, for humans (`credmux get`) — never a secret. */
+export interface RuleInfo {
+  /** Stable identity: `config:<index or id>` or `stored:<url>#<username>`. */
+  id: string;
+  match: string;
+  source: string;
+}
+
+/** A stored entry as `list` shows it: never the secret. */
+export interface ListedEntry {
+  url: string;
+  username: string;
+  kind: 'basic' | 'bearer';
+  expiresAt?: number;
+  updatedAt?: string;
+}
+
+export type EngineResult =
+  | { op: 'get'; credential: Credential | null; rule?: RuleInfo }
+  | { op: 'store'; stored: boolean }
+  | { op: 'erase'; removed: number }
+  | { op: 'list'; entries: ListedEntry[] }
+  | { op: 'error'; error: CredmuxErrorData };
+
+/** A typed error, turned into protocol output only at the edge. The message must never carry a secret. */
+export interface CredmuxErrorData {
+  code: ErrorCode;
+  message: string;
+}
+
+export type ErrorCode =
+  | 'bad-request' // malformed input from the caller
+  | 'bad-url' // a URL that cannot be matched (odd scheme, empty host, …)
+  | 'config' // the config file is invalid
+  | 'store' // the secret store failed or refused
+  | 'source' // a credential source failed (env var missing, endpoint down, …)
+  | 'internal';
+
+export class CredmuxError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.name = 'CredmuxError';
+    this.code = code;
+  }
+  toData(): CredmuxErrorData {
+    return { code: this.code, message: this.message };
+  }
+}
+
+/** What an entry writes back to its caller. */
+export interface ProtocolOutput {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+/**
+ * A protocol adapter is pure: bytes in, request out; result in, bytes out. `Ctx` carries whatever the
+ * adapter needs from the request to format the answer (git capabilities, keyring mode, Docker's ServerURL…).
+ */
+export type Parsed<Ctx> =
+  | { kind: 'request'; request: EngineRequest; ctx: Ctx }
+  | { kind: 'reply'; output: ProtocolOutput };
+
+export interface ProtocolAdapter<Ctx = unknown> {
+  readonly name: 'bazel' | 'git' | 'docker' | 'keyring';
+  /** argv excludes the program name: e.g. `['get']`. */
+  parse(argv: readonly string[], stdin: Buffer): Parsed<Ctx>;
+  format(ctx: Ctx, result: EngineResult): ProtocolOutput;
+}
