@@ -1,0 +1,19 @@
+// The one interface every secret store implements. Stores hold StoredEntry records keyed by
+// (url pattern, username); they never interpret URLs (the engine matches).
+import type { EntryKey, StoredEntry } from '../core/types.js';
+
+export interface SecretStore {
+  readonly kind: 'keychain' | 'file' | 'memory';
+  /** For humans (`credmux list`, `doctor`): a path or a backend name. Never a secret. */
+  readonly location: string;
+  /** Every entry, secrets included (callers strip them before showing anything). */
+  list(): Promise<StoredEntry[]>;
+  get(key: EntryKey): Promise<StoredEntry | undefined>;
+  /** Insert or replace the entry with the same (url, username). */
+  put(entry: StoredEntry): Promise<void>;
+  /** Remove every entry the predicate selects, atomically against other writers; returns how many. */
+  remove(predicate: (entry: StoredEntry) => boolean): Promise<number>;
+  /** A cheap token that changes whenever the stored data may have changed (mtime, counter…), so a
+   * long-lived process (the daemon) can tell when to drop what it derived from the store. */
+  version(): Promise<string>;
+}
