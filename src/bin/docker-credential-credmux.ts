@@ -1,0 +1,5 @@
+// The docker protocol entry: the executable's name picks the protocol (DESIGN.md "Layout").
+import { runEntry } from '../client/run.js';
+import { docker } from '../protocols/docker.js';
+
+void runEntry(docker);

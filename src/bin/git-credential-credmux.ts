@@ -1,0 +1,5 @@
+// The git protocol entry: the executable's name picks the protocol (DESIGN.md "Layout").
+import { runEntry } from '../client/run.js';
+import { git } from '../protocols/git.js';
+
+void runEntry(git);

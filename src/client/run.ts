@@ -1,0 +1,75 @@
+// The helper hot path: argv + stdin → adapter → daemon (or the in-process engine) → adapter → stdout.
+// Imports here must stay tiny: no yargs, ajv, jose or undici (a test counts what the bundle holds).
+import { join } from 'node:path';
+import type { Env } from '../core/paths.js';
+import { CredmuxError, type EngineRequest, type EngineResult, type ProtocolAdapter, type ProtocolOutput } from '../core/types.js';
+import { askDaemon } from '../daemon/client.js';
+import { readStdin } from './stdin.js';
+
+type EngineModule = typeof import('../core/open.js');
+
+/** The in-process engine: a separate bundle in dist/lib, or the source module under vitest. */
+async function loadEngineModule(): Promise<EngineModule> {
+  // The constant condition lets esbuild drop the source-mode branch (and its import) from the bundle.
+  if (typeof __CREDMUX_BUNDLED__ !== 'undefined') {
+    return require(join(__dirname, '../lib/engine.cjs')) as EngineModule;
+  } else {
+    return import('../core/open.js');
+  }
+}
+
+export async function resolveInProcess(req: EngineRequest, env: Env): Promise<EngineResult> {
+  try {
+    const { openEngine } = await loadEngineModule();
+    return await (await openEngine(env)).handle(req);
+  } catch (e) {
+    if (e instanceof CredmuxError) return { op: 'error', error: e.toData() };
+    throw e;
+  }
+}
+
+/** Answers one request: from the daemon when one answers, else in this process. */
+export async function resolveRequest(req: EngineRequest, env: Env): Promise<EngineResult> {
+  if (env.CREDMUX_DAEMON !== '0') {
+    const viaDaemon = await askDaemon(req, env);
+    if (viaDaemon) return viaDaemon;
+  }
+  return resolveInProcess(req, env);
+}
+
+/** What each protocol says when stdin exceeds the limit, in its own error shape. */
+function tooLarge(adapter: ProtocolAdapter): ProtocolOutput {
+  const msg = 'input larger than 1 MiB refused';
+  switch (adapter.name) {
+    case 'docker':
+      return { stdout: `${msg}\n`, stderr: '', exitCode: 1 };
+    case 'git':
+      return { stdout: '', stderr: `credmux: ${msg}\n`, exitCode: 0 };
+    case 'bazel':
+      return { stdout: '', stderr: `credmux-bazel: ${msg}\n`, exitCode: 2 };
+    case 'keyring':
+      return { stdout: '', stderr: `keyring: ${msg}\n`, exitCode: 1 };
+  }
+}
+
+export async function runAdapter(adapter: ProtocolAdapter, argv: readonly string[], env: Env): Promise<ProtocolOutput> {
+  const stdin = await readStdin();
+  if (!stdin.ok) return tooLarge(adapter);
+  const parsed = adapter.parse(argv, stdin.data);
+  if (parsed.kind === 'reply') return parsed.output;
+  return adapter.format(parsed.ctx, await resolveRequest(parsed.request, env));
+}
+
+/** An executable's whole body: run, print, set the exit code (never process.exit: let stdout drain). */
+export async function runEntry(adapter: ProtocolAdapter, argv: readonly string[] = process.argv.slice(2)): Promise<void> {
+  let out: ProtocolOutput;
+  try {
+    out = await runAdapter(adapter, argv, process.env);
+  } catch (e) {
+    // A bug, not a protocol answer: say what kind without echoing data we were handed.
+    out = { stdout: '', stderr: `credmux: internal error (${(e as Error)?.name ?? 'unknown'}); please report it\n`, exitCode: 70 };
+  }
+  if (out.stdout) process.stdout.write(out.stdout);
+  if (out.stderr) process.stderr.write(out.stderr);
+  process.exitCode = out.exitCode;
+}

@@ -1,0 +1,173 @@
+// The resolver: the only place that knows rules, sources and the store. Adapters hand it an
+// EngineRequest; the daemon is a thin socket shell around it; the in-process fallback runs it directly.
+import { compileRules, type Config, type Rule } from './config.js';
+import { matches, selectMostSpecific } from './match.js';
+import type { Env } from './paths.js';
+import {
+  CredmuxError,
+  type Credential,
+  type EngineRequest,
+  type EngineResult,
+  type ListedEntry,
+  type RuleInfo,
+  type StoredEntry,
+} from './types.js';
+import { formatPattern, parsePattern, parseRequest, patternFromRequest, type Pattern, type RequestTarget } from './url.js';
+import type { SecretStore } from '../store/types.js';
+import { sourceFor } from '../sources/index.js';
+
+export interface Engine {
+  handle(req: EngineRequest): Promise<EngineResult>;
+}
+
+export interface EngineDeps {
+  store: SecretStore;
+  /** Current rules; called per request so a reloading caller (the daemon) can swap them. */
+  rules: () => Rule[];
+  env: Env;
+  now: () => number;
+  /** Called after a store/erase for a URL, so a token cache can drop what it derived from it. */
+  onChange?: (url: string) => void;
+}
+
+export function createEngine(opts: { store: SecretStore; config?: Config; env?: Env; now?: () => number }): Engine {
+  const rules = compileRules(opts.config ?? { rules: [] });
+  return engineFrom({
+    store: opts.store,
+    rules: () => rules,
+    env: opts.env ?? {},
+    now: opts.now ?? (() => Math.floor(Date.now() / 1000)),
+  });
+}
+
+/** A candidate answer: a config rule or a stored entry, with its parsed pattern. */
+type Candidate = { kind: 'rule'; rule: Rule; pattern: Pattern } | { kind: 'stored'; entry: StoredEntry; pattern: Pattern };
+
+export function engineFrom(deps: EngineDeps): Engine {
+  async function candidates(): Promise<Candidate[]> {
+    const rules: Candidate[] = deps.rules().map((rule) => ({ kind: 'rule', rule, pattern: rule.pattern }));
+    // Newest stored entry first: when several users are stored for one pattern, the latest login wins.
+    const stored = (await deps.store.list()).sort((a, b) => (b.updatedAt ?? '').localeCompare(a.updatedAt ?? ''));
+    const out: Candidate[] = rules;
+    for (const entry of stored) {
+      const pattern = tryParsePattern(entry.url);
+      if (pattern) out.push({ kind: 'stored', entry, pattern });
+    }
+    return out;
+  }
+
+  function usernameOf(c: Candidate): string | undefined {
+    return c.kind === 'stored' ? c.entry.username : c.rule.username;
+  }
+
+  async function resolve(target: RequestTarget): Promise<{ credential: Credential; rule: RuleInfo } | null> {
+    const all = await candidates();
+    // The username in a request is a filter: a rule that names another user never answers.
+    const eligible = all.filter((c) => target.username === undefined || usernameOf(c) === undefined || usernameOf(c) === target.username);
+    const best = selectMostSpecific(eligible, (c) => c.pattern, target);
+    if (!best) return null;
+    if (best.kind === 'stored') {
+      const { url: _url, updatedAt: _u, ...credential } = best.entry;
+      return { credential, rule: { id: `stored:${best.entry.url}#${best.entry.username}`, match: best.entry.url, source: 'stored' } };
+    }
+    const { rule } = best;
+    const credential = await sourceFor(rule).fetch(rule, { env: deps.env, now: deps.now, host: target.host });
+    if (!credential) return null;
+    if (target.username !== undefined && rule.username === undefined && credential.kind === 'basic' && credential.username !== target.username) return null;
+    return { credential, rule: { id: `config:${rule.id}`, match: rule.match, source: rule.source.type } };
+  }
+
+  async function get(url: string, username?: string): Promise<EngineResult> {
+    const target = withUsername(parseRequest(url), username);
+    const hit = await resolve(target);
+    return hit ? { op: 'get', credential: hit.credential, rule: hit.rule } : { op: 'get', credential: null };
+  }
+
+  async function store(url: string, credential: Credential): Promise<EngineResult> {
+    let pattern: Pattern;
+    if (isWildcard(url)) {
+      pattern = parsePattern(url); // `credmux login '*.example.com'`: the pattern is given as is
+    } else {
+      const target = withUsername(parseRequest(url), credential.username);
+      // git stores every credential it used successfully, including ones we just served. Writing those
+      // back would copy minted tokens to disk and rewrite the file on every clone: skip identical ones.
+      const current = await resolve(target);
+      if (current && sameCredential(current.credential, credential)) return { op: 'store', stored: false };
+      pattern = patternFromRequest(target);
+    }
+    const entry: StoredEntry = { url: formatPattern(pattern), ...stripUndefined(credential), updatedAt: new Date(deps.now() * 1000).toISOString() };
+    await deps.store.put(entry);
+    deps.onChange?.(entry.url);
+    return { op: 'store', stored: true };
+  }
+
+  /** Removes the stored entries that would answer this URL (or, for a wildcard, that exact pattern). */
+  async function erase(url: string, username?: string, secret?: string): Promise<EngineResult> {
+    const exact = isWildcard(url) ? formatPattern(parsePattern(url)) : undefined;
+    const target = exact === undefined ? withUsername(parseRequest(url), username) : undefined;
+    const removed = await deps.store.remove((entry) => {
+      if (username !== undefined && entry.username !== username) return false;
+      if (secret !== undefined && entry.secret !== secret) return false;
+      if (exact !== undefined) return entry.url === exact;
+      const pattern = tryParsePattern(entry.url);
+      return pattern !== undefined && target !== undefined && matches(pattern, target);
+    });
+    deps.onChange?.(url);
+    return { op: 'erase', removed };
+  }
+
+  async function list(): Promise<EngineResult> {
+    const entries: ListedEntry[] = (await deps.store.list()).map(({ url, username, kind, expiresAt, updatedAt }) =>
+      stripUndefined({ url, username, kind, expiresAt, updatedAt }),
+    );
+    return { op: 'list', entries };
+  }
+
+  return {
+    async handle(req) {
+      try {
+        switch (req.op) {
+          case 'get':
+            return await get(req.url, req.username);
+          case 'store':
+            return await store(req.url, req.credential);
+          case 'erase':
+            return await erase(req.url, req.username, req.secret);
+          case 'list':
+            return await list();
+          default:
+            throw new CredmuxError('bad-request', `unknown operation ${JSON.stringify((req as { op: unknown }).op)}`);
+        }
+      } catch (e) {
+        if (e instanceof CredmuxError) return { op: 'error', error: e.toData() };
+        // Anything else is a bug; its message could in theory carry data we were handed, so say less.
+        return { op: 'error', error: { code: 'internal', message: `internal error (${(e as Error)?.name ?? 'unknown'})` } };
+      }
+    },
+  };
+}
+
+function isWildcard(url: string): boolean {
+  return /^(?:[a-z]+:\/\/)?\*\./i.test(url);
+}
+
+function withUsername(target: RequestTarget, username: string | undefined): RequestTarget {
+  return username === undefined ? target : { ...target, username };
+}
+
+function tryParsePattern(url: string): Pattern | undefined {
+  try {
+    return parsePattern(url);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Same secret as far as the caller could tell: git gets a bearer as username/password and stores it back as basic. */
+function sameCredential(a: Credential, b: Credential): boolean {
+  return a.username === b.username && a.secret === b.secret && (b.expiresAt === undefined || a.expiresAt === b.expiresAt) && (b.oauthRefreshToken === undefined || a.oauthRefreshToken === b.oauthRefreshToken);
+}
+
+function stripUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}

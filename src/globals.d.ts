@@ -1,0 +1,3 @@
+// Replaced at build time by scripts/build.mjs (esbuild `define`); undefined when running from source.
+declare const __CREDMUX_BUNDLED__: boolean | undefined;
+declare const __CREDMUX_VERSION__: string | undefined;
