@@ -1,0 +1,62 @@
+// The shape of a stored entry, checked the same way by every store: on the way in (put) so a store
+// can never write something it would later refuse to read, and on the way out (file, keychain) so a
+// damaged record is reported instead of silently dropped. Problems name fields, never values: the
+// values include secrets.
+import { CredmuxError, type EntryKey, type StoredEntry } from '../core/types.js';
+
+const FIELDS = new Set(['url', 'username', 'kind', 'secret', 'expiresAt', 'oauthRefreshToken', 'updatedAt']);
+
+/** One string per (url, username): unambiguous for any characters in either part. */
+export function keyId(key: EntryKey): string {
+  return JSON.stringify([key.url, key.username]);
+}
+
+export function sameKey(a: EntryKey, b: EntryKey): boolean {
+  return a.url === b.url && a.username === b.username;
+}
+
+/**
+ * Validates an untrusted value as a StoredEntry and returns a copy holding only the known fields, or
+ * the first problem found. `where` prefixes the problem, e.g. `entries[3]`. Unknown fields are a
+ * problem in stored data (they would be lost on the next write) unless `ignoreUnknown` is set.
+ */
+export function checkEntry(value: unknown, where: string, ignoreUnknown = false): { entry: StoredEntry } | { problem: string } {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { problem: `${where} is not an object` };
+  const v = value as Record<string, unknown>;
+  for (const k of ignoreUnknown ? [] : Object.keys(v)) {
+    if (!FIELDS.has(k)) return { problem: `${where} has an unknown field "${k.slice(0, 40)}"` };
+  }
+  if (typeof v.url !== 'string' || v.url === '') return { problem: `${where}.url must be a non-empty string` };
+  if (typeof v.username !== 'string') return { problem: `${where}.username must be a string` };
+  if (v.kind !== 'basic' && v.kind !== 'bearer') return { problem: `${where}.kind must be "basic" or "bearer"` };
+  if (typeof v.secret !== 'string') return { problem: `${where}.secret must be a string` };
+  const entry: StoredEntry = { url: v.url, username: v.username, kind: v.kind, secret: v.secret };
+  if (v.expiresAt !== undefined) {
+    if (typeof v.expiresAt !== 'number' || !Number.isFinite(v.expiresAt)) return { problem: `${where}.expiresAt must be a number (Unix seconds)` };
+    entry.expiresAt = v.expiresAt;
+  }
+  if (v.oauthRefreshToken !== undefined) {
+    if (typeof v.oauthRefreshToken !== 'string') return { problem: `${where}.oauthRefreshToken must be a string` };
+    entry.oauthRefreshToken = v.oauthRefreshToken;
+  }
+  if (v.updatedAt !== undefined) {
+    if (typeof v.updatedAt !== 'string') return { problem: `${where}.updatedAt must be a string` };
+    entry.updatedAt = v.updatedAt;
+  }
+  return { entry };
+}
+
+/**
+ * For put(): a caller handing a store a malformed entry is a bug, reported without the values. Extra
+ * fields (a caller passing a richer object) are left out rather than refused.
+ */
+export function entryForPut(value: StoredEntry): StoredEntry {
+  const checked = checkEntry(value, 'the entry', true);
+  if ('problem' in checked) throw new CredmuxError('internal', `refusing to store a malformed entry: ${checked.problem}`);
+  return checked.entry;
+}
+
+/** Callers may mutate what they get; stores hand out copies. */
+export function copyEntry(e: StoredEntry): StoredEntry {
+  return { ...e };
+}
