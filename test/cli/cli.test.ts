@@ -84,6 +84,7 @@ describe('credmux login / get / list / logout', () => {
 
   it('with no D-Bus session bus, CREDMUX_STORE=auto picks the file store in under 1 s and says so', async () => {
     const env = isolatedEnv({ CREDMUX_STORE: 'auto' });
+    delete env.DBUS_SESSION_BUS_ADDRESS;
     const t0 = performance.now();
     const r = await run('credmux', ['login', 'https://pkgs.example.com', '--username', 'alice', '--password-stdin'], env, 'pw\n');
     const elapsed = performance.now() - t0;

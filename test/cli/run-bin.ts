@@ -1,36 +1,28 @@
-// Runs a built entry from dist/bin in an isolated HOME, as a person or a tool would.
-import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+// Shorthands for the CLI tests over the shared e2e helpers: a fresh isolated HOME per call, the
+// built entries run by name, and every HOME removed after the file.
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll } from 'vitest';
+import { distBin, type Entry } from '../helpers/dist.js';
+import { isolatedEnv as baseEnv } from '../helpers/env.js';
+import { run as runCommand, type RunResult } from '../helpers/run.js';
 
-export const BIN = join(import.meta.dirname, '../../dist/bin');
+export type { RunResult };
 
-export interface RunResult {
-  stdout: string;
-  stderr: string;
-  code: number | null;
-}
+const homes: string[] = [];
+afterAll(() => {
+  for (const h of homes.splice(0)) rmSync(h, { recursive: true, force: true });
+});
 
-/** A fresh HOME with no XDG overrides, the file store and no daemon unless the caller says otherwise. */
-export function isolatedEnv(extra: Record<string, string | undefined> = {}): Record<string, string> {
+/** A fresh HOME (XDG dirs under it), the file store, no daemon; `extra` overrides or adds variables. */
+export function isolatedEnv(extra: Record<string, string> = {}): Record<string, string> {
   const home = mkdtempSync(join(tmpdir(), 'credmux-cli-'));
-  const env: Record<string, string | undefined> = { ...process.env, HOME: home, CREDMUX_STORE: 'file', CREDMUX_DAEMON: '0', ...extra };
-  for (const k of ['XDG_CONFIG_HOME', 'XDG_DATA_HOME', 'XDG_STATE_HOME', 'XDG_CACHE_HOME', 'XDG_RUNTIME_DIR', 'CREDMUX_CONFIG', 'DBUS_SESSION_BUS_ADDRESS', 'NETRC']) {
-    if (!(k in extra)) delete env[k];
-  }
-  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as Record<string, string>;
+  homes.push(home);
+  mkdirSync(join(home, '.run'), { mode: 0o700 });
+  return { ...(baseEnv(home, null) as Record<string, string>), ...extra };
 }
 
-export function run(name: string, args: string[], env: Record<string, string>, stdin = ''): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(join(BIN, name), args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ stdout, stderr, code }));
-    child.stdin.end(stdin);
-  });
+export function run(name: Entry, args: string[], env: Record<string, string>, stdin = ''): Promise<RunResult> {
+  return runCommand(distBin(name), args, { env, input: stdin });
 }
