@@ -4,7 +4,7 @@
 // and each src/lib/<name>.ts into dist/lib/<name>.cjs (code the entries load only when needed).
 // One file per entry means one read and one compile at startup: the cheapest a Node helper can be.
 import { build } from 'esbuild';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,11 +59,14 @@ async function bundle() {
     define: { __CREDMUX_BUNDLED__: 'true', __CREDMUX_VERSION__: JSON.stringify(version) },
     metafile: true,
   };
-  rmSync(join(root, 'dist'), { recursive: true, force: true });
+  // Build beside dist/ and swap it in at the end, so a test or a helper running from dist/ meanwhile
+  // never finds it half-written or gone.
+  const out = join(root, `dist.building-${process.pid}`);
+  rmSync(out, { recursive: true, force: true });
   const metas = [];
   for (const file of entries('src/bin')) {
     const name = basename(file, '.ts');
-    const outfile = join(root, 'dist/bin', name);
+    const outfile = join(out, 'bin', name);
     const r = await build({ ...common, entryPoints: [file], outfile, banner: { js: '#!/usr/bin/env node' } });
     chmodSync(outfile, 0o755);
     metas.push({ name: `bin/${name}`, meta: r.metafile });
@@ -72,23 +75,29 @@ async function bundle() {
     const name = basename(file, '.ts');
     // The human CLI is ESM: yargs reads import.meta.url. CJS dependencies inside it still call require().
     const esm = name === 'cli';
-    const out = `${name}.${esm ? 'mjs' : 'cjs'}`;
+    const outName = `${name}.${esm ? 'mjs' : 'cjs'}`;
     const r = await build({
       ...common,
       entryPoints: [file],
-      outfile: join(root, 'dist/lib', out),
+      outfile: join(out, 'lib', outName),
       ...(esm
         ? { format: 'esm', banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" } }
         : {}),
     });
-    metas.push({ name: `lib/${out}`, meta: r.metafile });
+    metas.push({ name: `lib/${outName}`, meta: r.metafile });
   }
-  mkdirSync(join(root, 'dist/bin'), { recursive: true });
+  mkdirSync(join(out, 'bin'), { recursive: true });
   // The package is "type": "module"; extensionless bundles must be read as CommonJS.
-  writeFileSync(join(root, 'dist/bin/package.json'), '{ "type": "commonjs" }\n');
+  writeFileSync(join(out, 'bin/package.json'), '{ "type": "commonjs" }\n');
   // Which source files went into which output: the hot-path guard test reads this.
   const inputs = Object.fromEntries(metas.map(({ name, meta }) => [name, Object.keys(meta.inputs).sort()]));
-  writeFileSync(join(root, 'dist/inputs.json'), JSON.stringify(inputs, null, 1) + '\n');
+  writeFileSync(join(out, 'inputs.json'), JSON.stringify(inputs, null, 1) + '\n');
+  const old = join(root, `dist.old-${process.pid}`);
+  try {
+    renameSync(join(root, 'dist'), old);
+  } catch {}
+  renameSync(out, join(root, 'dist'));
+  rmSync(old, { recursive: true, force: true });
 }
 
 compileValidators();

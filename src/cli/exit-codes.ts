@@ -8,6 +8,8 @@ export const EXIT = {
   config: 3,
   store: 4,
   source: 5,
+  /** doctor found something broken; import left conflicts or unreadable files */
+  problems: 6,
   internal: 70,
 } as const;
 

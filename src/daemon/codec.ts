@@ -1,0 +1,267 @@
+// The daemon's wire format (protocols/daemon/message.schema.json): newline-delimited JSON over the
+// Unix socket, many messages per connection, every message carrying the protocol version `v`.
+//
+//   client → daemon  {"v":1,"id":7,"req":<EngineRequest>}       {"v":1,"id":8,"ctl":"ping"|"status"|"shutdown"}
+//   daemon → client  {"v":1,"id":7,"res":<EngineResult>}        {"v":1,"id":8,"pong"|"status"|"shutdown":…}
+//                    {"v":1,"id":7|null,"error":{"code":…,"message":…}}
+//
+// Kept stable across versions, so an old client and a new daemon (or the reverse) never misread each
+// other: the socket path; a message whose `v` is not the daemon's gets {"v":<daemon's>,"error":
+// {"code":"version","protocol":<daemon's>,…}}; and {"v":<daemon's>,"id":…,"ctl":"shutdown"} stops it.
+// Imported by the client hot path: plain code, no dependencies.
+import type { CacheReport } from '../cache/registry.js';
+import type { Credential, EngineRequest, EngineResult } from '../core/types.js';
+
+export const PROTOCOL_VERSION = 1;
+/** Largest message either side accepts, newline excluded. */
+export const MAX_MESSAGE_BYTES = 1 << 20;
+
+export type ControlName = 'ping' | 'status' | 'shutdown';
+
+export type ClientMessage =
+  | { v: number; id: number; req: EngineRequest; ctx?: string }
+  | { v: number; id: number; ctl: ControlName };
+
+export type WireErrorCode =
+  | 'version' // the message's `v` is not the daemon's: see `protocol`
+  | 'bad-json' // the line is not JSON
+  | 'bad-message' // JSON, but not a message of this version
+  | 'too-large' // longer than MAX_MESSAGE_BYTES; the rest of the line was skipped
+  | 'context' // the client runs with another config/store environment than the daemon: resolve in process
+  | 'engine' // the daemon could not run the engine (it failed to open): resolve in process
+  | 'shutting-down';
+
+export interface WireError {
+  code: WireErrorCode;
+  message: string;
+  /** With code "version": the protocol version this daemon speaks, and its package version. */
+  protocol?: number;
+  version?: string;
+}
+
+export interface Pong {
+  pid: number;
+  version: string;
+  protocol: number;
+}
+
+/** `credmux daemon status`: JSON, never a secret. */
+export interface DaemonStatus {
+  pid: number;
+  socket: string;
+  version: string;
+  protocol: number;
+  startedAt: string;
+  uptimeSeconds: number;
+  /** 0 = never exits on its own. */
+  idleTimeoutSeconds: number;
+  logFile: string;
+  requests: { total: number; get: number; store: number; erase: number; list: number; errors: number; contextMismatch: number };
+  connections: { open: number; total: number };
+  /** Every token cache in the daemon: counters and entries (keys are rule identities, never secrets). */
+  cache: CacheReport;
+}
+
+export type DaemonMessage =
+  | { v: number; id: number; res: EngineResult }
+  | { v: number; id: number; pong: Pong }
+  | { v: number; id: number; status: DaemonStatus }
+  | { v: number; id: number; shutdown: true }
+  | { v: number; id: number | null; error: WireError };
+
+export function encode(msg: ClientMessage | DaemonMessage): string {
+  return `${JSON.stringify(msg)}\n`;
+}
+
+export function wireError(id: number | null, code: WireErrorCode, message: string, extra: Partial<WireError> = {}): DaemonMessage {
+  return { v: PROTOCOL_VERSION, id, error: { code, message, ...extra } };
+}
+
+/** Splits a byte stream into lines, bounding each line's size without ever buffering more than the bound. */
+export class LineSplitter {
+  private parts: Buffer[] = [];
+  private size = 0;
+  private skipping = false;
+
+  constructor(private readonly maxBytes: number = MAX_MESSAGE_BYTES) {}
+
+  /** Complete lines in this chunk (UTF-8, CR LF accepted), and 'too-large' once per oversized line. */
+  push(chunk: Buffer): (string | { tooLarge: true })[] {
+    const out: (string | { tooLarge: true })[] = [];
+    let start = 0;
+    for (;;) {
+      const nl = chunk.indexOf(0x0a, start);
+      const end = nl === -1 ? chunk.length : nl;
+      if (!this.skipping) {
+        if (this.size + (end - start) > this.maxBytes) {
+          // Report once, drop what we hold, and discard the rest of this line as it streams in.
+          out.push({ tooLarge: true });
+          this.parts = [];
+          this.size = 0;
+          this.skipping = true;
+        } else if (end > start) {
+          this.parts.push(chunk.subarray(start, end));
+          this.size += end - start;
+        }
+      }
+      if (nl === -1) break;
+      if (!this.skipping) {
+        let line = Buffer.concat(this.parts).toString('utf8');
+        if (line.endsWith('\r')) line = line.slice(0, -1);
+        out.push(line);
+      }
+      this.parts = [];
+      this.size = 0;
+      this.skipping = false;
+      start = nl + 1;
+    }
+    // Copy what we keep so the caller's (possibly large) chunk can be freed.
+    if (this.parts.length && this.parts[this.parts.length - 1]!.buffer === chunk.buffer) {
+      this.parts[this.parts.length - 1] = Buffer.from(this.parts[this.parts.length - 1]!);
+    }
+    return out;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation. Hand-written (no ajv on the hot path) and strict: unknown fields are refused, so a
+// message from a different protocol revision is never half-understood. Error texts name fields,
+// never echo values (a value may be a secret). The schema file says the same; a test keeps them equal.
+
+type Obj = Record<string, unknown>;
+
+function isObj(x: unknown): x is Obj {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+function onlyKeys(o: Obj, allowed: readonly string[], where: string): string | undefined {
+  for (const k of Object.keys(o)) if (!allowed.includes(k)) return `unknown field ${where}${k}`;
+  return undefined;
+}
+
+function str(o: Obj, k: string, where: string, optional = false): string | undefined {
+  if (o[k] === undefined && optional) return undefined;
+  if (typeof o[k] !== 'string') return `${where}${k} must be a string`;
+  return undefined;
+}
+
+export function isValidId(id: unknown): id is number {
+  return typeof id === 'number' && Number.isSafeInteger(id) && id >= 0;
+}
+
+function checkCredential(c: unknown): string | undefined {
+  const w = 'req.credential.';
+  if (!isObj(c)) return 'req.credential must be an object';
+  return (
+    onlyKeys(c, ['kind', 'username', 'secret', 'expiresAt', 'oauthRefreshToken'], w) ??
+    (c.kind === 'basic' || c.kind === 'bearer' ? undefined : `${w}kind must be "basic" or "bearer"`) ??
+    str(c, 'username', w) ??
+    str(c, 'secret', w) ??
+    (c.expiresAt === undefined || (typeof c.expiresAt === 'number' && Number.isFinite(c.expiresAt)) ? undefined : `${w}expiresAt must be a number`) ??
+    str(c, 'oauthRefreshToken', w, true)
+  );
+}
+
+/** Checks an EngineRequest from the wire; returns a copy holding only known fields, or a problem. */
+export function checkEngineRequest(r: unknown): { ok: true; req: EngineRequest } | { ok: false; problem: string } {
+  if (!isObj(r)) return { ok: false, problem: 'req must be an object' };
+  const w = 'req.';
+  let problem: string | undefined;
+  switch (r.op) {
+    case 'get':
+      problem = onlyKeys(r, ['op', 'url', 'username'], w) ?? str(r, 'url', w) ?? str(r, 'username', w, true);
+      if (!problem) return { ok: true, req: { op: 'get', url: r.url as string, ...(r.username !== undefined && { username: r.username as string }) } };
+      break;
+    case 'store':
+      problem = onlyKeys(r, ['op', 'url', 'credential'], w) ?? str(r, 'url', w) ?? checkCredential(r.credential);
+      if (!problem) {
+        const c = r.credential as Obj;
+        const credential: Credential = { kind: c.kind as Credential['kind'], username: c.username as string, secret: c.secret as string };
+        if (c.expiresAt !== undefined) credential.expiresAt = c.expiresAt as number;
+        if (c.oauthRefreshToken !== undefined) credential.oauthRefreshToken = c.oauthRefreshToken as string;
+        return { ok: true, req: { op: 'store', url: r.url as string, credential } };
+      }
+      break;
+    case 'erase':
+      problem = onlyKeys(r, ['op', 'url', 'username', 'secret'], w) ?? str(r, 'url', w) ?? str(r, 'username', w, true) ?? str(r, 'secret', w, true);
+      if (!problem) {
+        return {
+          ok: true,
+          req: {
+            op: 'erase',
+            url: r.url as string,
+            ...(r.username !== undefined && { username: r.username as string }),
+            ...(r.secret !== undefined && { secret: r.secret as string }),
+          },
+        };
+      }
+      break;
+    case 'list':
+      problem = onlyKeys(r, ['op'], w);
+      if (!problem) return { ok: true, req: { op: 'list' } };
+      break;
+    default:
+      problem = 'req.op must be one of get, store, erase, list';
+  }
+  return { ok: false, problem: problem ?? 'invalid req' };
+}
+
+export type DecodedClientLine =
+  | { kind: 'empty' }
+  | { kind: 'request'; id: number; req: EngineRequest; ctx?: string }
+  | { kind: 'control'; id: number; ctl: ControlName }
+  | { kind: 'invalid'; reply: DaemonMessage };
+
+/** Decodes one line a client sent. `version` is the daemon's package version, for version errors. */
+export function decodeClientLine(line: string, version: string): DecodedClientLine {
+  if (line.trim() === '') return { kind: 'empty' };
+  let msg: unknown;
+  try {
+    msg = JSON.parse(line);
+  } catch {
+    return { kind: 'invalid', reply: wireError(null, 'bad-json', 'the message is not valid JSON') };
+  }
+  if (!isObj(msg)) return { kind: 'invalid', reply: wireError(null, 'bad-message', 'a message must be a JSON object') };
+  const id = isValidId(msg.id) ? msg.id : null;
+  // The version is checked before anything else: a message of another version is never interpreted.
+  if (msg.v !== PROTOCOL_VERSION) {
+    const got = typeof msg.v === 'number' || typeof msg.v === 'string' ? ` ${JSON.stringify(msg.v)}` : msg.v === undefined ? ' (none)' : '';
+    return {
+      kind: 'invalid',
+      reply: wireError(id, 'version', `protocol version${got} not spoken here: this daemon speaks ${PROTOCOL_VERSION}`, { protocol: PROTOCOL_VERSION, version }),
+    };
+  }
+  if (id === null) return { kind: 'invalid', reply: wireError(null, 'bad-message', 'id must be a non-negative integer') };
+  const bad = (problem: string): DecodedClientLine => ({ kind: 'invalid', reply: wireError(id, 'bad-message', problem) });
+  if ('ctl' in msg) {
+    const extra = onlyKeys(msg, ['v', 'id', 'ctl'], '');
+    if (extra) return bad(extra);
+    if (msg.ctl !== 'ping' && msg.ctl !== 'status' && msg.ctl !== 'shutdown') return bad('ctl must be one of ping, status, shutdown');
+    return { kind: 'control', id, ctl: msg.ctl };
+  }
+  if ('req' in msg) {
+    const extra = onlyKeys(msg, ['v', 'id', 'req', 'ctx'], '');
+    if (extra) return bad(extra);
+    if (msg.ctx !== undefined && typeof msg.ctx !== 'string') return bad('ctx must be a string');
+    const checked = checkEngineRequest(msg.req);
+    if (!checked.ok) return bad(checked.problem);
+    return { kind: 'request', id, req: checked.req, ...(msg.ctx !== undefined && { ctx: msg.ctx as string }) };
+  }
+  return bad('a message needs req or ctl');
+}
+
+/** The client's check of a daemon reply: well-formed enough to act on, else treated as no answer. */
+export function decodeDaemonLine(line: string): DaemonMessage | undefined {
+  let msg: unknown;
+  try {
+    msg = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (!isObj(msg) || typeof msg.v !== 'number') return undefined;
+  if (isObj(msg.error) && typeof msg.error.code === 'string') return msg as DaemonMessage;
+  if (msg.v !== PROTOCOL_VERSION || !isValidId(msg.id)) return undefined;
+  if (isObj(msg.res) && typeof msg.res.op === 'string') return msg as DaemonMessage;
+  if (isObj(msg.pong) || isObj(msg.status) || msg.shutdown === true) return msg as DaemonMessage;
+  return undefined;
+}

@@ -1,0 +1,75 @@
+// One question to the daemon over a fresh connection, with a bound on connecting and on answering.
+// Every way it can go wrong is an outcome, never an exception: the caller decides what it means.
+import { createConnection } from 'node:net';
+import { decodeDaemonLine, encode, LineSplitter, type ClientMessage, type DaemonMessage } from './codec.js';
+
+export type AskOutcome =
+  | { kind: 'reply'; msg: DaemonMessage }
+  /** Nobody listens: no socket file (ENOENT), a stale one (ECONNREFUSED), or one just torn down. */
+  | { kind: 'absent' }
+  /** Could not connect in time, or another connect error: a daemon may exist but is not usable now. */
+  | { kind: 'unreachable'; why: string }
+  /** Connected, then closed, reset or silent before the answer (e.g. the daemon died mid-request). */
+  | { kind: 'lost'; why: string };
+
+export interface AskTimeouts {
+  connectMs: number;
+  answerMs: number;
+}
+
+// Status replies list cache entries; allow them more room than requests.
+const MAX_REPLY_BYTES = 8 << 20;
+
+export function ask(socketPath: string, msg: ClientMessage, t: AskTimeouts): Promise<AskOutcome> {
+  return new Promise((resolve) => {
+    let connected = false;
+    let done = false;
+    const socket = createConnection(socketPath);
+    const finish = (o: AskOutcome) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(o);
+    };
+    let timer = setTimeout(() => finish({ kind: 'unreachable', why: 'connect timed out' }), t.connectMs);
+    const splitter = new LineSplitter(MAX_REPLY_BYTES);
+    socket.on('connect', () => {
+      connected = true;
+      clearTimeout(timer);
+      timer = setTimeout(() => finish({ kind: 'lost', why: 'no answer in time' }), t.answerMs);
+      socket.write(encode(msg));
+    });
+    socket.on('data', (chunk: Buffer) => {
+      for (const line of splitter.push(chunk)) {
+        if (typeof line !== 'string') return finish({ kind: 'lost', why: 'oversized reply' });
+        const reply = decodeDaemonLine(line);
+        // A reply to another id cannot happen on our own connection; skip it rather than misread it.
+        if (reply && (reply.id === msg.id || reply.id === null)) return finish({ kind: 'reply', msg: reply });
+        if (!reply) return finish({ kind: 'lost', why: 'unreadable reply' });
+      }
+    });
+    socket.on('error', (e: NodeJS.ErrnoException) => {
+      // ECONNRESET before the connection is made: the listener was torn down as we came (a daemon just died).
+      if (!connected && (e.code === 'ENOENT' || e.code === 'ECONNREFUSED' || e.code === 'ECONNRESET')) finish({ kind: 'absent' });
+      else if (!connected) finish({ kind: 'unreachable', why: e.code ?? e.message });
+      else finish({ kind: 'lost', why: e.code ?? e.message });
+    });
+    socket.on('close', () => finish({ kind: 'lost', why: 'connection closed' }));
+  });
+}
+
+/** Resolves true once something accepts connections at `socketPath`. */
+export function canConnect(socketPath: string, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection(socketPath);
+    const finish = (ok: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => finish(false), timeoutMs);
+    socket.on('connect', () => finish(true));
+    socket.on('error', () => finish(false));
+  });
+}

@@ -1,0 +1,29 @@
+// A daemon answers with the config and store of the environment it was started from. A client whose
+// environment selects another config or store (CREDMUX_CONFIG, CREDMUX_STORE, XDG_CONFIG_HOME, …)
+// must not be answered from the wrong one: each request carries this fingerprint, and on a mismatch
+// the daemon declines and the client resolves in process. (The socket path already separates
+// different XDG_RUNTIME_DIR/XDG_CACHE_HOME values.)
+import { resolve } from 'node:path';
+import type { Env } from '../core/paths.js';
+
+/** Settings of the daemon itself or of the client, which do not change what the engine answers. */
+const NOT_CONTEXT = new Set(['CREDMUX_DAEMON', 'CREDMUX_DAEMON_BIN', 'CREDMUX_IDLE_TIMEOUT']);
+
+export function contextFingerprint(env: Env, cwd: string = process.cwd()): string {
+  const picked: string[] = [];
+  for (const name of Object.keys(env).sort()) {
+    const isContext = name === 'HOME' || name === 'XDG_CONFIG_HOME' || name === 'XDG_DATA_HOME' || (name.startsWith('CREDMUX_') && !NOT_CONTEXT.has(name));
+    const value = env[name];
+    if (!isContext || value === undefined) continue;
+    // A relative config path means the same file for a client and the daemon it spawned (in another cwd) only once resolved.
+    picked.push(`${name}=${name === 'CREDMUX_CONFIG' && value ? resolve(cwd, value) : value}`);
+  }
+  // FNV-1a (32 bit): short and dependency-free; this tells environments apart, it guards no secret.
+  let h = 0x811c9dc5;
+  const s = picked.join('\0');
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, '0');
+}

@@ -1,0 +1,97 @@
+// What the daemon answers to one decoded line: engine requests go to the engine, control messages
+// to the lifecycle. Never throws: every failure becomes a well-formed reply.
+import { evictEverywhere } from '../cache/registry.js';
+import type { EngineRequest, EngineResult } from '../core/types.js';
+import { decodeClientLine, PROTOCOL_VERSION, wireError, type ControlName, type DaemonMessage, type DaemonStatus, type Pong } from './codec.js';
+import type { Logger } from './log.js';
+
+export interface EngineLike {
+  handle(req: EngineRequest): Promise<EngineResult>;
+}
+
+export interface RequestCounters {
+  total: number;
+  get: number;
+  store: number;
+  erase: number;
+  list: number;
+  errors: number;
+  contextMismatch: number;
+}
+
+export function newCounters(): RequestCounters {
+  return { total: 0, get: 0, store: 0, erase: 0, list: 0, errors: 0, contextMismatch: 0 };
+}
+
+export interface DispatchDeps {
+  version: string;
+  /** The daemon's environment fingerprint (context.ts). */
+  context: string;
+  /** The engine, opened once; a rejection is retried on the next request. */
+  engine: () => Promise<EngineLike>;
+  counters: RequestCounters;
+  pong: () => Pong;
+  status: () => DaemonStatus;
+  isStopping: () => boolean;
+  /** Called after the shutdown reply is queued. */
+  requestShutdown: (why: string) => void;
+  /** An engine request arrived (keeps the daemon from idling out). */
+  onActivity: () => void;
+  log: Logger;
+}
+
+function errorName(e: unknown): string {
+  return e instanceof Error ? e.name : typeof e;
+}
+
+function control(id: number, ctl: ControlName, deps: DispatchDeps): DaemonMessage {
+  switch (ctl) {
+    case 'ping':
+      return { v: PROTOCOL_VERSION, id, pong: deps.pong() };
+    case 'status':
+      return { v: PROTOCOL_VERSION, id, status: deps.status() };
+    case 'shutdown':
+      deps.requestShutdown('asked by a client');
+      return { v: PROTOCOL_VERSION, id, shutdown: true };
+  }
+}
+
+export async function dispatchLine(line: string, deps: DispatchDeps): Promise<DaemonMessage | undefined> {
+  const msg = decodeClientLine(line, deps.version);
+  if (msg.kind === 'empty') return undefined;
+  if (msg.kind === 'invalid') return msg.reply;
+  if (msg.kind === 'control') return control(msg.id, msg.ctl, deps);
+  const { id, req } = msg;
+  if (msg.ctx !== undefined && msg.ctx !== deps.context) {
+    deps.counters.contextMismatch++;
+    return wireError(id, 'context', 'this daemon serves another CREDMUX_*/HOME/XDG environment; resolve in process');
+  }
+  if (deps.isStopping()) return wireError(id, 'shutting-down', 'the daemon is stopping; resolve in process');
+  const c = deps.counters;
+  c.total++;
+  c[req.op]++;
+  deps.onActivity();
+  let res: EngineResult;
+  try {
+    res = await (await deps.engine()).handle(req);
+  } catch (e) {
+    c.errors++;
+    // The engine turns its own failures into results; reaching here is a bug or a failed open.
+    // Its message could carry data we were handed, so only the error's name is logged.
+    deps.log.error('engine failed', { op: req.op, error: errorName(e) });
+    return wireError(id, 'engine', `the daemon's engine failed (${errorName(e)}); resolve in process`);
+  }
+  if (res.op === 'error') {
+    c.errors++;
+    deps.log.warn('request failed', { op: req.op, code: res.error.code, message: res.error.message });
+  }
+  // A store that changed the store, or any erase (git's erase means "that credential was refused",
+  // even for a minted token nothing stored backs): drop cached tokens so the next get re-mints. The
+  // daemon cannot tell which rules a URL touches (the engine can), so it drops them all. Not on an
+  // unchanged store: git stores every credential after each successful use.
+  if ((res.op === 'store' && res.stored) || req.op === 'erase') {
+    const n = evictEverywhere();
+    if (n > 0) deps.log.info('dropped cached tokens', { after: req.op, count: n });
+  }
+  return { v: PROTOCOL_VERSION, id, res };
+}

@@ -1,0 +1,211 @@
+// One daemon per user: a lock, not luck.
+//
+// The lock is a series of generation files, daemon.lock.1, daemon.lock.2, … Each is created once,
+// atomically and already complete (link(2) of a finished temp file: it fails if the name exists), and
+// the highest one is never deleted. A process holds the lock when it created generation n and then
+// saw no generation above n. A newcomer reads the highest generation: holder alive → back off; holder
+// dead or released → try to create n+1, and of several newcomers link() lets exactly one win.
+//
+// Why not one pid file? Breaking a stale pid file needs "delete it if it is still the stale one",
+// which no filesystem call does atomically: two newcomers both delete "the stale file", the second
+// deleting the first one's fresh lock, and both run. Here nothing live is ever deleted. (Sketch: if P
+// holds n and Q holds m > n, P's check ran before m existed; so Q read the top generation before P
+// created n, and saw something ≥ m-1 ≥ n that P would then have seen above n — a contradiction.)
+//
+// Liveness is kill(pid, 0) plus, on Linux, the process start time, so a recycled pid is not taken
+// for the holder. The holder removes older generations and leftovers; it never removes its own file
+// but marks it released on a clean exit.
+import { linkSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DaemonError } from './errors.js';
+
+export interface LockRecord {
+  pid: number;
+  /** Process start time (Linux /proc/<pid>/stat field 22), to tell a recycled pid from the holder. */
+  start?: string;
+  version: string;
+  protocol: number;
+  /** Set on a clean exit: the generation is free without a liveness check. */
+  released?: boolean;
+}
+
+export interface Holder extends LockRecord {
+  gen: number;
+}
+
+export interface HeldLock {
+  gen: number;
+  path: string;
+  /** True while no newer generation exists and our file is still ours. */
+  stillHeld(): boolean;
+  /** Marks the generation released (the file stays: the highest generation is never deleted). */
+  release(): void;
+}
+
+export type AcquireResult = { ok: true; lock: HeldLock } | { ok: false; holder: Holder };
+
+const GEN = /^daemon\.lock\.(\d{1,15})$/;
+const TMP = /^\.daemon\.lock\.(\d+)\.[0-9a-z]+\.tmp$/;
+
+function lockPath(dir: string, gen: number): string {
+  return join(dir, `daemon.lock.${gen}`);
+}
+
+/** Generations present, highest first. */
+function generations(dir: string): number[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+  const gens: number[] = [];
+  for (const n of names) {
+    const m = GEN.exec(n);
+    if (m) gens.push(Number(m[1]));
+  }
+  return gens.sort((a, b) => b - a);
+}
+
+function readRecord(dir: string, gen: number): LockRecord | undefined {
+  try {
+    const r = JSON.parse(readFileSync(lockPath(dir, gen), 'utf8')) as Partial<LockRecord>;
+    if (typeof r.pid !== 'number' || !Number.isSafeInteger(r.pid) || r.pid <= 0) return undefined;
+    return {
+      pid: r.pid,
+      start: typeof r.start === 'string' ? r.start : undefined,
+      version: typeof r.version === 'string' ? r.version : 'unknown',
+      protocol: typeof r.protocol === 'number' ? r.protocol : 0,
+      released: r.released === true,
+    };
+  } catch {
+    return undefined; // unreadable or corrupt: nobody can be holding it
+  }
+}
+
+/** State (field 3) and start time (field 22, clock ticks since boot) of a process, where /proc exists (Linux). */
+function procStat(pid: number): { state: string; start: string } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may contain spaces and parentheses: count fields after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0] ?? '', start: fields[19] ?? '' };
+  } catch {
+    return undefined;
+  }
+}
+
+export function processStartTime(pid: number): string | undefined {
+  return procStat(pid)?.start;
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    // ESRCH: gone. EPERM: the pid now belongs to another user, so it cannot be our daemon.
+    return false;
+  }
+}
+
+export function isAlive(rec: LockRecord): boolean {
+  if (rec.released || !pidAlive(rec.pid)) return false;
+  const st = procStat(rec.pid);
+  if (st === undefined) return true; // no /proc: the pid check is all there is
+  // A zombie has exited (its parent has not reaped it yet); a different start time is a recycled pid.
+  return st.state !== 'Z' && (rec.start === undefined || st.start === rec.start);
+}
+
+/** The live holder of the lock, if any (cheap: one readdir and one small read). */
+export function currentHolder(dir: string): Holder | undefined {
+  const top = generations(dir)[0];
+  if (top === undefined) return undefined;
+  const rec = readRecord(dir, top);
+  return rec && isAlive(rec) ? { ...rec, gen: top } : undefined;
+}
+
+/** Writes `content` under a temp name, then links it to `path`: the file appears complete or not at all. */
+function createComplete(dir: string, path: string, content: string): boolean {
+  const tmp = join(dir, `.daemon.lock.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
+  writeFileSync(tmp, content, { flag: 'wx', mode: 0o600 });
+  try {
+    linkSync(tmp, path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw new DaemonError('start-failed', `credmux daemon: cannot create the lock ${path}: ${(e as Error).message}`);
+  } finally {
+    unlinkSync(tmp);
+  }
+}
+
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone
+  }
+}
+
+/** Removes generations below ours and temp files of dead processes. */
+function sweep(dir: string, mine: number): void {
+  for (const g of generations(dir)) if (g < mine) removeQuietly(lockPath(dir, g));
+  for (const name of readdirSync(dir)) {
+    const m = TMP.exec(name);
+    if (m && !pidAlive(Number(m[1]))) removeQuietly(join(dir, name));
+  }
+}
+
+/**
+ * Takes the daemon lock in `dir` (which must exist and be private), or reports the live holder.
+ * Synchronous on purpose: it runs once at daemon start, before anything else.
+ */
+export function acquireLock(dir: string, record: LockRecord): AcquireResult {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const top = generations(dir)[0] ?? 0;
+    if (top > 0) {
+      const rec = readRecord(dir, top);
+      if (rec && isAlive(rec)) return { ok: false, holder: { ...rec, gen: top } };
+    }
+    const gen = top + 1;
+    const path = lockPath(dir, gen);
+    if (!createComplete(dir, path, JSON.stringify(record))) continue; // another newcomer won gen: look again
+    if (generations(dir)[0] !== gen) {
+      // We worked from an old view and someone is already above us. Ours is not the highest, so
+      // deleting it is allowed; the next round reports (or replaces) whoever is on top.
+      removeQuietly(path);
+      continue;
+    }
+    sweep(dir, gen);
+    return { ok: true, lock: heldLock(dir, gen, record) };
+  }
+  const holder = currentHolder(dir);
+  if (holder) return { ok: false, holder };
+  throw new DaemonError('busy', `credmux daemon: could not take the lock in ${dir} (too much contention); try again`);
+}
+
+function heldLock(dir: string, gen: number, record: LockRecord): HeldLock {
+  const path = lockPath(dir, gen);
+  const ours = (): boolean => {
+    const rec = readRecord(dir, gen);
+    return rec !== undefined && rec.pid === record.pid && rec.start === record.start && !rec.released;
+  };
+  return {
+    gen,
+    path,
+    stillHeld: () => generations(dir)[0] === gen && ours(),
+    release() {
+      if (!ours()) return;
+      // rename() replaces atomically, so readers see the old record or the released one, never neither.
+      const tmp = join(dir, `.daemon.lock.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
+      try {
+        writeFileSync(tmp, JSON.stringify({ ...record, released: true }), { flag: 'wx', mode: 0o600 });
+        renameSync(tmp, path);
+      } catch {
+        removeQuietly(tmp); // the pid check still frees the lock once we exit
+      }
+    },
+  };
+}

@@ -1,0 +1,275 @@
+// The daemon's life: private directory → lock → replace a stale socket → listen → serve → stop on
+// idle, signal, request, a replaced executable or a lost socket → release everything.
+import { lstatSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
+import { join } from 'node:path';
+import { cacheReport, liveCaches } from '../cache/registry.js';
+import type { Env } from '../core/paths.js';
+import { VERSION } from '../core/version.js';
+import { PROTOCOL_VERSION, type DaemonStatus } from './codec.js';
+import { canConnect } from './connection.js';
+import { contextFingerprint } from './context.js';
+import { dispatchLine, newCounters, type EngineLike } from './dispatch.js';
+import { watchIdle } from './idle.js';
+import { DaemonError, EXIT_BUSY } from './errors.js';
+import { acquireLock, processStartTime, type HeldLock } from './lock.js';
+import { openLog, type Logger } from './log.js';
+import { daemonFiles, socketPathProblem } from './paths.js';
+import { ensurePrivateDir } from './private-dir.js';
+import { createConnectionServer } from './server.js';
+
+export type EngineFactory = (env: Env) => Promise<EngineLike>;
+
+export const DEFAULT_IDLE_TIMEOUT_S = 600;
+
+export interface ServeOptions {
+  /** This process is the daemon: handle SIGTERM/SIGINT/SIGHUP and crashes, set umask 077. Default true. */
+  ownsProcess?: boolean;
+  /** Exit when this file is replaced (an upgrade), so the next client starts the new version. */
+  watchExecutable?: string;
+  /** Where a human running the daemon by hand reads why it would not start. Default: stderr. */
+  say?: (line: string) => void;
+  connectionIdleMs?: number;
+  maintenanceMs?: number;
+  /** Called once listening (tests). */
+  onListening?: (info: { socket: string; pid: number }) => void;
+}
+
+/** CREDMUX_IDLE_TIMEOUT in seconds (0 = never); undefined when the value is not a number. */
+export function parseIdleTimeout(raw: string | undefined): number | undefined {
+  if (raw === undefined || raw === '') return DEFAULT_IDLE_TIMEOUT_S;
+  if (!/^\d+(\.\d+)?$/.test(raw.trim())) return undefined;
+  return Number(raw);
+}
+
+function fileId(st: Stats): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+}
+
+function statId(path: string): string | undefined {
+  try {
+    return fileId(statSync(path));
+  } catch {
+    return undefined;
+  }
+}
+
+function removeIf(path: string, pred: () => boolean): void {
+  try {
+    if (pred()) unlinkSync(path);
+  } catch {
+    // already gone
+  }
+}
+
+/** Runs the daemon until it stops; resolves with the process exit code. */
+export async function serveDaemon(env: Env, openEngine: EngineFactory, opts: ServeOptions = {}): Promise<number> {
+  const owns = opts.ownsProcess ?? true;
+  const say = opts.say ?? ((line: string) => void process.stderr.write(`${line}\n`));
+  if (process.platform === 'win32') {
+    say('credmux daemon: not supported on Windows (no Unix sockets); helpers resolve in process');
+    return 1;
+  }
+  const files = daemonFiles(env);
+  if (owns) process.umask(0o077); // socket, lock and log files: ours alone, from the moment they exist
+  const log: Logger = openLog(files.logDir, files.logFile);
+  const refuse = (message: string, code = 1) => {
+    say(message);
+    log.error(message);
+    log.close();
+    return code;
+  };
+
+  const tooLong = socketPathProblem(files.socket);
+  if (tooLong) return refuse(`credmux daemon: refusing to start: ${tooLong}`);
+
+  const idleS = parseIdleTimeout(env.CREDMUX_IDLE_TIMEOUT);
+  if (idleS === undefined) log.warn('CREDMUX_IDLE_TIMEOUT is not a number of seconds; using the default', { default: DEFAULT_IDLE_TIMEOUT_S });
+  const idleMs = Math.min((idleS ?? DEFAULT_IDLE_TIMEOUT_S) * 1000, 2 ** 31 - 1);
+
+  let lock: HeldLock;
+  try {
+    ensurePrivateDir(files.dir);
+    const got = acquireLock(files.dir, { pid: process.pid, start: processStartTime(process.pid), version: VERSION, protocol: PROTOCOL_VERSION });
+    if (!got.ok) {
+      log.close();
+      say(`credmux daemon: another daemon is running or starting (pid ${got.holder.pid}, credmux ${got.holder.version})`);
+      return EXIT_BUSY;
+    }
+    lock = got.lock;
+  } catch (e) {
+    return refuse(e instanceof DaemonError ? e.message : `credmux daemon: cannot start: ${(e as Error).message}`);
+  }
+
+  // Only the lock holder touches the socket path. Something answering there anyway (a daemon in
+  // another pid namespace sharing this directory) wins; a socket nobody answers is stale.
+  if (await canConnect(files.socket, 200)) {
+    lock.release();
+    log.close();
+    say('credmux daemon: another daemon answers on the socket');
+    return EXIT_BUSY;
+  }
+  removeIf(files.socket, () => true);
+
+  const counters = newCounters();
+  const startedAt = new Date();
+  const context = contextFingerprint(env);
+  let stopping = false;
+  let engine: Promise<EngineLike> | undefined;
+  const getEngine = (): Promise<EngineLike> =>
+    (engine ??= openEngine(env).catch((e: unknown) => {
+      engine = undefined; // e.g. a store that was briefly unavailable: try again on the next request
+      throw e;
+    }));
+  let lastActivity = performance.now();
+  const exeId = opts.watchExecutable ? statId(opts.watchExecutable) : undefined;
+  let exeCheckedAt = 0;
+  let stop: (why: string, code?: number) => void = () => {};
+
+  const status = (): DaemonStatus => ({
+    pid: process.pid,
+    socket: files.socket,
+    version: VERSION,
+    protocol: PROTOCOL_VERSION,
+    startedAt: startedAt.toISOString(),
+    uptimeSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
+    idleTimeoutSeconds: idleMs / 1000,
+    logFile: files.logFile,
+    requests: { ...counters },
+    connections: { open: conns.open(), total: conns.total() },
+    cache: cacheReport(),
+  });
+
+  /** An upgrade replaced our executable: finish, and let the next client start the new one. */
+  const checkExecutable = () => {
+    if (!opts.watchExecutable || exeId === undefined) return;
+    const now = statId(opts.watchExecutable);
+    if (now !== exeId) stop('the daemon executable changed (upgrade)');
+  };
+
+  const conns = createConnectionServer({
+    connectionIdleMs: opts.connectionIdleMs ?? 60_000,
+    answer: (line) =>
+      dispatchLine(line, {
+        version: VERSION,
+        context,
+        engine: getEngine,
+        counters,
+        pong: () => ({ pid: process.pid, version: VERSION, protocol: PROTOCOL_VERSION }),
+        status,
+        isStopping: () => stopping,
+        requestShutdown: (why) => setImmediate(() => stop(why)),
+        onActivity: () => {
+          lastActivity = performance.now();
+          // At most once a second: one stat, so an upgrade takes effect on the next request.
+          if (lastActivity - exeCheckedAt > 1000) {
+            exeCheckedAt = lastActivity;
+            checkExecutable();
+          }
+        },
+        log,
+      }),
+  });
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      conns.server.once('error', reject);
+      conns.server.listen(files.socket, () => {
+        conns.server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (e) {
+    lock.release();
+    return refuse(`credmux daemon: cannot listen on ${files.socket}: ${(e as Error).message}`);
+  }
+  conns.server.on('error', (e) => log.error('server error', { error: e.message }));
+  const socketId = (() => {
+    try {
+      const st = lstatSync(files.socket);
+      return `${st.dev}:${st.ino}`;
+    } catch {
+      return undefined;
+    }
+  })();
+  const socketIsOurs = () => {
+    try {
+      const st = lstatSync(files.socket);
+      return `${st.dev}:${st.ino}` === socketId;
+    } catch {
+      return false;
+    }
+  };
+  writePidFile(files.pidFile);
+  removeIf(files.failedMarker, () => true); // we started: clients may spawn again when we are gone
+  getEngine().catch((e: unknown) => log.error('engine failed to open; will retry on the next request', { error: (e as Error)?.name }));
+  log.info('started', { pid: process.pid, version: VERSION, protocol: PROTOCOL_VERSION, socket: files.socket, lock: lock.gen, idleTimeout: idleMs / 1000 });
+  opts.onListening?.({ socket: files.socket, pid: process.pid });
+
+  return new Promise<number>((resolveExit) => {
+    const cancelIdle = watchIdle(idleMs, { inflight: () => conns.inflight(), lastActivity: () => lastActivity }, (quiet) =>
+      stop(`idle for ${Math.round(quiet / 1000)} s`),
+    );
+
+    let summarized = 0;
+    let sinceSummary = 0;
+    const maintenance = setInterval(() => {
+      if (!socketIsOurs()) return stop('the socket was removed or replaced');
+      if (!lock.stillHeld()) return stop('the lock is no longer ours');
+      checkExecutable();
+      for (const c of liveCaches()) c.prune();
+      sinceSummary += opts.maintenanceMs ?? 30_000;
+      if (counters.total !== summarized && sinceSummary >= 600_000) {
+        summarized = counters.total;
+        sinceSummary = 0;
+        log.info('requests', { ...counters });
+      }
+    }, opts.maintenanceMs ?? 30_000);
+
+    const onSignal = (sig: NodeJS.Signals) => stop(`signal ${sig}`);
+    const onCrash = (e: unknown) => {
+      log.error('crashed', { error: e instanceof Error ? e.name : String(typeof e), where: e instanceof Error ? (e.stack ?? '').split('\n')[1]?.trim() : undefined });
+      stop('crash', 70);
+    };
+    if (owns) {
+      for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(s, onSignal);
+      process.on('uncaughtException', onCrash);
+      process.on('unhandledRejection', onCrash);
+    }
+
+    stop = (why, code = 0) => {
+      if (stopping) return;
+      stopping = true;
+      cancelIdle();
+      clearInterval(maintenance);
+      log.info('stopping', { reason: why });
+      // Unlink first so new clients stop coming here; only our own socket (never a successor's).
+      removeIf(files.socket, socketIsOurs);
+      void conns.drain(3_000).then(() => {
+        removePidFile(files.pidFile);
+        lock.release();
+        if (owns) {
+          for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.off(s, onSignal);
+          process.off('uncaughtException', onCrash);
+          process.off('unhandledRejection', onCrash);
+        }
+        log.info('stopped', { ...counters, uptime: Math.round((Date.now() - startedAt.getTime()) / 1000) });
+        log.close();
+        resolveExit(code);
+      });
+    };
+  });
+}
+
+function writePidFile(path: string): void {
+  const tmp = join(path, '..', `.daemon.pid.${process.pid}.tmp`);
+  try {
+    writeFileSync(tmp, `${process.pid}\n`, { mode: 0o600 });
+    renameSync(tmp, path);
+  } catch {
+    // informational only
+  }
+}
+
+function removePidFile(path: string): void {
+  removeIf(path, () => readFileSync(path, 'utf8').trim() === String(process.pid));
+}

@@ -1,0 +1,31 @@
+// Starting a daemon from a client: detached (own session, no stdio), so it outlives the helper that
+// started it and no terminal signal or closed pipe reaches it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Env } from '../core/paths.js';
+
+/**
+ * The daemon executable: CREDMUX_DAEMON_BIN, else next to the running bundle (dist/bin/credmux-daemon,
+ * seen from dist/bin/* or from the lazily loaded dist/lib/*.cjs). Running from source (vitest), only
+ * CREDMUX_DAEMON_BIN is used: `import.meta` cannot appear here, as the CJS bundles would lose it.
+ */
+export function daemonBinPath(env: Env): string | undefined {
+  if (env.CREDMUX_DAEMON_BIN) return env.CREDMUX_DAEMON_BIN;
+  if (typeof __CREDMUX_BUNDLED__ === 'undefined' || typeof __dirname !== 'string') return undefined;
+  return [join(__dirname, 'credmux-daemon'), join(__dirname, '..', 'bin', 'credmux-daemon')].find((p) => existsSync(p));
+}
+
+/** Spawns one detached daemon, or returns undefined when there is no daemon executable to run. */
+export function spawnDaemon(env: Env): ChildProcess | undefined {
+  const bin = daemonBinPath(env);
+  if (!bin || !existsSync(bin)) return undefined;
+  const childEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) childEnv[k] = v;
+  // The daemon runs in / (it must not keep a workspace busy), so a relative config path is resolved here.
+  if (childEnv.CREDMUX_CONFIG) childEnv.CREDMUX_CONFIG = resolve(childEnv.CREDMUX_CONFIG);
+  const child = spawn(process.execPath, [bin], { detached: true, stdio: 'ignore', env: childEnv, cwd: '/' });
+  child.on('error', () => {}); // e.g. EAGAIN: the caller resolves in process anyway
+  child.unref();
+  return child;
+}

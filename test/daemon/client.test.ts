@@ -1,0 +1,165 @@
+// askDaemon against daemons that misbehave: older and newer protocols, dying mid-request, silence,
+// garbage. The rule throughout: the request never fails (undefined = resolve in process), and a
+// daemon is only spawned when none is there (or an older one was asked to leave).
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Env } from '../../src/core/paths.js';
+import { askDaemon } from '../../src/daemon/client.js';
+import { daemonFiles } from '../../src/daemon/paths.js';
+import { ensurePrivateDir } from '../../src/daemon/private-dir.js';
+import { buildFakeBundles, daemonPids, disposeBundles, testHome, type Bundles, type TestHome } from './helpers.js';
+
+let bins: Bundles;
+const homes: TestHome[] = [];
+const servers: Server[] = [];
+
+beforeAll(async () => {
+  bins = await buildFakeBundles();
+});
+afterEach(async () => {
+  for (const s of servers.splice(0)) await new Promise((r) => s.close(r));
+  for (const h of homes.splice(0)) h.cleanup();
+});
+afterAll(() => disposeBundles(bins?.dir));
+
+const req = { op: 'get', url: 'https://a.example/x' } as const;
+
+/** A test home whose CREDMUX_DAEMON_BIN only records that it was spawned (and exits `code`). */
+function homeWithMarkerBin(code = 1): { env: Env; spawned: () => number } {
+  const h = testHome(bins.daemon);
+  homes.push(h);
+  const marker = join(h.root, 'spawned');
+  const bin = join(h.root, 'marker-daemon.cjs');
+  writeFileSync(bin, `require('fs').appendFileSync(${JSON.stringify(marker)}, 'x'); process.exit(${code});\n`);
+  h.env.CREDMUX_DAEMON_BIN = bin;
+  return { env: h.env, spawned: () => (existsSync(marker) ? readFileSync(marker, 'utf8').length : 0) };
+}
+
+/** A fake daemon at the env's socket path: `onLine` decides what to do with each line received. */
+async function fakeDaemon(env: Env, onLine: (line: string, socket: Socket) => void): Promise<{ lines: string[]; connections: () => number }> {
+  const files = daemonFiles(env);
+  ensurePrivateDir(files.dir);
+  const lines: string[] = [];
+  let connections = 0;
+  const server = createServer((socket) => {
+    connections++;
+    let buf = '';
+    socket.on('data', (d) => {
+      buf += d.toString();
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) !== -1) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        lines.push(line);
+        onLine(line, socket);
+      }
+    });
+    socket.on('error', () => {});
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(files.socket, r));
+  return { lines, connections: () => connections };
+}
+
+describe('askDaemon with a daemon that is not the one it expects', () => {
+  it('an older daemon (protocol 0) is asked to shut down in its own version, and a daemon of ours answers', async () => {
+    const h = testHome(bins.daemon);
+    homes.push(h);
+    const old = await fakeDaemon(h.env, (line, socket) => {
+      const m = JSON.parse(line) as { v: unknown; id: number; ctl?: string };
+      if (m.v === 0 && m.ctl === 'shutdown') {
+        socket.end(`${JSON.stringify({ v: 0, id: m.id, bye: true })}\n`);
+        servers[0]?.close(); // unlinks the socket, as a stopping daemon does
+      } else {
+        socket.write(`${JSON.stringify({ v: 0, id: null, error: { code: 'version', message: 'old', protocol: 0, version: '0.0.1' } })}\n`);
+      }
+    });
+    const r = await askDaemon(req, h.env);
+    expect(old.lines.map((l) => JSON.parse(l) as object)).toEqual([expect.objectContaining({ v: 1, req }), { v: 0, id: 0, ctl: 'shutdown' }]);
+    expect(r).toMatchObject({ op: 'get', credential: { secret: 'pw-for-a.example' } });
+    expect(daemonPids(bins.daemon, h.env)).toHaveLength(1);
+  });
+
+  it('a newer daemon is left alone: resolve in process, no shutdown, no spawn', async () => {
+    const { env, spawned } = homeWithMarkerBin();
+    const newer = await fakeDaemon(env, (line, socket) => {
+      const m = JSON.parse(line) as { id: number };
+      socket.write(`${JSON.stringify({ v: 2, id: m.id, error: { code: 'version', message: 'speaks 2', protocol: 2, version: '9.0.0' } })}\n`);
+    });
+    expect(await askDaemon(req, env)).toBeUndefined();
+    expect(newer.lines).toHaveLength(1);
+    expect(spawned()).toBe(0);
+  });
+
+  it('a daemon that dies mid-request (connection dropped or ended without a reply): undefined, not an error', async () => {
+    const { env, spawned } = homeWithMarkerBin();
+    await fakeDaemon(env, (_line, socket) => socket.destroy());
+    expect(await askDaemon(req, env)).toBeUndefined();
+    await fakeDaemon({ ...env, XDG_RUNTIME_DIR: join(env.XDG_RUNTIME_DIR!, 'b') }, (_line, socket) => socket.end());
+    expect(await askDaemon(req, { ...env, XDG_RUNTIME_DIR: join(env.XDG_RUNTIME_DIR!, 'b') })).toBeUndefined();
+    expect(spawned()).toBe(0);
+  });
+
+  it('a silent daemon: undefined after the answer timeout', async () => {
+    const { env } = homeWithMarkerBin();
+    await fakeDaemon(env, () => {});
+    const t0 = Date.now();
+    expect(await askDaemon(req, env, { answerTimeoutMs: 200 })).toBeUndefined();
+    expect(Date.now() - t0).toBeLessThan(1_000);
+  });
+
+  it('garbage, a reply to another id, or a wire error: undefined', async () => {
+    for (const reply of ['this is not json', JSON.stringify({ v: 1, id: 999999, res: { op: 'get', credential: null } }), JSON.stringify({ v: 1, id: null, error: { code: 'engine', message: 'x' } })]) {
+      const { env } = homeWithMarkerBin();
+      await fakeDaemon(env, (_l, socket) => socket.write(`${reply}\n`));
+      expect(await askDaemon(req, env, { answerTimeoutMs: 300 })).toBeUndefined();
+    }
+  });
+
+  it('the answer of a well-behaved daemon is returned as is', async () => {
+    const { env } = homeWithMarkerBin();
+    const res = { op: 'get', credential: { kind: 'bearer', username: '__token__', secret: 'tok', expiresAt: 1893456000 } };
+    await fakeDaemon(env, (line, socket) => socket.write(`${JSON.stringify({ v: 1, id: (JSON.parse(line) as { id: number }).id, res })}\n`));
+    expect(await askDaemon(req, env)).toEqual(res);
+  });
+});
+
+describe('askDaemon when no daemon is there', () => {
+  it('spawns exactly one daemon per call; if it cannot come up, the call returns undefined as soon as it exits', async () => {
+    const { env, spawned } = homeWithMarkerBin(1);
+    const t0 = Date.now();
+    expect(await askDaemon(req, env)).toBeUndefined();
+    expect(Date.now() - t0).toBeLessThan(1_200); // not the whole 1.5 s start wait
+    expect(spawned()).toBe(1);
+    // A daemon that cannot start is not spawned again on every call: the next calls resolve in process at once.
+    const t1 = Date.now();
+    expect(await askDaemon(req, env)).toBeUndefined();
+    expect(Date.now() - t1).toBeLessThan(100);
+    expect(spawned()).toBe(1);
+  });
+
+  it('startWaitMs 0: never spawns', async () => {
+    const { env, spawned } = homeWithMarkerBin(1);
+    expect(await askDaemon(req, env, { startWaitMs: 0 })).toBeUndefined();
+    expect(spawned()).toBe(0);
+  });
+
+  it('no daemon executable to run (source checkout without CREDMUX_DAEMON_BIN): undefined, quickly', async () => {
+    const h = testHome(bins.daemon);
+    homes.push(h);
+    delete h.env.CREDMUX_DAEMON_BIN;
+    const t0 = Date.now();
+    expect(await askDaemon(req, h.env)).toBeUndefined();
+    expect(Date.now() - t0).toBeLessThan(200);
+  });
+
+  it('CREDMUX_DAEMON=0 never connects', async () => {
+    const { env, spawned } = homeWithMarkerBin();
+    const d = await fakeDaemon(env, () => {});
+    expect(await askDaemon(req, { ...env, CREDMUX_DAEMON: '0' })).toBeUndefined();
+    expect(d.connections()).toBe(0);
+    expect(spawned()).toBe(0);
+  });
+});

@@ -1,0 +1,95 @@
+// The shipped pieces together: the real git entry and the real daemon (openEngine, file store), laid
+// out as scripts/build.mjs lays them out (bin/ next to lib/engine.cjs), so the entry finds the daemon
+// next to itself with no CREDMUX_DAEMON_BIN.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Env } from '../../src/core/paths.js';
+import { daemonStatus } from '../../src/daemon/control.js';
+import { bundle, daemonPids, disposeBundles, exited, testHome, waitUntil, type TestHome } from './helpers.js';
+
+let bundleDir: string | undefined;
+let binDir: string;
+let daemonBin: string;
+let gitBin: string;
+const homes: TestHome[] = [];
+
+beforeAll(async () => {
+  const { dir, paths } = await bundle({
+    'bin/credmux-daemon': 'src/bin/credmux-daemon.ts',
+    'bin/git-credential-credmux': 'src/bin/git-credential-credmux.ts',
+    'lib/engine.cjs': 'src/lib/engine.ts',
+  });
+  bundleDir = dir;
+  binDir = join(dir, 'bin');
+  writeFileSync(join(binDir, 'package.json'), '{ "type": "commonjs" }\n');
+  daemonBin = paths['bin/credmux-daemon']!;
+  gitBin = paths['bin/git-credential-credmux']!;
+});
+
+afterEach(() => {
+  for (const h of homes.splice(0)) h.cleanup();
+});
+afterAll(() => disposeBundles(bundleDir));
+
+function home(extra: Env = {}): Env {
+  const h = testHome(daemonBin, { CREDMUX_STORE: 'file', ...extra });
+  delete h.env.CREDMUX_DAEMON_BIN; // the entry must find bin/credmux-daemon next to itself
+  homes.push(h);
+  return h.env;
+}
+
+function git(env: Env, op: string, input: string): Record<string, string> {
+  const r = spawnSync(process.execPath, [gitBin, op], { env: env as NodeJS.ProcessEnv, input, encoding: 'utf8', timeout: 15_000 });
+  expect(r.status, r.stderr).toBe(0);
+  return Object.fromEntries(
+    r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
+}
+
+async function requests(env: Env) {
+  const s = await daemonStatus(env);
+  if (!s.running) throw new Error(s.reason);
+  return s;
+}
+
+describe('git-credential-credmux with the real daemon and engine', () => {
+  it('store and get go through one daemon; a SIGKILLed daemon loses nothing stored', async () => {
+    const env = home();
+    git(env, 'store', 'protocol=https\nhost=git.example\nusername=alice\npassword=p4ss-w0rd-x\n\n');
+    const s1 = await requests(env);
+    expect(s1.requests).toMatchObject({ store: 1 });
+    expect(git(env, 'get', 'protocol=https\nhost=git.example\npath=org/repo.git\n\n')).toEqual({ username: 'alice', password: 'p4ss-w0rd-x' });
+    expect((await requests(env)).requests).toMatchObject({ store: 1, get: 1 });
+    expect(daemonPids(daemonBin, env)).toEqual([s1.pid]);
+
+    process.kill(s1.pid, 'SIGKILL');
+    await waitUntil(() => exited(s1.pid), 10_000, 'daemon gone');
+    expect(git({ ...env, CREDMUX_DAEMON: '0' }, 'get', 'protocol=https\nhost=git.example\n\n')).toEqual({ username: 'alice', password: 'p4ss-w0rd-x' });
+    expect(git(env, 'get', 'protocol=https\nhost=git.example\n\n')).toEqual({ username: 'alice', password: 'p4ss-w0rd-x' });
+    const s2 = await requests(env);
+    expect(s2.pid).not.toBe(s1.pid);
+  });
+
+  it('picks up a config change and a store written by another process without a restart', async () => {
+    const env = home({ CMX_TEST_TOKEN: 'env-tok-123' });
+    expect(git(env, 'get', 'protocol=https\nhost=env.example\n\n')).toEqual({});
+    const { pid } = await requests(env);
+    const cfgDir = join(env.HOME!, '.config', 'credmux');
+    mkdirSync(cfgDir, { recursive: true });
+    writeFileSync(join(cfgDir, 'config.tmp'), JSON.stringify({ rules: [{ id: 'ci', match: 'https://env.example', source: { type: 'env', var: 'CMX_TEST_TOKEN' } }] }));
+    renameSync(join(cfgDir, 'config.tmp'), join(cfgDir, 'config.json'));
+    expect(git(env, 'get', 'protocol=https\nhost=env.example\n\n')).toMatchObject({ password: 'env-tok-123' });
+
+    // Another process writes the store directly (no daemon): the daemon sees it on the next request.
+    git({ ...env, CREDMUX_DAEMON: '0' }, 'store', 'protocol=https\nhost=other.example\nusername=bob\npassword=b0b-secret\n\n');
+    expect(git(env, 'get', 'protocol=https\nhost=other.example\n\n')).toEqual({ username: 'bob', password: 'b0b-secret' });
+    const s = await requests(env);
+    expect(s.pid).toBe(pid);
+    expect(s.requests.get).toBe(3);
+  });
+});
