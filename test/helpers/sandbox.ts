@@ -46,8 +46,10 @@ export async function createSandbox(name = 'e2e'): Promise<Sandbox> {
   await mkdir(join(home, '.run'), { recursive: true, mode: 0o700 });
   await mkdir(join(home, '.docker'), { recursive: true });
   for (const e of ENTRIES) await symlink(distBin(e), join(binDir, e));
-  const env = isolatedEnv(home, binDir);
-  const envWithoutCredmux = isolatedEnv(home, null);
+  // The end-to-end flows run as users run credmux: the first helper call starts the per-user daemon
+  // and the rest are answered by it. cleanup() stops it; the idle timeout is a backstop.
+  const env = withDaemon(isolatedEnv(home, binDir));
+  const envWithoutCredmux = withDaemon(isolatedEnv(home, null));
 
   const sb: Sandbox = {
     root,
@@ -81,7 +83,15 @@ export async function createSandbox(name = 'e2e'): Promise<Sandbox> {
       await writeFile(file, JSON.stringify(config, null, 2));
       return file;
     },
-    cleanup: () => rm(root, { recursive: true, force: true }),
+    async cleanup() {
+      await run(distBin('credmux'), ['daemon', 'stop'], { env });
+      await rm(root, { recursive: true, force: true });
+    },
   };
   return sb;
+}
+
+function withDaemon(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { CREDMUX_DAEMON: _off, ...rest } = env;
+  return { ...rest, CREDMUX_IDLE_TIMEOUT: '120' };
 }
