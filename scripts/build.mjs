@@ -66,10 +66,13 @@ async function bundle() {
   const metas = [];
   for (const file of entries('src/bin')) {
     const name = basename(file, '.ts');
-    const outfile = join(out, 'bin', name);
-    const r = await build({ ...common, entryPoints: [file], outfile, banner: { js: '#!/usr/bin/env node' } });
-    chmodSync(outfile, 0o755);
+    const r = await build({ ...common, entryPoints: [file], outfile: join(out, 'lib', `${name}.cjs`) });
     metas.push({ name: `bin/${name}`, meta: r.metafile });
+    // The daemon is started by the helpers with process.execPath; it gets no launcher on PATH.
+    if (name === 'credmux-daemon') continue;
+    const launcher = join(out, 'bin', name);
+    mkdirSync(dirname(launcher), { recursive: true });
+    writeFileSync(launcher, launcherScript(name), { mode: 0o755 });
   }
   for (const file of entries('src/lib')) {
     const name = basename(file, '.ts');
@@ -81,14 +84,20 @@ async function bundle() {
       entryPoints: [file],
       outfile: join(out, 'lib', outName),
       ...(esm
-        ? { format: 'esm', banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" } }
+        ? {
+            format: 'esm',
+            // CJS dependencies inside call require(); shared code finds sibling files through __dirname.
+            banner: {
+              js:
+                "import { createRequire as __cr } from 'node:module'; import { dirname as __dn } from 'node:path'; " +
+                "import { fileURLToPath as __fu } from 'node:url'; const require = __cr(import.meta.url); " +
+                'const __dirname = __dn(__fu(import.meta.url));',
+            },
+          }
         : {}),
     });
     metas.push({ name: `lib/${outName}`, meta: r.metafile });
   }
-  mkdirSync(join(out, 'bin'), { recursive: true });
-  // The package is "type": "module"; extensionless bundles must be read as CommonJS.
-  writeFileSync(join(out, 'bin/package.json'), '{ "type": "commonjs" }\n');
   // Which source files went into which output: the hot-path guard test reads this.
   const inputs = Object.fromEntries(metas.map(({ name, meta }) => [name, Object.keys(meta.inputs).sort()]));
   writeFileSync(join(out, 'inputs.json'), JSON.stringify(inputs, null, 1) + '\n');
@@ -98,6 +107,28 @@ async function bundle() {
   } catch {}
   renameSync(out, join(root, 'dist'));
   rmSync(old, { recursive: true, force: true });
+}
+
+/**
+ * dist/bin/<name>: what tools run. Node 20 reads and parses the whole NODE_EXTRA_CA_CERTS bundle at
+ * startup (~35 ms here, more than the rest of a warm answer), and git, Docker and pip hand that
+ * variable to their helpers. A helper answered by the daemon makes no TLS connection, so the launcher
+ * moves the variable aside (CREDMUX_EXTRA_CA_CERTS); the daemon it starts, and any TLS credmux makes
+ * in process, get it back (src/daemon/spawn.ts, src/http). A symlinked launcher (pip's keyring dir,
+ * npm's .bin) still finds its bundle through the resolved path.
+ */
+function launcherScript(name) {
+  return `#!/bin/sh
+# credmux ${name}: starts dist/lib/${name}.cjs (see scripts/build.mjs, launcherScript, for why a shell).
+if [ -n "\${NODE_EXTRA_CA_CERTS:-}" ]; then
+  CREDMUX_EXTRA_CA_CERTS=$NODE_EXTRA_CA_CERTS
+  export CREDMUX_EXTRA_CA_CERTS
+  unset NODE_EXTRA_CA_CERTS
+fi
+self=$0
+[ -L "$self" ] && self=$(readlink -f -- "$self")
+exec node "\${self%/*}/../lib/${name}.cjs" "$@"
+`;
 }
 
 compileValidators();

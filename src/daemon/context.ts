@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import type { Env } from '../core/paths.js';
 
 /** Settings of the daemon itself or of the client, which do not change what the engine answers. */
-const NOT_CONTEXT = new Set(['CREDMUX_DAEMON', 'CREDMUX_DAEMON_BIN', 'CREDMUX_IDLE_TIMEOUT']);
+const NOT_CONTEXT = new Set(['CREDMUX_DAEMON', 'CREDMUX_DAEMON_BIN', 'CREDMUX_IDLE_TIMEOUT', 'CREDMUX_EXTRA_CA_CERTS']);
 
 export function contextFingerprint(env: Env, cwd: string = process.cwd()): string {
   const picked: string[] = [];

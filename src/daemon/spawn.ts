@@ -6,14 +6,16 @@ import { join, resolve } from 'node:path';
 import type { Env } from '../core/paths.js';
 
 /**
- * The daemon executable: CREDMUX_DAEMON_BIN, else next to the running bundle (dist/bin/credmux-daemon,
- * seen from dist/bin/* or from the lazily loaded dist/lib/*.cjs). Running from source (vitest), only
- * CREDMUX_DAEMON_BIN is used: `import.meta` cannot appear here, as the CJS bundles would lose it.
+ * The daemon's bundle: CREDMUX_DAEMON_BIN, else dist/lib/credmux-daemon.cjs next to the running
+ * bundle (every bundle lives in dist/lib). Running from source (vitest), only CREDMUX_DAEMON_BIN is
+ * used: `import.meta` cannot appear here, as the CJS bundles would lose it.
  */
 export function daemonBinPath(env: Env): string | undefined {
   if (env.CREDMUX_DAEMON_BIN) return env.CREDMUX_DAEMON_BIN;
   if (typeof __CREDMUX_BUNDLED__ === 'undefined' || typeof __dirname !== 'string') return undefined;
-  return [join(__dirname, 'credmux-daemon'), join(__dirname, '..', 'bin', 'credmux-daemon')].find((p) => existsSync(p));
+  // Every bundle lives in dist/lib beside the daemon's (scripts/build.mjs).
+  const bundle = join(__dirname, 'credmux-daemon.cjs');
+  return existsSync(bundle) ? bundle : undefined;
 }
 
 /** Spawns one detached daemon, or returns undefined when there is no daemon executable to run. */
@@ -24,6 +26,10 @@ export function spawnDaemon(env: Env): ChildProcess | undefined {
   for (const [k, v] of Object.entries(env)) if (v !== undefined) childEnv[k] = v;
   // The daemon runs in / (it must not keep a workspace busy), so a relative config path is resolved here.
   if (childEnv.CREDMUX_CONFIG) childEnv.CREDMUX_CONFIG = resolve(childEnv.CREDMUX_CONFIG);
+  // The launcher set NODE_EXTRA_CA_CERTS aside to start fast (scripts/build.mjs); the daemon makes TLS
+  // connections for token sources and must trust those CAs again.
+  if (childEnv.CREDMUX_EXTRA_CA_CERTS && !childEnv.NODE_EXTRA_CA_CERTS) childEnv.NODE_EXTRA_CA_CERTS = childEnv.CREDMUX_EXTRA_CA_CERTS;
+  delete childEnv.CREDMUX_EXTRA_CA_CERTS;
   const child = spawn(process.execPath, [bin], { detached: true, stdio: 'ignore', env: childEnv, cwd: '/' });
   child.on('error', () => {}); // e.g. EAGAIN: the caller resolves in process anyway
   child.unref();

@@ -27,18 +27,18 @@ describe('client hot path', () => {
     ['keyring', ['get', 'https://nothing.example/simple/', 'u'], ''],
   ])('%s loads only its own bundle when it can answer without the engine (a usage reply)', (name) => {
     const out = join(mkdtempSync(join(tmpdir(), 'credmux-loaded-')), 'loaded.json');
-    spawnSync(process.execPath, ['-r', join(import.meta.dirname, 'record-loaded.cjs'), join(root, 'dist/bin', name), 'frobnicate'], {
+    spawnSync(process.execPath, ['-r', join(import.meta.dirname, 'record-loaded.cjs'), join(root, 'dist/lib', `${name}.cjs`), 'frobnicate'], {
       env: { ...process.env, CREDMUX_LOADED_OUT: out },
       input: '',
     });
     const loaded: string[] = JSON.parse(readFileSync(out, 'utf8'));
-    expect(loaded.filter((f) => !f.endsWith('record-loaded.cjs'))).toEqual([join(root, 'dist/bin', name)]);
+    expect(loaded.filter((f) => !f.endsWith('record-loaded.cjs'))).toEqual([join(root, 'dist/lib', `${name}.cjs`)]);
   });
 
   it('the in-process fallback loads the engine bundle, and still no yargs', () => {
     const home = mkdtempSync(join(tmpdir(), 'credmux-loaded-'));
     const out = join(home, 'loaded.json');
-    spawnSync(process.execPath, ['-r', join(import.meta.dirname, 'record-loaded.cjs'), join(root, 'dist/bin/credmux-bazel'), 'get'], {
+    spawnSync(process.execPath, ['-r', join(import.meta.dirname, 'record-loaded.cjs'), join(root, 'dist/lib/credmux-bazel.cjs'), 'get'], {
       env: { PATH: process.env.PATH, HOME: home, CREDMUX_STORE: 'file', CREDMUX_DAEMON: '0', CREDMUX_LOADED_OUT: out },
       input: '{"uri":"https://nothing.example/x"}',
     });
