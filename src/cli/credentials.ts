@@ -4,6 +4,7 @@ import { compileRules, loadConfig } from '../core/config.js';
 import { openEngine, type OpenedEngine } from '../core/open.js';
 import type { Env } from '../core/paths.js';
 import { CredmuxError, type Credential, type EngineResult } from '../core/types.js';
+import { redactUrl } from '../core/url.js';
 import { promptHidden, secretFromStdin } from './prompt.js';
 import { EXIT } from './exit-codes.js';
 
@@ -41,7 +42,19 @@ export async function login(
     : { kind: 'basic', username: username as string, secret };
   const engine = await openEngine(env);
   unwrap(await engine.handle({ op: 'store', url: args.url, credential }), 'store');
-  io.err(`Stored ${bearer ? 'a token' : `the password of ${credential.username}`} for ${args.url} in the ${engine.storeReason}\n`);
+  io.err(`Stored ${bearer ? 'a token' : `the password of ${credential.username}`} for ${redactUrl(args.url)} in the ${engine.storeReason}\n`);
+  return EXIT.ok;
+}
+
+/** `credmux login URL --oauth`: the device flow, then the refresh token into the store (src/sources/oauth2-login.ts). */
+export async function loginOAuth(env: Env, io: Io, args: import('../sources/oauth2-login.js').OAuthLoginArgs): Promise<number> {
+  const { oauthLogin } = await import('../sources/oauth2-login.js');
+  const engine = await openEngine(env);
+  const r = await oauthLogin(env, engine.store, args, (line) => io.err(`${line}\n`));
+  io.err(`Logged in: stored a refresh token for ${r.ref.stored} (user ${r.ref.username}) in the ${engine.storeReason}\n`);
+  if (!r.ruleId) {
+    io.err(`No oauth2 rule in ${r.configPath} matches ${redactUrl(args.url)} yet; add one with "type": "oauth2" (tokenEndpoint, clientId) so helpers use it\n`);
+  }
   return EXIT.ok;
 }
 
@@ -60,10 +73,10 @@ export async function logout(env: Env, io: Io, args: { url: string; username?: s
   const engine = await openEngine(env);
   const { removed } = unwrap(await engine.handle({ op: 'erase', url: args.url, username: args.username }), 'erase');
   if (removed === 0) {
-    io.err(`No stored credential for ${args.url}${args.username ? ` (user ${args.username})` : ''}\n`);
+    io.err(`No stored credential for ${redactUrl(args.url)}${args.username ? ` (user ${args.username})` : ''}\n`);
     return EXIT.notFound;
   }
-  io.err(`Removed ${removed} stored credential${removed === 1 ? '' : 's'} for ${args.url}\n`);
+  io.err(`Removed ${removed} stored credential${removed === 1 ? '' : 's'} for ${redactUrl(args.url)}\n`);
   return EXIT.ok;
 }
 
@@ -78,11 +91,11 @@ export async function get(env: Env, io: Io, args: { url: string; json?: boolean;
       ...(args.showSecret ? { secret: c.secret } : {}),
       ...(c.expiresAt !== undefined ? { expiresAt: new Date(c.expiresAt * 1000).toISOString() } : {}),
     };
-    io.out(JSON.stringify({ url: args.url, found: !!c, rule: r.rule ?? null, credential }, null, 2) + '\n');
+    io.out(JSON.stringify({ url: redactUrl(args.url), found: !!c, rule: r.rule ?? null, credential }, null, 2) + '\n');
   } else if (c && r.rule) {
     io.out(
       [
-        `${args.url}`,
+        `${redactUrl(args.url)}`,
         `  rule:     ${r.rule.id} (${r.rule.source}, match ${r.rule.match})`,
         `  kind:     ${c.kind}`,
         `  username: ${c.username}`,
@@ -91,7 +104,7 @@ export async function get(env: Env, io: Io, args: { url: string; json?: boolean;
       ].join('\n') + '\n',
     );
   } else {
-    io.err(`No credential would be served for ${args.url}\n`);
+    io.err(`No credential would be served for ${redactUrl(args.url)}\n`);
   }
   return c ? EXIT.ok : EXIT.notFound;
 }

@@ -7,7 +7,13 @@ import { CredmuxError } from '../core/types.js';
 export async function secretFromStdin(): Promise<string> {
   const r = await readStdin();
   if (!r.ok) throw new CredmuxError('bad-request', 'the secret on stdin is larger than 1 MiB');
-  const text = r.data.toString('utf8').replace(/\r?\n$/, '');
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(r.data).replace(/\r?\n$/, '');
+  } catch {
+    // Decoding leniently would store U+FFFD in place of the bytes: a secret that never works.
+    throw new CredmuxError('bad-request', 'the secret on stdin is not valid UTF-8');
+  }
   if (text.includes('\n') || text.includes('\r') || text.includes('\0')) {
     throw new CredmuxError('bad-request', 'the secret on stdin spans several lines or holds a NUL byte; pipe exactly one line');
   }

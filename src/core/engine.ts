@@ -2,6 +2,7 @@
 // EngineRequest; the daemon is a thin socket shell around it; the in-process fallback runs it directly.
 import { compileRules, type Config, type Rule } from './config.js';
 import { matches, selectMostSpecific } from './match.js';
+import { RuleIndex } from './rule-index.js';
 import type { Env } from './paths.js';
 import {
   CredmuxError,
@@ -14,7 +15,10 @@ import {
 } from './types.js';
 import { formatPattern, parsePattern, parseRequest, patternFromRequest, type Pattern, type RequestTarget } from './url.js';
 import type { SecretStore } from '../store/types.js';
+import type { TokenCache } from '../cache/token-cache.js';
 import { sourceFor } from '../sources/index.js';
+import { hiddenInputs, isTokenSource, RefreshingTokens } from '../sources/refreshing.js';
+import { DEFAULT_TOKEN_USERNAME } from '../sources/types.js';
 
 export interface Engine {
   handle(req: EngineRequest): Promise<EngineResult>;
@@ -28,6 +32,8 @@ export interface EngineDeps {
   now: () => number;
   /** Called after a store/erase for a URL, so a token cache can drop what it derived from it. */
   onChange?: (url: string) => void;
+  /** The cache the token sources (exchange, oauth2, oidc, command) mint through; tests inject one with a fake clock. */
+  tokenCache?: TokenCache<Credential>;
 }
 
 export function createEngine(opts: { store: SecretStore; config?: Config; env?: Env; now?: () => number }): Engine {
@@ -44,11 +50,41 @@ export function createEngine(opts: { store: SecretStore; config?: Config; env?: 
 type Candidate = { kind: 'rule'; rule: Rule; pattern: Pattern } | { kind: 'stored'; entry: StoredEntry; pattern: Pattern };
 
 export function engineFrom(deps: EngineDeps): Engine {
-  async function candidates(): Promise<Candidate[]> {
-    const rules: Candidate[] = deps.rules().map((rule) => ({ kind: 'rule', rule, pattern: rule.pattern }));
+  const tokens = new RefreshingTokens({ store: deps.store, env: deps.env, now: deps.now, cache: deps.tokenCache });
+
+  /** A store/erase for `url`: drop the tokens minted for it or from a secret stored for it, then tell the owner. */
+  function changed(url: string): void {
+    let rules: Rule[] = [];
+    try {
+      rules = deps.rules();
+    } catch {
+      tokens.cache.clear(); // an invalid config names no rule: drop them all
+    }
+    tokens.evictFor(url, rules, sourceFor);
+    deps.onChange?.(url);
+  }
+
+  // The candidates and their index are rebuilt only when the rules or the stored list change: the
+  // reloading config and the caching store hand back the same arrays while nothing changed, so a
+  // daemon pays for parsing, sorting and indexing 10,000 entries once, not per request.
+  let memo: { rules: Rule[]; stored: StoredEntry[]; index: RuleIndex<Candidate> } | undefined;
+
+  /** The rules and stored entries whose host could answer the target, in precedence order. */
+  async function candidatesFor(target: RequestTarget): Promise<Candidate[]> {
+    const ruleList = deps.rules();
+    const all = await deps.store.list();
+    if (!memo || memo.rules !== ruleList || memo.stored !== all) {
+      memo = { rules: ruleList, stored: all, index: new RuleIndex(buildCandidates(ruleList, all), (c) => c.pattern) };
+    }
+    return memo.index.candidatesFor(target);
+  }
+
+  function buildCandidates(ruleList: Rule[], all: StoredEntry[]): Candidate[] {
+    const out: Candidate[] = ruleList.map((rule) => ({ kind: 'rule', rule, pattern: rule.pattern }));
+    // API keys and refresh tokens that feed token sources are inputs, never answers.
+    const hidden = hiddenInputs(ruleList, all, sourceFor);
     // Newest stored entry first: when several users are stored for one pattern, the latest login wins.
-    const stored = (await deps.store.list()).sort((a, b) => (b.updatedAt ?? '').localeCompare(a.updatedAt ?? ''));
-    const out: Candidate[] = rules;
+    const stored = all.filter((e) => !hidden.has(e)).sort((a, b) => (b.updatedAt ?? '').localeCompare(a.updatedAt ?? ''));
     for (const entry of stored) {
       const pattern = tryParsePattern(entry.url);
       if (pattern) out.push({ kind: 'stored', entry, pattern });
@@ -61,7 +97,7 @@ export function engineFrom(deps: EngineDeps): Engine {
   }
 
   async function resolve(target: RequestTarget): Promise<{ credential: Credential; rule: RuleInfo } | null> {
-    const all = await candidates();
+    const all = await candidatesFor(target);
     // The username in a request is a filter: a rule that names another user never answers.
     const eligible = all.filter((c) => target.username === undefined || usernameOf(c) === undefined || usernameOf(c) === target.username);
     const best = selectMostSpecific(eligible, (c) => c.pattern, target);
@@ -71,10 +107,20 @@ export function engineFrom(deps: EngineDeps): Engine {
       return { credential, rule: { id: `stored:${best.entry.url}#${best.entry.username}`, match: best.entry.url, source: 'stored' } };
     }
     const { rule } = best;
-    const credential = await sourceFor(rule).fetch(rule, { env: deps.env, now: deps.now, host: target.host });
+    const source = sourceFor(rule);
+    const credential = isTokenSource(source) ? await tokens.get(rule, source) : await source.fetch(rule, { env: deps.env, now: deps.now, host: target.host });
     if (!credential) return null;
     if (target.username !== undefined && rule.username === undefined && credential.kind === 'basic' && credential.username !== target.username) return null;
     return { credential, rule: { id: `config:${rule.id}`, match: rule.match, source: rule.source.type } };
+  }
+
+  /** The store is git handing back a token a token-source rule served for this URL (see store()). */
+  async function isTokenEcho(target: RequestTarget, credential: Credential): Promise<boolean> {
+    const best = selectMostSpecific(await candidatesFor(target), (c) => c.pattern, target);
+    if (best?.kind !== 'rule' || !isTokenSource(sourceFor(best.rule))) return false;
+    const presented = best.rule.username ?? DEFAULT_TOKEN_USERNAME;
+    // Without authtype git sends it back as username/password; with it, as a bearer with no username.
+    return credential.kind === 'basic' ? credential.username === presented : credential.username === '';
   }
 
   async function get(url: string, username?: string): Promise<EngineResult> {
@@ -89,15 +135,28 @@ export function engineFrom(deps: EngineDeps): Engine {
       pattern = parsePattern(url); // `credmux login '*.example.com'`: the pattern is given as is
     } else {
       const target = withUsername(parseRequest(url), credential.username);
+      // A token rule owns its URL: what git stores back there is the token we served (a helper in
+      // another process may have minted a newer one since, so comparing is not enough). Persisting it
+      // would copy a short-lived token to disk, shadow the rule once it expires, and could overwrite
+      // the API key stored for that URL. An input stored on purpose (`credmux login URL --token-stdin`)
+      // arrives as a bearer with a username, which git's echo never is.
+      if (await isTokenEcho(parseRequest(url), credential)) return { op: 'store', stored: false };
       // git stores every credential it used successfully, including ones we just served. Writing those
       // back would copy minted tokens to disk and rewrite the file on every clone: skip identical ones.
-      const current = await resolve(target);
+      // A source that cannot answer right now (a token rule whose API key is being stored by this very
+      // call) is no reason to refuse the store: the comparison only saves a redundant write.
+      const current = await resolve(target).catch(() => null);
       if (current && sameCredential(current.credential, credential)) return { op: 'store', stored: false };
       pattern = patternFromRequest(target);
     }
-    const entry: StoredEntry = { url: formatPattern(pattern), ...stripUndefined(credential), updatedAt: new Date(deps.now() * 1000).toISOString() };
+    const entryUrl = formatPattern(pattern);
+    // "The latest login wins" sorts by updatedAt: after the clock was set back (NTP, a VM resumed), a
+    // new login must still sort after the entries already stored for its URL, or an old one would win.
+    const newest = Math.max(0, ...(await deps.store.list()).filter((e) => e.url === entryUrl).map((e) => Date.parse(e.updatedAt ?? '') || 0));
+    const at = Math.max(deps.now() * 1000, newest + 1000);
+    const entry: StoredEntry = { url: entryUrl, ...stripUndefined(credential), updatedAt: new Date(at).toISOString() };
     await deps.store.put(entry);
-    deps.onChange?.(entry.url);
+    changed(entry.url);
     return { op: 'store', stored: true };
   }
 
@@ -112,7 +171,7 @@ export function engineFrom(deps: EngineDeps): Engine {
       const pattern = tryParsePattern(entry.url);
       return pattern !== undefined && target !== undefined && matches(pattern, target);
     });
-    deps.onChange?.(url);
+    changed(url);
     return { op: 'erase', removed };
   }
 

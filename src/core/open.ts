@@ -43,30 +43,38 @@ function reloadingRules(env: Env): () => Rule[] {
   };
 }
 
-/** Keeps the last list() while store.version() is unchanged: a daemon answers from memory. */
+/**
+ * Keeps the last list() while store.version() is unchanged: a daemon answers from memory. Concurrent
+ * callers share one read, so a burst arriving at a fresh daemon parses a large store once, not once each.
+ */
 function cachingStore(store: SecretStore): SecretStore {
-  let version: string | undefined;
-  let entries: StoredEntry[] = [];
+  let cached: { version: string; entries: Promise<StoredEntry[]> } | undefined;
+  const invalidate = () => {
+    cached = undefined;
+  };
   return {
     kind: store.kind,
     location: store.location,
     version: () => store.version(),
     get: (key) => store.get(key),
     put: async (entry) => {
-      version = undefined;
+      invalidate();
       await store.put(entry);
     },
     remove: async (pred) => {
-      version = undefined;
+      invalidate();
       return store.remove(pred);
     },
     async list() {
-      const v = await store.version();
-      if (v !== version) {
-        entries = await store.list();
-        version = v;
+      const version = await store.version();
+      if (cached?.version !== version) {
+        const entries = store.list();
+        cached = { version, entries };
+        entries.catch(() => {
+          if (cached?.entries === entries) invalidate(); // a failed read is retried, not remembered
+        });
       }
-      return entries;
+      return cached.entries;
     },
   };
 }

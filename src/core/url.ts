@@ -359,7 +359,7 @@ function fail(kind: Kind, input: string, problem: string): never {
  * Redacts up to the LAST "@" anywhere: in a malformed URL we cannot know where a password ends,
  * and over-redacting a path that happens to contain "@" costs only some clarity.
  */
-function quote(input: string): string {
+export function redactUrl(input: string): string {
   let s = input;
   let start = 0;
   const m = SCHEME_PREFIX.exec(s);
@@ -379,5 +379,10 @@ function quote(input: string): string {
   }
   if (cut >= 0) s = `${s.slice(0, cut)}?…`;
   if (s.length > QUOTE_LIMIT) s = `${s.slice(0, QUOTE_LIMIT)}…`;
-  return JSON.stringify(s);
+  return s;
+}
+
+/** redactUrl, quoted for a message. */
+function quote(input: string): string {
+  return JSON.stringify(redactUrl(input));
 }

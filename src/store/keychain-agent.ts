@@ -112,7 +112,8 @@ export class KeychainAgent {
   private start(): ChildProcessWithoutNullStreams {
     let modulePath: string;
     try {
-      modulePath = createRequire(import.meta.url).resolve('@napi-rs/keyring');
+      // In the CJS bundles import.meta is empty; __filename is the bundle's own path there.
+      modulePath = createRequire(typeof __filename === 'string' ? __filename : import.meta.url).resolve('@napi-rs/keyring');
     } catch {
       throw new AgentError('unavailable', 'the @napi-rs/keyring package is not installed');
     }

@@ -16,16 +16,16 @@ let gitBin: string;
 const homes: TestHome[] = [];
 
 beforeAll(async () => {
+  // The build's layout: every bundle in lib/, found by the others through __dirname.
   const { dir, paths } = await bundle({
-    'bin/credmux-daemon': 'src/bin/credmux-daemon.ts',
-    'bin/git-credential-credmux': 'src/bin/git-credential-credmux.ts',
+    'lib/credmux-daemon.cjs': 'src/bin/credmux-daemon.ts',
+    'lib/git-credential-credmux.cjs': 'src/bin/git-credential-credmux.ts',
     'lib/engine.cjs': 'src/lib/engine.ts',
   });
   bundleDir = dir;
-  binDir = join(dir, 'bin');
-  writeFileSync(join(binDir, 'package.json'), '{ "type": "commonjs" }\n');
-  daemonBin = paths['bin/credmux-daemon']!;
-  gitBin = paths['bin/git-credential-credmux']!;
+  binDir = join(dir, 'lib');
+  daemonBin = paths['lib/credmux-daemon.cjs']!;
+  gitBin = paths['lib/git-credential-credmux.cjs']!;
 });
 
 afterEach(() => {
