@@ -23,9 +23,15 @@ export async function resolveInProcess(req: EngineRequest, env: Env): Promise<En
     const { openEngine } = await loadEngineModule();
     return await (await openEngine(env)).handle(req);
   } catch (e) {
-    if (e instanceof CredmuxError) return { op: 'error', error: e.toData() };
+    // The in-process engine is a separate bundle (dist/lib/engine.cjs) with its own copy of the class,
+    // so `instanceof` misses its errors (e.g. CREDMUX_STORE=keychain with no usable keychain): match the shape.
+    if (e instanceof CredmuxError || isCredmuxError(e)) return { op: 'error', error: { code: e.code, message: e.message } };
     throw e;
   }
+}
+
+function isCredmuxError(e: unknown): e is CredmuxError {
+  return e instanceof Error && e.name === 'CredmuxError' && typeof (e as { code?: unknown }).code === 'string';
 }
 
 /** Answers one request: from the daemon when one answers, else in this process. */

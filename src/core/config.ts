@@ -6,10 +6,94 @@ import validateSchema from '../generated/config-validator.js';
 import { configFile, type Env } from './paths.js';
 import { CredmuxError } from './types.js';
 import { parsePattern, type Pattern } from './url.js';
+import { findDuplicateKey } from '../protocols/util.js';
+import { sourceProblems } from '../sources/validate.js';
 
 export type SourceConfig =
   | { type: 'env'; var: string; usernameVar?: string }
-  | { type: 'netrc'; file?: string };
+  | { type: 'netrc'; file?: string }
+  | ExchangeSourceConfig
+  | OAuth2SourceConfig
+  | OidcSourceConfig
+  | CommandSourceConfig;
+
+/** Where a secret a token source consumes comes from: the store (credmux login) or an env var. */
+export type SecretRef = StoredRef | { env: string };
+export interface StoredRef {
+  /** URL or pattern it was stored under, e.g. https://api.pyx.dev (as given to `credmux login`). */
+  stored: string;
+  username?: string;
+}
+
+/** Shared by the sources that mint short-lived tokens (documented in the schema). */
+export interface TokenSourceCommon {
+  /** "jwt": refuse anything that is not a JWT (and read its exp); "any" (default): JWT exp when it is one. */
+  expect?: 'jwt' | 'any';
+  /** Upper bound on a token's life; the earliest of this, the JWT exp and expires_in wins. */
+  ttlSeconds?: number;
+  /** Plain http to loopback only (tests, local proxies). */
+  allowInsecureHttp?: boolean;
+}
+
+/** A long-lived secret exchanged at an endpoint for a short-lived token (pyx API keys). */
+export interface ExchangeSourceConfig extends TokenSourceCommon {
+  type: 'exchange';
+  endpoint: string;
+  secret: SecretRef;
+  /** bearer (default): `Authorization: Bearer <secret>`, empty POST; json/form: the secret in `secretField`. */
+  style?: 'bearer' | 'json' | 'form';
+  secretField?: string;
+  /** Constant fields sent with it (json: any scalar; form: strings). */
+  fields?: Record<string, string | number | boolean>;
+  /** Field of the JSON answer holding the token (dotted path); default access_token, then token. */
+  tokenField?: string;
+}
+
+/** OAuth 2.0 refresh-token grant (RFC 6749 §6); the first refresh token comes from `credmux login URL --oauth` (RFC 8628). */
+export interface OAuth2SourceConfig extends TokenSourceCommon {
+  type: 'oauth2';
+  tokenEndpoint: string;
+  deviceEndpoint?: string;
+  clientId: string;
+  clientSecret?: SecretRef;
+  /** How a client secret is sent: basic (default, RFC 6749 §2.3.1) or post (in the form). */
+  clientAuth?: 'basic' | 'post';
+  scope?: string;
+  audience?: string;
+  /** Where the refresh token is kept; default: the rule's match, user __refresh_token__. */
+  refreshToken?: StoredRef;
+}
+
+export type OidcIdentity =
+  | { provider: 'github'; audience?: string }
+  | { provider: 'gitlab'; var: string }
+  | { provider: 'env'; var: string }
+  | { provider: 'file'; path: string };
+
+/** A CI identity token (OIDC) exchanged for a token: a mint endpoint, or RFC 8693 token exchange. */
+export interface OidcSourceConfig extends TokenSourceCommon {
+  type: 'oidc';
+  identity: OidcIdentity;
+  endpoint: string;
+  /** mint (default): POST {"token": <jwt>} → {"token": …}; token-exchange: RFC 8693 form. */
+  grant?: 'mint' | 'token-exchange';
+  tokenField?: string;
+  audience?: string;
+  scope?: string;
+  requestedTokenType?: string;
+  clientId?: string;
+}
+
+/** A command (argv, no shell) that prints a token. */
+export interface CommandSourceConfig {
+  type: 'command';
+  command: string[];
+  timeoutSeconds?: number;
+  /** Field of the JSON output holding the token (dotted path); default: the whole trimmed stdout. */
+  jsonField?: string;
+  expect?: 'jwt' | 'any';
+  ttlSeconds?: number;
+}
 
 export interface RuleConfig {
   id?: string;
@@ -62,8 +146,16 @@ export function parseConfig(text: string, path = 'config.json'): Config {
   try {
     data = JSON.parse(text);
   } catch (e) {
-    throw new CredmuxError('config', `${path} is not valid JSON (${(e as Error).message}); fix it or move it away`);
+    // V8's message quotes the text around the error, which may be a token pasted in by mistake: only
+    // the position is passed on, as a line and column.
+    const at = /at position (\d+)/.exec((e as Error).message);
+    const before = at ? text.slice(0, Number(at[1])).split('\n') : undefined;
+    const where = before ? ` at line ${before.length}, column ${before[before.length - 1]!.length + 1}` : text.trim() === '' ? ' (the file is empty)' : '';
+    throw new CredmuxError('config', `${path} is not valid JSON${where}; fix it or move it away`);
   }
+  // JSON.parse keeps the last of two equal keys: a rule written twice would silently lose the first.
+  const dup = findDuplicateKey(text);
+  if (dup) throw new CredmuxError('config', `${path}: ${dup.path || '/'}: the key ${JSON.stringify(dup.key.slice(0, 40))} appears twice; keep one`);
   if (!validateSchema(data)) {
     const problems = (validateSchema.errors ?? []).map(describeSchemaError).filter(Boolean);
     throw new CredmuxError('config', `${path} is invalid:\n${[...new Set(problems)].map((p) => `  - ${p}`).join('\n')}`);
@@ -82,6 +174,9 @@ export function compileRules(config: Config, path = 'config.json'): Rule[] {
     } catch (e) {
       throw new CredmuxError('config', `${path}: /rules/${i}/match: ${(e as Error).message}`);
     }
+    // What the schema cannot say: endpoints https (http only to loopback, opted in), patterns that parse.
+    const problem = sourceProblems(rule.source)[0];
+    if (problem) throw new CredmuxError('config', `${path}: /rules/${i}/source${problem.at}: ${problem.message}`);
     const id = rule.id ?? `rule-${i}`;
     if (seen.has(id)) throw new CredmuxError('config', `${path}: /rules/${i}/id: "${id}" is used twice; give each rule its own id`);
     seen.add(id);
@@ -91,14 +186,26 @@ export function compileRules(config: Config, path = 'config.json'): Rule[] {
 
 interface SchemaError {
   instancePath: string;
+  schemaPath: string;
   keyword: string;
   message?: string;
   params: Record<string, unknown>;
 }
 
+/** Errors whose keyword alone says nothing useful ("must NOT be valid"), keyed by where in the schema they come from. */
+const SCHEMA_HINTS: [RegExp, (at: string) => string][] = [
+  [/\/secretRef\/anyOf$/, (at) => `${at}: say where the secret comes from: {"stored": "<URL given to credmux login>"} or {"env": "VAR_NAME"}`],
+  [/\/secretRef\/anyOf\/\d+\/required$/, () => ''], // the anyOf line above says it
+  [/\/secretRef\/then\/properties\/env\/false schema$/, (at) => `${at}: give either "stored" or "env", not both`],
+  [/\/properties\/(secretField|fields)\/false schema$/, (at) => `${at}: only used with "style": "json" or "form"; remove it or set the style`],
+  [/\/properties\/(audience|scope|requestedTokenType|clientId)\/false schema$/, (at) => `${at}: only used with "grant": "token-exchange"; remove it or set the grant`],
+];
+
 /** Turns an ajv error into "<json path>: <what is wrong>; <what to write instead>". */
 function describeSchemaError(e: SchemaError): string {
   const at = e.instancePath || '/';
+  const hint = SCHEMA_HINTS.find(([re]) => re.test(e.schemaPath));
+  if (hint) return hint[1](at);
   switch (e.keyword) {
     case 'additionalProperties':
       return `${at}: unknown key "${String(e.params.additionalProperty)}"; remove it or check its spelling`;
@@ -108,11 +215,34 @@ function describeSchemaError(e: SchemaError): string {
       return `${at}: must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
     case 'const':
       return `${at}: must be ${JSON.stringify(e.params.allowedValue)}`;
-    case 'type':
-      return `${at}: must be a ${String(e.params.type)}`;
+    case 'type': {
+      const t = String(e.params.type);
+      return `${at}: must be ${/^[aeiou]/.test(t) ? 'an' : 'a'} ${t}`;
+    }
     case 'if':
       return ''; // ajv reports the failing branch separately; this line adds nothing
+    case 'pattern':
+      return `${at}: ${JSON.stringify(String(e.params.pattern))} does not match; ${PATTERN_HINTS[String(e.params.pattern)] ?? 'see the schema for the expected form'}`;
+    case 'minimum':
+    case 'maximum':
+    case 'exclusiveMinimum':
+    case 'minItems':
+    case 'minLength':
+    case 'maxLength':
+      return `${at}: ${e.message ?? 'is out of range'}`;
     default:
       return `${at}: ${e.message ?? 'is invalid'}`;
   }
 }
+
+/** Plain words for the schema's patterns, so a typo's error says what to write. */
+const PATTERN_HINTS: Record<string, string> = {
+  '^https?://[^\\s#]+$': 'write an absolute https:// URL without spaces or #fragment',
+  '^[A-Za-z_][A-Za-z0-9_]*$': 'write an environment variable name (letters, digits, _)',
+  '^[A-Za-z0-9_$-]+(\\.[A-Za-z0-9_$-]+)*$': 'write a field name, or a.b for a nested one',
+  '^[A-Za-z0-9_$-]+$': 'write a field name',
+  '^(/|~/)': 'write an absolute path (or ~/…)',
+  '^[A-Za-z0-9._-]+$': 'use letters, digits, ".", "_" and "-"',
+  '^[\\x21\\x23-\\x5B\\x5D-\\x7E]+( [\\x21\\x23-\\x5B\\x5D-\\x7E]+)*$': 'write scopes separated by single spaces (no quotes or backslashes)',
+  '^urn:[A-Za-z0-9:._-]+$': 'write a token-type URN, e.g. urn:ietf:params:oauth:token-type:access_token',
+};

@@ -48,6 +48,7 @@ export const bazel: ProtocolAdapter<BazelCtx> = {
     // A real JSON parser: Bazel's Gson escapes `=`, `&`, `<`, `>`, `'` as \u003d etc.
     const parsed = parseJsonObject(text);
     if (!parsed.ok) {
+      if (parsed.reason === 'duplicate') return badRequest(`the request names ${JSON.stringify(parsed.key)} twice in one object`);
       return badRequest(parsed.reason === 'syntax' ? 'the request on stdin is not valid JSON' : 'the request must be a JSON object');
     }
     const uri = own(parsed.value, 'uri'); // other fields are ignored (spec: additionalProperties)

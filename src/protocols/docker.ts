@@ -12,6 +12,11 @@ const USAGE = `Usage: ${NAME} <store|get|erase|list|version>\n`;
 export const NOT_FOUND = 'credentials not found in native keychain';
 const MISSING_URL = 'no credentials server URL';
 const MISSING_USERNAME = 'no credentials username';
+/**
+ * The engine reads a URL starting "*." as a wildcard pattern (for `credmux login '*.example.com'`);
+ * a registry's server URL names one host, so a store from Docker must never record a pattern.
+ */
+const WILDCARD = 'credmux: the server URL has "*" in its host name; a registry is one host (use `credmux login` for wildcard patterns)';
 
 /** The key docker CLI uses for Docker Hub (`getAuthConfigKey`), and what `list` must show for it. */
 export const DOCKER_HUB_KEY = 'https://index.docker.io/v1/';
@@ -47,6 +52,7 @@ export const docker: ProtocolAdapter<DockerCtx> = {
       case 'erase': {
         const serverURL = readServerURL(stdin);
         if (!serverURL.ok) return fail(serverURL.message);
+        if (hostOf(serverURL.value).includes('*')) return fail(WILDCARD);
         const url = lookupUrl(serverURL.value);
         if (action === 'get') return { kind: 'request', request: { op: 'get', url }, ctx: { action, serverURL: serverURL.value } };
         return { kind: 'request', request: { op: 'erase', url }, ctx: { action } }; // every username for that server
@@ -60,6 +66,7 @@ export const docker: ProtocolAdapter<DockerCtx> = {
         if (serverURL === '') return fail(MISSING_URL);
         if (creds.Username === '') return fail(MISSING_USERNAME);
         if (/[\s\u0000-\u001f\u007f]/.test(serverURL)) return fail('credmux: the server URL contains whitespace or control characters');
+        if (hostOf(serverURL).includes('*')) return fail(WILDCARD);
         // `<token>` is kept as the username: it marks an identity token and `get` must give it back.
         return {
           kind: 'request',
@@ -135,7 +142,10 @@ const CREDENTIAL_FIELDS = ['ServerURL', 'Username', 'Secret'] as const;
 function readCredentials(text: string): DockerCredentials | string {
   const expected = 'expected {"ServerURL":"…","Username":"…","Secret":"…"} on stdin';
   const parsed = parseJsonObject(text);
-  if (!parsed.ok) return `credmux: the credentials on stdin are not ${parsed.reason === 'syntax' ? 'valid JSON' : 'a JSON object'}; ${expected}`;
+  if (!parsed.ok) {
+    if (parsed.reason === 'duplicate') return `credmux: the credentials on stdin name ${JSON.stringify(parsed.key)} twice in one object; ${expected}`;
+    return `credmux: the credentials on stdin are not ${parsed.reason === 'syntax' ? 'valid JSON' : 'a JSON object'}; ${expected}`;
+  }
   const creds: DockerCredentials = { ServerURL: '', Username: '', Secret: '' };
   const seen = new Set<string>();
   for (const key of Object.keys(parsed.value)) {

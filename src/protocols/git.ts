@@ -75,7 +75,9 @@ export const git: ProtocolAdapter<GitCtx> = {
     if (attrs.host === '') return ignored('the host field is empty');
     // We build a URL from host: anything that would move the authority (`@`, `/`, `\`, `?`, `#`) or be
     // decoded into it (`%`) must not get through, or `host=evil.com@victim.com` would ask for victim.com.
-    if (/[\s@/\\?#%]/.test(attrs.host)) return ignored('the host field contains characters a host name cannot have');
+    // Nor `*`: the engine reads "https://*.x" as a wildcard pattern, and git's host is one host, so a
+    // `store` must never record (nor an `erase` remove) a pattern covering every subdomain.
+    if (/[\s@/\\?#%*]/.test(attrs.host)) return ignored('the host field contains characters a host name cannot have');
 
     const url = `${protocol}://${attrs.host}${attrs.path ? `/${attrs.path}` : ''}`;
     const ctx: GitCtx = { op, authtype: attrs.capabilities.has('authtype') };
@@ -85,7 +87,11 @@ export const git: ProtocolAdapter<GitCtx> = {
   },
 
   format(ctx, result: EngineResult) {
-    if (result.op === 'error') return output('', line(`credmux: ${result.error.message}`), 1);
+    if (result.op === 'error') {
+      // A URL the engine refuses is input we refuse (exit 0, as above); a failure behind us is exit 1.
+      const badInput = result.error.code === 'bad-url' || result.error.code === 'bad-request';
+      return output('', line(`credmux: ${result.error.message}`), badInput ? 0 : 1);
+    }
     if (ctx.op !== 'get') {
       // store/erase: git discards stdout; a refused store (already served, nothing to erase) is no failure.
       return result.op === ctx.op ? NOTHING : output('', line(`credmux: ${unexpectedResult(result)}`), 1);

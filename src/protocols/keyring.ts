@@ -48,6 +48,11 @@ options:
 
 const BACKEND = 'credmux.Keyring (priority: 100)';
 
+/** A service as a message may quote it: userinfo (where a password would be) replaced by "***". */
+function shown(service: string): string {
+  return service.replace(/^((?:[A-Za-z][A-Za-z0-9+.-]*:\/\/)?)[^/?#]*@/, '$1***@');
+}
+
 /** argparse's `parser.error`: usage and the message on stderr, exit 2. */
 function usageError(message: string) {
   return reply('', `${USAGE}keyring: error: ${message}\n`, 2);
@@ -185,6 +190,11 @@ export const keyring: ProtocolAdapter<KeyringCtx> = {
       return usageError(`${op} requires service and username`);
     }
 
+    // The engine reads a service starting "*." as a wildcard pattern (for `credmux login`); pip and uv
+    // name one index, so `set`/`del` from here must never record or remove a pattern.
+    if (/^(?:[A-Za-z][A-Za-z0-9+.-]*:\/\/)?[^/?#]*\*/.test(service)) {
+      return { kind: 'reply', output: failure(`the service ${shown(service)} has "*" in its host name; name one index (use \`credmux login\` for wildcard patterns)`) };
+    }
     const ctx: KeyringCtx = { op, mode: args.mode, output: args.output, service };
     if (username !== undefined) ctx.username = username;
     let request: EngineRequest;
@@ -200,7 +210,7 @@ export const keyring: ProtocolAdapter<KeyringCtx> = {
       // keyring runs `pass_from_pipe() or getpass()`: an empty password means "prompt". We cannot prompt
       // (and a terminal gives us no stdin at all), so say how to pass it instead of storing "".
       if (password === '') {
-        return { kind: 'reply', output: failure(`no password on stdin; pipe it in, e.g. printf '%s\\n' "$PASSWORD" | keyring set ${service} ${username!}`) };
+        return { kind: 'reply', output: failure(`no password on stdin; pipe it in, e.g. printf '%s\\n' "$PASSWORD" | keyring set ${shown(service)} ${username!}`) };
       }
       request = { op: 'store', url: service, credential: { kind: 'basic', username: username!, secret: password } };
     }
@@ -213,7 +223,7 @@ export const keyring: ProtocolAdapter<KeyringCtx> = {
     if (result.op !== expected) return failure(unexpectedResult(result));
     if (result.op === 'store') return output('', '', 0);
     if (result.op === 'erase') {
-      return result.removed > 0 ? output('', '', 0) : failure(`Password not found for '${ctx.username ?? ''}' in '${ctx.service}'`);
+      return result.removed > 0 ? output('', '', 0) : failure(`Password not found for '${ctx.username ?? ''}' in '${shown(ctx.service)}'`);
     }
     if (result.op !== 'get') return failure(unexpectedResult(result));
     const cred = result.credential;
