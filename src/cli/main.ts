@@ -9,7 +9,7 @@ import { EXIT, exitCodeFor } from './exit-codes.js';
 
 const io: creds.Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
 
-const EPILOG = `Exit codes: 0 ok, 1 not found, 2 usage or bad input, 3 invalid config, 4 store error, 5 source error, 70 internal error.
+const EPILOG = `Exit codes: 0 ok, 1 not found, 2 usage or bad input, 3 invalid config, 4 store error, 5 source error, 6 problems found (doctor, import), 75 another daemon runs, 70 internal error.
 Protocol entries: credmux bazel|git|docker|keyring <args> (same as credmux-bazel, git-credential-credmux, docker-credential-credmux, keyring).`;
 
 function urlArg(y: Argv) {
@@ -32,9 +32,30 @@ export async function main(argv: string[], env: Env): Promise<number> {
           .option('username', { alias: 'u', type: 'string', describe: 'Username (for a token: how Basic-only tools present it; default __token__)' })
           .option('password-stdin', { type: 'boolean', describe: 'Read the password from stdin (Basic credential)' })
           .option('token-stdin', { type: 'boolean', describe: 'Read a token from stdin (Bearer credential)' })
+          // --oauth: the device flow (RFC 8628) for an oauth2 rule; the flags override or stand in for the rule's settings.
+          .option('oauth', { type: 'boolean', describe: 'Sign in with OAuth (device flow) and store the refresh token the matching oauth2 rule uses' })
+          .option('device-endpoint', { type: 'string', implies: 'oauth', describe: 'With --oauth: device authorization endpoint (default: from the rule)' })
+          .option('token-endpoint', { type: 'string', implies: 'oauth', describe: 'With --oauth: token endpoint (default: from the rule)' })
+          .option('client-id', { type: 'string', implies: 'oauth', describe: 'With --oauth: OAuth client id (default: from the rule)' })
+          .option('scope', { type: 'string', implies: 'oauth', describe: 'With --oauth: scopes to ask for (default: from the rule)' })
+          .option('allow-insecure-http', { type: 'boolean', implies: 'oauth', describe: 'With --oauth: allow plain http to a loopback endpoint (tests)' })
+          .conflicts('oauth', ['password-stdin', 'token-stdin', 'username'])
           .example('echo "$PASS" | $0 login https://pkgs.example.com --username alice --password-stdin', '')
-          .example('echo "$TOKEN" | $0 login "*.pkg.dev" --token-stdin --username oauth2accesstoken', ''),
-      (a) => run(() => creds.login(env, io, { url: a.url as string, username: a.username, passwordStdin: a.passwordStdin, tokenStdin: a.tokenStdin }))(),
+          .example('echo "$TOKEN" | $0 login "*.pkg.dev" --token-stdin --username oauth2accesstoken', '')
+          .example('$0 login https://git.example.com --oauth', ''),
+      (a) =>
+        run(() =>
+          a.oauth
+            ? creds.loginOAuth(env, io, {
+                url: a.url as string,
+                deviceEndpoint: a.deviceEndpoint,
+                tokenEndpoint: a.tokenEndpoint,
+                clientId: a.clientId,
+                scope: a.scope,
+                allowInsecureHttp: a.allowInsecureHttp,
+              })
+            : creds.login(env, io, { url: a.url as string, username: a.username, passwordStdin: a.passwordStdin, tokenStdin: a.tokenStdin }),
+        )(),
     )
     .command(
       'logout <url>',
@@ -56,6 +77,50 @@ export async function main(argv: string[], env: Env): Promise<number> {
           .option('json', { type: 'boolean', describe: 'Machine-readable output' })
           .option('show-secret', { type: 'boolean', describe: 'Include the secret itself' }),
       (a) => run(() => creds.get(env, io, { url: a.url as string, json: a.json, showSecret: a.showSecret }))(),
+    )
+    // setup / doctor / import (src/cli/setup, src/cli/doctor, src/cli/import): loaded when run.
+    .command(
+      'setup <tool>',
+      "Wire credmux into a tool's own config: bazel (~/.bazelrc), git (global config), docker (config.json credHelpers), pip (pip.conf), uv (uv.toml)",
+      (y) =>
+        y
+          .positional('tool', { choices: ['bazel', 'git', 'docker', 'pip', 'uv'] as const, demandOption: true, describe: 'The tool to wire' })
+          .option('dry-run', { type: 'boolean', describe: 'Print what would change (a diff); write nothing' })
+          .option('undo', { type: 'boolean', describe: 'Take credmux out again: the file comes back byte for byte' })
+          .option('workspace', { type: 'string', describe: 'bazel: edit DIR/.bazelrc instead of ~/.bazelrc' })
+          .option('unscoped', { type: 'boolean', describe: 'bazel: also add one unscoped helper (serves localhost and IP addresses)' })
+          .example('$0 setup git --dry-run', '')
+          .example('$0 setup docker --undo', ''),
+      (a) =>
+        run(async () =>
+          (await import('./setup/index.js')).runSetup(env, io, a.tool, { dryRun: !!a.dryRun, undo: !!a.undo, workspace: a.workspace, unscoped: !!a.unscoped }),
+        )(),
+    )
+    .command(
+      'doctor',
+      "Check config, store, daemon, every tool's wiring and each rule's token, with the command that fixes each problem (exit 6: something is broken)",
+      (y) => y.option('json', { type: 'boolean', describe: 'Machine-readable output' }),
+      (a) => run(async () => (await import('./doctor/index.js')).runDoctor(env, io, { json: !!a.json }))(),
+    )
+    .command(
+      'import [sources..]',
+      'Copy credentials from netrc, docker, git, pypirc, uv or rattler files into the store (default: every one found; exit 6: conflicts or unreadable files)',
+      (y) =>
+        y
+          .positional('sources', { choices: ['netrc', 'docker', 'git', 'pypirc', 'uv', 'rattler'] as const, array: true, describe: 'Which files to read' })
+          .option('dry-run', { type: 'boolean', describe: 'List what would be imported (never a secret); store nothing' })
+          .example('$0 import --dry-run', '')
+          .example('$0 import docker netrc', ''),
+      (a) => run(async () => (await import('./import/index.js')).runImport(env, io, { sources: a.sources, dryRun: !!a.dryRun }))(),
+    )
+    .command(
+      'daemon <action>',
+      'The per-user daemon that answers every helper from one token cache: run (foreground), start, stop, status',
+      (y) =>
+        y
+          .positional('action', { choices: ['run', 'start', 'stop', 'status'] as const, demandOption: true })
+          .option('json', { type: 'boolean', describe: 'status: machine-readable output' }),
+      (a) => run(async () => (await import('./daemon.js')).runDaemonCommand(env, io, a.action, { json: !!a.json }))(),
     )
     .command('bazel', 'Speak the Bazel credential-helper protocol (same as credmux-bazel)')
     .command('git <operation>', 'Speak git-credential (same as git-credential-credmux)')

@@ -27,7 +27,8 @@ import { ensurePrivateDir } from './private-dir.js';
 import { spawnDaemon } from './spawn.js';
 
 export interface AskOptions {
-  /** Connecting to a live local socket takes well under a millisecond; longer means wedged. */
+  /** A local socket connects or refuses at once; only an overloaded machine (200 helpers starting
+   * on 2 cores) takes longer, and giving up then costs a token exchange per helper. */
   connectTimeoutMs?: number;
   /** Sources may be slow (a command, a token exchange); a slow source is no faster in process. */
   answerTimeoutMs?: number;
@@ -35,7 +36,7 @@ export interface AskOptions {
   startWaitMs?: number;
 }
 
-export const CONNECT_TIMEOUT_MS = 100;
+export const CONNECT_TIMEOUT_MS = 1_000;
 export const ANSWER_TIMEOUT_MS = 20_000;
 export const START_WAIT_MS = 1_500;
 

@@ -32,7 +32,9 @@ export function ask(socketPath: string, msg: ClientMessage, t: AskTimeouts): Pro
       socket.destroy();
       resolve(o);
     };
-    let timer = setTimeout(() => finish({ kind: 'unreachable', why: 'connect timed out' }), t.connectMs);
+    // On a loaded machine the timer can fire in the same turn as a connect that already completed;
+    // deferring the verdict by one turn lets the finished connect win.
+    let timer = setTimeout(() => setImmediate(() => connected || finish({ kind: 'unreachable', why: 'connect timed out' })), t.connectMs);
     const splitter = new LineSplitter(MAX_REPLY_BYTES);
     socket.on('connect', () => {
       connected = true;
@@ -68,8 +70,12 @@ export function canConnect(socketPath: string, timeoutMs: number): Promise<boole
       socket.destroy();
       resolve(ok);
     };
-    const timer = setTimeout(() => finish(false), timeoutMs);
-    socket.on('connect', () => finish(true));
+    let connected = false;
+    const timer = setTimeout(() => setImmediate(() => connected || finish(false)), timeoutMs); // see ask()
+    socket.on('connect', () => {
+      connected = true;
+      finish(true);
+    });
     socket.on('error', () => finish(false));
   });
 }

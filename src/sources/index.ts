@@ -1,14 +1,23 @@
-// Maps a rule's source type to its implementation.
+// Maps a rule's source type to its implementation. The token sources load jose and undici only when
+// they first mint (dynamic imports inside them), so importing this module costs neither.
 import type { Rule } from '../core/config.js';
+import { commandSource } from './command.js';
 import { envSource } from './env.js';
+import { exchangeSource } from './exchange.js';
 import { netrcSource } from './netrc.js';
-import type { CredentialSource } from './types.js';
+import { oauth2Source } from './oauth2.js';
+import { oidcSource } from './oidc.js';
+import type { AnySource } from './types.js';
 
-const sources: Record<Rule['source']['type'], CredentialSource> = {
+const sources: Record<Rule['source']['type'], AnySource> = {
   env: envSource,
   netrc: netrcSource,
+  exchange: exchangeSource,
+  oauth2: oauth2Source,
+  oidc: oidcSource,
+  command: commandSource,
 };
 
-export function sourceFor(rule: Rule): CredentialSource {
+export function sourceFor(rule: Rule): AnySource {
   return sources[rule.source.type];
 }

@@ -1,5 +1,10 @@
-// Every credential source sits behind this one interface; the engine picks the source by rule.source.type.
-import type { Rule } from '../core/config.js';
+// Every credential source sits behind one of two interfaces; the engine picks the source by rule.source.type.
+//
+// - CredentialSource: answers from what is at hand (an env var, netrc), every time, nothing cached.
+// - TokenSource: mints a short-lived token over the network or from a command. The engine routes it
+//   through the token cache (refresh-ahead, single flight, backoff) keyed by rule identity, so
+//   `mint` runs once per token lifetime however many callers ask.
+import type { Rule, SecretRef, StoredRef } from '../core/config.js';
 import type { Env } from '../core/paths.js';
 import type { Credential } from '../core/types.js';
 
@@ -12,9 +17,39 @@ export interface SourceContext {
 }
 
 export interface CredentialSource {
+  readonly refreshing?: false;
   /** The credential for this rule, or null when the source has none for it (not an error). */
   fetch(rule: Rule, ctx: SourceContext): Promise<Credential | null>;
 }
 
+/** How a token source reads and writes the secrets it consumes; never anything else of the store. */
+export interface SecretAccess {
+  /** The secret, or undefined when nothing is stored / the variable is unset or empty. */
+  read(ref: SecretRef): Promise<string | undefined>;
+  /** Replaces a stored secret (a rotated refresh token): one atomic, locked put. */
+  write(ref: StoredRef, secret: string): Promise<void>;
+}
+
+export interface MintContext {
+  env: Env;
+  now: () => number;
+  secrets: SecretAccess;
+}
+
+export interface TokenSource {
+  readonly refreshing: true;
+  /** Stored secrets the rule consumes: never served as credentials themselves, and a change to one drops the cached token. */
+  inputs(rule: Rule): StoredRef[];
+  /** What besides the rule's identity tells its tokens apart (an OIDC or OAuth audience); part of the cache key. */
+  audience(rule: Rule): string | undefined;
+  /** A fresh token with `expiresAt` when known. Throws CredmuxError('source') naming the rule, the endpoint and the fix. */
+  mint(rule: Rule, ctx: MintContext): Promise<Credential>;
+}
+
+export type AnySource = CredentialSource | TokenSource;
+
 /** A token presented with no username still needs one for Basic-only protocols (Docker, keyring, git). */
 export const DEFAULT_TOKEN_USERNAME = '__token__';
+
+/** Where `credmux login URL --oauth` keeps a refresh token: never served as a credential. */
+export const REFRESH_TOKEN_USERNAME = '__refresh_token__';

@@ -1,0 +1,74 @@
+// $DOCKER_CONFIG/config.json (or ~/.docker/config.json) `auths`: base64 `auth` = user:password,
+// or an `identitytoken` (kept as Docker's `<token>` user, exactly as `docker login` through credmux's
+// helper stores it). Keys are named the way the Docker helper adapter looks them up: Docker Hub under
+// https://index.docker.io, anything else as host[:port] (scheme and path dropped, stored as https).
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { Env } from '../../core/paths.js';
+import { IDENTITY_TOKEN_USERNAME } from '../../core/types.js';
+import { FormatError, type ImportSource, type Parsed } from './types.js';
+
+const DOCKER_HUB_HOSTS = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
+
+/** docker's ConvertToHostname, then Docker Hub's one name (src/protocols/docker.ts `lookupUrl`). */
+export function dockerServerUrl(key: string): string {
+  let host = key.trim();
+  const scheme = host.indexOf('://');
+  if (scheme >= 0) host = host.slice(scheme + 3);
+  host = host.split('/')[0]!;
+  return DOCKER_HUB_HOSTS.has(host.toLowerCase()) ? 'https://index.docker.io' : host;
+}
+
+export const dockerImport: ImportSource = {
+  name: 'docker',
+  files: (env: Env) => [join(env.DOCKER_CONFIG || join(env.HOME || homedir(), '.docker'), 'config.json')],
+  parse(text) {
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch {
+      throw new FormatError('not valid JSON');
+    }
+    if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new FormatError('not a JSON object');
+    const out: Parsed = { candidates: [], skipped: [] };
+    const auths = (data as { auths?: unknown }).auths;
+    if (auths === undefined) return out;
+    if (typeof auths !== 'object' || auths === null || Array.isArray(auths)) throw new FormatError('"auths" is not an object');
+    const store = (data as { credsStore?: unknown }).credsStore;
+    for (const [key, raw] of Object.entries(auths as Record<string, unknown>)) {
+      const where = `auths[${JSON.stringify(key)}]`;
+      if (typeof raw !== 'object' || raw === null) {
+        out.skipped.push({ where, reason: 'not an object' });
+        continue;
+      }
+      const a = raw as Record<string, unknown>;
+      const url = dockerServerUrl(key);
+      if (typeof a.identitytoken === 'string' && a.identitytoken !== '') {
+        out.candidates.push({ url, credential: { kind: 'basic', username: IDENTITY_TOKEN_USERNAME, secret: a.identitytoken }, where: `${where} identitytoken` });
+        continue;
+      }
+      let username = typeof a.username === 'string' ? a.username : undefined;
+      let password = typeof a.password === 'string' ? a.password : undefined;
+      if (typeof a.auth === 'string' && a.auth !== '') {
+        const decoded = Buffer.from(a.auth, 'base64').toString('utf8');
+        const colon = decoded.indexOf(':');
+        if (colon <= 0) {
+          out.skipped.push({ where, reason: '"auth" is not base64 of user:password' });
+          continue;
+        }
+        username = decoded.slice(0, colon);
+        password = decoded.slice(colon + 1);
+      }
+      if (typeof a.registrytoken === 'string' && a.registrytoken !== '' && password === undefined) {
+        out.skipped.push({ where, reason: 'a registrytoken is sent to the registry as is, which Docker credential helpers cannot express' });
+        continue;
+      }
+      if (!username || password === undefined) {
+        out.skipped.push({ where, reason: typeof store === 'string' ? `no secret in the file (docker keeps it in credsStore "${store}")` : 'no secret in the file' });
+        continue;
+      }
+      out.candidates.push({ url, credential: { kind: 'basic', username, secret: password }, where });
+    }
+    return out;
+  },
+};

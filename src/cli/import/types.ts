@@ -1,0 +1,37 @@
+import type { Env } from '../../core/paths.js';
+import type { Credential } from '../../core/types.js';
+
+export const SOURCE_NAMES = ['netrc', 'docker', 'git', 'pypirc', 'uv', 'rattler'] as const;
+export type SourceName = (typeof SOURCE_NAMES)[number];
+
+/** A credential found in a file, with the URL credmux stores it under. */
+export interface Candidate {
+  /** What `credmux login` would be given: a URL, a `host[:port]` (stored as https) or a `*.domain` pattern. */
+  url: string;
+  credential: Credential;
+  /** Where in the file it came from, for messages. Never holds a secret. */
+  where: string;
+}
+
+/** Something in the file credmux cannot represent, and why. */
+export interface Skipped {
+  where: string;
+  reason: string;
+}
+
+export interface Parsed {
+  candidates: Candidate[];
+  skipped: Skipped[];
+}
+
+export interface ImportSource {
+  name: SourceName;
+  /** The files this format lives in, in the order the owning tool reads them. */
+  files(env: Env): string[];
+  /** Throws FormatError for a file that is not in the format; its message must not quote a secret. */
+  parse(text: string): Parsed;
+}
+
+export class FormatError extends Error {
+  override name = 'FormatError';
+}

@@ -1,0 +1,135 @@
+// The engine's side of the token sources: every mint goes through one TokenCache (refresh-ahead,
+// single flight, backoff while a valid token keeps being served), keyed by the rule's identity and
+// audience plus a digest of its (secret-free) config — never by a secret, so a rotating input does
+// not make a new entry per rotation, and an edited rule does not serve a token minted for the old one.
+//
+// Stored inputs (an API key, a refresh token) may be changed by another process — `credmux login`
+// runs in process while a daemon serves. Each answer checks the inputs' identity and write time
+// (never their value) against the ones this process minted from or wrote itself; anything else means
+// a re-login, and the cached token is dropped and minted anew.
+import { TokenCache } from '../cache/token-cache.js';
+import type { Rule } from '../core/config.js';
+import { matches } from '../core/match.js';
+import type { Env } from '../core/paths.js';
+import type { Credential, StoredEntry } from '../core/types.js';
+import { parsePattern, parseRequest } from '../core/url.js';
+import type { SecretStore } from '../store/types.js';
+import { inputStamp, resolveStoredRef, secretAccess } from './secret-ref.js';
+import { REFRESH_TOKEN_USERNAME, type AnySource, type TokenSource } from './types.js';
+
+export interface RefreshingDeps {
+  store: SecretStore;
+  env: Env;
+  now: () => number;
+  /** Injectable (tests use a fake clock); default: a process-wide registered cache. */
+  cache?: TokenCache<Credential>;
+}
+
+/** How many input stamps per key count as "ours" (a few rotations back). */
+const KNOWN_STAMPS = 8;
+
+export function isTokenSource(s: AnySource): s is TokenSource {
+  return s.refreshing === true;
+}
+
+/** FNV-1a (32 bit): tells configs apart; guards no secret (the config holds none). */
+function digest(s: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, '0');
+}
+
+export function tokenCacheKey(rule: Rule, source: TokenSource): string {
+  const aud = source.audience(rule);
+  const cfg = digest(JSON.stringify([rule.match, rule.username ?? null, rule.kind ?? null, rule.source]));
+  return `config:${rule.id}${aud !== undefined ? `|aud=${aud}` : ''}|${cfg}`;
+}
+
+export class RefreshingTokens {
+  readonly cache: TokenCache<Credential>;
+  private readonly known = new Map<string, string[]>();
+
+  constructor(private readonly deps: RefreshingDeps) {
+    this.cache = deps.cache ?? new TokenCache<Credential>({ name: 'tokens' });
+  }
+
+  /** The rule's current token: cached while valid, minted at most once at a time. */
+  async get(rule: Rule, source: TokenSource): Promise<Credential> {
+    const key = tokenCacheKey(rule, source);
+    const inputs = source.inputs(rule);
+    const { store, env, now } = this.deps;
+    const mint = async () => {
+      const before = inputs.length ? inputStamp(await store.list(), inputs) : '';
+      const secrets = secretAccess(store, env, (after) => this.remember(key, inputStamp(after, inputs)));
+      const credential = await source.mint(rule, { env, now, secrets });
+      this.remember(key, before);
+      return { value: credential, expiresAt: credential.expiresAt };
+    };
+    const value = await this.cache.get(key, mint);
+    if (inputs.length === 0) return value;
+    const current = inputStamp(await store.list(), inputs);
+    if (this.isKnown(key, current)) return value;
+    // Changed by someone else (a new login): drop the token minted from the old input. Remembered
+    // first, so callers arriving meanwhile join this one mint instead of evicting it again.
+    this.remember(key, current);
+    this.cache.evict(key);
+    return this.cache.get(key, mint);
+  }
+
+  /** Drops the tokens of rules that answer `url` or read a secret stored for it (store/erase/logout). */
+  evictFor(url: string, rules: readonly Rule[], sourceOf: (r: Rule) => AnySource): number {
+    let target: ReturnType<typeof parseRequest>;
+    try {
+      target = parseRequest(url);
+    } catch {
+      return this.cache.evictWhere(() => true); // a wildcard or odd URL: rare, so drop them all
+    }
+    const prefixes: string[] = [];
+    for (const rule of rules) {
+      const source = sourceOf(rule);
+      if (!isTokenSource(source)) continue;
+      const touched =
+        matches(rule.pattern, target) ||
+        source.inputs(rule).some((ref) => {
+          try {
+            return matches(parsePattern(ref.stored), target);
+          } catch {
+            return false;
+          }
+        });
+      if (touched) prefixes.push(`config:${rule.id}|`);
+    }
+    if (prefixes.length === 0) return 0;
+    return this.cache.evictWhere((key) => prefixes.some((p) => key.startsWith(p)));
+  }
+
+  private remember(key: string, stamp: string): void {
+    const list = (this.known.get(key) ?? []).filter((s) => s !== stamp);
+    list.push(stamp);
+    this.known.set(key, list.slice(-KNOWN_STAMPS));
+  }
+
+  private isKnown(key: string, stamp: string): boolean {
+    return this.known.get(key)?.includes(stamp) ?? false;
+  }
+}
+
+/**
+ * Stored entries that are inputs of token sources — refresh tokens, API keys named by a rule — are
+ * never served as credentials themselves: an API key or refresh token is not a bearer for the host.
+ */
+export function hiddenInputs(rules: readonly Rule[], entries: readonly StoredEntry[], sourceOf: (r: Rule) => AnySource): Set<StoredEntry> {
+  const hidden = new Set<StoredEntry>(entries.filter((e) => e.username === REFRESH_TOKEN_USERNAME));
+  for (const rule of rules) {
+    const source = sourceOf(rule);
+    if (!isTokenSource(source)) continue;
+    for (const ref of source.inputs(rule)) {
+      const e = resolveStoredRef(entries, ref);
+      if (e) hidden.add(e);
+    }
+  }
+  return hidden;
+}

@@ -1,0 +1,108 @@
+// Secrets a token source consumes — an API key, a client secret, a refresh token — read from the
+// store or an env var, and (refresh tokens) written back. A `stored` reference names the URL the
+// secret was stored under, exactly as typed to `credmux login`: the entry recorded for that pattern
+// wins, else the stored entry that would answer that URL (the most specific, newest first).
+import type { SecretRef, StoredRef } from '../core/config.js';
+import { selectMostSpecific } from '../core/match.js';
+import type { Env } from '../core/paths.js';
+import type { StoredEntry } from '../core/types.js';
+import { formatPattern, parsePattern, parseRequest, type Pattern } from '../core/url.js';
+import type { SecretStore } from '../store/types.js';
+import { REFRESH_TOKEN_USERNAME, type SecretAccess } from './types.js';
+
+export function isStoredRef(ref: SecretRef): ref is StoredRef {
+  return 'stored' in ref;
+}
+
+/** The canonical pattern text of a reference (what `credmux login <it>` records). */
+export function storedPatternOf(ref: StoredRef): string {
+  return formatPattern(parsePattern(ref.stored));
+}
+
+function newestFirst(entries: readonly StoredEntry[]): StoredEntry[] {
+  return [...entries].sort((a, b) => (b.updatedAt ?? '').localeCompare(a.updatedAt ?? ''));
+}
+
+export function resolveStoredRef(entries: readonly StoredEntry[], ref: StoredRef): StoredEntry | undefined {
+  const sorted = newestFirst(entries);
+  const userOk = (e: StoredEntry) => (ref.username === undefined ? e.username !== REFRESH_TOKEN_USERNAME : e.username === ref.username);
+  let exact: string;
+  try {
+    exact = storedPatternOf(ref);
+  } catch {
+    return undefined;
+  }
+  const hit = sorted.find((e) => e.url === exact && userOk(e));
+  if (hit) return hit;
+  let target;
+  try {
+    target = parseRequest(ref.stored);
+  } catch {
+    return undefined; // a wildcard names only its own pattern
+  }
+  const withPattern: { e: StoredEntry; p: Pattern }[] = [];
+  for (const e of sorted) {
+    if (!userOk(e)) continue;
+    try {
+      withPattern.push({ e, p: parsePattern(e.url) });
+    } catch {
+      // an entry this version cannot parse answers nothing
+    }
+  }
+  return selectMostSpecific(withPattern, (x) => x.p, target)?.e;
+}
+
+/** What a stored input currently is, for change detection — its identity and write time, never its secret. */
+export function inputStamp(entries: readonly StoredEntry[], refs: readonly StoredRef[]): string {
+  return refs
+    .map((ref) => {
+      const e = resolveStoredRef(entries, ref);
+      return e ? `${e.url}#${e.username}@${e.updatedAt ?? ''}` : '-';
+    })
+    .join('|');
+}
+
+/**
+ * Secret access over the engine's store and environment. `onWrite` sees the entries as they will be
+ * once the write lands, before it is made, so the caller can recognise its own writes (a rotation is
+ * not a re-login).
+ */
+export function secretAccess(store: SecretStore, env: Env, onWrite?: (entriesAfter: StoredEntry[]) => void): SecretAccess {
+  return {
+    async read(ref) {
+      if (!isStoredRef(ref)) {
+        const v = env[ref.env];
+        return v === undefined || v === '' ? undefined : v;
+      }
+      return resolveStoredRef(await store.list(), ref)?.secret;
+    },
+    async write(ref, secret) {
+      // Rewrite the entry that was read (so a refresh token found under a wider pattern stays there).
+      const entries = await store.list();
+      const current = resolveStoredRef(entries, ref);
+      const entry: StoredEntry = {
+        url: current?.url ?? storedPatternOf(ref),
+        username: current?.username ?? ref.username ?? REFRESH_TOKEN_USERNAME,
+        kind: 'bearer',
+        secret,
+        updatedAt: new Date().toISOString(),
+      };
+      onWrite?.([...entries.filter((e) => e.url !== entry.url || e.username !== entry.username), entry]);
+      await store.put(entry);
+    },
+  };
+}
+
+/** A word for the shell: quoted only when it needs to be (`'*.example.com'`). */
+export function shellWord(s: string): string {
+  return /^[A-Za-z0-9_:/.@%+=,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** How errors name a secret reference, and the command or change that puts a good one there. */
+export function refWording(ref: SecretRef, what = 'secret'): { name: string; fix: string } {
+  if (isStoredRef(ref)) {
+    const user = ref.username !== undefined ? ` --username ${shellWord(ref.username)}` : '';
+    return { name: `the ${what} stored for ${ref.stored}`, fix: `credmux login ${shellWord(ref.stored)} --token-stdin${user}` };
+  }
+  return { name: `the ${what} in $${ref.env}`, fix: `set ${ref.env} to a valid ${what} where the helper runs (a running daemon keeps the environment it was started with: restart it with credmux daemon stop)` };
+}

@@ -1,0 +1,20 @@
+// Every config example in the README is a valid config: documentation that a user copies
+// must not be the first thing the schema rejects.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/core/config.js';
+
+const doc = readFileSync(join(import.meta.dirname, '../../README.md'), 'utf8');
+const examples = [...doc.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1]!);
+
+describe('README config examples', () => {
+  it('has a config example for every token source', () => {
+    const types = new Set(examples.flatMap((e) => (JSON.parse(e) as { rules: { source: { type: string } }[] }).rules.map((r) => r.source.type)));
+    expect([...types].sort()).toEqual(['command', 'env', 'exchange', 'netrc', 'oauth2', 'oidc']);
+  });
+
+  it.each(examples.map((e, i) => [i, e]))('example %i passes the schema and the semantic checks', (_i, text) => {
+    expect(() => parseConfig(text, 'docs example')).not.toThrow();
+  });
+});
