@@ -19,9 +19,16 @@ import type { TokenCache } from '../cache/token-cache.js';
 import { sourceFor } from '../sources/index.js';
 import { hiddenInputs, isTokenSource, RefreshingTokens } from '../sources/refreshing.js';
 import { DEFAULT_TOKEN_USERNAME } from '../sources/types.js';
+import { envNamesOf, envNamesOfRules, type CallerEnv } from '../sources/env-names.js';
 
 export interface Engine {
-  handle(req: EngineRequest): Promise<EngineResult>;
+  /**
+   * `callerEnv`: the requesting helper's values of the variables the rules read (a daemon answers
+   * helpers started from many environments). Without it, sources read `deps.env`.
+   */
+  handle(req: EngineRequest, callerEnv?: CallerEnv): Promise<EngineResult>;
+  /** The environment variables the current rules read: what a client must send along. */
+  envNames(): string[];
 }
 
 export interface EngineDeps {
@@ -96,7 +103,22 @@ export function engineFrom(deps: EngineDeps): Engine {
     return c.kind === 'stored' ? c.entry.username : c.rule.username;
   }
 
-  async function resolve(target: RequestTarget): Promise<{ credential: Credential; rule: RuleInfo } | null> {
+  /** The environment a rule's source reads: the caller's values for its variables, when a caller sent them. */
+  function sourceEnv(rule: Rule, callerEnv: CallerEnv | undefined): Env {
+    if (!callerEnv) return deps.env;
+    const env: Env = { ...deps.env };
+    for (const name of envNamesOf(rule)) {
+      // A client that did not know this rule's variables (its list was stale) must not be answered
+      // with the daemon's own values: it resolves in process instead.
+      if (!Object.hasOwn(callerEnv, name)) throw new CredmuxError('caller-env', `the request did not carry $${name}, which rule "${rule.id}" reads`);
+      const v = callerEnv[name];
+      if (v === null || v === undefined) delete env[name];
+      else env[name] = v;
+    }
+    return env;
+  }
+
+  async function resolve(target: RequestTarget, callerEnv?: CallerEnv): Promise<{ credential: Credential; rule: RuleInfo } | null> {
     const all = await candidatesFor(target);
     // The username in a request is a filter: a rule that names another user never answers.
     const eligible = all.filter((c) => target.username === undefined || usernameOf(c) === undefined || usernameOf(c) === target.username);
@@ -108,7 +130,8 @@ export function engineFrom(deps: EngineDeps): Engine {
     }
     const { rule } = best;
     const source = sourceFor(rule);
-    const credential = isTokenSource(source) ? await tokens.get(rule, source) : await source.fetch(rule, { env: deps.env, now: deps.now, host: target.host });
+    const env = sourceEnv(rule, callerEnv);
+    const credential = isTokenSource(source) ? await tokens.get(rule, source, env) : await source.fetch(rule, { env, now: deps.now, host: target.host });
     if (!credential) return null;
     if (target.username !== undefined && rule.username === undefined && credential.kind === 'basic' && credential.username !== target.username) return null;
     return { credential, rule: { id: `config:${rule.id}`, match: rule.match, source: rule.source.type } };
@@ -123,13 +146,13 @@ export function engineFrom(deps: EngineDeps): Engine {
     return credential.kind === 'basic' ? credential.username === presented : credential.username === '';
   }
 
-  async function get(url: string, username?: string): Promise<EngineResult> {
+  async function get(url: string, username: string | undefined, callerEnv: CallerEnv | undefined): Promise<EngineResult> {
     const target = withUsername(parseRequest(url), username);
-    const hit = await resolve(target);
+    const hit = await resolve(target, callerEnv);
     return hit ? { op: 'get', credential: hit.credential, rule: hit.rule } : { op: 'get', credential: null };
   }
 
-  async function store(url: string, credential: Credential): Promise<EngineResult> {
+  async function store(url: string, credential: Credential, callerEnv: CallerEnv | undefined): Promise<EngineResult> {
     let pattern: Pattern;
     if (isWildcard(url)) {
       pattern = parsePattern(url); // `credmux login '*.example.com'`: the pattern is given as is
@@ -145,7 +168,7 @@ export function engineFrom(deps: EngineDeps): Engine {
       // back would copy minted tokens to disk and rewrite the file on every clone: skip identical ones.
       // A source that cannot answer right now (a token rule whose API key is being stored by this very
       // call) is no reason to refuse the store: the comparison only saves a redundant write.
-      const current = await resolve(target).catch(() => null);
+      const current = await resolve(target, callerEnv).catch(() => null);
       if (current && sameCredential(current.credential, credential)) return { op: 'store', stored: false };
       pattern = patternFromRequest(target);
     }
@@ -183,13 +206,14 @@ export function engineFrom(deps: EngineDeps): Engine {
   }
 
   return {
-    async handle(req) {
+    envNames: () => envNamesOfRules(deps.rules()),
+    async handle(req, callerEnv) {
       try {
         switch (req.op) {
           case 'get':
-            return await get(req.url, req.username);
+            return await get(req.url, req.username, callerEnv);
           case 'store':
-            return await store(req.url, req.credential);
+            return await store(req.url, req.credential, callerEnv);
           case 'erase':
             return await erase(req.url, req.username, req.secret);
           case 'list':

@@ -74,6 +74,7 @@ export type ErrorCode =
   | 'config' // the config file is invalid
   | 'store' // the secret store failed or refused
   | 'source' // a credential source failed (env var missing, endpoint down, …)
+  | 'caller-env' // (daemon only) the request lacks a variable the matched rule reads: resolve in process
   | 'internal';
 
 export class CredmuxError extends Error {

@@ -25,6 +25,8 @@ import { currentHolder } from './lock.js';
 import { daemonFiles, socketPathProblem, type DaemonFiles } from './paths.js';
 import { ensurePrivateDir } from './private-dir.js';
 import { spawnDaemon } from './spawn.js';
+import { readEnvNames } from './env-names-file.js';
+import type { CallerEnv } from '../sources/env-names.js';
 
 export interface AskOptions {
   /** A local socket connects or refuses at once; only an overloaded machine (200 helpers starting
@@ -44,6 +46,8 @@ let nextId = 1;
 
 type Verdict =
   | { kind: 'answer'; result: EngineResult }
+  /** The rule reads a variable our message lacked: env-names.json changed since we read it. */
+  | { kind: 'resend' }
   | { kind: 'absent' }
   /** A daemon of an older protocol: ask it to leave and start ours. */
   | { kind: 'older'; protocol: number }
@@ -54,6 +58,7 @@ function judge(o: AskOutcome, id: number): Verdict {
   if (o.kind !== 'reply') return { kind: 'in-process' };
   const m = o.msg;
   if ('res' in m && m.id === id) return { kind: 'answer', result: m.res };
+  if ('error' in m && m.error.code === 'env') return { kind: 'resend' };
   if ('error' in m && m.error.code === 'version' && typeof m.error.protocol === 'number' && m.error.protocol < PROTOCOL_VERSION) {
     return { kind: 'older', protocol: m.error.protocol };
   }
@@ -67,17 +72,32 @@ export async function askDaemon(req: EngineRequest, env: Env, opts: AskOptions =
   try {
     const files = daemonFiles(env);
     if (socketPathProblem(files.socket)) return undefined;
-    const msg: ClientMessage = { v: PROTOCOL_VERSION, id: nextId++, req, ctx: contextFingerprint(env) };
+    const msg: ClientMessage = { v: PROTOCOL_VERSION, id: nextId++, req, ctx: contextFingerprint(env), ...callerEnv(files.dir, env) };
     let verdict = judge(await ask(files.socket, msg, t), msg.id);
+    // A daemon that came up (or reloaded its config) after we read env-names.json: once more, with
+    // the variables it now lists. Still lacking them means resolving in process.
+    if (verdict.kind === 'resend') verdict = judge(await ask(files.socket, { ...msg, ...callerEnv(files.dir, env) }, t), msg.id);
     if (verdict.kind === 'answer') return verdict.result;
+    if (verdict.kind === 'resend') return undefined;
     if (verdict.kind === 'in-process') return undefined;
     if (verdict.kind === 'older') await retire(files, verdict.protocol, t);
     if (!(await bringUp(files, env, opts.startWaitMs ?? START_WAIT_MS))) return undefined;
-    verdict = judge(await ask(files.socket, msg, t), msg.id);
+    // The daemon just came up and published what its rules read: send our values for those.
+    const again: ClientMessage = { ...msg, ...callerEnv(files.dir, env) };
+    verdict = judge(await ask(files.socket, again, t), msg.id);
     return verdict.kind === 'answer' ? verdict.result : undefined;
   } catch {
     return undefined; // e.g. an unreadable runtime dir: resolving in process still works
   }
+}
+
+/** Our values of the variables the daemon's rules read (it lists their names beside the socket). */
+function callerEnv(dir: string, env: Env): { env?: CallerEnv } {
+  const names = readEnvNames(dir);
+  if (names.length === 0) return {};
+  const out: CallerEnv = {};
+  for (const name of names) out[name] = env[name] ?? null;
+  return { env: out };
 }
 
 /**

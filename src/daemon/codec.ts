@@ -11,6 +11,7 @@
 // Imported by the client hot path: plain code, no dependencies.
 import type { CacheReport } from '../cache/registry.js';
 import type { Credential, EngineRequest, EngineResult } from '../core/types.js';
+import type { CallerEnv } from '../sources/env-names.js';
 
 export const PROTOCOL_VERSION = 1;
 /** Largest message either side accepts, newline excluded. */
@@ -19,7 +20,7 @@ export const MAX_MESSAGE_BYTES = 1 << 20;
 export type ControlName = 'ping' | 'status' | 'shutdown';
 
 export type ClientMessage =
-  | { v: number; id: number; req: EngineRequest; ctx?: string }
+  | { v: number; id: number; req: EngineRequest; ctx?: string; env?: CallerEnv }
   | { v: number; id: number; ctl: ControlName };
 
 export type WireErrorCode =
@@ -28,6 +29,7 @@ export type WireErrorCode =
   | 'bad-message' // JSON, but not a message of this version
   | 'too-large' // longer than MAX_MESSAGE_BYTES; the rest of the line was skipped
   | 'context' // the client runs with another config/store environment than the daemon: resolve in process
+  | 'env' // the matched rule reads a variable the request did not carry (see env-names.json): send it, or resolve in process
   | 'engine' // the daemon could not run the engine (it failed to open): resolve in process
   | 'shutting-down';
 
@@ -208,7 +210,7 @@ export function checkEngineRequest(r: unknown): { ok: true; req: EngineRequest }
 
 export type DecodedClientLine =
   | { kind: 'empty' }
-  | { kind: 'request'; id: number; req: EngineRequest; ctx?: string }
+  | { kind: 'request'; id: number; req: EngineRequest; ctx?: string; env?: CallerEnv }
   | { kind: 'control'; id: number; ctl: ControlName }
   | { kind: 'invalid'; reply: DaemonMessage };
 
@@ -240,12 +242,14 @@ export function decodeClientLine(line: string, version: string): DecodedClientLi
     return { kind: 'control', id, ctl: msg.ctl };
   }
   if ('req' in msg) {
-    const extra = onlyKeys(msg, ['v', 'id', 'req', 'ctx'], '');
+    const extra = onlyKeys(msg, ['v', 'id', 'req', 'ctx', 'env'], '');
     if (extra) return bad(extra);
     if (msg.ctx !== undefined && typeof msg.ctx !== 'string') return bad('ctx must be a string');
+    const env = checkCallerEnv(msg.env);
+    if (typeof env === 'string') return bad(env);
     const checked = checkEngineRequest(msg.req);
     if (!checked.ok) return bad(checked.problem);
-    return { kind: 'request', id, req: checked.req, ...(msg.ctx !== undefined && { ctx: msg.ctx as string }) };
+    return { kind: 'request', id, req: checked.req, ...(msg.ctx !== undefined && { ctx: msg.ctx as string }), ...(env && { env }) };
   }
   return bad('a message needs req or ctl');
 }
@@ -264,4 +268,22 @@ export function decodeDaemonLine(line: string): DaemonMessage | undefined {
   if (isObj(msg.res) && typeof msg.res.op === 'string') return msg as DaemonMessage;
   if (isObj(msg.pong) || isObj(msg.status) || msg.shutdown === true) return msg as DaemonMessage;
   return undefined;
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const MAX_ENV_NAMES = 256;
+
+/** The caller's values of the variables the rules read: names → string, or null when unset. */
+function checkCallerEnv(v: unknown): CallerEnv | undefined | string {
+  if (v === undefined) return undefined;
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return 'env must be an object';
+  const out: CallerEnv = Object.create(null) as CallerEnv;
+  const entries = Object.entries(v);
+  if (entries.length > MAX_ENV_NAMES) return `env holds more than ${MAX_ENV_NAMES} names`;
+  for (const [name, value] of entries) {
+    if (!ENV_NAME.test(name)) return 'env has a name that is not an environment variable name';
+    if (value !== null && typeof value !== 'string') return 'env values must be strings or null';
+    out[name] = value;
+  }
+  return out;
 }

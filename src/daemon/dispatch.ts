@@ -4,9 +4,12 @@ import { evictEverywhere } from '../cache/registry.js';
 import type { EngineRequest, EngineResult } from '../core/types.js';
 import { decodeClientLine, PROTOCOL_VERSION, wireError, type ControlName, type DaemonMessage, type DaemonStatus, type Pong } from './codec.js';
 import type { Logger } from './log.js';
+import type { CallerEnv } from '../sources/env-names.js';
 
 export interface EngineLike {
-  handle(req: EngineRequest): Promise<EngineResult>;
+  handle(req: EngineRequest, callerEnv?: CallerEnv): Promise<EngineResult>;
+  /** The variables the current rules read (published for clients in env-names.json). */
+  envNames?(): string[];
 }
 
 export interface RequestCounters {
@@ -35,6 +38,8 @@ export interface DispatchDeps {
   isStopping: () => boolean;
   /** Called after the shutdown reply is queued. */
   requestShutdown: (why: string) => void;
+  /** After each request: lets the daemon refresh env-names.json when the rules changed. */
+  onEngineUsed?: (engine: EngineLike) => void;
   /** An engine request arrived (keeps the daemon from idling out). */
   onActivity: () => void;
   log: Logger;
@@ -61,7 +66,7 @@ export async function dispatchLine(line: string, deps: DispatchDeps): Promise<Da
   if (msg.kind === 'empty') return undefined;
   if (msg.kind === 'invalid') return msg.reply;
   if (msg.kind === 'control') return control(msg.id, msg.ctl, deps);
-  const { id, req } = msg;
+  const { id, req, env } = msg;
   if (msg.ctx !== undefined && msg.ctx !== deps.context) {
     deps.counters.contextMismatch++;
     return wireError(id, 'context', 'this daemon serves another CREDMUX_*/HOME/XDG environment; resolve in process');
@@ -73,13 +78,25 @@ export async function dispatchLine(line: string, deps: DispatchDeps): Promise<Da
   deps.onActivity();
   let res: EngineResult;
   try {
-    res = await (await deps.engine()).handle(req);
+    const engine = await deps.engine();
+    // Always with a caller env (empty when none was sent): the daemon's own values never answer a caller.
+    res = await engine.handle(req, env ?? {});
+    deps.onEngineUsed?.(engine);
   } catch (e) {
     c.errors++;
     // The engine turns its own failures into results; reaching here is a bug or a failed open.
     // Its message could carry data we were handed, so only the error's name is logged.
     deps.log.error('engine failed', { op: req.op, error: errorName(e) });
     return wireError(id, 'engine', `the daemon's engine failed (${errorName(e)}); resolve in process`);
+  }
+  if (res.op === 'error' && res.error.code === 'caller-env') {
+    // The client's list of variables was stale (a config change, a daemon that just started): it sends
+    // again with the refreshed env-names.json, or resolves in process. Counted as a mismatch, not as a
+    // request answered.
+    c.total--;
+    c[req.op]--;
+    c.contextMismatch++;
+    return wireError(id, 'env', res.error.message);
   }
   if (res.op === 'error') {
     c.errors++;

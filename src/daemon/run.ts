@@ -15,6 +15,7 @@ import { acquireLock, processStartTime, type HeldLock } from './lock.js';
 import { openLog, type Logger } from './log.js';
 import { daemonFiles, socketPathProblem } from './paths.js';
 import { ensurePrivateDir } from './private-dir.js';
+import { publisher } from './env-names-file.js';
 import { createConnectionServer } from './server.js';
 
 export type EngineFactory = (env: Env) => Promise<EngineLike>;
@@ -120,6 +121,14 @@ export async function serveDaemon(env: Env, openEngine: EngineFactory, opts: Ser
       engine = undefined; // e.g. a store that was briefly unavailable: try again on the next request
       throw e;
     }));
+  const publish = publisher(files.dir);
+  const publishEnvNames = (e: EngineLike) => {
+    try {
+      if (e.envNames) publish(e.envNames());
+    } catch (err) {
+      log.warn('cannot publish env-names.json', { error: (err as Error)?.name });
+    }
+  };
   let lastActivity = performance.now();
   const exeId = opts.watchExecutable ? statId(opts.watchExecutable) : undefined;
   let exeCheckedAt = 0;
@@ -158,6 +167,7 @@ export async function serveDaemon(env: Env, openEngine: EngineFactory, opts: Ser
         status,
         isStopping: () => stopping,
         requestShutdown: (why) => setImmediate(() => stop(why)),
+        onEngineUsed: publishEnvNames,
         onActivity: () => {
           lastActivity = performance.now();
           // At most once a second: one stat, so an upgrade takes effect on the next request.
@@ -170,6 +180,8 @@ export async function serveDaemon(env: Env, openEngine: EngineFactory, opts: Ser
       }),
   });
 
+  // Published before the socket exists, so the first burst of clients already sends what the rules read.
+  await getEngine().then(publishEnvNames, () => {});
   try {
     await new Promise<void>((resolve, reject) => {
       conns.server.once('error', reject);

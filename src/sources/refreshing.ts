@@ -7,7 +7,9 @@
 // runs in process while a daemon serves. Each answer checks the inputs' identity and write time
 // (never their value) against the ones this process minted from or wrote itself; anything else means
 // a re-login, and the cached token is dropped and minted anew.
+import { createHmac, randomBytes } from 'node:crypto';
 import { TokenCache } from '../cache/token-cache.js';
+import { envNamesOf } from './env-names.js';
 import type { Rule } from '../core/config.js';
 import { matches } from '../core/match.js';
 import type { Env } from '../core/paths.js';
@@ -42,6 +44,14 @@ function digest(s: string): string {
   return h.toString(16).padStart(8, '0');
 }
 
+/** Per process: the digests in cache keys (shown by `daemon status`) cannot be tested against guesses. */
+const ENV_DIGEST_KEY = randomBytes(32);
+
+function envDigest(rule: Rule, env: Env): string {
+  const values = envNamesOf(rule).map((n) => `${n}=${env[n] ?? '\0unset'}`);
+  return createHmac('sha256', ENV_DIGEST_KEY).update(values.join('\0')).digest('hex').slice(0, 16);
+}
+
 export function tokenCacheKey(rule: Rule, source: TokenSource): string {
   const aud = source.audience(rule);
   const cfg = digest(JSON.stringify([rule.match, rule.username ?? null, rule.kind ?? null, rule.source]));
@@ -57,10 +67,12 @@ export class RefreshingTokens {
   }
 
   /** The rule's current token: cached while valid, minted at most once at a time. */
-  async get(rule: Rule, source: TokenSource): Promise<Credential> {
-    const key = tokenCacheKey(rule, source);
+  async get(rule: Rule, source: TokenSource, env: Env = this.deps.env): Promise<Credential> {
+    // Callers with different values for the variables the rule reads (two CI jobs, two API keys)
+    // never share a token: the key carries a keyed digest of those values, never the values.
+    const key = `${tokenCacheKey(rule, source)}|env=${envDigest(rule, env)}`;
     const inputs = source.inputs(rule);
-    const { store, env, now } = this.deps;
+    const { store, now } = this.deps;
     const mint = async () => {
       const before = inputs.length ? inputStamp(await store.list(), inputs) : '';
       const secrets = secretAccess(store, env, (after) => this.remember(key, inputStamp(after, inputs)));

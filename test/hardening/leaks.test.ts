@@ -149,7 +149,8 @@ describe('no secret leaks: file store, helpers resolving in process', () => {
       checkAnswers(results, S);
       const report = await sampler.stop();
       expectNoProcLeak(report);
-      expect(report.seen['git-credential-credmux']!.length, 'the sampler saw the helpers run').toBeGreaterThan(3);
+      // Proof the sampler really watched (a loaded machine may catch only some of the short-lived helpers).
+      expect(report.seen['git-credential-credmux']!.length, 'the sampler saw the helpers run').toBeGreaterThan(0);
       expect(filesContaining(h.home, S, storeFiles), 'files other than the store holding the secret').toEqual([]);
       expect(filesContaining(h.home, A, () => false)).toEqual([]);
     } finally {

@@ -142,7 +142,7 @@ describe('oidc: RFC 8693 token exchange', () => {
     const a = await h.token('https://a.test');
     const b = await h.token('https://b.test');
     expect(a.secret).not.toBe(b.secret);
-    expect(h.cache.entries().map((e) => e.key.replace(/\|[0-9a-f]{8}$/, ''))).toEqual(['config:a|aud=one', 'config:b|aud=two']);
+    expect(h.cache.entries().map((e) => e.key.replace(/\|[0-9a-f]{8}\|env=[0-9a-f]{16}$/, ''))).toEqual(['config:a|aud=one', 'config:b|aud=two']);
     for (const e of h.cache.entries()) expect(e.key).not.toContain(id.slice(0, 20));
   });
 });
