@@ -18,10 +18,10 @@ async function loadEngineModule(): Promise<EngineModule> {
   }
 }
 
-export async function resolveInProcess(req: EngineRequest, env: Env): Promise<EngineResult> {
+export async function resolveInProcess(req: EngineRequest, env: Env, opts: { deferTokens?: boolean } = {}): Promise<EngineResult> {
   try {
     const { openEngine } = await loadEngineModule();
-    return await (await openEngine(env)).handle(req);
+    return await (await openEngine(env)).handle(req, undefined, opts);
   } catch (e) {
     // The in-process engine is a separate bundle (dist/lib/engine.cjs) with its own copy of the class,
     // so `instanceof` misses its errors (e.g. CREDMUX_STORE=keychain with no usable keychain): match the shape.
@@ -34,13 +34,19 @@ function isCredmuxError(e: unknown): e is CredmuxError {
   return e instanceof Error && e.name === 'CredmuxError' && typeof (e as { code?: unknown }).code === 'string';
 }
 
-/** Answers one request: from the daemon when one answers, else in this process. */
+/**
+ * Answers one request: from the daemon when one answers, else in this process. With no daemon yet,
+ * one is started in the background and this call answers in process at once (a stored secret needs
+ * no daemon), except for a rule that mints tokens: that waits for the daemon, so a burst of first
+ * calls shares one exchange instead of minting one each.
+ */
 export async function resolveRequest(req: EngineRequest, env: Env): Promise<EngineResult> {
-  if (env.CREDMUX_DAEMON !== '0') {
-    const viaDaemon = await askDaemon(req, env);
-    if (viaDaemon) return viaDaemon;
-  }
-  return resolveInProcess(req, env);
+  if (env.CREDMUX_DAEMON === '0') return resolveInProcess(req, env);
+  const viaDaemon = await askDaemon(req, env, { startInBackground: true });
+  if (viaDaemon) return viaDaemon;
+  const local = await resolveInProcess(req, env, { deferTokens: true });
+  if (!(local.op === 'error' && local.error.code === 'deferred')) return local;
+  return (await askDaemon(req, env)) ?? resolveInProcess(req, env);
 }
 
 /** What each protocol says when stdin exceeds the limit, in its own error shape. */

@@ -26,9 +26,14 @@ export interface Engine {
    * `callerEnv`: the requesting helper's values of the variables the rules read (a daemon answers
    * helpers started from many environments). Without it, sources read `deps.env`.
    */
-  handle(req: EngineRequest, callerEnv?: CallerEnv): Promise<EngineResult>;
+  handle(req: EngineRequest, callerEnv?: CallerEnv, opts?: HandleOptions): Promise<EngineResult>;
   /** The environment variables the current rules read: what a client must send along. */
   envNames(): string[];
+}
+
+export interface HandleOptions {
+  /** Refuse (code 'deferred') instead of minting: a helper at cold start leaves minting to the daemon it started. */
+  deferTokens?: boolean;
 }
 
 export interface EngineDeps {
@@ -118,7 +123,7 @@ export function engineFrom(deps: EngineDeps): Engine {
     return env;
   }
 
-  async function resolve(target: RequestTarget, callerEnv?: CallerEnv): Promise<{ credential: Credential; rule: RuleInfo } | null> {
+  async function resolve(target: RequestTarget, callerEnv?: CallerEnv, opts: HandleOptions = {}): Promise<{ credential: Credential; rule: RuleInfo } | null> {
     const all = await candidatesFor(target);
     // The username in a request is a filter: a rule that names another user never answers.
     const eligible = all.filter((c) => target.username === undefined || usernameOf(c) === undefined || usernameOf(c) === target.username);
@@ -130,6 +135,7 @@ export function engineFrom(deps: EngineDeps): Engine {
     }
     const { rule } = best;
     const source = sourceFor(rule);
+    if (opts.deferTokens && isTokenSource(source)) throw new CredmuxError('deferred', `rule "${rule.id}" mints tokens: the daemon shares them`);
     const env = sourceEnv(rule, callerEnv);
     const credential = isTokenSource(source) ? await tokens.get(rule, source, env) : await source.fetch(rule, { env, now: deps.now, host: target.host });
     if (!credential) return null;
@@ -146,9 +152,9 @@ export function engineFrom(deps: EngineDeps): Engine {
     return credential.kind === 'basic' ? credential.username === presented : credential.username === '';
   }
 
-  async function get(url: string, username: string | undefined, callerEnv: CallerEnv | undefined): Promise<EngineResult> {
+  async function get(url: string, username: string | undefined, callerEnv: CallerEnv | undefined, opts: HandleOptions): Promise<EngineResult> {
     const target = withUsername(parseRequest(url), username);
-    const hit = await resolve(target, callerEnv);
+    const hit = await resolve(target, callerEnv, opts);
     return hit ? { op: 'get', credential: hit.credential, rule: hit.rule } : { op: 'get', credential: null };
   }
 
@@ -207,11 +213,11 @@ export function engineFrom(deps: EngineDeps): Engine {
 
   return {
     envNames: () => envNamesOfRules(deps.rules()),
-    async handle(req, callerEnv) {
+    async handle(req, callerEnv, opts = {}) {
       try {
         switch (req.op) {
           case 'get':
-            return await get(req.url, req.username, callerEnv);
+            return await get(req.url, req.username, callerEnv, opts);
           case 'store':
             return await store(req.url, req.credential, callerEnv);
           case 'erase':

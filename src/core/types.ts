@@ -75,6 +75,7 @@ export type ErrorCode =
   | 'store' // the secret store failed or refused
   | 'source' // a credential source failed (env var missing, endpoint down, …)
   | 'caller-env' // (daemon only) the request lacks a variable the matched rule reads: resolve in process
+  | 'deferred' // (in process, cold start) the matched rule mints tokens: ask the daemon being started
   | 'internal';
 
 export class CredmuxError extends Error {

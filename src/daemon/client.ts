@@ -36,6 +36,8 @@ export interface AskOptions {
   answerTimeoutMs?: number;
   /** How long to wait for a daemon this call started. 0: do not start one. */
   startWaitMs?: number;
+  /** Start a daemon when there is none, but do not wait for it: the caller answers this request itself. */
+  startInBackground?: boolean;
 }
 
 export const CONNECT_TIMEOUT_MS = 1_000;
@@ -81,6 +83,10 @@ export async function askDaemon(req: EngineRequest, env: Env, opts: AskOptions =
     if (verdict.kind === 'resend') return undefined;
     if (verdict.kind === 'in-process') return undefined;
     if (verdict.kind === 'older') await retire(files, verdict.protocol, t);
+    if (opts.startInBackground) {
+      await bringUp(files, env, 0, true);
+      return undefined;
+    }
     if (!(await bringUp(files, env, opts.startWaitMs ?? START_WAIT_MS))) return undefined;
     // The daemon just came up and published what its rules read: send our values for those.
     const again: ClientMessage = { ...msg, ...callerEnv(files.dir, env) };
@@ -117,8 +123,8 @@ export const FAILED_START_BACKOFF_MS = 60_000;
  * Makes sure a daemon is coming up and waits for its socket. Spawns only when no live process
  * holds the lock (one that does is starting, or stopping); never more than one per call.
  */
-async function bringUp(files: DaemonFiles, env: Env, waitMs: number): Promise<boolean> {
-  if (waitMs <= 0) return false;
+async function bringUp(files: DaemonFiles, env: Env, waitMs: number, spawnOnly = false): Promise<boolean> {
+  if (waitMs <= 0 && !spawnOnly) return false;
   try {
     // Creating the directory here (0700, as the daemon would) turns a directory that cannot exist or
     // is unsafe into "no spawn", instead of a daemon that starts only to refuse, on every call.
@@ -130,13 +136,14 @@ async function bringUp(files: DaemonFiles, env: Env, waitMs: number): Promise<bo
   let failed = false;
   if (!currentHolder(files.dir)) {
     if (recentlyFailed(files.failedMarker)) return false;
-    child = spawnDaemon(env);
+    child = await spawnDaemon(env);
     if (!child) return false;
     // A daemon that lost the lock race exits EXIT_BUSY: another one is coming, keep waiting.
     child.once('exit', (code) => {
       if (code !== EXIT_BUSY) failed = true;
     });
   }
+  if (spawnOnly) return false;
   const deadline = Date.now() + waitMs;
   while (!failed && Date.now() < deadline) {
     if (await canConnect(files.socket, 50)) return true;

@@ -115,7 +115,7 @@ export async function startDaemon(env: Env, waitMs = 5_000): Promise<StartResult
   // Checked here too, so the person typing the command sees the chmod fix (a spawned daemon only logs it).
   ensurePrivateDir(files.dir);
   if (!daemonBinPath(env)) throw new DaemonError('start-failed', 'credmux daemon: cannot find the credmux-daemon executable (set CREDMUX_DAEMON_BIN)');
-  const child: ChildProcess | undefined = spawnDaemon(env);
+  const child: ChildProcess | undefined = await spawnDaemon(env);
   if (!child) throw new DaemonError('start-failed', `credmux daemon: cannot run ${daemonBinPath(env)}`);
   let exit: number | null | undefined;
   child.once('exit', (code) => (exit = code));

@@ -1,6 +1,6 @@
 // Starting a daemon from a client: detached (own session, no stdio), so it outlives the helper that
 // started it and no terminal signal or closed pipe reaches it.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Env } from '../core/paths.js';
@@ -19,7 +19,7 @@ export function daemonBinPath(env: Env): string | undefined {
 }
 
 /** Spawns one detached daemon, or returns undefined when there is no daemon executable to run. */
-export function spawnDaemon(env: Env): ChildProcess | undefined {
+export async function spawnDaemon(env: Env): Promise<ChildProcess | undefined> {
   const bin = daemonBinPath(env);
   if (!bin || !existsSync(bin)) return undefined;
   const childEnv: Record<string, string> = {};
@@ -30,6 +30,9 @@ export function spawnDaemon(env: Env): ChildProcess | undefined {
   // connections for token sources and must trust those CAs again.
   if (childEnv.CREDMUX_EXTRA_CA_CERTS && !childEnv.NODE_EXTRA_CA_CERTS) childEnv.NODE_EXTRA_CA_CERTS = childEnv.CREDMUX_EXTRA_CA_CERTS;
   delete childEnv.CREDMUX_EXTRA_CA_CERTS;
+  // Loaded here, not at the top: child_process (with net's dgram and socket lists) costs every helper
+  // start something, and only the call that finds no daemon spawns one.
+  const { spawn } = await import('node:child_process');
   const child = spawn(process.execPath, [bin], { detached: true, stdio: 'ignore', env: childEnv, cwd: '/' });
   child.on('error', () => {}); // e.g. EAGAIN: the caller resolves in process anyway
   child.unref();

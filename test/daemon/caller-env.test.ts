@@ -19,7 +19,8 @@ describe('caller environment through the daemon', () => {
         input: '{"uri":"https://ci.example.com/x"}',
         env: { ...sb!.env, ...(token === undefined ? {} : { CI_TOKEN: token }) },
       });
-    // The first caller starts the daemon with CI_TOKEN=first in its environment.
+    // The daemon is started from an environment with CI_TOKEN=first.
+    expect((await sb.run(sb.bin('credmux'), ['daemon', 'start'], { env: { ...sb.env, CI_TOKEN: 'first' } })).code).toBe(0);
     expect(JSON.parse((await ask('first')).stdout)).toEqual({ headers: { Authorization: ['Bearer first'] } });
     expect(JSON.parse((await ask('second')).stdout)).toEqual({ headers: { Authorization: ['Bearer second'] } });
     const unset = await ask(undefined);

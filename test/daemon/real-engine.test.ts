@@ -51,6 +51,23 @@ function git(env: Env, op: string, input: string): Record<string, string> {
   );
 }
 
+/**
+ * A helper that finds no daemon answers in process and starts one in the background; these tests are
+ * about what the daemon answers, so they make one first and wait for it.
+ */
+async function warmUp(env: Env): Promise<void> {
+  git(env, 'get', 'protocol=https\nhost=warm-up.example\n\n');
+  await waitFor(env);
+}
+
+async function waitFor(env: Env): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await daemonStatus(env)).running) {
+    if (Date.now() > deadline) throw new Error('no daemon came up');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 async function requests(env: Env) {
   const s = await daemonStatus(env);
   if (!s.running) throw new Error(s.reason);
@@ -60,6 +77,7 @@ async function requests(env: Env) {
 describe('git-credential-credmux with the real daemon and engine', () => {
   it('store and get go through one daemon; a SIGKILLed daemon loses nothing stored', async () => {
     const env = home();
+    await warmUp(env);
     git(env, 'store', 'protocol=https\nhost=git.example\nusername=alice\npassword=p4ss-w0rd-x\n\n');
     const s1 = await requests(env);
     expect(s1.requests).toMatchObject({ store: 1 });
@@ -71,12 +89,14 @@ describe('git-credential-credmux with the real daemon and engine', () => {
     await waitUntil(() => exited(s1.pid), 10_000, 'daemon gone');
     expect(git({ ...env, CREDMUX_DAEMON: '0' }, 'get', 'protocol=https\nhost=git.example\n\n')).toEqual({ username: 'alice', password: 'p4ss-w0rd-x' });
     expect(git(env, 'get', 'protocol=https\nhost=git.example\n\n')).toEqual({ username: 'alice', password: 'p4ss-w0rd-x' });
+    await waitFor(env); // that call answered in process and started a new daemon in the background
     const s2 = await requests(env);
     expect(s2.pid).not.toBe(s1.pid);
   });
 
   it('picks up a config change and a store written by another process without a restart', async () => {
     const env = home({ CMX_TEST_TOKEN: 'env-tok-123' });
+    await warmUp(env);
     expect(git(env, 'get', 'protocol=https\nhost=env.example\n\n')).toEqual({});
     const { pid } = await requests(env);
     const cfgDir = join(env.HOME!, '.config', 'credmux');
