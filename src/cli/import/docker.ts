@@ -6,7 +6,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Env } from '../../core/paths.js';
 import { IDENTITY_TOKEN_USERNAME } from '../../core/types.js';
-import { FormatError, type ImportSource, type Parsed } from './types.js';
+import { FormatError, parseJsonObject, type ImportSource, type Parsed } from './types.js';
 
 const DOCKER_HUB_HOSTS = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
 
@@ -23,15 +23,9 @@ export const dockerImport: ImportSource = {
   name: 'docker',
   files: (env: Env) => [join(env.DOCKER_CONFIG || join(env.HOME || homedir(), '.docker'), 'config.json')],
   parse(text) {
-    let data: unknown;
-    try {
-      data = JSON.parse(text);
-    } catch {
-      throw new FormatError('not valid JSON');
-    }
-    if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new FormatError('not a JSON object');
+    const data = parseJsonObject(text);
     const out: Parsed = { candidates: [], skipped: [] };
-    const auths = (data as { auths?: unknown }).auths;
+    const auths = data.auths;
     if (auths === undefined) return out;
     if (typeof auths !== 'object' || auths === null || Array.isArray(auths)) throw new FormatError('"auths" is not an object');
     const store = (data as { credsStore?: unknown }).credsStore;

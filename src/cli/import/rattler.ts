@@ -5,7 +5,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Env } from '../../core/paths.js';
 import { DEFAULT_TOKEN_USERNAME } from '../../sources/types.js';
-import { FormatError, type ImportSource, type Parsed } from './types.js';
+import { parseJsonObject, type ImportSource, type Parsed } from './types.js';
 
 const UNSUPPORTED: Record<string, string> = {
   CondaToken: 'a conda token travels in the URL path (/t/<token>/…), not in a header, so no credential helper can serve it; keep it in rattler',
@@ -17,13 +17,7 @@ export const rattlerImport: ImportSource = {
   name: 'rattler',
   files: (env: Env) => [env.RATTLER_AUTH_FILE || join(env.HOME || homedir(), '.rattler', 'credentials.json')],
   parse(text) {
-    let data: unknown;
-    try {
-      data = JSON.parse(text);
-    } catch {
-      throw new FormatError('not valid JSON');
-    }
-    if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new FormatError('not a JSON object of host → credential');
+    const data = parseJsonObject(text, 'a JSON object of host → credential');
     const out: Parsed = { candidates: [], skipped: [] };
     for (const [host, auth] of Object.entries(data as Record<string, unknown>)) {
       const where = JSON.stringify(host);

@@ -35,3 +35,15 @@ export interface ImportSource {
 export class FormatError extends Error {
   override name = 'FormatError';
 }
+
+/** The file's text as a JSON object (docker's config.json, rattler's credentials.json), or a FormatError. */
+export function parseJsonObject(text: string, shape = 'a JSON object'): Record<string, unknown> {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    throw new FormatError('not valid JSON'); // never JSON.parse's message: V8 quotes the text, secrets included
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new FormatError(`not ${shape}`);
+  return data as Record<string, unknown>;
+}
