@@ -356,7 +356,11 @@ describe('the daemon SIGKILLed under load', () => {
     try {
       const first = await runBytes('git-credential-credmux', ['get'], h.env, Buffer.from('protocol=https\nhost=victim.example.com\n\n'));
       expect(first.stdout, show(first)).toBe(ALICE);
-      const status = await daemonStatus(h.env);
+      // That first call answered in process and started the daemon in the background.
+      let status = await daemonStatus(h.env);
+      for (const deadline = Date.now() + 10_000; !status.running && Date.now() < deadline; status = await daemonStatus(h.env)) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
       expect(status.running, JSON.stringify(status)).toBe(true);
 
       const N = 45;
@@ -398,7 +402,11 @@ describe('the daemon SIGKILLed under load', () => {
       // A daemon that lost the start race exits by itself (EXIT_BUSY): wait for the count to settle.
       for (let t = 0; t < 100 && pids().length !== 1; t++) await sleep(30);
       expect(pids()).toHaveLength(1);
-      const after = await daemonStatus(h.env);
+      let after = await daemonStatus(h.env);
+      for (let t = 0; t < 100 && !after.running; t++) {
+        await sleep(30);
+        after = await daemonStatus(h.env);
+      }
       expect(after.running).toBe(true);
       if (after.running && status.running) expect(after.pid).not.toBe(status.pid);
     } finally {

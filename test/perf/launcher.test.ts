@@ -33,7 +33,12 @@ describe('launchers', () => {
     const helperEnv = readFileSync(seen, 'utf8');
     expect(helperEnv).not.toMatch(/^NODE_EXTRA_CA_CERTS=/m);
     expect(helperEnv).toContain(`CREDMUX_EXTRA_CA_CERTS=${CA}`);
-    const status = JSON.parse((await sb.credmux(['daemon', 'status', '--json'])).stdout);
+    // That call answered in process and started the daemon in the background: wait for it.
+    let status = JSON.parse((await sb.credmux(['daemon', 'status', '--json'])).stdout);
+    for (let t = 0; t < 50 && !status.running; t++) {
+      await new Promise((r) => setTimeout(r, 100));
+      status = JSON.parse((await sb.run(sb.bin('credmux'), ['daemon', 'status', '--json'])).stdout);
+    }
     expect(status.running).toBe(true);
     const daemonEnv = environOf(status.pid);
     expect(daemonEnv.get('NODE_EXTRA_CA_CERTS')).toBe(CA);

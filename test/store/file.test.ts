@@ -68,8 +68,9 @@ describe('FileStore on disk', () => {
     await s.put(basic('https://a.example', 'u', 'pw'));
     const before = await readFile(join(dir, 'credentials.json'));
     await chmod(dir, 0o755);
-    for (const op of [s.list(), s.get({ url: 'https://a.example', username: 'u' }), s.put(basic('https://b.example', 'u', 'x')), s.remove(() => true)]) {
-      const e = await errorOf(op);
+    // Started one at a time: a rejected promise nobody awaits yet is an unhandled rejection.
+    for (const op of [() => s.list(), () => s.get({ url: 'https://a.example', username: 'u' }), () => s.put(basic('https://b.example', 'u', 'x')), () => s.remove(() => true)]) {
+      const e = await errorOf(op());
       expect(e.message).toContain(`chmod 700 ${dir}`);
       expect(e.message).toContain('0755');
     }
