@@ -5,7 +5,7 @@ set -euo pipefail
 bin="$(cd "$(dirname "$0")/.." && pwd)/dist/bin"
 [ -x "$bin/credmux" ] || { echo "dist/bin is missing: run 'npm ci' first" >&2; exit 1; }
 demo_home=$(mktemp -d)
-trap 'rm -rf "$demo_home"' EXIT
+trap '"$bin/credmux" daemon stop >/dev/null 2>&1; rm -rf "$demo_home"' EXIT
 export HOME="$demo_home" CREDMUX_STORE=file
 unset XDG_CONFIG_HOME XDG_DATA_HOME XDG_STATE_HOME XDG_CACHE_HOME XDG_RUNTIME_DIR CREDMUX_CONFIG
 

@@ -8,7 +8,7 @@ pkgs=(
   docker-registry skopeo               # the Docker registry v2 server and the containers/image client
   dbus gnome-keyring libsecret-tools   # a real Secret Service on a private session bus
   python3-keyring python3-keyrings.alt # the reference keyring CLI, for parity checks and the bench
-  hyperfine                            # npm run bench
+  python3-venv                         # npm run bench: a venv for the Python keyring 25.x peer
 )
 missing=()
 for p in "${pkgs[@]}"; do
