@@ -18,10 +18,20 @@ async function loadEngineModule(): Promise<EngineModule> {
   }
 }
 
+/** Opened once per process: the cold path for a token rule resolves in process twice (deferred, then as
+ * the fallback when no daemon answers), and opening reads the config and probes the store each time. */
+const opened = new Map<Env, ReturnType<EngineModule['openEngine']>>();
+
 export async function resolveInProcess(req: EngineRequest, env: Env, opts: { deferTokens?: boolean } = {}): Promise<EngineResult> {
   try {
-    const { openEngine } = await loadEngineModule();
-    return await (await openEngine(env)).handle(req, undefined, opts);
+    let engine = opened.get(env);
+    if (!engine) {
+      const { openEngine } = await loadEngineModule();
+      engine = openEngine(env);
+      opened.set(env, engine);
+      engine.catch(() => opened.delete(env)); // a failed open is retried, not remembered
+    }
+    return await (await engine).handle(req, undefined, opts);
   } catch (e) {
     // The in-process engine is a separate bundle (dist/lib/engine.cjs) with its own copy of the class,
     // so `instanceof` misses its errors (e.g. CREDMUX_STORE=keychain with no usable keychain): match the shape.
