@@ -4,6 +4,7 @@
 // and each src/lib/<name>.ts into dist/lib/<name>.cjs (code the entries load only when needed).
 // One file per entry means one read and one compile at startup: the cheapest a Node helper can be.
 import { build } from 'esbuild';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
@@ -72,7 +73,7 @@ async function bundle() {
     if (name === 'credmux-daemon') continue;
     const launcher = join(out, 'bin', name);
     mkdirSync(dirname(launcher), { recursive: true });
-    writeFileSync(launcher, launcherScript(name), { mode: 0o755 });
+    writeFileSync(launcher, launcherScript(name, CACHED.includes(name)), { mode: 0o755 });
   }
   for (const file of entries('src/lib')) {
     const name = basename(file, '.ts');
@@ -98,6 +99,7 @@ async function bundle() {
     });
     metas.push({ name: `lib/${outName}`, meta: r.metafile });
   }
+  makeCodeCaches(out);
   // Which source files went into which output: the hot-path guard test reads this.
   const inputs = Object.fromEntries(metas.map(({ name, meta }) => [name, Object.keys(meta.inputs).sort()]));
   writeFileSync(join(out, 'inputs.json'), JSON.stringify(inputs, null, 1) + '\n');
@@ -117,7 +119,8 @@ async function bundle() {
  * in process, get it back (src/daemon/spawn.ts, src/http). A symlinked launcher (pip's keyring dir,
  * npm's .bin) still finds its bundle through the resolved path.
  */
-function launcherScript(name) {
+function launcherScript(name, cached) {
+  const run = cached ? `"\${self%/*}/../lib/boot.cjs" "\${self%/*}/../lib/${name}.cjs"` : `"\${self%/*}/../lib/${name}.cjs"`;
   return `#!/bin/sh
 # credmux ${name}: starts dist/lib/${name}.cjs (see scripts/build.mjs, launcherScript, for why a shell).
 if [ -n "\${NODE_EXTRA_CA_CERTS:-}" ]; then
@@ -127,8 +130,27 @@ if [ -n "\${NODE_EXTRA_CA_CERTS:-}" ]; then
 fi
 self=$0
 [ -L "$self" ] && self=$(readlink -f -- "$self")
-exec node "\${self%/*}/../lib/${name}.cjs" "$@"
+exec node ${run} "$@"
 `;
+}
+
+/**
+ * The protocol helpers start through boot.cjs with a code cache. Not \`credmux\`: its human CLI is an
+ * ES module it import()s, which a vm-compiled script cannot do from a code cache.
+ */
+const CACHED = ['credmux-bazel', 'git-credential-credmux', 'docker-credential-credmux', 'keyring'];
+
+/**
+ * V8 code caches for what a helper call compiles (src/lib/boot.ts says why). Made by a separate Node, the one that runs helpers
+ * (the first \`node\` on PATH, as the launchers find it). A Node that cannot make one leaves the
+ * bundles as they are: they then compile from source, as before.
+ */
+function makeCodeCaches(out) {
+  // Each cache is made from the bundle being built under the name it will have in dist/ (stack traces
+  // name the file the cache was made for; V8 matches a cache by its source, not its name).
+  const pairs = CACHED.map((n) => `${join(out, 'lib', `${n}.cjs`)}=${join(root, 'dist', 'lib', `${n}.cjs`)}`);
+  const r = spawnSync('node', [join(out, 'lib', 'boot.cjs'), '--make-code-cache', ...pairs], { encoding: 'utf8' });
+  if (r.status !== 0) console.warn(`build: no V8 code cache made (${(r.stderr || r.error?.message || '').trim().split('\n')[0]}); helpers compile from source`);
 }
 
 compileValidators();

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Env } from '../core/paths.js';
 import { CredmuxError, type EngineRequest, type EngineResult, type ProtocolAdapter, type ProtocolOutput } from '../core/types.js';
 import { askDaemon } from '../daemon/client.js';
+import { writeAnswer } from './output.js';
 import { readStdin } from './stdin.js';
 
 type EngineModule = typeof import('../core/open.js');
@@ -91,7 +92,7 @@ export async function runEntry(adapter: ProtocolAdapter, argv: readonly string[]
     // A bug, not a protocol answer: say what kind without echoing data we were handed.
     out = { stdout: '', stderr: `credmux: internal error (${(e as Error)?.name ?? 'unknown'}); please report it\n`, exitCode: 70 };
   }
-  if (out.stdout) process.stdout.write(out.stdout);
-  if (out.stderr) process.stderr.write(out.stderr);
+  if (out.stdout) writeAnswer(1, out.stdout);
+  if (out.stderr) writeAnswer(2, out.stderr);
   process.exitCode = out.exitCode;
 }

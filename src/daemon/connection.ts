@@ -1,6 +1,6 @@
 // One question to the daemon over a fresh connection, with a bound on connecting and on answering.
 // Every way it can go wrong is an outcome, never an exception: the caller decides what it means.
-import { createConnection } from 'node:net';
+import { pickDialer, type DialerKind } from './pipe.js';
 import { decodeDaemonLine, encode, LineSplitter, type ClientMessage, type DaemonMessage } from './codec.js';
 
 export type AskOutcome =
@@ -20,62 +20,76 @@ export interface AskTimeouts {
 // Status replies list cache entries; allow them more room than requests.
 const MAX_REPLY_BYTES = 8 << 20;
 
-export function ask(socketPath: string, msg: ClientMessage, t: AskTimeouts): Promise<AskOutcome> {
+/** How to dial: tests pass 'net' to run the fallback that Nodes without the pipe binding take. */
+export interface DialOptions {
+  dialer?: DialerKind;
+}
+
+export function ask(socketPath: string, msg: ClientMessage, t: AskTimeouts, opts: DialOptions = {}): Promise<AskOutcome> {
+  const dial = pickDialer(opts.dialer);
   return new Promise((resolve) => {
     let connected = false;
     let done = false;
-    const socket = createConnection(socketPath);
     const finish = (o: AskOutcome) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      socket.destroy();
+      conn.destroy();
       resolve(o);
     };
     // On a loaded machine the timer can fire in the same turn as a connect that already completed;
     // deferring the verdict by one turn lets the finished connect win.
     let timer = setTimeout(() => setImmediate(() => connected || finish({ kind: 'unreachable', why: 'connect timed out' })), t.connectMs);
     const splitter = new LineSplitter(MAX_REPLY_BYTES);
-    socket.on('connect', () => {
-      connected = true;
-      clearTimeout(timer);
-      timer = setTimeout(() => finish({ kind: 'lost', why: 'no answer in time' }), t.answerMs);
-      socket.write(encode(msg));
+    const conn = dial(socketPath, {
+      connect() {
+        connected = true;
+        clearTimeout(timer);
+        timer = setTimeout(() => finish({ kind: 'lost', why: 'no answer in time' }), t.answerMs);
+        conn.write(encode(msg));
+      },
+      data(chunk) {
+        for (const line of splitter.push(chunk)) {
+          if (typeof line !== 'string') return finish({ kind: 'lost', why: 'oversized reply' });
+          const reply = decodeDaemonLine(line);
+          // A reply to another id cannot happen on our own connection; skip it rather than misread it.
+          if (reply && (reply.id === msg.id || reply.id === null)) return finish({ kind: 'reply', msg: reply });
+          if (!reply) return finish({ kind: 'lost', why: 'unreadable reply' });
+        }
+      },
+      error(code, wasConnected) {
+        // ECONNRESET before the connection is made: the listener was torn down as we came (a daemon just died).
+        if (!wasConnected && (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'ECONNRESET')) finish({ kind: 'absent' });
+        else if (!wasConnected) finish({ kind: 'unreachable', why: code });
+        else finish({ kind: 'lost', why: code });
+      },
+      close: () => finish({ kind: 'lost', why: 'connection closed' }),
     });
-    socket.on('data', (chunk: Buffer) => {
-      for (const line of splitter.push(chunk)) {
-        if (typeof line !== 'string') return finish({ kind: 'lost', why: 'oversized reply' });
-        const reply = decodeDaemonLine(line);
-        // A reply to another id cannot happen on our own connection; skip it rather than misread it.
-        if (reply && (reply.id === msg.id || reply.id === null)) return finish({ kind: 'reply', msg: reply });
-        if (!reply) return finish({ kind: 'lost', why: 'unreadable reply' });
-      }
-    });
-    socket.on('error', (e: NodeJS.ErrnoException) => {
-      // ECONNRESET before the connection is made: the listener was torn down as we came (a daemon just died).
-      if (!connected && (e.code === 'ENOENT' || e.code === 'ECONNREFUSED' || e.code === 'ECONNRESET')) finish({ kind: 'absent' });
-      else if (!connected) finish({ kind: 'unreachable', why: e.code ?? e.message });
-      else finish({ kind: 'lost', why: e.code ?? e.message });
-    });
-    socket.on('close', () => finish({ kind: 'lost', why: 'connection closed' }));
   });
 }
 
 /** Resolves true once something accepts connections at `socketPath`. */
-export function canConnect(socketPath: string, timeoutMs: number): Promise<boolean> {
+export function canConnect(socketPath: string, timeoutMs: number, opts: DialOptions = {}): Promise<boolean> {
+  const dial = pickDialer(opts.dialer);
   return new Promise((resolve) => {
-    const socket = createConnection(socketPath);
+    let connected = false;
+    let done = false;
     const finish = (ok: boolean) => {
+      if (done) return;
+      done = true;
       clearTimeout(timer);
-      socket.destroy();
+      conn.destroy();
       resolve(ok);
     };
-    let connected = false;
     const timer = setTimeout(() => setImmediate(() => connected || finish(false)), timeoutMs); // see ask()
-    socket.on('connect', () => {
-      connected = true;
-      finish(true);
+    const conn = dial(socketPath, {
+      connect() {
+        connected = true;
+        finish(true);
+      },
+      data() {},
+      error: () => finish(false),
+      close: () => finish(false),
     });
-    socket.on('error', () => finish(false));
   });
 }

@@ -31,8 +31,9 @@ export async function spawnDaemon(env: Env): Promise<ChildProcess | undefined> {
   if (childEnv.CREDMUX_EXTRA_CA_CERTS && !childEnv.NODE_EXTRA_CA_CERTS) childEnv.NODE_EXTRA_CA_CERTS = childEnv.CREDMUX_EXTRA_CA_CERTS;
   delete childEnv.CREDMUX_EXTRA_CA_CERTS;
   // Loaded here, not at the top: child_process (with net's dgram and socket lists) costs every helper
-  // start something, and only the call that finds no daemon spawns one.
-  const { spawn } = await import('node:child_process');
+  // start something, and only the call that finds no daemon spawns one. getBuiltinModule, not import():
+  // a dynamic import starts Node's ESM loader, which costs a CJS bundle more than the module itself.
+  const { spawn } = process.getBuiltinModule('node:child_process');
   const child = spawn(process.execPath, [bin], { detached: true, stdio: 'ignore', env: childEnv, cwd: '/' });
   child.on('error', () => {}); // e.g. EAGAIN: the caller resolves in process anyway
   child.unref();

@@ -6,7 +6,6 @@
 // Errors never carry a secret or a query string: messages are built here from error codes, never
 // copied from the library (whose messages may quote a URL).
 import { readFileSync } from 'node:fs';
-import { rootCertificates } from 'node:tls';
 import type { Env } from '../core/paths.js';
 import { VERSION } from '../core/version.js';
 import { tokenDeps, type TokenDeps } from './deps.js';
@@ -76,7 +75,8 @@ function extraCa(env: Env): { ca?: string[]; problem?: string } {
   const file = env.CREDMUX_EXTRA_CA_CERTS;
   if (!file) return {};
   try {
-    return { ca: [...rootCertificates, readFileSync(file, 'utf8')] };
+    // tls only here: loading it costs every in-process helper call a few milliseconds.
+    return { ca: [...process.getBuiltinModule('node:tls').rootCertificates, readFileSync(file, 'utf8')] };
   } catch (e) {
     // As Node does for NODE_EXTRA_CA_CERTS: go on with the default roots, and say so if TLS then fails.
     return { problem: `the extra CA file ${file} (NODE_EXTRA_CA_CERTS) could not be read (${(e as NodeJS.ErrnoException).code ?? 'error'})` };

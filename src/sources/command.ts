@@ -3,7 +3,6 @@
 // with the resolving process's environment, no stdin, and a time bound: on timeout the whole process
 // group is killed (a wrapper script's children too), so a hung tool cannot hold a request forever.
 // credmux passes it nothing secret: no secret ever appears in the argv of a process credmux starts.
-import { spawn } from 'node:child_process';
 import type { CommandSourceConfig, Rule } from '../core/config.js';
 import { safeText, sourceError } from './errors.js';
 import { fieldAt, parseJsonObject, TOKEN_CHARS } from './token-answer.js';
@@ -34,6 +33,8 @@ export function runCommand(argv: readonly string[], env: NodeJS.ProcessEnv, time
   return new Promise((resolve, reject) => {
     const [program, ...args] = argv as [string, ...string[]];
     // detached: its own process group, so a timeout can kill everything it started.
+    // child_process is loaded when a command runs, not by every process that loads the sources.
+    const { spawn } = process.getBuiltinModule('node:child_process');
     const child = spawn(program, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: process.platform !== 'win32', shell: false, windowsHide: true });
     const out: Buffer[] = [];
     const err: Buffer[] = [];

@@ -7,7 +7,6 @@
 // runs in process while a daemon serves. Each answer checks the inputs' identity and write time
 // (never their value) against the ones this process minted from or wrote itself; anything else means
 // a re-login, and the cached token is dropped and minted anew.
-import { createHmac, randomBytes } from 'node:crypto';
 import { TokenCache } from '../cache/token-cache.js';
 import { envNamesOf } from './env-names.js';
 import type { Rule } from '../core/config.js';
@@ -45,11 +44,14 @@ function digest(s: string): string {
 }
 
 /** Per process: the digests in cache keys (shown by `daemon status`) cannot be tested against guesses. */
-const ENV_DIGEST_KEY = randomBytes(32);
+// Made on first use: crypto costs a helper that resolves a stored secret in process a few milliseconds.
+let envDigestKey: Buffer | undefined;
 
 function envDigest(rule: Rule, env: Env): string {
   const values = envNamesOf(rule).map((n) => `${n}=${env[n] ?? '\0unset'}`);
-  return createHmac('sha256', ENV_DIGEST_KEY).update(values.join('\0')).digest('hex').slice(0, 16);
+  const { createHmac, randomBytes } = process.getBuiltinModule('node:crypto');
+  envDigestKey ??= randomBytes(32);
+  return createHmac('sha256', envDigestKey).update(values.join('\0')).digest('hex').slice(0, 16);
 }
 
 export function tokenCacheKey(rule: Rule, source: TokenSource): string {

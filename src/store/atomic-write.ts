@@ -6,7 +6,6 @@
 // fills (or a file size limit is hit) mid-write it renames a truncated file over the good one — we
 // reproduced that with `ulimit -f`. It also opens its temp file without O_EXCL and does not sync the
 // directory. FileHandle.writeFile loops until every byte is written or an errno is raised.
-import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -18,7 +17,7 @@ export function tempPrefix(target: string): string {
 
 export async function writeFileAtomic(target: string, data: string | Buffer, mode = 0o600): Promise<void> {
   const dir = dirname(target);
-  const tmp = join(dir, `${tempPrefix(target)}${process.pid}-${randomBytes(6).toString('hex')}`);
+  const tmp = join(dir, `${tempPrefix(target)}${process.pid}-${process.getBuiltinModule('node:crypto').randomBytes(6).toString('hex')}`);
   const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0);
   const fh = await open(tmp, flags, mode);
   try {

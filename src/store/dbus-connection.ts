@@ -2,7 +2,7 @@
 // with EXTERNAL (our uid), say Hello, and make method calls whose replies are matched by serial.
 // Every wait is bounded by the caller's AbortSignal: on abort the socket is destroyed, so nothing
 // here can keep the process waiting on a bus that accepts and never answers.
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { decodeMessage, encodeMethodCall, MESSAGE_ERROR, MESSAGE_METHOD_RETURN, type MethodCall, type Message } from './dbus-wire.js';
 
 export interface BusSocket {
@@ -63,7 +63,8 @@ export class DBusConnection {
    * aborts, the socket is destroyed and every pending call rejects, whatever stage it is in.
    */
   static async open(bus: BusSocket, signal: AbortSignal): Promise<DBusConnection> {
-    const socket = connect({ path: bus.path });
+    // net is loaded when a bus is dialled, not by every process that loads the stores.
+    const socket = process.getBuiltinModule('node:net').connect({ path: bus.path });
     const onAbort = (): void => {
       socket.destroy(new Error('aborted'));
     };

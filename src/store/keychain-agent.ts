@@ -9,8 +9,7 @@
 //
 // Secrets cross only the pipes (never argv or the environment). The protocol is one JSON object per
 // line each way: {id, op, account?, password?} → {id, ok, value | error}.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createRequire } from 'node:module';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { Socket } from 'node:net';
 import type { Env } from '../core/paths.js';
 
@@ -113,13 +112,14 @@ export class KeychainAgent {
     let modulePath: string;
     try {
       // In the CJS bundles import.meta is empty; __filename is the bundle's own path there.
-      modulePath = createRequire(typeof __filename === 'string' ? __filename : import.meta.url).resolve('@napi-rs/keyring');
+      modulePath = process.getBuiltinModule('node:module').createRequire(typeof __filename === 'string' ? __filename : import.meta.url).resolve('@napi-rs/keyring');
     } catch {
       throw new AgentError('unavailable', 'the @napi-rs/keyring package is not installed');
     }
     const env: NodeJS.ProcessEnv = {};
     for (const [k, v] of Object.entries(this.opts.env)) if (v !== undefined) env[k] = v;
     delete env.NODE_OPTIONS; // the helper needs no preloads; keep it lean and predictable
+    const { spawn } = process.getBuiltinModule('node:child_process'); // only when the keychain is used
     const child = spawn(process.execPath, ['-e', HELPER_SOURCE, modulePath, this.opts.service], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env,

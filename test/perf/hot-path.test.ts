@@ -4,11 +4,20 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { compileBundle } from '../../src/lib/boot.js';
+import { createSandbox, type Sandbox } from '../helpers/sandbox.js';
 
 const root = join(import.meta.dirname, '../..');
 const inputs: Record<string, string[]> = JSON.parse(readFileSync(join(root, 'dist/inputs.json'), 'utf8'));
 const HEAVY = /node_modules\/(yargs|yargs-parser|ajv|jose|undici|@napi-rs)\//;
+/** Builtins that cost a helper milliseconds to load, and that a warm answer does not need. */
+const SLOW_BUILTINS = /^(net|stream|tls|_tls_wrap|crypto|child_process|dgram|http|https|module|internal\/streams\/.*|internal\/modules\/esm\/.*)$/;
+
+interface Loaded {
+  files: string[];
+  builtins: string[];
+}
 const ENTRIES = ['bin/credmux-bazel', 'bin/git-credential-credmux', 'bin/docker-credential-credmux', 'bin/keyring', 'bin/credmux'];
 
 describe('client hot path', () => {
@@ -28,10 +37,10 @@ describe('client hot path', () => {
   ])('%s loads only its own bundle when it can answer without the engine (a usage reply)', (name) => {
     const out = join(mkdtempSync(join(tmpdir(), 'credmux-loaded-')), 'loaded.json');
     spawnSync(process.execPath, ['-r', join(import.meta.dirname, 'record-loaded.cjs'), join(root, 'dist/lib', `${name}.cjs`), 'frobnicate'], {
-      env: { ...process.env, CREDMUX_LOADED_OUT: out },
+      env: { ...process.env, RECORD_LOADED_OUT: out },
       input: '',
     });
-    const loaded: string[] = JSON.parse(readFileSync(out, 'utf8'));
+    const loaded: string[] = JSON.parse(readFileSync(out, 'utf8')).files;
     expect(loaded.filter((f) => !f.endsWith('record-loaded.cjs'))).toEqual([join(root, 'dist/lib', `${name}.cjs`)]);
   });
 
@@ -39,12 +48,47 @@ describe('client hot path', () => {
     const home = mkdtempSync(join(tmpdir(), 'credmux-loaded-'));
     const out = join(home, 'loaded.json');
     spawnSync(process.execPath, ['-r', join(import.meta.dirname, 'record-loaded.cjs'), join(root, 'dist/lib/credmux-bazel.cjs'), 'get'], {
-      env: { PATH: process.env.PATH, HOME: home, CREDMUX_STORE: 'file', CREDMUX_DAEMON: '0', CREDMUX_LOADED_OUT: out },
+      env: { PATH: process.env.PATH, HOME: home, CREDMUX_STORE: 'file', CREDMUX_DAEMON: '0', RECORD_LOADED_OUT: out },
       input: '{"uri":"https://nothing.example/x"}',
     });
-    const loaded: string[] = JSON.parse(readFileSync(out, 'utf8'));
+    const { files: loaded, builtins } = JSON.parse(readFileSync(out, 'utf8')) as Loaded;
     expect(loaded.some((f) => f.endsWith('dist/lib/engine.cjs'))).toBe(true);
+    // The engine loads TLS, crypto, child processes and sockets only for the sources and stores that use them.
+    expect(builtins.filter((m) => SLOW_BUILTINS.test(m))).toEqual([]);
     expect(loaded.filter((f) => /yargs|node_modules\/(ajv|jose|undici)\//.test(f))).toEqual([]);
     expect(inputs['lib/engine.cjs']!.filter((f) => /node_modules\/(yargs|ajv)\//.test(f))).toEqual([]);
+  });
+});
+
+describe('a warm answer through the launchers', () => {
+  let sb: Sandbox | undefined;
+  afterAll(async () => sb?.cleanup());
+
+  it.each([
+    ['credmux-bazel', ['get'], '{"uri":"https://warm.example.com/x"}'],
+    ['git-credential-credmux', ['get'], 'protocol=https\nhost=warm.example.com\n\n'],
+    ['docker-credential-credmux', ['get'], 'warm.example.com'],
+    ['keyring', ['get', 'https://warm.example.com/simple/', 'alice'], ''],
+  ] as const)('%s: boot.cjs and nothing else from disk; no net, streams, TLS, crypto or child processes', async (name, args, input) => {
+    if (!sb) {
+      sb = await createSandbox('warm-loaded');
+      await sb.login('https://warm.example.com', 'alice', 'warm-secret');
+      await sb.credmux(['daemon', 'start']);
+    }
+    const out = join(sb.root, `${name}-loaded.json`);
+    const r = await sb.run(sb.bin(name), args, {
+      input,
+      env: { ...sb.env, NODE_OPTIONS: `--require ${join(import.meta.dirname, 'record-loaded.cjs')}`, RECORD_LOADED_OUT: out },
+    });
+    expect(r.stdout + r.stderr).toContain(name === 'credmux-bazel' ? 'Basic ' : 'warm-secret');
+    const { files, builtins } = JSON.parse(readFileSync(out, 'utf8')) as Loaded;
+    // Not engine.cjs: the daemon answered (the in-process fallback would load it).
+    expect(files.filter((f) => !f.endsWith('record-loaded.cjs'))).toEqual([join(root, 'dist/lib/boot.cjs')]);
+    expect(builtins.filter((m) => SLOW_BUILTINS.test(m))).toEqual([]);
+  });
+
+  it.each(['credmux-bazel', 'git-credential-credmux', 'docker-credential-credmux', 'keyring'])('%s has a V8 code cache that this Node accepts', (name) => {
+    const { hadCache, rejected } = compileBundle(join(root, 'dist/lib', `${name}.cjs`));
+    expect({ hadCache, rejected }).toEqual({ hadCache: true, rejected: false });
   });
 });

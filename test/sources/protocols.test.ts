@@ -145,12 +145,12 @@ describe('undici and jose load only when a token is minted', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'credmux-loaded-')), 'loaded.json');
     // The bundle itself (dist/bin/credmux-bazel is a sh launcher that execs node on it).
     const child = spawn(process.execPath, ['-r', join(import.meta.dirname, '../perf/record-loaded.cjs'), join(import.meta.dirname, '../../dist/lib/credmux-bazel.cjs'), 'get'], {
-      env: { ...env, CREDMUX_LOADED_OUT: out },
+      env: { ...env, RECORD_LOADED_OUT: out },
       stdio: ['pipe', 'ignore', 'ignore'],
     });
     child.stdin.end(JSON.stringify({ uri }));
     await new Promise((r) => child.on('close', r));
-    return (JSON.parse(readFileSync(out, 'utf8')) as string[]).filter((f) => !f.endsWith('record-loaded.cjs')).map((f) => f.replace(/^.*\/dist\//, 'dist/'));
+    return (JSON.parse(readFileSync(out, 'utf8')) as { files: string[] }).files.filter((f) => !f.endsWith('record-loaded.cjs')).map((f) => f.replace(/^.*\/dist\//, 'dist/'));
   }
 
   it('in process: an env rule loads the engine only; an exchange rule also loads dist/lib/token-deps.cjs', async () => {

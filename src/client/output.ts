@@ -1,0 +1,21 @@
+// Writes a helper's answer straight to fd 1 / fd 2. Touching process.stdout or process.stderr
+// creates a stream (for a pipe: a net.Socket, with all of net and stream loaded), which costs a
+// helper several milliseconds, more than the rest of a warm answer; a blocking write costs nothing.
+import { writeSync } from 'node:fs';
+
+/** Writes all of `text` to fd 1 or 2. A reader that went away (EPIPE) is not our failure. */
+export function writeAnswer(fd: 1 | 2, text: string): void {
+  const buf = Buffer.from(text, 'utf8');
+  let off = 0;
+  while (off < buf.length) {
+    try {
+      off += writeSync(fd, buf, off);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EPIPE') return;
+      // The parent gave us a non-blocking pipe that is full: let the stream wait for it to drain.
+      if (code === 'EAGAIN') return void (fd === 1 ? process.stdout : process.stderr).write(buf.subarray(off));
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,195 @@
+// A bare Unix-socket connection for the helper's one question to the daemon, with two ways to dial.
+//
+// Why not just node:net: a warm helper call costs Node's startup plus one exchange with the daemon,
+// and loading net (with the stream machinery it is built on) costs several milliseconds of that —
+// more than connecting, asking and answering together (measured: `npm run bench`, README
+// "Performance"). libuv's pipe handle, which net wraps, does the same job without those modules, so
+// the helper dials with it directly when this Node exposes it in the shape we expect, and with net
+// otherwise (a future Node that drops process.binding, or `--pending-deprecation`, which would make
+// process.binding print a warning). Both dialers deliver the same events; connection.ts holds the
+// protocol logic once, for both.
+import { getSystemErrorName } from 'node:util';
+
+export interface PipeEvents {
+  connect(): void;
+  data(chunk: Buffer): void;
+  /** A failure with its errno name (ENOENT, ECONNREFUSED, …); `connected` says whether it came after connecting. */
+  error(code: string, connected: boolean): void;
+  /** The peer closed the connection (EOF), or it was destroyed. */
+  close(): void;
+}
+
+export interface PipeConnection {
+  write(text: string): void;
+  destroy(): void;
+}
+
+export type Dialer = (path: string, events: PipeEvents) => PipeConnection;
+
+export type DialerKind = 'handle' | 'net';
+
+/** The dialer to use: libuv's handle where available (see above), else node:net, loaded only then. */
+export function pickDialer(prefer: DialerKind = 'handle'): Dialer {
+  if (prefer === 'handle') {
+    const viaHandle = handleDialer();
+    if (viaHandle) return viaHandle;
+  }
+  return netDialer();
+}
+
+// ---- libuv's pipe handle ------------------------------------------------------------------------
+
+interface UvPipe {
+  connect(req: object, path: string): number;
+  readStart(): number;
+  readStop(): number;
+  writeUtf8String(req: object, text: string): number;
+  close(cb?: () => void): void;
+  /** Must always hold a function: the handle's internal field refuses anything else (Node aborts). */
+  onread: (buf: ArrayBuffer | undefined) => void;
+}
+
+interface HandleBindings {
+  Pipe: new (type: number) => UvPipe;
+  PipeConnectWrap: new () => { oncomplete?: (status: number) => void };
+  WriteWrap: new () => { handle?: UvPipe; oncomplete?: (status: number) => void; async?: boolean };
+  SOCKET: number;
+  state: Int32Array;
+  kReadBytesOrError: number;
+  kArrayBufferOffset: number;
+}
+
+const ignore = () => {};
+
+/** libuv's code for end of file. */
+const UV_EOF = -4095;
+
+let bindings: HandleBindings | null | undefined;
+
+function handleBindings(): HandleBindings | null {
+  if (bindings !== undefined) return bindings;
+  bindings = null;
+  // process.binding would print a deprecation warning under --pending-deprecation: use net then.
+  if (process.execArgv.includes('--pending-deprecation') || /--pending-deprecation/.test(process.env.NODE_OPTIONS ?? '')) return null;
+  try {
+    const legacy = (process as unknown as { binding(name: string): Record<string, unknown> }).binding;
+    const pipe = legacy('pipe_wrap') as { Pipe?: unknown; PipeConnectWrap?: unknown; constants?: { SOCKET?: unknown } };
+    const stream = legacy('stream_wrap') as { WriteWrap?: unknown; streamBaseState?: unknown; kReadBytesOrError?: unknown; kArrayBufferOffset?: unknown };
+    if (
+      typeof pipe.Pipe === 'function' &&
+      typeof pipe.PipeConnectWrap === 'function' &&
+      typeof pipe.constants?.SOCKET === 'number' &&
+      typeof stream.WriteWrap === 'function' &&
+      stream.streamBaseState instanceof Int32Array &&
+      typeof stream.kReadBytesOrError === 'number' &&
+      typeof stream.kArrayBufferOffset === 'number'
+    ) {
+      bindings = {
+        Pipe: pipe.Pipe as HandleBindings['Pipe'],
+        PipeConnectWrap: pipe.PipeConnectWrap as HandleBindings['PipeConnectWrap'],
+        WriteWrap: stream.WriteWrap as HandleBindings['WriteWrap'],
+        SOCKET: pipe.constants.SOCKET,
+        state: stream.streamBaseState,
+        kReadBytesOrError: stream.kReadBytesOrError,
+        kArrayBufferOffset: stream.kArrayBufferOffset,
+      };
+    }
+  } catch {
+    // no process.binding, or not these modules: net it is
+  }
+  return bindings;
+}
+
+function errname(status: number): string {
+  try {
+    return getSystemErrorName(status);
+  } catch {
+    return `E${-status}`;
+  }
+}
+
+/** A dialer over libuv's pipe handle, or undefined when this Node does not expose one we understand. */
+export function handleDialer(): Dialer | undefined {
+  const b = handleBindings();
+  if (!b) return undefined;
+  return (path, events) => {
+    const handle = new b.Pipe(b.SOCKET);
+    let open = true;
+    let connected = false;
+    // Requests in flight must stay referenced until libuv completes them.
+    const pending = new Set<object>();
+    const fail = (status: number) => {
+      if (!open) return;
+      events.error(errname(status), connected);
+      close();
+    };
+    const close = () => {
+      if (!open) return;
+      open = false;
+      handle.onread = ignore;
+      if (connected) handle.readStop();
+      handle.close();
+      events.close();
+    };
+    handle.onread = (buf) => {
+      const n = b.state[b.kReadBytesOrError]!;
+      if (n === UV_EOF) return close();
+      if (n < 0) return fail(n);
+      if (n > 0 && buf) events.data(Buffer.from(buf, b.state[b.kArrayBufferOffset]!, n));
+    };
+    const req = new b.PipeConnectWrap();
+    pending.add(req);
+    req.oncomplete = (status) => {
+      pending.delete(req);
+      if (!open) return;
+      if (status < 0) return fail(status);
+      connected = true;
+      const err = handle.readStart();
+      if (err < 0) return fail(err);
+      events.connect();
+    };
+    const err = handle.connect(req, path);
+    if (err < 0) queueMicrotask(() => fail(err)); // reported like an asynchronous failure
+    return {
+      write(text) {
+        if (!open) return;
+        const w = new b.WriteWrap();
+        w.handle = handle;
+        w.async = false;
+        w.oncomplete = (status) => {
+          pending.delete(w);
+          if (status < 0) fail(status);
+        };
+        pending.add(w);
+        const werr = handle.writeUtf8String(w, text);
+        if (werr < 0) {
+          pending.delete(w);
+          fail(werr);
+        }
+      },
+      destroy: close,
+    };
+  };
+}
+
+// ---- node:net ---------------------------------------------------------------------------------------
+
+function netDialer(): Dialer {
+  // getBuiltinModule, not import(): a dynamic import starts Node's ESM loader (see spawn.ts).
+  const { createConnection } = process.getBuiltinModule('node:net');
+  return (path, events) => {
+    let connected = false;
+    const socket = createConnection(path);
+    socket.on('connect', () => {
+      connected = true;
+      events.connect();
+    });
+    socket.on('data', (chunk: Buffer) => events.data(chunk));
+    socket.on('error', (e: NodeJS.ErrnoException) => events.error(e.code ?? e.message, connected));
+    socket.on('close', () => events.close());
+    return {
+      write: (text) => void socket.write(text),
+      destroy: () => void socket.destroy(),
+    };
+  };
+}

@@ -1,0 +1,119 @@
+// The helper's one exchange with the daemon, over both dialers: libuv's pipe handle (what helpers use
+// on this Node) and node:net (what a Node without that binding falls back to). Same servers, same
+// outcomes: an answer, nobody there, a peer that hangs up or stays silent, replies in pieces.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { encode, PROTOCOL_VERSION, type ClientMessage } from '../../src/daemon/codec.js';
+import { ask, canConnect } from '../../src/daemon/connection.js';
+import { handleDialer, type DialerKind } from '../../src/daemon/pipe.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'credmux-pipe-'));
+let n = 0;
+const servers: Server[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) await new Promise((r) => s.close(r));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A server on a fresh socket path; `onLine` sees each complete line and the socket it came on. */
+async function serve(onLine: (line: string, socket: Socket) => void, onConnect?: (socket: Socket) => void): Promise<string> {
+  const path = join(dir, `s${n++}.sock`);
+  const server = createServer((socket) => {
+    onConnect?.(socket);
+    let buf = '';
+    socket.on('data', (d) => {
+      buf += d.toString();
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) !== -1) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        onLine(line, socket);
+      }
+    });
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(path, r));
+  servers.push(server);
+  return path;
+}
+
+const msg = (id: number, url = 'https://a.example/x'): ClientMessage => ({ v: PROTOCOL_VERSION, id, req: { op: 'get', url } });
+const answer = (id: number) => encode({ v: PROTOCOL_VERSION, id, res: { op: 'get', credential: null } });
+const t = { connectMs: 1_000, answerMs: 1_000 };
+
+it('this Node exposes the pipe handle, so helpers take the fast path (not net twice below)', () => {
+  expect(handleDialer()).toBeDefined();
+});
+
+describe.each<DialerKind>(['handle', 'net'])('over the %s dialer', (dialer) => {
+  it('sends the message as one line and returns the reply with its id', async () => {
+    const seen: string[] = [];
+    const path = await serve((line, s) => {
+      seen.push(line);
+      s.write(answer(JSON.parse(line).id));
+    });
+    const out = await ask(path, msg(7), t, { dialer });
+    expect(out).toEqual({ kind: 'reply', msg: { v: PROTOCOL_VERSION, id: 7, res: { op: 'get', credential: null } } });
+    expect(seen).toEqual([JSON.stringify(msg(7))]);
+  });
+
+  it('a reply that arrives byte by byte, after a reply to another id, is still read whole', async () => {
+    const path = await serve((line, s) => {
+      const bytes = answer(99) + answer(JSON.parse(line).id);
+      let i = 0;
+      const drip = () => {
+        if (i >= bytes.length || s.destroyed) return;
+        s.write(bytes[i++]!);
+        setTimeout(drip, 0);
+      };
+      drip();
+    });
+    const out = await ask(path, msg(3), t, { dialer });
+    expect(out.kind === 'reply' && out.msg.id).toBe(3);
+  });
+
+  it('a large request (300 KB) reaches the server whole', async () => {
+    let got = 0;
+    const path = await serve((line, s) => {
+      got = line.length;
+      s.write(answer(JSON.parse(line).id));
+    });
+    const big = msg(1, `https://a.example/${'x'.repeat(300_000)}`);
+    const out = await ask(path, big, t, { dialer });
+    expect(out.kind).toBe('reply');
+    expect(got).toBe(JSON.stringify(big).length);
+  });
+
+  it('no socket file is "absent"; a path that is not a socket is "absent" too (ECONNREFUSED)', async () => {
+    expect(await ask(join(dir, 'none.sock'), msg(1), t, { dialer })).toEqual({ kind: 'absent' });
+    const notSocket = join(dir, `plain${n++}`);
+    writeFileSync(notSocket, '');
+    expect(await ask(notSocket, msg(1), t, { dialer })).toEqual({ kind: 'absent' });
+  });
+
+  it('a server that hangs up before answering is "lost"', async () => {
+    const path = await serve((_line, s) => s.destroy());
+    expect((await ask(path, msg(1), t, { dialer })).kind).toBe('lost');
+  });
+
+  it('a server that never answers is "lost" after answerMs', async () => {
+    const path = await serve(() => {});
+    const t0 = Date.now();
+    expect(await ask(path, msg(1), { connectMs: 1_000, answerMs: 150 }, { dialer })).toEqual({ kind: 'lost', why: 'no answer in time' });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(140);
+  });
+
+  it('a reply that is not the protocol is "lost", never half-read', async () => {
+    const path = await serve((_line, s) => s.write('HTTP/1.1 400 Bad Request\n'));
+    expect(await ask(path, msg(1), t, { dialer })).toEqual({ kind: 'lost', why: 'unreadable reply' });
+  });
+
+  it('canConnect: true for a listener, false for nothing there', async () => {
+    const path = await serve(() => {});
+    expect(await canConnect(path, 500, { dialer })).toBe(true);
+    expect(await canConnect(join(dir, 'nobody.sock'), 500, { dialer })).toBe(false);
+  });
+});
