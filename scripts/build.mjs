@@ -141,14 +141,15 @@ exec node ${run} "$@"
 const CACHED = ['credmux-bazel', 'git-credential-credmux', 'docker-credential-credmux', 'keyring'];
 
 /**
- * V8 code caches for what a helper call compiles (src/lib/boot.ts says why). Made by a separate Node, the one that runs helpers
+ * V8 code caches for what a helper call compiles (src/lib/boot.ts says why): the protocol bundles, and
+ * the in-process engine a helper loads when no daemon answers. Made by a separate Node, the one that runs helpers
  * (the first \`node\` on PATH, as the launchers find it). A Node that cannot make one leaves the
  * bundles as they are: they then compile from source, as before.
  */
 function makeCodeCaches(out) {
   // Each cache is made from the bundle being built under the name it will have in dist/ (stack traces
   // name the file the cache was made for; V8 matches a cache by its source, not its name).
-  const pairs = CACHED.map((n) => `${join(out, 'lib', `${n}.cjs`)}=${join(root, 'dist', 'lib', `${n}.cjs`)}`);
+  const pairs = [...CACHED, 'engine'].map((n) => `${join(out, 'lib', `${n}.cjs`)}=${join(root, 'dist', 'lib', `${n}.cjs`)}`);
   const r = spawnSync('node', [join(out, 'lib', 'boot.cjs'), '--make-code-cache', ...pairs], { encoding: 'utf8' });
   if (r.status !== 0) console.warn(`build: no V8 code cache made (${(r.stderr || r.error?.message || '').trim().split('\n')[0]}); helpers compile from source`);
 }

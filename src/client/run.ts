@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Env } from '../core/paths.js';
 import { CredmuxError, type EngineRequest, type EngineResult, type ProtocolAdapter, type ProtocolOutput } from '../core/types.js';
 import { askDaemon } from '../daemon/client.js';
+import { runBundle } from './code-cache.js';
 import { writeAnswer } from './output.js';
 import { readStdin } from './stdin.js';
 
@@ -13,7 +14,8 @@ type EngineModule = typeof import('../core/open.js');
 async function loadEngineModule(): Promise<EngineModule> {
   // The constant condition lets esbuild drop the source-mode branch (and its import) from the bundle.
   if (typeof __CREDMUX_BUNDLED__ !== 'undefined') {
-    return require(join(__dirname, '../lib/engine.cjs')) as EngineModule;
+    // From its V8 code cache, as the launchers start the helper bundles (src/lib/boot.ts).
+    return runBundle(join(__dirname, '../lib/engine.cjs'), require) as EngineModule;
   } else {
     return import('../core/open.js');
   }

@@ -13,7 +13,6 @@
 // token instead of one per process, and the token minted lands in the daemon that serves the next calls. If the daemon cannot come up (it exits,
 // or the wait runs out) the call falls back to resolving in process; after a daemon failed to start,
 // calls stop spawning for FAILED_START_BACKOFF_MS (`credmux daemon start` still tries, and says why).
-import type { ChildProcess } from 'node:child_process';
 import { statSync, writeFileSync } from 'node:fs';
 import type { Env } from '../core/paths.js';
 import type { EngineRequest, EngineResult } from '../core/types.js';
@@ -24,7 +23,7 @@ import { EXIT_BUSY } from './errors.js';
 import { currentHolder } from './lock.js';
 import { daemonFiles, socketPathProblem, type DaemonFiles } from './paths.js';
 import { ensurePrivateDir } from './private-dir.js';
-import { spawnDaemon } from './spawn.js';
+import { spawnDaemon, type SpawnedDaemon } from './spawn.js';
 import { readEnvNames } from './env-names-file.js';
 import type { CallerEnv } from '../sources/env-names.js';
 
@@ -132,14 +131,14 @@ async function bringUp(files: DaemonFiles, env: Env, waitMs: number, spawnOnly =
   } catch {
     return false;
   }
-  let child: ChildProcess | undefined;
+  let child: SpawnedDaemon | undefined;
   let failed = false;
   if (!currentHolder(files.dir)) {
     if (recentlyFailed(files.failedMarker)) return false;
-    child = await spawnDaemon(env);
+    child = spawnDaemon(env);
     if (!child) return false;
     // A daemon that lost the lock race exits EXIT_BUSY: another one is coming, keep waiting.
-    child.once('exit', (code) => {
+    child.onExit((code) => {
       if (code !== EXIT_BUSY) failed = true;
     });
   }

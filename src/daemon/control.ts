@@ -1,5 +1,4 @@
 // What `credmux daemon run|start|stop|status` calls. Everything returned is JSON-able and secret-free.
-import type { ChildProcess } from 'node:child_process';
 import type { Env } from '../core/paths.js';
 import { PROTOCOL_VERSION, type ControlName, type DaemonMessage, type DaemonStatus } from './codec.js';
 import { ask, type AskOutcome } from './connection.js';
@@ -115,10 +114,10 @@ export async function startDaemon(env: Env, waitMs = 5_000): Promise<StartResult
   // Checked here too, so the person typing the command sees the chmod fix (a spawned daemon only logs it).
   ensurePrivateDir(files.dir);
   if (!daemonBinPath(env)) throw new DaemonError('start-failed', 'credmux daemon: cannot find the credmux-daemon executable (set CREDMUX_DAEMON_BIN)');
-  const child: ChildProcess | undefined = await spawnDaemon(env);
+  const child = spawnDaemon(env);
   if (!child) throw new DaemonError('start-failed', `credmux daemon: cannot run ${daemonBinPath(env)}`);
   let exit: number | null | undefined;
-  child.once('exit', (code) => (exit = code));
+  child.onExit((code) => (exit = code));
   const deadline = Date.now() + waitMs;
   while (Date.now() < deadline) {
     const s = await daemonStatus(env);

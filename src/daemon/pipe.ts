@@ -8,7 +8,7 @@
 // otherwise (a future Node that drops process.binding, or `--pending-deprecation`, which would make
 // process.binding print a warning). Both dialers deliver the same events; connection.ts holds the
 // protocol logic once, for both.
-import { getSystemErrorName } from 'node:util';
+import { errname, legacyBinding } from './libuv.js';
 
 export interface PipeEvents {
   connect(): void;
@@ -69,43 +69,30 @@ let bindings: HandleBindings | null | undefined;
 function handleBindings(): HandleBindings | null {
   if (bindings !== undefined) return bindings;
   bindings = null;
-  // process.binding would print a deprecation warning under --pending-deprecation: use net then.
-  if (process.execArgv.includes('--pending-deprecation') || /--pending-deprecation/.test(process.env.NODE_OPTIONS ?? '')) return null;
-  try {
-    const legacy = (process as unknown as { binding(name: string): Record<string, unknown> }).binding;
-    const pipe = legacy('pipe_wrap') as { Pipe?: unknown; PipeConnectWrap?: unknown; constants?: { SOCKET?: unknown } };
-    const stream = legacy('stream_wrap') as { WriteWrap?: unknown; streamBaseState?: unknown; kReadBytesOrError?: unknown; kArrayBufferOffset?: unknown };
-    if (
-      typeof pipe.Pipe === 'function' &&
-      typeof pipe.PipeConnectWrap === 'function' &&
-      typeof pipe.constants?.SOCKET === 'number' &&
-      typeof stream.WriteWrap === 'function' &&
-      stream.streamBaseState instanceof Int32Array &&
-      typeof stream.kReadBytesOrError === 'number' &&
-      typeof stream.kArrayBufferOffset === 'number'
-    ) {
-      bindings = {
-        Pipe: pipe.Pipe as HandleBindings['Pipe'],
-        PipeConnectWrap: pipe.PipeConnectWrap as HandleBindings['PipeConnectWrap'],
-        WriteWrap: stream.WriteWrap as HandleBindings['WriteWrap'],
-        SOCKET: pipe.constants.SOCKET,
-        state: stream.streamBaseState,
-        kReadBytesOrError: stream.kReadBytesOrError,
-        kArrayBufferOffset: stream.kArrayBufferOffset,
-      };
-    }
-  } catch {
-    // no process.binding, or not these modules: net it is
+  const pipe = legacyBinding('pipe_wrap') as { Pipe?: unknown; PipeConnectWrap?: unknown; constants?: { SOCKET?: unknown } } | undefined;
+  const stream = legacyBinding('stream_wrap') as { WriteWrap?: unknown; streamBaseState?: unknown; kReadBytesOrError?: unknown; kArrayBufferOffset?: unknown } | undefined;
+  if (
+    pipe &&
+    stream &&
+    typeof pipe.Pipe === 'function' &&
+    typeof pipe.PipeConnectWrap === 'function' &&
+    typeof pipe.constants?.SOCKET === 'number' &&
+    typeof stream.WriteWrap === 'function' &&
+    stream.streamBaseState instanceof Int32Array &&
+    typeof stream.kReadBytesOrError === 'number' &&
+    typeof stream.kArrayBufferOffset === 'number'
+  ) {
+    bindings = {
+      Pipe: pipe.Pipe as HandleBindings['Pipe'],
+      PipeConnectWrap: pipe.PipeConnectWrap as HandleBindings['PipeConnectWrap'],
+      WriteWrap: stream.WriteWrap as HandleBindings['WriteWrap'],
+      SOCKET: pipe.constants.SOCKET,
+      state: stream.streamBaseState,
+      kReadBytesOrError: stream.kReadBytesOrError,
+      kArrayBufferOffset: stream.kArrayBufferOffset,
+    };
   }
   return bindings;
-}
-
-function errname(status: number): string {
-  try {
-    return getSystemErrorName(status);
-  } catch {
-    return `E${-status}`;
-  }
 }
 
 /** A dialer over libuv's pipe handle, or undefined when this Node does not expose one we understand. */

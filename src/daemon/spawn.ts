@@ -1,9 +1,9 @@
 // Starting a daemon from a client: detached (own session, no stdio), so it outlives the helper that
 // started it and no terminal signal or closed pipe reaches it.
-import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Env } from '../core/paths.js';
+import { legacyBinding } from './libuv.js';
 
 /**
  * The daemon's bundle: CREDMUX_DAEMON_BIN, else dist/lib/credmux-daemon.cjs next to the running
@@ -18,8 +18,13 @@ export function daemonBinPath(env: Env): string | undefined {
   return existsSync(bundle) ? bundle : undefined;
 }
 
+/** A daemon this process started: its exit is reported (a lost lock race exits EXIT_BUSY). */
+export interface SpawnedDaemon {
+  onExit(cb: (code: number | null) => void): void;
+}
+
 /** Spawns one detached daemon, or returns undefined when there is no daemon executable to run. */
-export async function spawnDaemon(env: Env): Promise<ChildProcess | undefined> {
+export function spawnDaemon(env: Env, how: 'handle' | 'child_process' = 'handle'): SpawnedDaemon | undefined {
   const bin = daemonBinPath(env);
   if (!bin || !existsSync(bin)) return undefined;
   const childEnv: Record<string, string> = {};
@@ -30,12 +35,59 @@ export async function spawnDaemon(env: Env): Promise<ChildProcess | undefined> {
   // connections for token sources and must trust those CAs again.
   if (childEnv.CREDMUX_EXTRA_CA_CERTS && !childEnv.NODE_EXTRA_CA_CERTS) childEnv.NODE_EXTRA_CA_CERTS = childEnv.CREDMUX_EXTRA_CA_CERTS;
   delete childEnv.CREDMUX_EXTRA_CA_CERTS;
-  // Loaded here, not at the top: child_process (with net's dgram and socket lists) costs every helper
-  // start something, and only the call that finds no daemon spawns one. getBuiltinModule, not import():
-  // a dynamic import starts Node's ESM loader, which costs a CJS bundle more than the module itself.
+  return (how === 'handle' && spawnWithHandle(bin, childEnv)) || spawnWithChildProcess(bin, childEnv);
+}
+
+interface UvProcess {
+  spawn(options: object): number;
+  unref(): void;
+  close(): void;
+  onexit: (exitCode: number, signalCode: string | null) => void;
+}
+
+/**
+ * With libuv's process handle, as child_process does underneath: the helper that finds no daemon
+ * starts one without loading child_process (and the net, dgram and stream modules it pulls in),
+ * which costs that call more than the spawn itself (libuv.ts). Undefined when the handle is not
+ * there or refuses, so child_process gets its turn and reports the problem its own way.
+ */
+function spawnWithHandle(bin: string, env: Record<string, string>): SpawnedDaemon | undefined {
+  const Process = legacyBinding('process_wrap')?.Process;
+  if (typeof Process !== 'function') return undefined;
+  let exited: number | null | undefined;
+  const waiting: ((code: number | null) => void)[] = [];
+  const child = new (Process as new () => UvProcess)();
+  child.onexit = (exitCode, signalCode) => {
+    child.close();
+    exited = signalCode ? null : exitCode;
+    for (const cb of waiting.splice(0)) cb(exited);
+  };
+  const err = child.spawn({
+    file: process.execPath,
+    args: [process.execPath, bin],
+    cwd: '/',
+    envPairs: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    stdio: [{ type: 'ignore' }, { type: 'ignore' }, { type: 'ignore' }],
+    detached: true,
+    windowsHide: true,
+    windowsVerbatimArguments: false,
+  });
+  if (err < 0) return undefined;
+  child.unref(); // the helper must not wait for the daemon to exit
+  return { onExit: (cb) => (exited === undefined ? waiting.push(cb) : cb(exited)) };
+}
+
+function spawnWithChildProcess(bin: string, env: Record<string, string>): SpawnedDaemon {
+  // getBuiltinModule, not import(): a dynamic import starts Node's ESM loader, which costs a CJS
+  // bundle more than the module itself.
   const { spawn } = process.getBuiltinModule('node:child_process');
-  const child = spawn(process.execPath, [bin], { detached: true, stdio: 'ignore', env: childEnv, cwd: '/' });
+  const child = spawn(process.execPath, [bin], { detached: true, stdio: 'ignore', env, cwd: '/' });
   child.on('error', () => {}); // e.g. EAGAIN: the caller resolves in process anyway
   child.unref();
-  return child;
+  return {
+    onExit(cb) {
+      if (child.exitCode !== null || child.signalCode !== null) cb(child.exitCode);
+      else child.once('exit', (code) => cb(code));
+    },
+  };
 }

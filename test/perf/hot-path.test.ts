@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { compileBundle } from '../../src/lib/boot.js';
+import { compileBundle } from '../../src/client/code-cache.js';
 import { createSandbox, type Sandbox } from '../helpers/sandbox.js';
 
 const root = join(import.meta.dirname, '../..');
@@ -69,7 +69,7 @@ describe('a warm answer through the launchers', () => {
     ['git-credential-credmux', ['get'], 'protocol=https\nhost=warm.example.com\n\n'],
     ['docker-credential-credmux', ['get'], 'warm.example.com'],
     ['keyring', ['get', 'https://warm.example.com/simple/', 'alice'], ''],
-  ] as const)('%s: boot.cjs and nothing else from disk; no net, streams, TLS, crypto or child processes', async (name, args, input) => {
+  ] as const)('%s: boot.cjs and its own bundle, nothing else from disk; no net, streams, TLS, crypto or child processes', async (name, args, input) => {
     if (!sb) {
       sb = await createSandbox('warm-loaded');
       await sb.login('https://warm.example.com', 'alice', 'warm-secret');
@@ -83,11 +83,11 @@ describe('a warm answer through the launchers', () => {
     expect(r.stdout + r.stderr).toContain(name === 'credmux-bazel' ? 'Basic ' : 'warm-secret');
     const { files, builtins } = JSON.parse(readFileSync(out, 'utf8')) as Loaded;
     // Not engine.cjs: the daemon answered (the in-process fallback would load it).
-    expect(files.filter((f) => !f.endsWith('record-loaded.cjs'))).toEqual([join(root, 'dist/lib/boot.cjs')]);
+    expect(files.filter((f) => !f.endsWith('record-loaded.cjs'))).toEqual([join(root, 'dist/lib/boot.cjs'), join(root, 'dist/lib', `${name}.cjs`)]);
     expect(builtins.filter((m) => SLOW_BUILTINS.test(m))).toEqual([]);
   });
 
-  it.each(['credmux-bazel', 'git-credential-credmux', 'docker-credential-credmux', 'keyring'])('%s has a V8 code cache that this Node accepts', (name) => {
+  it.each(['credmux-bazel', 'git-credential-credmux', 'docker-credential-credmux', 'keyring', 'engine'])('%s has a V8 code cache that this Node accepts', (name) => {
     const { hadCache, rejected } = compileBundle(join(root, 'dist/lib', `${name}.cjs`));
     expect({ hadCache, rejected }).toEqual({ hadCache: true, rejected: false });
   });

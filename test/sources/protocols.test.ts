@@ -150,7 +150,7 @@ describe('undici and jose load only when a token is minted', () => {
     });
     child.stdin.end(JSON.stringify({ uri }));
     await new Promise((r) => child.on('close', r));
-    return (JSON.parse(readFileSync(out, 'utf8')) as { files: string[] }).files.filter((f) => !f.endsWith('record-loaded.cjs')).map((f) => f.replace(/^.*\/dist\//, 'dist/'));
+    return (JSON.parse(readFileSync(out, 'utf8')) as { files: string[] }).files.filter((f) => !f.endsWith('record-loaded.cjs')).map((f) => f.replace(/^.*\/dist\//, 'dist/')).sort();
   }
 
   it('in process: an env rule loads the engine only; an exchange rule also loads dist/lib/token-deps.cjs', async () => {

@@ -1,0 +1,58 @@
+// Starting the daemon from a helper, with both spawners: libuv's process handle (what helpers use on
+// this Node, without loading child_process) and child_process (the fallback). Same child either way.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawnDaemon } from '../../src/daemon/spawn.js';
+import { legacyBinding } from '../../src/daemon/libuv.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'credmux-spawn-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A stand-in daemon: records what it was started with, then exits with `code`. */
+function fakeDaemon(name: string, code: number): { bin: string; report: string } {
+  const report = join(dir, `${name}.json`);
+  const bin = join(dir, `${name}.cjs`);
+  writeFileSync(
+    bin,
+    `const fs = require('fs');
+     const stat = fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
+     fs.writeFileSync(${JSON.stringify(report)}, JSON.stringify({ cwd: process.cwd(), env: process.env, argv: process.argv.slice(1), pid: process.pid, sid: Number(stat[3]),
+       stdin: fs.readlinkSync('/proc/self/fd/0'), stdout: fs.readlinkSync('/proc/self/fd/1') }));
+     process.exit(${code});`,
+  );
+  return { bin, report };
+}
+
+it('this Node has the process handle, so helpers take the fast path (not child_process twice below)', () => {
+  expect(typeof legacyBinding('process_wrap')?.Process).toBe('function');
+});
+
+describe.each(['handle', 'child_process'] as const)('with %s', (how) => {
+  it('starts the daemon detached in /, with no stdio, the CA bundle handed back and a relative config resolved; reports its exit code', async () => {
+    const { bin, report } = fakeDaemon(`d-${how}`, 75);
+    const child = spawnDaemon(
+      { PATH: process.env.PATH, HOME: dir, CREDMUX_DAEMON_BIN: bin, CREDMUX_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt', CREDMUX_CONFIG: 'rel/config.json', UNSET: undefined },
+      how,
+    );
+    expect(child).toBeDefined();
+    const code = await new Promise((r) => child!.onExit(r));
+    expect(code).toBe(75);
+    const seen = JSON.parse(readFileSync(report, 'utf8'));
+    expect(seen.cwd).toBe('/');
+    expect(seen.argv).toEqual([bin]);
+    expect(seen.sid).toBe(seen.pid); // its own session: no terminal signal reaches it
+    expect([seen.stdin, seen.stdout]).toEqual(['/dev/null', '/dev/null']);
+    expect(seen.env.NODE_EXTRA_CA_CERTS).toBe('/etc/ssl/certs/ca-certificates.crt');
+    expect(seen.env.CREDMUX_EXTRA_CA_CERTS).toBeUndefined();
+    expect(seen.env.CREDMUX_CONFIG).toBe(resolve('rel/config.json'));
+    expect('UNSET' in seen.env).toBe(false);
+    // A late listener still hears the exit.
+    expect(await new Promise((r) => child!.onExit(r))).toBe(75);
+  });
+
+  it('no daemon executable: nothing is spawned', () => {
+    expect(spawnDaemon({ HOME: dir, CREDMUX_DAEMON_BIN: join(dir, 'missing.cjs') }, how)).toBeUndefined();
+  });
+});
