@@ -9,6 +9,7 @@ pkgs=(
   dbus gnome-keyring libsecret-tools   # a real Secret Service on a private session bus
   python3-keyring python3-keyrings.alt # the reference keyring CLI, for parity checks and the bench
   python3-venv                         # npm run bench: a venv for the Python keyring 25.x peer
+  golang-docker-credential-helpers     # npm run bench: docker-credential-secretservice, Docker's own helper
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -5,7 +5,7 @@
 // Servers that rotate refresh tokens often treat a reuse as theft and revoke the whole grant. The
 // daemon's single flight keeps one refresh per rule in flight; helpers resolving in process (no
 // daemon) are serialised by an inter-process lock, and re-read the token once they hold it.
-import { mkdir } from 'node:fs/promises';
+import { fsp } from '../core/lazy-fs.js';
 import { join } from 'node:path';
 import type { OAuth2SourceConfig, Rule, StoredRef } from '../core/config.js';
 import { stateDir, type Env } from '../core/paths.js';
@@ -34,7 +34,7 @@ export function loginCommand(rule: Rule): string {
 
 async function withRefreshLock<T>(env: Env, rule: Rule, fn: () => Promise<T>): Promise<T> {
   const dir = join(stateDir(env), 'locks');
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await fsp().mkdir(dir, { recursive: true, mode: 0o700 });
   return withFileLock(join(dir, `oauth2-${rule.id}.lock`), `the refresh token of rule "${rule.id}"`, fn);
 }
 

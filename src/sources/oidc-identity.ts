@@ -1,7 +1,7 @@
 // The CI identity token (an OIDC JWT) the oidc source exchanges: requested from the GitHub Actions
 // runtime, or taken from a GitLab `id_tokens` variable, any env var, or a file re-read every time
 // (Kubernetes projected service-account tokens are rotated in place).
-import { readFile } from 'node:fs/promises';
+import { fsp } from '../core/lazy-fs.js';
 import { join } from 'node:path';
 import type { OidcIdentity, Rule } from '../core/config.js';
 import type { Env } from '../core/paths.js';
@@ -66,7 +66,7 @@ async function fetchIdentity(rule: Rule, identity: OidcIdentity, ctx: IdentityCo
     case 'file': {
       const path = identity.path.startsWith('~/') ? join(ctx.env.HOME ?? '', identity.path.slice(2)) : identity.path;
       try {
-        const buf = await readFile(path);
+        const buf = await fsp().readFile(path);
         if (buf.length > MAX_TOKEN_FILE_BYTES) throw sourceError(rule, `${path} is larger than ${MAX_TOKEN_FILE_BYTES} bytes; not a token file`);
         return buf.toString('utf8');
       } catch (e) {

@@ -7,7 +7,7 @@
 // reproduced that with `ulimit -f`. It also opens its temp file without O_EXCL and does not sync the
 // directory. FileHandle.writeFile loops until every byte is written or an errno is raised.
 import { constants } from 'node:fs';
-import { open, rename, unlink } from 'node:fs/promises';
+import { fsp } from '../core/lazy-fs.js';
 import { basename, dirname, join } from 'node:path';
 
 /** Temp files are named `<target>.tmp-<pid>-<random>`, so leftovers of a killed writer can be found. */
@@ -19,7 +19,7 @@ export async function writeFileAtomic(target: string, data: string | Buffer, mod
   const dir = dirname(target);
   const tmp = join(dir, `${tempPrefix(target)}${process.pid}-${process.getBuiltinModule('node:crypto').randomBytes(6).toString('hex')}`);
   const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0);
-  const fh = await open(tmp, flags, mode);
+  const fh = await fsp().open(tmp, flags, mode);
   try {
     try {
       // The umask can only narrow the creation mode; this makes it exactly `mode` (e.g. keeps it
@@ -30,9 +30,9 @@ export async function writeFileAtomic(target: string, data: string | Buffer, mod
     } finally {
       await fh.close();
     }
-    await rename(tmp, target);
+    await fsp().rename(tmp, target);
   } catch (e) {
-    await unlink(tmp).catch(() => {});
+    await fsp().unlink(tmp).catch(() => {});
     throw e;
   }
   await syncDir(dir);
@@ -42,7 +42,7 @@ export async function writeFileAtomic(target: string, data: string | Buffer, mod
 async function syncDir(dir: string): Promise<void> {
   let fh;
   try {
-    fh = await open(dir, constants.O_RDONLY | (constants.O_DIRECTORY ?? 0));
+    fh = await fsp().open(dir, constants.O_RDONLY | (constants.O_DIRECTORY ?? 0));
   } catch {
     return;
   }

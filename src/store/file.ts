@@ -3,7 +3,8 @@
 // and a reader (which takes no lock) always sees one complete version. A file it cannot parse is
 // refused, copied aside once and never overwritten: treating it as empty would destroy secrets on
 // the next write.
-import { readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { readFileSync, statSync } from 'node:fs';
+import { fsp } from '../core/lazy-fs.js';
 import { join } from 'node:path';
 import { CredmuxError, type EntryKey, type StoredEntry } from '../core/types.js';
 import { tempPrefix, writeFileAtomic } from './atomic-write.js';
@@ -65,10 +66,25 @@ export class FileStore implements SecretStore {
   /** Every write renames a new inode into place, so (inode, size, mtime, ctime) changes with it. */
   async version(): Promise<string> {
     try {
-      const st = await stat(this.file, { bigint: true });
-      return `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+      // Synchronous, as the read below: one system call, and no fs/promises to load (lazy-fs.ts).
+      const st = statSync(this.file, { bigint: true, throwIfNoEntry: false });
+      return st ? `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}` : 'absent';
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 'absent';
+      throw storeFsError(`cannot inspect the credential file ${this.file}`, e);
+    }
+  }
+
+  /**
+   * version(), answered synchronously: one stat system call, where the promise API takes a round
+   * trip through the thread pool that costs a busy daemon more than the stat itself.
+   */
+  versionSync(): string {
+    try {
+      // Not bigint (it builds Date objects eagerly): the inode alone changes with every rename, and
+      // mtime/ctime as doubles still resolve microseconds.
+      const st = statSync(this.file, { throwIfNoEntry: false });
+      return st ? `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}` : 'absent';
+    } catch (e) {
       throw storeFsError(`cannot inspect the credential file ${this.file}`, e);
     }
   }
@@ -82,7 +98,9 @@ export class FileStore implements SecretStore {
   private async load(): Promise<StoredEntry[]> {
     let raw: Buffer;
     try {
-      raw = await readFile(this.file);
+      // Synchronous: a helper resolving in process loads no fs/promises for it (lazy-fs.ts), and the
+      // daemon reads the file only when its version changed.
+      raw = readFileSync(this.file);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw storeFsError(`cannot read the credential file ${this.file}`, e);
@@ -138,12 +156,12 @@ export class FileStore implements SecretStore {
   /** Temp files of a writer killed mid-write hold secrets; called under the lock. */
   private async removeLeftoverTemps(): Promise<void> {
     const prefix = tempPrefix(this.file);
-    const names = await readdir(this.dir).catch(() => [] as string[]);
+    const names = await fsp().readdir(this.dir).catch(() => [] as string[]);
     for (const name of names) {
       if (!name.startsWith(prefix)) continue;
       const path = join(this.dir, name);
-      const st = await stat(path).catch(() => undefined);
-      if (st && Date.now() - st.mtimeMs > LEFTOVER_TEMP_MS) await unlink(path).catch(() => {});
+      const st = await fsp().stat(path).catch(() => undefined);
+      if (st && Date.now() - st.mtimeMs > LEFTOVER_TEMP_MS) await fsp().unlink(path).catch(() => {});
     }
   }
 }

@@ -10,7 +10,7 @@
 // find-then-delete and concurrent puts of one key cannot interleave. version() is a generation file
 // in that directory, rewritten after every write: cheap to stat, but blind to changes made by other
 // programs (secret-tool, Seahorse) — those show up after a daemon restart.
-import { stat } from 'node:fs/promises';
+import { fsp } from '../core/lazy-fs.js';
 import { join } from 'node:path';
 import { dataDir, type Env } from '../core/paths.js';
 import { CredmuxError, type EntryKey, type StoredEntry } from '../core/types.js';
@@ -102,7 +102,7 @@ export class KeychainStore implements SecretStore {
 
   async version(): Promise<string> {
     try {
-      const st = await stat(this.generationFile(), { bigint: true });
+      const st = await fsp().stat(this.generationFile(), { bigint: true });
       return `${st.ino}:${st.size}:${st.mtimeNs}`;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 'none';

@@ -5,7 +5,8 @@
 // socket directory (DESIGN.md) and like ssh with ~/.ssh: a wider mode was chosen by someone, so the
 // secrets in it may already have been exposed. Silently tightening would hide that and might break
 // whatever needed the wider mode; the user fixes it with one command, which the message names.
-import { chmod, mkdir, stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { fsp } from '../core/lazy-fs.js';
 import { dirname } from 'node:path';
 import { CredmuxError } from '../core/types.js';
 import { storeFsError } from './fs-errors.js';
@@ -22,8 +23,8 @@ export async function ensurePrivateDir(dir: string, create: boolean): Promise<bo
   let createdNow = false;
   if (create) {
     try {
-      await mkdir(dirname(dir), { recursive: true, mode: 0o700 });
-      await mkdir(dir, { mode: 0o700 });
+      await fsp().mkdir(dirname(dir), { recursive: true, mode: 0o700 });
+      await fsp().mkdir(dir, { mode: 0o700 });
       createdNow = true;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw storeFsError(`cannot create the credential store directory ${dir}`, e);
@@ -31,7 +32,7 @@ export async function ensurePrivateDir(dir: string, create: boolean): Promise<bo
   }
   let st;
   try {
-    st = await stat(dir);
+    st = statSync(dir); // one system call; the read path loads no fs/promises (lazy-fs.ts)
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw storeFsError(`cannot inspect the credential store directory ${dir}`, e);
@@ -53,7 +54,7 @@ export async function ensurePrivateDir(dir: string, create: boolean): Promise<bo
   // An odd umask (e.g. 0277) can strip our own bits from a directory we just made.
   if (createdNow && mode !== 0o700) {
     try {
-      await chmod(dir, 0o700);
+      await fsp().chmod(dir, 0o700);
     } catch (e) {
       throw storeFsError(`cannot set mode 0700 on ${dir}`, e);
     }

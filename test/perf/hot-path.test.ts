@@ -12,7 +12,7 @@ const root = join(import.meta.dirname, '../..');
 const inputs: Record<string, string[]> = JSON.parse(readFileSync(join(root, 'dist/inputs.json'), 'utf8'));
 const HEAVY = /node_modules\/(yargs|yargs-parser|ajv|jose|undici|@napi-rs)\//;
 /** Builtins that cost a helper milliseconds to load, and that a warm answer does not need. */
-const SLOW_BUILTINS = /^(net|stream|tls|_tls_wrap|crypto|child_process|dgram|http|https|module|internal\/streams\/.*|internal\/modules\/esm\/.*)$/;
+const SLOW_BUILTINS = /^(net|stream|tls|_tls_wrap|crypto|child_process|dgram|http|https|module|fs\/promises|internal\/fs\/promises|internal\/readline\/.*|internal\/streams\/.*|internal\/modules\/esm\/.*)$/;
 
 interface Loaded {
   files: string[];
@@ -53,7 +53,8 @@ describe('client hot path', () => {
     });
     const { files: loaded, builtins } = JSON.parse(readFileSync(out, 'utf8')) as Loaded;
     expect(loaded.some((f) => f.endsWith('dist/lib/engine.cjs'))).toBe(true);
-    // The engine loads TLS, crypto, child processes and sockets only for the sources and stores that use them.
+    // The engine loads TLS, crypto, child processes, sockets and fs/promises only for the sources, stores
+    // and writes that use them.
     expect(builtins.filter((m) => SLOW_BUILTINS.test(m))).toEqual([]);
     expect(loaded.filter((f) => /yargs|node_modules\/(ajv|jose|undici)\//.test(f))).toEqual([]);
     expect(inputs['lib/engine.cjs']!.filter((f) => /node_modules\/(yargs|ajv)\//.test(f))).toEqual([]);
