@@ -13,6 +13,9 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { secretServicePeer } from './bench/secret-service.mjs';
+import { checkTargets, printTargets } from './bench/targets.mjs';
+
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = (n) => join(root, 'dist/bin', n);
 const args = process.argv.slice(2);
@@ -92,11 +95,6 @@ function pythonKeyrings() {
   return peers;
 }
 
-function which(name) {
-  const r = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : undefined;
-}
-
 // ---- the commands ---------------------------------------------------------------------------------
 const bazelIn = `{"uri":"https://${HOST}/repo/file.tar.gz"}`;
 const gitIn = `protocol=https\nhost=${HOST}\n\n`;
@@ -124,10 +122,10 @@ const commands = [
 for (const peer of pythonKeyrings()) {
   commands.push({ name: peer.name, cmd: peer.cmd, argv: ['get', `https://${HOST}/simple/`, 'alice'], expect: SECRET, env: peer.env, python: true });
 }
-for (const name of ['docker-credential-secretservice', 'docker-credential-pass']) {
-  const path = which(name);
-  if (path) commands.push({ name: `${name} version`, cmd: path, argv: ['version'] });
-}
+// Docker's own Secret Service helper, on a private gnome-keyring, answering the same lookup. (Its
+// `-pass` sibling needs a GPG key and `pass init`: not set up here.)
+const secretService = args.includes('--daemon-only') ? undefined : await secretServicePeer(join(work, 'secret-service'), { host: HOST, username: 'alice', secret: SECRET });
+if (secretService) commands.push({ ...secretService, expect: SECRET });
 
 function timeOnce(c, env) {
   if (c.before) c.before();
@@ -164,7 +162,7 @@ function shuffle(xs) {
   return a;
 }
 
-function runSet(label, env) {
+function runSet(label, short, env) {
   const samples = new Map(commands.map((c) => [c.name, []]));
   for (const c of commands) timeOnce(c, env); // warm-up: page cache, pyc files, the daemon
   for (let r = 0; r < ROUNDS; r++) {
@@ -176,93 +174,287 @@ function runSet(label, env) {
   const floorMs = median(samples.get('floor: one-line Node helper'));
   const rows = commands.map((c) => {
     const med = median(samples.get(c.name));
-    return { name: c.name, medianMs: +med.toFixed(2), ratioToFloor: +(med / floorMs).toFixed(3) };
+    return { name: c.name, medianMs: +med.toFixed(2), ratioToFloor: +(med / floorMs).toFixed(3), ...(c.target && { target: c.target }), ...(c.python && { python: true }) };
   });
   console.log(`\n${label}  (${ROUNDS} interleaved rounds; ratio = median / floor median)`);
   console.log(`${'command'.padEnd(52)} ${'median ms'.padStart(10)} ${'× floor'.padStart(8)}`);
   for (const r of rows) console.log(`${r.name.padEnd(52)} ${r.medianMs.toFixed(1).padStart(10)} ${r.ratioToFloor.toFixed(2).padStart(8)}`);
-  return { label, rows };
+  return { label, short, rows };
 }
 
 // ---- daemon throughput --------------------------------------------------------------------------------
-async function daemonLoad() {
-  const RULES = 10_000;
-  // 10,000 stored entries, written as the file store's format by the store itself (one login) plus a bulk file.
-  const storeFile = JSON.parse(sh(bin('credmux'), ['list', '--json'], '')).store.location;
-  const entries = Array.from({ length: RULES }, (_, i) => ({
-    url: `https://h${i}.load.example.com`,
-    username: `u${i}`,
-    kind: 'basic',
-    secret: `s${i}`,
-    updatedAt: new Date().toISOString(),
-  }));
-  const current = JSON.parse(readFileSync(storeFile, 'utf8'));
-  writeFileSync(storeFile, JSON.stringify({ ...current, entries: [...current.entries, ...entries] }), { mode: 0o600 });
-  stopDaemon();
-  startDaemon();
-  const status = JSON.parse(sh(bin('credmux'), ['daemon', 'status', '--json'], ''));
-  const socket = status.socket;
-  const pid = status.pid;
+// The issue's load: a daemon holding 10,000 config rules, half of them minting tokens at a local
+// endpoint, plus stored credentials; every token minted once before measuring; then lookups spread
+// over every rule and credential from 64 persistent connections, each with one get in flight. Its own
+// HOME, so the per-call part above keeps its fixtures. BENCH_DAEMON_NODE_ARGS (e.g. "--cpu-prof
+// --cpu-prof-dir=/tmp/prof") starts the daemon under those node flags, to profile it under this load.
 
-  const CONNS = 64;
-  const latencies = [];
-  let done = 0;
-  let wrong = 0;
-  const deadline = Date.now() + LOAD_SECONDS * 1000;
-  const warmUntil = Date.now() + 1000;
-  await Promise.all(
-    Array.from({ length: CONNS }, (_, c) =>
-      new Promise((resolve, reject) => {
-        const sock = connect(socket);
-        let buf = '';
-        let id = 0;
-        let sentAt = 0n;
-        let expectUser = '';
-        const send = () => {
-          if (Date.now() > deadline) return sock.end(resolve);
-          const i = (c * 7919 + id * 104729) % RULES;
-          expectUser = `u${i}`;
-          sentAt = process.hrtime.bigint();
-          sock.write(`{"v":1,"id":${++id},"req":{"op":"get","url":"https://h${i}.load.example.com/simple/"}}\n`);
-        };
-        sock.setEncoding('utf8');
-        sock.on('connect', send);
-        sock.on('error', reject);
-        sock.on('data', (d) => {
-          buf += d;
-          let nl;
-          while ((nl = buf.indexOf('\n')) >= 0) {
-            const line = buf.slice(0, nl);
-            buf = buf.slice(nl + 1);
-            const ms = Number(process.hrtime.bigint() - sentAt) / 1e6;
-            const msg = JSON.parse(line);
-            if (msg.res?.credential?.username !== expectUser) wrong++;
-            if (Date.now() > warmUntil) {
-              latencies.push(ms);
-              done++;
+const LOAD = {
+  /** exchange rules, API key stored for the rule's own URL (pyx-style: Bearer <key>, empty body). */
+  exchangeStored: 4_000,
+  /** exchange rules on wildcard hosts, API key from the caller's $BENCH_API_KEY, JSON style. */
+  exchangeEnv: 1_000,
+  /** env rules: a token from the caller's $BENCH_ENV_SECRET. */
+  envRules: 5_000,
+  /** stored Basic credentials (credmux login / git store / docker login). */
+  stored: 5_000,
+  connections: 64,
+};
+const LOAD_ENV = { BENCH_API_KEY: 'bench-api-key-0123456789', BENCH_ENV_SECRET: 'bench-env-secret-0123456789' };
+
+/**
+ * A token endpoint on 127.0.0.1 minting JWT-shaped tokens with an `exp` an hour ahead (unsigned:
+ * credmux decodes a token's expiry, it never verifies the signature). Remembers the latest token per
+ * rule, so the load can tell a right answer from a wrong one.
+ */
+async function startTokenEndpoint() {
+  const { createServer } = await import('node:http');
+  const issued = new Map();
+  let serial = 0;
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const header = b64({ alg: 'HS256', typ: 'JWT' });
+  const server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      // /bearer: the stored API key names its rule (key-<name>); /json: the body's "rule" field, with the env key.
+      let rule;
+      if (req.url === '/bearer') rule = /^Bearer key-(\S+)$/.exec(req.headers.authorization ?? '')?.[1];
+      else if (req.url === '/json') {
+        try {
+          const j = JSON.parse(body);
+          if (j.api_key === LOAD_ENV.BENCH_API_KEY) rule = j.rule;
+        } catch {}
+      }
+      const token = rule && `${header}.${b64({ sub: rule, n: ++serial, exp: Math.floor(Date.now() / 1000) + 3600 })}.c2lnbmF0dXJl`;
+      if (token) issued.set(rule, token);
+      const text = token ? JSON.stringify({ access_token: token, token_type: 'Bearer' }) : '{"error":"invalid_token"}';
+      res.writeHead(token ? 200 : 401, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${server.address().port}`, issued, minted: () => serial, close: () => server.close() };
+}
+
+/**
+ * The config, the store and the lookup targets. Each target knows the rule id and the secret a right
+ * answer carries; `body` is its request line after the id, built once (a real client sends the
+ * variables env-names.json lists with every request: both of ours).
+ */
+function loadFixtures(endpoint) {
+  const rules = [];
+  const stored = [];
+  const targets = [];
+  const at = new Date().toISOString();
+  const env = JSON.stringify(LOAD_ENV);
+  const target = (url, ruleId, secret, token) => ({
+    body: `"req":{"op":"get","url":${JSON.stringify(url)}},"env":${env}}\n`,
+    idBytes: Buffer.from(`"id":${JSON.stringify(ruleId)}`),
+    secretBytes: secret === undefined ? undefined : Buffer.from(`"secret":${JSON.stringify(secret)}`),
+    token,
+    issued: undefined,
+  });
+  for (let i = 0; i < LOAD.exchangeStored; i++) {
+    const url = `https://t${i}.load.example.com`;
+    const source = { type: 'exchange', endpoint: `${endpoint}/bearer`, secret: { stored: url }, expect: 'jwt', allowInsecureHttp: true };
+    rules.push({ id: `t${i}`, match: url, source });
+    stored.push({ url, username: 'api-key', kind: 'bearer', secret: `key-t${i}`, updatedAt: at });
+    targets.push(target(`${url}/simple/pkg-${i}/`, `config:t${i}`, undefined, `t${i}`));
+  }
+  for (let i = 0; i < LOAD.exchangeEnv; i++) {
+    const source = {
+      type: 'exchange',
+      endpoint: `${endpoint}/json`,
+      secret: { env: 'BENCH_API_KEY' },
+      style: 'json',
+      secretField: 'api_key',
+      fields: { rule: `k${i}` },
+      allowInsecureHttp: true,
+    };
+    rules.push({ id: `k${i}`, match: `*.k${i}.load.example.com`, username: 'oauth2accesstoken', source });
+    targets.push(target(`https://registry.k${i}.load.example.com/v2/`, `config:k${i}`, undefined, `k${i}`));
+  }
+  for (let i = 0; i < LOAD.envRules; i++) {
+    const url = `https://e${i}.load.example.com`;
+    rules.push({ id: `e${i}`, match: url, source: { type: 'env', var: 'BENCH_ENV_SECRET' } });
+    targets.push(target(`${url}/repo.git`, `config:e${i}`, LOAD_ENV.BENCH_ENV_SECRET));
+  }
+  for (let i = 0; i < LOAD.stored; i++) {
+    const url = `https://s${i}.load.example.com`;
+    stored.push({ url, username: `u${i}`, kind: 'basic', secret: `s${i}`, updatedAt: at });
+    targets.push(target(`${url}/simple/`, `stored:${url}#u${i}`, `s${i}`));
+  }
+  return { config: { rules }, stored, targets };
+}
+
+/**
+ * Keeps one request in flight on one persistent connection until `next(now)` returns undefined;
+ * calls `onReply(target, line, ms, now)` per answer, `line` its bytes without the newline. Nothing is
+ * decoded to a string, one string is built per request, and the clock is read once per answer: the
+ * generator shares the 2 cores with the daemon, so what it spends is taken from the daemon.
+ */
+function drive(socketPath, next, onReply) {
+  return new Promise((resolve, reject) => {
+    const sock = connect(socketPath);
+    let held; // the start of an answer split across reads
+    let id = 0;
+    let target;
+    let sentAt = 0;
+    const send = (now) => {
+      target = next(now);
+      if (target === undefined) return void sock.end();
+      sentAt = now;
+      sock.write(`{"v":1,"id":${++id},${target.body}`);
+    };
+    sock.on('connect', () => send(performance.now()));
+    sock.on('error', reject);
+    sock.on('close', resolve);
+    sock.on('data', (chunk) => {
+      const data = held ? Buffer.concat([held, chunk]) : chunk;
+      held = undefined;
+      let start = 0;
+      for (let nl = data.indexOf(10); nl >= 0; nl = data.indexOf(10, start)) {
+        const now = performance.now();
+        onReply(target, data.subarray(start, nl), now - sentAt, now);
+        start = nl + 1;
+        send(now);
+      }
+      if (start < data.length) held = Buffer.from(data.subarray(start));
+    });
+  });
+}
+
+/** The daemon started as `credmux daemon start` would, but under extra node flags (which NODE_OPTIONS may not carry). */
+async function startDaemonWith(nodeArgs, env) {
+  const child = spawn(process.execPath, [...nodeArgs, join(root, 'dist/lib/credmux-daemon.cjs')], { detached: true, stdio: 'ignore', env, cwd: '/' });
+  child.unref();
+  for (let i = 0; i < 300; i++) {
+    if (JSON.parse(spawnSync(bin('credmux'), ['daemon', 'status', '--json'], { env, encoding: 'utf8' }).stdout || '{}').running) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('the daemon did not come up');
+}
+
+/** The daemon's CPU time so far, ms: user and system (utime, stime in clock ticks of 10 ms, fields 14 and 15). */
+function daemonCpuMs(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return { user: Number(f[11]) * 10, system: Number(f[12]) * 10 };
+}
+
+async function daemonLoad() {
+  const home = join(work, 'load');
+  mkdirSync(join(home, '.run'), { recursive: true, mode: 0o700 });
+  const env = { ...baseEnv(), HOME: home, XDG_RUNTIME_DIR: join(home, '.run') };
+  const endpoint = await startTokenEndpoint();
+  const { config, stored, targets } = loadFixtures(endpoint.url);
+  try {
+    // The store file is created by the store itself (one login), then filled in bulk in its format.
+    sh(bin('credmux'), ['login', `https://${HOST}`, '--username', 'alice', '--password-stdin'], `${SECRET}\n`, env);
+    const storeFile = JSON.parse(sh(bin('credmux'), ['list', '--json'], '', env)).store.location;
+    const current = JSON.parse(readFileSync(storeFile, 'utf8'));
+    writeFileSync(storeFile, JSON.stringify({ ...current, entries: [...current.entries, ...stored] }), { mode: 0o600 });
+    const configDir = join(home, '.config', 'credmux');
+    mkdirSync(configDir, { recursive: true, mode: 0o700 });
+    writeFileSync(join(configDir, 'config.json'), JSON.stringify(config));
+    const nodeArgs = process.env.BENCH_DAEMON_NODE_ARGS?.split(' ').filter(Boolean);
+    if (nodeArgs?.length) await startDaemonWith(nodeArgs, env);
+    else sh(bin('credmux'), ['daemon', 'start'], '', env);
+    const { socket, pid } = JSON.parse(sh(bin('credmux'), ['daemon', 'status', '--json'], '', env));
+
+    let wrong = 0;
+    /** The answer names the target's rule and carries its secret (for a token rule: the one the endpoint last issued for it). */
+    const check = (t, line) => {
+      if (t.token !== undefined) {
+        const token = endpoint.issued.get(t.token);
+        if (token !== t.issued) {
+          t.issued = token;
+          t.secretBytes = token === undefined ? undefined : Buffer.from(token);
+        }
+      }
+      if (line.indexOf(t.idBytes) < 0 || t.secretBytes === undefined || line.indexOf(t.secretBytes) < 0) {
+        if (wrong++ === 0) console.error(`  first wrong answer: ${line.toString().slice(0, 300)}`);
+      }
+    };
+
+    // Warm: every token rule minted once (64 at a time), so what follows is answered from the cache.
+    const tokenTargets = targets.filter((t) => t.token !== undefined);
+    const warmStart = performance.now();
+    let w = 0;
+    await Promise.all(Array.from({ length: LOAD.connections }, () => drive(socket, () => tokenTargets[w++], check)));
+    const warmSeconds = (performance.now() - warmStart) / 1000;
+
+    // Load: the first second is not recorded (the JIT settles), then LOAD_SECONDS are.
+    const latencies = new Float64Array(4_000_000);
+    let n = 0;
+    const start = performance.now();
+    const measureFrom = start + 1000;
+    const until = measureFrom + LOAD_SECONDS * 1000;
+    let cpu0;
+    let daemonCpu0;
+    await Promise.all(
+      Array.from({ length: LOAD.connections }, (_, c) => {
+        let k = c;
+        return drive(
+          socket,
+          (now) => (now < until ? targets[(k = (k + 7919) % targets.length)] : undefined),
+          (t, line, ms, now) => {
+            check(t, line);
+            if (now < measureFrom) return;
+            if (cpu0 === undefined) {
+              // The first answer of the measured time: both processes' CPU clocks start here.
+              cpu0 = process.cpuUsage();
+              daemonCpu0 = daemonCpuMs(pid);
             }
-            send();
-          }
-        });
+            if (n < latencies.length) latencies[n++] = ms;
+          },
+        );
       }),
-    ),
-  );
-  const measured = LOAD_SECONDS - 1;
-  latencies.sort((a, b) => a - b);
-  const p = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
-  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-  const result = {
-    connections: CONNS,
-    storedEntries: RULES + 1,
-    lookupsPerSecond: Math.round(done / measured),
-    p50Ms: +p(0.5).toFixed(3),
-    p99Ms: +p(0.99).toFixed(3),
-    wrongAnswers: wrong,
-    rssMb: +(rssKb / 1024).toFixed(1),
-  };
-  console.log(`\nDaemon: ${CONNS} concurrent connections, ${RULES + 1} stored credentials, ${measured} s measured`);
-  console.log(`  lookups/s ${result.lookupsPerSecond}   p50 ${result.p50Ms} ms   p99 ${result.p99Ms} ms   wrong answers ${wrong}   RSS ${result.rssMb} MB`);
-  return result;
+    );
+    const cpu = process.cpuUsage(cpu0);
+    const daemonCpu1 = daemonCpuMs(pid);
+    const daemonSystem = daemonCpu1.system - daemonCpu0.system;
+    const daemonCpu = daemonCpu1.user - daemonCpu0.user + daemonSystem;
+    const seconds = (performance.now() - measureFrom) / 1000;
+    const sorted = latencies.subarray(0, n).sort();
+    const p = (q) => sorted[Math.min(n - 1, Math.floor(q * n))];
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+    const result = {
+      connections: LOAD.connections,
+      configRules: config.rules.length,
+      tokenRules: tokenTargets.length,
+      storedEntries: stored.length + 1,
+      tokensMinted: endpoint.minted(),
+      warmSeconds: +warmSeconds.toFixed(1),
+      measuredSeconds: +seconds.toFixed(1),
+      lookups: n,
+      lookupsPerSecond: Math.round(n / seconds),
+      p50Ms: +p(0.5).toFixed(3),
+      p99Ms: +p(0.99).toFixed(3),
+      wrongAnswers: wrong,
+      rssMb: +(kb('VmRSS') / 1024).toFixed(1),
+      peakRssMb: +(kb('VmHWM') / 1024).toFixed(1),
+      // Both share the machine's cores: percent of one core over the measured time.
+      generatorCpuPercent: Math.round((cpu.user + cpu.system) / 1e4 / seconds),
+      daemonCpuPercent: Math.round(daemonCpu / 10 / seconds),
+      daemonCpuUsPerLookup: Math.round((daemonCpu * 1000) / n),
+      daemonSystemPercent: Math.round((daemonSystem * 100) / daemonCpu),
+    };
+    console.log(
+      `\nDaemon: ${result.configRules} config rules (${result.tokenRules} minting tokens, all cached: ${result.tokensMinted} minted in ${result.warmSeconds} s), ` +
+        `${result.storedEntries} stored entries; ${LOAD.connections} connections, one get in flight each, spread over ${targets.length} rules and credentials; ${result.measuredSeconds} s measured`,
+    );
+    console.log(
+      `  lookups/s ${result.lookupsPerSecond}   p50 ${result.p50Ms} ms   p99 ${result.p99Ms} ms   wrong answers ${wrong}   ` +
+        `RSS ${result.rssMb} MB (peak ${result.peakRssMb})   CPU: generator ${result.generatorCpuPercent}%, daemon ${result.daemonCpuPercent}% of a core (${result.daemonCpuUsPerLookup} µs a lookup, ${result.daemonSystemPercent}% of it in the kernel)`,
+    );
+    return result;
+  } finally {
+    spawnSync(bin('credmux'), ['daemon', 'stop'], { env, stdio: 'ignore' });
+    endpoint.close();
+  }
 }
 
 // ---- run ------------------------------------------------------------------------------------------
@@ -271,11 +463,14 @@ console.log(`credmux bench — ${machine}`);
 const sets = [];
 const ONLY_DAEMON = args.includes('--daemon-only');
 const extraCa = process.env.NODE_EXTRA_CA_CERTS;
-if (extraCa && !ONLY_DAEMON) sets.push(runSet(`With NODE_EXTRA_CA_CERTS=${extraCa} (as this machine exports it)`, baseEnv({ NODE_EXTRA_CA_CERTS: extraCa })));
+if (extraCa && !ONLY_DAEMON) sets.push(runSet(`With NODE_EXTRA_CA_CERTS=${extraCa} (as this machine exports it)`, 'with CA bundle', baseEnv({ NODE_EXTRA_CA_CERTS: extraCa })));
 if (!ONLY_DAEMON) {
   const env = baseEnv();
   delete env.NODE_EXTRA_CA_CERTS;
-  sets.push(runSet('Without NODE_EXTRA_CA_CERTS', env));
+  sets.push(runSet('Without NODE_EXTRA_CA_CERTS', 'without', env));
 }
+secretService?.stop();
 const load = await daemonLoad();
-if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ machine, rounds: ROUNDS, sets, daemon: load }, null, 2) + '\n');
+const targets = checkTargets(sets, load);
+printTargets(targets);
+if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ machine, rounds: ROUNDS, sets, daemon: load, targets }, null, 2) + '\n');

@@ -84,6 +84,8 @@ interface Entry<T> {
   retryAtMonoMs: number;
   lastError?: { error: unknown };
   hits: number;
+  /** When it was last asked for, as a count of calls: the least recently used idle entry goes first. */
+  used: number;
 }
 
 interface Now {
@@ -104,9 +106,10 @@ export class TokenCache<T> implements ReportingCache {
   private readonly minRemainingMs: number;
   private readonly refreshMarginMs: (lifetimeMs: number) => number;
   private readonly ttlWithoutExpiryMs: number;
-  private readonly maxEntries: number;
+  private maxEntries: number;
   private readonly onBackgroundError: (key: string, error: unknown) => void;
   private counters = { hits: 0, misses: 0, fetches: 0, failures: 0 };
+  private calls = 0;
 
   constructor(opts: TokenCacheOptions = {}) {
     this.name = opts.name ?? 'tokens';
@@ -125,25 +128,39 @@ export class TokenCache<T> implements ReportingCache {
   get(key: string, fetch: () => Promise<Fetched<T>>): Promise<T> {
     const now = this.now();
     let e = this.map.get(key);
-    if (e?.held && this.remainingMs(e, now) > this.minRemainingMs) {
-      this.counters.hits++;
-      e.hits++;
-      this.touch(key, e);
-      if (!e.inflight && now.mono >= e.retryAtMonoMs && this.refreshDue(e, now)) {
-        this.start(key, e, fetch, true);
-      }
-      return Promise.resolve(e.held.value);
-    }
+    if (e?.held && this.remainingMs(e, now) > this.minRemainingMs) return Promise.resolve(this.hit(key, e, e.held.value, now, fetch));
     this.counters.misses++;
     if (!e) {
-      e = { failures: 0, retryAtMonoMs: -Infinity, hits: 0 };
+      // Every field from the start: one hidden class, fields in the object (a cache holds thousands).
+      e = { held: undefined, inflight: undefined, failures: 0, retryAtMonoMs: -Infinity, lastError: undefined, hits: 0, used: ++this.calls };
       this.insert(key, e);
     } else {
-      this.touch(key, e);
+      this.touch(e);
     }
     if (e.inflight) return e.inflight;
     if (e.lastError && now.mono < e.retryAtMonoMs) return Promise.reject(e.lastError.error);
     return this.start(key, e, fetch, false);
+  }
+
+  /**
+   * get() for a valid cached value, without a promise (a refresh starts when one is due, as in get()).
+   * Undefined, counting nothing, when get() would have to wait.
+   */
+  peek(key: string, fetch: () => Promise<Fetched<T>>): T | undefined {
+    const now = this.now();
+    const e = this.map.get(key);
+    return e?.held && this.remainingMs(e, now) > this.minRemainingMs ? this.hit(key, e, e.held.value, now, fetch) : undefined;
+  }
+
+  /** A valid value is held: count it, keep it recent, and refresh ahead when due. */
+  private hit(key: string, e: Entry<T>, value: T, now: Now, fetch: () => Promise<Fetched<T>>): T {
+    this.counters.hits++;
+    e.hits++;
+    this.touch(e);
+    if (!e.inflight && now.mono >= e.retryAtMonoMs && this.refreshDue(e, now)) {
+      this.start(key, e, fetch, true);
+    }
+    return value;
   }
 
   /** Drops one key (an in-flight fetch still answers its waiters but no longer fills the cache). */
@@ -165,6 +182,14 @@ export class TokenCache<T> implements ReportingCache {
 
   clear(): void {
     this.map.clear();
+  }
+
+  /** Changes the bound on entries; beyond it, least recently used idle entries go (now and on insert). */
+  setMaxEntries(max: number): void {
+    this.maxEntries = max;
+    while (this.map.size > max && this.dropLeastRecent()) {
+      // one at a time, oldest first
+    }
   }
 
   /** Forgets entries that hold nothing valid, fetch nothing and are not backing off. */
@@ -264,20 +289,28 @@ export class TokenCache<T> implements ReportingCache {
   }
 
   private insert(key: string, e: Entry<T>): void {
+    if (this.map.size >= this.maxEntries) this.dropLeastRecent();
     this.map.set(key, e);
-    if (this.map.size <= this.maxEntries) return;
-    // Map order is recency order (touch re-inserts): drop the least recently used idle entry.
-    for (const [k, old] of this.map) {
-      if (k !== key && !old.inflight) {
-        this.map.delete(k);
-        break;
-      }
-    }
   }
 
-  private touch(key: string, e: Entry<T>): void {
-    this.map.delete(key);
-    this.map.set(key, e);
+  /**
+   * Drops the least recently used idle entry; false when every entry is fetching. A scan, but only
+   * when the cache is full: recency is a counter stamped on each use, so a hit costs no reordering.
+   */
+  private dropLeastRecent(): boolean {
+    let oldest: string | undefined;
+    let at = Infinity;
+    for (const [k, e] of this.map) {
+      if (!e.inflight && e.used < at) {
+        oldest = k;
+        at = e.used;
+      }
+    }
+    return oldest !== undefined && this.map.delete(oldest);
+  }
+
+  private touch(e: Entry<T>): void {
+    e.used = ++this.calls;
   }
 
   private info(key: string, e: Entry<T>, now: Now): CacheEntryInfo {

@@ -27,7 +27,13 @@ export interface Engine {
    * helpers started from many environments). Without it, sources read `deps.env`.
    */
   handle(req: EngineRequest, callerEnv?: CallerEnv, opts?: HandleOptions): Promise<EngineResult>;
-  /** The environment variables the current rules read: what a client must send along. */
+  /**
+   * handle() for a get answered from memory (stored entries and rules unchanged, a token cached and
+   * valid, an env rule), without a promise: the daemon's hot path. Undefined when the answer needs
+   * waiting for (a mint, a store read); handle() then gives it. Same answers as handle().
+   */
+  handleNow(req: EngineRequest, callerEnv?: CallerEnv): EngineResult | undefined;
+  /** The environment variables the rules of the last request read (the current ones before any): what a client must send along. */
   envNames(): string[];
 }
 
@@ -46,6 +52,12 @@ export interface EngineDeps {
   onChange?: (url: string) => void;
   /** The cache the token sources (exchange, oauth2, oidc, command) mint through; tests inject one with a fake clock. */
   tokenCache?: TokenCache<Credential>;
+  /**
+   * For handleNow: the store's entries when they are at hand without waiting (a cached list still
+   * current), and the current rules; both may be shared by the requests of one event-loop turn.
+   */
+  storedNow?: () => StoredEntry[] | undefined;
+  rulesNow?: () => Rule[] | undefined;
 }
 
 export function createEngine(opts: { store: SecretStore; config?: Config; env?: Env; now?: () => number }): Engine {
@@ -57,6 +69,9 @@ export function createEngine(opts: { store: SecretStore; config?: Config; env?: 
     now: opts.now ?? (() => Math.floor(Date.now() / 1000)),
   });
 }
+
+/** What answers a get: the credential and the rule it came from. */
+type Hit = { credential: Credential; rule: RuleInfo };
 
 /** A candidate answer: a config rule or a stored entry, with its parsed pattern. */
 type Candidate = { kind: 'rule'; rule: Rule; pattern: Pattern } | { kind: 'stored'; entry: StoredEntry; pattern: Pattern };
@@ -82,13 +97,27 @@ export function engineFrom(deps: EngineDeps): Engine {
   let memo: { rules: Rule[]; stored: StoredEntry[]; index: RuleIndex<Candidate> } | undefined;
 
   /** The rules and stored entries whose host could answer the target, in precedence order. */
-  async function candidatesFor(target: RequestTarget): Promise<Candidate[]> {
+  async function candidatesFor(target: RequestTarget): Promise<readonly Candidate[]> {
     const ruleList = deps.rules();
-    const all = await deps.store.list();
+    return indexFor(ruleList, await deps.store.list()).candidatesFor(target);
+  }
+
+  function indexFor(ruleList: Rule[], all: StoredEntry[]): RuleIndex<Candidate> {
     if (!memo || memo.rules !== ruleList || memo.stored !== all) {
+      if (memo?.rules !== ruleList) tokens.fitRules(ruleList, sourceFor);
       memo = { rules: ruleList, stored: all, index: new RuleIndex(buildCandidates(ruleList, all), (c) => c.pattern) };
     }
-    return memo.index.candidatesFor(target);
+    return memo.index;
+  }
+
+  // The variables of the rules the last request was answered from: the daemon publishes them after
+  // every request, so they are worked out again only when the rules changed (and without another
+  // look at the config file: the request just looked).
+  let names: { rules: Rule[]; names: string[] } | undefined;
+  function envNames(): string[] {
+    const rules = memo?.rules ?? deps.rules();
+    if (names?.rules !== rules) names = { rules, names: envNamesOfRules(rules) };
+    return names.names;
   }
 
   function buildCandidates(ruleList: Rule[], all: StoredEntry[]): Candidate[] {
@@ -108,39 +137,83 @@ export function engineFrom(deps: EngineDeps): Engine {
     return c.kind === 'stored' ? c.entry.username : c.rule.username;
   }
 
+  // Environments already merged, by the caller values they hold: a daemon's callers keep sending the
+  // same few, and copying the environment (tens of variables) per request is most of an env rule's
+  // answer. Sources only read an environment, and the one an engine serves is fixed when it opens.
+  // In memory only, like the credentials they lead to; a few, as few callers' environments differ.
+  const mergedEnvs = new Map<string, Env>();
+
   /** The environment a rule's source reads: the caller's values for its variables, when a caller sent them. */
   function sourceEnv(rule: Rule, callerEnv: CallerEnv | undefined): Env {
-    if (!callerEnv) return deps.env;
-    const env: Env = { ...deps.env };
-    for (const name of envNamesOf(rule)) {
+    const names = ruleEnvNames(rule);
+    if (!callerEnv || names.length === 0) return deps.env;
+    const values: (string | null)[] = [];
+    for (const name of names) {
       // A client that did not know this rule's variables (its list was stale) must not be answered
       // with the daemon's own values: it resolves in process instead.
       if (!Object.hasOwn(callerEnv, name)) throw new CredmuxError('caller-env', `the request did not carry $${name}, which rule "${rule.id}" reads`);
-      const v = callerEnv[name];
-      if (v === null || v === undefined) delete env[name];
-      else env[name] = v;
+      values.push(callerEnv[name] ?? null);
+    }
+    // Names are variable names (no comma); values are JSON-quoted, so no two environments share a key.
+    const key = `${names.join(',')}=${JSON.stringify(values)}`;
+    let env = mergedEnvs.get(key);
+    if (!env) {
+      env = { ...deps.env };
+      for (const name of names) {
+        const v = callerEnv[name];
+        if (v === null || v === undefined) delete env[name];
+        else env[name] = v;
+      }
+      // Frozen: shared by every request from callers with these values (and so hashed once by the token cache).
+      Object.freeze(env);
+      if (mergedEnvs.size >= MERGED_ENVS) mergedEnvs.clear();
+      mergedEnvs.set(key, env);
     }
     return env;
   }
 
-  async function resolve(target: RequestTarget, callerEnv?: CallerEnv, opts: HandleOptions = {}): Promise<{ credential: Credential; rule: RuleInfo } | null> {
-    const all = await candidatesFor(target);
+  /** The candidate that answers: the most specific whose username filter passes. */
+  function choose(all: readonly Candidate[], target: RequestTarget): Candidate | undefined {
     // The username in a request is a filter: a rule that names another user never answers.
-    const eligible = all.filter((c) => target.username === undefined || usernameOf(c) === undefined || usernameOf(c) === target.username);
-    const best = selectMostSpecific(eligible, (c) => c.pattern, target);
+    const eligible = target.username === undefined ? all : all.filter((c) => usernameOf(c) === undefined || usernameOf(c) === target.username);
+    return selectMostSpecific(eligible, (c) => c.pattern, target);
+  }
+
+  function storedHit(entry: StoredEntry): Hit {
+    const { url: _url, updatedAt: _u, ...credential } = entry;
+    return { credential, rule: { id: `stored:${entry.url}#${entry.username}`, match: entry.url, source: 'stored' } };
+  }
+
+  function ruleHit(rule: Rule, target: RequestTarget, credential: Credential | null): Hit | null {
+    if (!credential) return null;
+    if (target.username !== undefined && rule.username === undefined && credential.kind === 'basic' && credential.username !== target.username) return null;
+    return { credential, rule: { id: `config:${rule.id}`, match: rule.match, source: rule.source.type } };
+  }
+
+  async function resolve(target: RequestTarget, callerEnv?: CallerEnv, opts: HandleOptions = {}): Promise<Hit | null> {
+    const best = choose(await candidatesFor(target), target);
     if (!best) return null;
-    if (best.kind === 'stored') {
-      const { url: _url, updatedAt: _u, ...credential } = best.entry;
-      return { credential, rule: { id: `stored:${best.entry.url}#${best.entry.username}`, match: best.entry.url, source: 'stored' } };
-    }
+    if (best.kind === 'stored') return storedHit(best.entry);
     const { rule } = best;
     const source = sourceFor(rule);
     if (opts.deferTokens && isTokenSource(source)) throw new CredmuxError('deferred', `rule "${rule.id}" mints tokens: the daemon shares them`);
     const env = sourceEnv(rule, callerEnv);
     const credential = isTokenSource(source) ? await tokens.get(rule, source, env) : await source.fetch(rule, { env, now: deps.now, host: target.host });
-    if (!credential) return null;
-    if (target.username !== undefined && rule.username === undefined && credential.kind === 'basic' && credential.username !== target.username) return null;
-    return { credential, rule: { id: `config:${rule.id}`, match: rule.match, source: rule.source.type } };
+    return ruleHit(rule, target, credential);
+  }
+
+  /** resolve(), when nothing needs waiting for; undefined when it does (resolve() then answers). */
+  function resolveNow(target: RequestTarget, callerEnv: CallerEnv | undefined): Hit | null | undefined {
+    const all = deps.storedNow?.();
+    if (!all) return undefined;
+    const best = choose(indexFor(deps.rulesNow?.() ?? deps.rules(), all).candidatesFor(target), target);
+    if (!best) return null;
+    if (best.kind === 'stored') return storedHit(best.entry);
+    const { rule } = best;
+    const source = sourceFor(rule);
+    const env = sourceEnv(rule, callerEnv);
+    const credential = isTokenSource(source) ? tokens.getNow(rule, source, env, all) : source.fetchNow?.(rule, { env, now: deps.now, host: target.host });
+    return credential === undefined ? undefined : ruleHit(rule, target, credential);
   }
 
   /** The store is git handing back a token a token-source rule served for this URL (see store()). */
@@ -212,7 +285,17 @@ export function engineFrom(deps: EngineDeps): Engine {
   }
 
   return {
-    envNames: () => envNamesOfRules(deps.rules()),
+    envNames,
+    handleNow(req, callerEnv) {
+      if (req.op !== 'get') return undefined;
+      try {
+        const hit = resolveNow(withUsername(parseRequest(req.url), req.username), callerEnv);
+        if (hit === undefined) return undefined;
+        return hit ? { op: 'get', credential: hit.credential, rule: hit.rule } : { op: 'get', credential: null };
+      } catch (e) {
+        return errorResult(e);
+      }
+    },
     async handle(req, callerEnv, opts = {}) {
       try {
         switch (req.op) {
@@ -228,12 +311,27 @@ export function engineFrom(deps: EngineDeps): Engine {
             throw new CredmuxError('bad-request', `unknown operation ${JSON.stringify((req as { op: unknown }).op)}`);
         }
       } catch (e) {
-        if (e instanceof CredmuxError) return { op: 'error', error: e.toData() };
-        // Anything else is a bug; its message could in theory carry data we were handed, so say less.
-        return { op: 'error', error: { code: 'internal', message: `internal error (${(e as Error)?.name ?? 'unknown'})` } };
+        return errorResult(e);
       }
     },
   };
+}
+
+function errorResult(e: unknown): EngineResult {
+  if (e instanceof CredmuxError) return { op: 'error', error: e.toData() };
+  // Anything else is a bug; its message could in theory carry data we were handed, so say less.
+  return { op: 'error', error: { code: 'internal', message: `internal error (${(e as Error)?.name ?? 'unknown'})` } };
+}
+
+/** Merged caller environments an engine keeps (see sourceEnv). */
+const MERGED_ENVS = 64;
+
+/** envNamesOf once per rule: it walks the rule's source config, and a compiled rule never changes. */
+const ruleNames = new WeakMap<Rule, string[]>();
+function ruleEnvNames(rule: Rule): string[] {
+  let names = ruleNames.get(rule);
+  if (!names) ruleNames.set(rule, (names = envNamesOf(rule)));
+  return names;
 }
 
 function isWildcard(url: string): boolean {

@@ -94,6 +94,8 @@ export class LineSplitter {
     for (;;) {
       const nl = chunk.indexOf(0x0a, start);
       const end = nl === -1 ? chunk.length : nl;
+      // Nothing held from earlier chunks: a line ending here is decoded in place, without a copy.
+      const inThisChunk = this.parts.length === 0;
       if (!this.skipping) {
         if (this.size + (end - start) > this.maxBytes) {
           // Report once, drop what we hold, and discard the rest of this line as it streams in.
@@ -101,18 +103,18 @@ export class LineSplitter {
           this.parts = [];
           this.size = 0;
           this.skipping = true;
-        } else if (end > start) {
+        } else if (end > start && !(inThisChunk && nl !== -1)) {
           this.parts.push(chunk.subarray(start, end));
           this.size += end - start;
         }
       }
       if (nl === -1) break;
       if (!this.skipping) {
-        let line = Buffer.concat(this.parts).toString('utf8');
+        let line = inThisChunk ? chunk.toString('utf8', start, end) : Buffer.concat(this.parts).toString('utf8');
         if (line.endsWith('\r')) line = line.slice(0, -1);
         out.push(line);
       }
-      this.parts = [];
+      if (this.parts.length) this.parts = [];
       this.size = 0;
       this.skipping = false;
       start = nl + 1;
@@ -216,7 +218,8 @@ export type DecodedClientLine =
 
 /** Decodes one line a client sent. `version` is the daemon's package version, for version errors. */
 export function decodeClientLine(line: string, version: string): DecodedClientLine {
-  if (line.trim() === '') return { kind: 'empty' };
+  // A message starts with "{": only other lines need the (copying) whitespace check.
+  if (line.charCodeAt(0) !== 0x7b && line.trim() === '') return { kind: 'empty' };
   let msg: unknown;
   try {
     msg = JSON.parse(line);
@@ -278,10 +281,12 @@ function checkCallerEnv(v: unknown): CallerEnv | undefined | string {
   if (v === undefined) return undefined;
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return 'env must be an object';
   const out: CallerEnv = Object.create(null) as CallerEnv;
-  const entries = Object.entries(v);
-  if (entries.length > MAX_ENV_NAMES) return `env holds more than ${MAX_ENV_NAMES} names`;
-  for (const [name, value] of entries) {
+  let n = 0;
+  // for…in: a JSON.parse result has only own keys (its prototype adds none), and no arrays are built.
+  for (const name in v) {
+    if (++n > MAX_ENV_NAMES) return `env holds more than ${MAX_ENV_NAMES} names`;
     if (!ENV_NAME.test(name)) return 'env has a name that is not an environment variable name';
+    const value = (v as Record<string, unknown>)[name];
     if (value !== null && typeof value !== 'string') return 'env values must be strings or null';
     out[name] = value;
   }

@@ -1,6 +1,5 @@
 // What the daemon answers to one decoded line: engine requests go to the engine, control messages
 // to the lifecycle. Never throws: every failure becomes a well-formed reply.
-import { evictEverywhere } from '../cache/registry.js';
 import type { EngineRequest, EngineResult } from '../core/types.js';
 import { decodeClientLine, PROTOCOL_VERSION, wireError, type ControlName, type DaemonMessage, type DaemonStatus, type Pong } from './codec.js';
 import type { Logger } from './log.js';
@@ -8,6 +7,8 @@ import type { CallerEnv } from '../sources/env-names.js';
 
 export interface EngineLike {
   handle(req: EngineRequest, callerEnv?: CallerEnv): Promise<EngineResult>;
+  /** handle(), when the answer is at hand without waiting; undefined otherwise (see Engine.handleNow). */
+  handleNow?(req: EngineRequest, callerEnv?: CallerEnv): EngineResult | undefined;
   /** The variables the current rules read (published for clients in env-names.json). */
   envNames?(): string[];
 }
@@ -32,6 +33,8 @@ export interface DispatchDeps {
   context: string;
   /** The engine, opened once; a rejection is retried on the next request. */
   engine: () => Promise<EngineLike>;
+  /** The engine once it is open (undefined before): lets a request be answered without a promise. */
+  openEngine?: () => EngineLike | undefined;
   counters: RequestCounters;
   pong: () => Pong;
   status: () => DaemonStatus;
@@ -61,7 +64,12 @@ function control(id: number, ctl: ControlName, deps: DispatchDeps): DaemonMessag
   }
 }
 
-export async function dispatchLine(line: string, deps: DispatchDeps): Promise<DaemonMessage | undefined> {
+/**
+ * The reply to one line: at once when the answer is at hand (controls, refusals, and gets the engine
+ * answers from memory, which is nearly every request a busy daemon sees), else a promise that never
+ * rejects. A reply undefined means none (an empty line).
+ */
+export function dispatchLine(line: string, deps: DispatchDeps): DaemonMessage | undefined | Promise<DaemonMessage | undefined> {
   const msg = decodeClientLine(line, deps.version);
   if (msg.kind === 'empty') return undefined;
   if (msg.kind === 'invalid') return msg.reply;
@@ -76,19 +84,44 @@ export async function dispatchLine(line: string, deps: DispatchDeps): Promise<Da
   c.total++;
   c[req.op]++;
   deps.onActivity();
+  // Always with a caller env (empty when none was sent): the daemon's own values never answer a caller.
+  const callerEnv = env ?? {};
+  const engine = deps.openEngine?.();
+  if (engine?.handleNow) {
+    let res: EngineResult | undefined;
+    try {
+      res = engine.handleNow(req, callerEnv);
+    } catch (e) {
+      return engineFailed(id, req, e, deps);
+    }
+    if (res) return finish(id, req, res, engine, deps);
+  }
+  return answerLater(id, req, callerEnv, deps);
+}
+
+async function answerLater(id: number, req: EngineRequest, callerEnv: CallerEnv, deps: DispatchDeps): Promise<DaemonMessage> {
+  let engine: EngineLike;
   let res: EngineResult;
   try {
-    const engine = await deps.engine();
-    // Always with a caller env (empty when none was sent): the daemon's own values never answer a caller.
-    res = await engine.handle(req, env ?? {});
-    deps.onEngineUsed?.(engine);
+    engine = await deps.engine();
+    res = await engine.handle(req, callerEnv);
   } catch (e) {
-    c.errors++;
-    // The engine turns its own failures into results; reaching here is a bug or a failed open.
-    // Its message could carry data we were handed, so only the error's name is logged.
-    deps.log.error('engine failed', { op: req.op, error: errorName(e) });
-    return wireError(id, 'engine', `the daemon's engine failed (${errorName(e)}); resolve in process`);
+    return engineFailed(id, req, e, deps);
   }
+  return finish(id, req, res, engine, deps);
+}
+
+function engineFailed(id: number, req: EngineRequest, e: unknown, deps: DispatchDeps): DaemonMessage {
+  deps.counters.errors++;
+  // The engine turns its own failures into results; reaching here is a bug or a failed open.
+  // Its message could carry data we were handed, so only the error's name is logged.
+  deps.log.error('engine failed', { op: req.op, error: errorName(e) });
+  return wireError(id, 'engine', `the daemon's engine failed (${errorName(e)}); resolve in process`);
+}
+
+function finish(id: number, req: EngineRequest, res: EngineResult, engine: EngineLike, deps: DispatchDeps): DaemonMessage {
+  const c = deps.counters;
+  deps.onEngineUsed?.(engine);
   if (res.op === 'error' && res.error.code === 'caller-env') {
     // The client's list of variables was stale (a config change, a daemon that just started): it sends
     // again with the refreshed env-names.json, or resolves in process. Counted as a mismatch, not as a
@@ -102,13 +135,6 @@ export async function dispatchLine(line: string, deps: DispatchDeps): Promise<Da
     c.errors++;
     deps.log.warn('request failed', { op: req.op, code: res.error.code, message: res.error.message });
   }
-  // A store that changed the store, or any erase (git's erase means "that credential was refused",
-  // even for a minted token nothing stored backs): drop cached tokens so the next get re-mints. The
-  // daemon cannot tell which rules a URL touches (the engine can), so it drops them all. Not on an
-  // unchanged store: git stores every credential after each successful use.
-  if ((res.op === 'store' && res.stored) || req.op === 'erase') {
-    const n = evictEverywhere();
-    if (n > 0) deps.log.info('dropped cached tokens', { after: req.op, count: n });
-  }
+  // Tokens a store or erase made stale are the engine's to drop (it knows which rules a URL touches).
   return { v: PROTOCOL_VERSION, id, res };
 }

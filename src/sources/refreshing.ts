@@ -7,9 +7,9 @@
 // runs in process while a daemon serves. Each answer checks the inputs' identity and write time
 // (never their value) against the ones this process minted from or wrote itself; anything else means
 // a re-login, and the cached token is dropped and minted anew.
-import { TokenCache } from '../cache/token-cache.js';
+import { TokenCache, type Fetched } from '../cache/token-cache.js';
 import { envNamesOf } from './env-names.js';
-import type { Rule } from '../core/config.js';
+import type { Rule, StoredRef } from '../core/config.js';
 import { matches } from '../core/match.js';
 import type { Env } from '../core/paths.js';
 import type { Credential, StoredEntry } from '../core/types.js';
@@ -25,6 +25,9 @@ export interface RefreshingDeps {
   /** Injectable (tests use a fake clock); default: a process-wide registered cache. */
   cache?: TokenCache<Credential>;
 }
+
+/** Cache entries beyond one per token rule: tokens minted for other caller environments (two CI jobs' API keys). */
+const SPARE_ENTRIES = 1000;
 
 /** How many input stamps per key count as "ours" (a few rotations back). */
 const KNOWN_STAMPS = 8;
@@ -47,11 +50,33 @@ function digest(s: string): string {
 // Made on first use: crypto costs a helper that resolves a stored secret in process a few milliseconds.
 let envDigestKey: Buffer | undefined;
 
-function envDigest(rule: Rule, env: Env): string {
-  const values = envNamesOf(rule).map((n) => `${n}=${env[n] ?? '\0unset'}`);
+/** The digest for a rule that reads no variable: the same for every caller, computed once. */
+let noEnvDigest: string | undefined;
+
+/**
+ * Digests already computed, per environment object and list of names: a daemon hands the same merged
+ * environment to every request from callers with the same values, so it hashes once per environment,
+ * not per request. Keyed by the objects, never by the values.
+ */
+const envDigests = new WeakMap<Env, Map<string, string>>();
+
+/** `namesKey`: the names joined, the same for every rule reading the same variables. */
+function envDigest(names: readonly string[], namesKey: string, env: Env): string {
+  if (names.length === 0 && noEnvDigest !== undefined) return noEnvDigest;
+  let known = envDigests.get(env);
+  const hit = known?.get(namesKey);
+  if (hit !== undefined) return hit;
+  const values = names.map((n) => `${n}=${env[n] ?? '\0unset'}`);
   const { createHmac, randomBytes } = process.getBuiltinModule('node:crypto');
   envDigestKey ??= randomBytes(32);
-  return createHmac('sha256', envDigestKey).update(values.join('\0')).digest('hex').slice(0, 16);
+  const d = createHmac('sha256', envDigestKey).update(values.join('\0')).digest('hex').slice(0, 16);
+  if (names.length === 0) noEnvDigest = d;
+  else if (Object.isFrozen(env)) {
+    // Only an environment that cannot change under us (the engine freezes the ones it merges).
+    if (!known) envDigests.set(env, (known = new Map()));
+    known.set(namesKey, d);
+  }
+  return d;
 }
 
 export function tokenCacheKey(rule: Rule, source: TokenSource): string {
@@ -60,9 +85,48 @@ export function tokenCacheKey(rule: Rule, source: TokenSource): string {
   return `config:${rule.id}${aud !== undefined ? `|aud=${aud}` : ''}|${cfg}`;
 }
 
+/**
+ * What a rule contributes to its cache key, worked out once per rule: a daemon asks for it on every
+ * request, and a compiled rule never changes (a new config compiles new rule objects).
+ */
+interface RuleKey {
+  key: string;
+  names: string[];
+  namesKey: string;
+  inputs: StoredRef[];
+  /** The full cache key for the last (frozen) environment seen: callers with the same values share one. */
+  last?: { env: Env; key: string };
+}
+
+const ruleKeys = new WeakMap<Rule, RuleKey>();
+
+function ruleKeyOf(rule: Rule, source: TokenSource): RuleKey {
+  let k = ruleKeys.get(rule);
+  if (!k) {
+    const names = envNamesOf(rule);
+    k = { key: tokenCacheKey(rule, source), names, namesKey: names.join(','), inputs: source.inputs(rule), last: undefined };
+    ruleKeys.set(rule, k);
+  }
+  return k;
+}
+
+/**
+ * The rule's cache key for callers with these values: a keyed digest of the values the rule reads,
+ * never the values. Callers with different values for them (two CI jobs, two API keys) never share a token.
+ */
+function cacheKeyOf(k: RuleKey, env: Env): string {
+  if (k.last?.env === env) return k.last.key;
+  const key = `${k.key}|env=${envDigest(k.names, k.namesKey, env)}`;
+  if (k.names.length === 0 || Object.isFrozen(env)) k.last = { env, key };
+  return key;
+}
+
 export class RefreshingTokens {
   readonly cache: TokenCache<Credential>;
   private readonly known = new Map<string, string[]>();
+  /** Keys whose inputs getNow found unchanged in the list `checkedIn`. */
+  private readonly checked = new Set<string>();
+  private checkedIn: readonly StoredEntry[] | undefined;
 
   constructor(private readonly deps: RefreshingDeps) {
     this.cache = deps.cache ?? new TokenCache<Credential>({ name: 'tokens' });
@@ -70,27 +134,62 @@ export class RefreshingTokens {
 
   /** The rule's current token: cached while valid, minted at most once at a time. */
   async get(rule: Rule, source: TokenSource, env: Env = this.deps.env): Promise<Credential> {
-    // Callers with different values for the variables the rule reads (two CI jobs, two API keys)
-    // never share a token: the key carries a keyed digest of those values, never the values.
-    const key = `${tokenCacheKey(rule, source)}|env=${envDigest(rule, env)}`;
-    const inputs = source.inputs(rule);
-    const { store, now } = this.deps;
-    const mint = async () => {
-      const before = inputs.length ? inputStamp(await store.list(), inputs) : '';
-      const secrets = secretAccess(store, env, (after) => this.remember(key, inputStamp(after, inputs)));
-      const credential = await source.mint(rule, { env, now, secrets });
-      this.remember(key, before);
-      return { value: credential, expiresAt: credential.expiresAt };
-    };
+    const { key, inputs, mint } = this.lookup(rule, source, env);
     const value = await this.cache.get(key, mint);
     if (inputs.length === 0) return value;
-    const current = inputStamp(await store.list(), inputs);
+    const current = inputStamp(await this.deps.store.list(), inputs);
     if (this.isKnown(key, current)) return value;
     // Changed by someone else (a new login): drop the token minted from the old input. Remembered
     // first, so callers arriving meanwhile join this one mint instead of evicting it again.
     this.remember(key, current);
     this.cache.evict(key);
     return this.cache.get(key, mint);
+  }
+
+  /**
+   * get() without waiting: the cached token while it is valid and its stored inputs are still the
+   * ones it was minted from (`entries`: the store's current list). Undefined when get() has work to do.
+   */
+  getNow(rule: Rule, source: TokenSource, env: Env, entries: readonly StoredEntry[]): Credential | undefined {
+    const { key, inputs, mint } = this.lookup(rule, source, env);
+    if (inputs.length > 0) {
+      // Checked once per key while the store's list stays the same array (the daemon's cache keeps it).
+      if (entries !== this.checkedIn) {
+        this.checkedIn = entries;
+        this.checked.clear();
+      }
+      if (!this.checked.has(key)) {
+        if (!this.isKnown(key, inputStamp(entries, inputs))) return undefined;
+        this.checked.add(key);
+      }
+    }
+    return this.cache.peek(key, mint);
+  }
+
+  private lookup(rule: Rule, source: TokenSource, env: Env): { key: string; inputs: StoredRef[]; mint: () => Promise<Fetched<Credential>> } {
+    const k = ruleKeyOf(rule, source);
+    const key = cacheKeyOf(k, env);
+    const inputs = k.inputs;
+    const { store, now } = this.deps;
+    const mint = async () => {
+      const before = inputs.length ? inputStamp(await store.list(), inputs) : '';
+      const secrets = secretAccess(store, env, (after) => this.remember(key, inputStamp(after, inputs)));
+      const credential = plainCredential(await source.mint(rule, { env, now, secrets }));
+      this.remember(key, before);
+      return { value: credential, expiresAt: credential.expiresAt };
+    };
+    return { key, inputs, mint };
+  }
+
+  /**
+   * Sizes the cache for these rules: every token rule keeps its token, with room to spare for rules
+   * minting per caller environment. A fixed bound below the number of token rules would evict and
+   * re-mint tokens round-robin as requests spread over the rules.
+   */
+  fitRules(rules: readonly Rule[], sourceOf: (r: Rule) => AnySource): void {
+    let n = 0;
+    for (const rule of rules) if (isTokenSource(sourceOf(rule))) n++;
+    this.cache.setMaxEntries(SPARE_ENTRIES + n);
   }
 
   /** Drops the tokens of rules that answer `url` or read a secret stored for it (store/erase/logout). */
@@ -121,6 +220,7 @@ export class RefreshingTokens {
   }
 
   private remember(key: string, stamp: string): void {
+    this.checked.delete(key);
     const list = (this.known.get(key) ?? []).filter((s) => s !== stamp);
     list.push(stamp);
     this.known.set(key, list.slice(-KNOWN_STAMPS));
@@ -129,6 +229,18 @@ export class RefreshingTokens {
   private isKnown(key: string, stamp: string): boolean {
     return this.known.get(key)?.includes(stamp) ?? false;
   }
+}
+
+/**
+ * A minted credential rebuilt field by field, in one order, for the cache to keep: copies made by
+ * spreading (as sources build them) get a hidden class of their own in optimised code, and thousands of
+ * cached tokens would each carry one.
+ */
+function plainCredential(c: Credential): Credential {
+  const out: Credential = { kind: c.kind, username: c.username, secret: c.secret };
+  if (c.expiresAt !== undefined) out.expiresAt = c.expiresAt;
+  if (c.oauthRefreshToken !== undefined) out.oauthRefreshToken = c.oauthRefreshToken;
+  return out;
 }
 
 /**

@@ -19,20 +19,71 @@ export function storedPatternOf(ref: StoredRef): string {
   return formatPattern(parsePattern(ref.stored));
 }
 
-function newestFirst(entries: readonly StoredEntry[]): StoredEntry[] {
-  return [...entries].sort((a, b) => (b.updatedAt ?? '').localeCompare(a.updatedAt ?? ''));
+/**
+ * One list of entries, prepared for lookups: newest first, grouped by exact URL, and (on first need)
+ * with parsed patterns. Kept per list: the daemon's store cache hands back the same array until the
+ * store changes, so a daemon answering for thousands of token rules sorts its entries once, not once
+ * per request and rule. Stores hand out fresh arrays and nothing here mutates one.
+ */
+interface EntryIndex {
+  byUrl: Map<string, StoredEntry[]>;
+  sorted: StoredEntry[];
+  parsed?: { e: StoredEntry; p: Pattern }[];
 }
 
-export function resolveStoredRef(entries: readonly StoredEntry[], ref: StoredRef): StoredEntry | undefined {
-  const sorted = newestFirst(entries);
-  const userOk = (e: StoredEntry) => (ref.username === undefined ? e.username !== REFRESH_TOKEN_USERNAME : e.username === ref.username);
-  let exact: string;
+const indexes = new WeakMap<readonly StoredEntry[], EntryIndex>();
+
+function indexOf(entries: readonly StoredEntry[]): EntryIndex {
+  let ix = indexes.get(entries);
+  if (!ix) {
+    const sorted = [...entries].sort((a, b) => (b.updatedAt ?? '').localeCompare(a.updatedAt ?? ''));
+    const byUrl = new Map<string, StoredEntry[]>();
+    for (const e of sorted) {
+      const list = byUrl.get(e.url);
+      if (list) list.push(e);
+      else byUrl.set(e.url, [e]);
+    }
+    ix = { byUrl, sorted };
+    indexes.set(entries, ix);
+  }
+  return ix;
+}
+
+function parsedEntries(ix: EntryIndex): { e: StoredEntry; p: Pattern }[] {
+  if (!ix.parsed) {
+    ix.parsed = [];
+    for (const e of ix.sorted) {
+      try {
+        ix.parsed.push({ e, p: parsePattern(e.url) });
+      } catch {
+        // an entry this version cannot parse answers nothing
+      }
+    }
+  }
+  return ix.parsed;
+}
+
+/** storedPatternOf, parsed once per reference (a rule's config object lives as long as the rule). */
+const exactPatterns = new WeakMap<StoredRef, string | undefined>();
+
+function exactPatternOf(ref: StoredRef): string | undefined {
+  if (exactPatterns.has(ref)) return exactPatterns.get(ref);
+  let exact: string | undefined;
   try {
     exact = storedPatternOf(ref);
   } catch {
-    return undefined;
+    exact = undefined;
   }
-  const hit = sorted.find((e) => e.url === exact && userOk(e));
+  exactPatterns.set(ref, exact);
+  return exact;
+}
+
+export function resolveStoredRef(entries: readonly StoredEntry[], ref: StoredRef): StoredEntry | undefined {
+  const ix = indexOf(entries);
+  const userOk = (e: StoredEntry) => (ref.username === undefined ? e.username !== REFRESH_TOKEN_USERNAME : e.username === ref.username);
+  const exact = exactPatternOf(ref);
+  if (exact === undefined) return undefined;
+  const hit = ix.byUrl.get(exact)?.find(userOk);
   if (hit) return hit;
   let target;
   try {
@@ -40,16 +91,11 @@ export function resolveStoredRef(entries: readonly StoredEntry[], ref: StoredRef
   } catch {
     return undefined; // a wildcard names only its own pattern
   }
-  const withPattern: { e: StoredEntry; p: Pattern }[] = [];
-  for (const e of sorted) {
-    if (!userOk(e)) continue;
-    try {
-      withPattern.push({ e, p: parsePattern(e.url) });
-    } catch {
-      // an entry this version cannot parse answers nothing
-    }
-  }
-  return selectMostSpecific(withPattern, (x) => x.p, target)?.e;
+  return selectMostSpecific(
+    parsedEntries(ix).filter((x) => userOk(x.e)),
+    (x) => x.p,
+    target,
+  )?.e;
 }
 
 /** What a stored input currently is, for change detection — its identity and write time, never its secret. */

@@ -20,6 +20,8 @@ export interface CredentialSource {
   readonly refreshing?: false;
   /** The credential for this rule, or null when the source has none for it (not an error). */
   fetch(rule: Rule, ctx: SourceContext): Promise<Credential | null>;
+  /** fetch(), for a source that needs no I/O: lets the daemon answer without a promise per request. */
+  fetchNow?(rule: Rule, ctx: SourceContext): Credential | null;
 }
 
 /** How a token source reads and writes the secrets it consumes; never anything else of the store. */

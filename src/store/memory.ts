@@ -42,6 +42,10 @@ export class MemoryStore implements SecretStore {
   }
 
   async version(): Promise<string> {
+    return this.versionSync();
+  }
+
+  versionSync(): string {
     return String(this.generation);
   }
 }

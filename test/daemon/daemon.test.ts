@@ -312,25 +312,6 @@ describe('lifecycle', () => {
 });
 
 describe('what passes through', () => {
-  it('store and erase drop cached tokens so the next get re-mints', async () => {
-    const { env } = home();
-    const source = async () => {
-      const r = await resolve(get('a.example'), env);
-      return r.result.op === 'get' ? r.result.rule?.source : undefined;
-    };
-    expect(await source()).toBe('fake#1');
-    expect(await source()).toBe('fake#1'); // cached
-    expect((await resolve({ op: 'erase', url: 'https://a.example' }, env)).via).toBe('daemon');
-    expect(await source()).toBe('fake#2');
-    const store = { op: 'store', url: 'https://b.example', credential: { kind: 'basic', username: 'u', secret: 'stored-secret-xyz' } } as const;
-    expect((await resolve(store, env)).result).toEqual({ op: 'store', stored: true });
-    expect(await source()).toBe('fake#3');
-    // git stores the credential it just used after every success: an unchanged store keeps the cache.
-    expect((await resolve(store, env)).result).toEqual({ op: 'store', stored: false });
-    expect(await source()).toBe('fake#3');
-    expect(readLog(env)).toContain('dropped cached tokens after=erase count=1');
-  });
-
   it('a client with another CREDMUX_* environment is not answered from this daemon (resolves in process)', async () => {
     const { env } = home();
     await resolve(get('a.example'), env);

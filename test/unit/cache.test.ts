@@ -3,6 +3,11 @@ import { backoffDelay, DEFAULT_BACKOFF } from '../../src/cache/backoff.js';
 import type { Clock } from '../../src/cache/clock.js';
 import { cacheReport, evictEverywhere } from '../../src/cache/registry.js';
 import { defaultRefreshMarginMs, TokenCache, type Fetched, type TokenCacheOptions } from '../../src/cache/token-cache.js';
+import { compileRules } from '../../src/core/config.js';
+import type { Credential } from '../../src/core/types.js';
+import { sourceFor } from '../../src/sources/index.js';
+import { RefreshingTokens } from '../../src/sources/refreshing.js';
+import { MemoryStore } from '../../src/store/memory.js';
 
 /** A clock the test moves by hand; wall and monotonic time can be moved separately. */
 class FakeClock implements Clock {
@@ -371,6 +376,18 @@ describe('TokenCache: eviction and reporting', () => {
     expect(c.entries().map((e) => e.key).sort()).toEqual(['a', 'c']);
   });
 
+  it('setMaxEntries shrinks to the bound at once, dropping the least recently used first', async () => {
+    const clock = new FakeClock();
+    const c = cache(clock);
+    const s = source(clock);
+    for (const k of ['a', 'b', 'c', 'd']) await c.get(k, s.fetch);
+    await c.get('a', s.fetch); // a is now the most recent; b the least
+    c.setMaxEntries(2);
+    expect(c.entries().map((e) => e.key).sort()).toEqual(['a', 'd']);
+    await c.get('e', s.fetch);
+    expect(c.entries().map((e) => e.key).sort()).toEqual(['a', 'e']);
+  });
+
   it('registered caches are reported and evicted process-wide (what the daemon uses)', async () => {
     const clock = new FakeClock();
     const c = new TokenCache<string>({ clock, name: 'test-registry' });
@@ -381,5 +398,54 @@ describe('TokenCache: eviction and reporting', () => {
     expect(cacheReport().hits).toBeGreaterThanOrEqual(1);
     expect(evictEverywhere((k) => k === 'config:1')).toBeGreaterThanOrEqual(1);
     expect(c.entries()).toEqual([]);
+  });
+});
+
+describe('TokenCache.peek (the daemon answering without a promise)', () => {
+  it('is the cached value while it is valid, counted as a hit, and undefined (counting nothing) otherwise', async () => {
+    const clock = new FakeClock();
+    const c = cache(clock);
+    const s = source(clock);
+    expect(c.peek('k', s.fetch)).toBeUndefined();
+    expect(c.stats()).toMatchObject({ hits: 0, misses: 0, fetches: 0, size: 0 });
+    await c.get('k', s.fetch);
+    expect(c.peek('k', s.fetch)).toBe('token-1');
+    expect(c.stats()).toMatchObject({ hits: 1, misses: 1, fetches: 1 });
+    clock.advance(3600_000 - 4_000); // less than minRemainingMs left: not served
+    expect(c.peek('k', s.fetch)).toBeUndefined();
+    expect(s.calls()).toBe(1);
+  });
+
+  it('starts the refresh-ahead a get would start, and keeps serving the valid value meanwhile', async () => {
+    const clock = new FakeClock();
+    const c = cache(clock);
+    const s = source(clock);
+    await c.get('k', s.fetch);
+    clock.advance(3600_000 - 300_000); // inside the refresh margin (max(60 s, 10%) = 6 min)
+    expect(c.peek('k', s.fetch)).toBe('token-1');
+    expect(s.calls()).toBe(2);
+    await tick();
+    expect(c.peek('k', s.fetch)).toBe('token-2');
+  });
+});
+
+describe('RefreshingTokens.fitRules', () => {
+  it('sizes the cache so every token rule keeps its token, however many there are', async () => {
+    const clock = new FakeClock();
+    const c = new TokenCache<Credential>({ clock, random: () => 0.5, register: false });
+    const rules = compileRules({
+      rules: Array.from({ length: 1500 }, (_, i) => ({
+        id: `t${i}`,
+        match: `https://t${i}.example`,
+        source: { type: 'exchange', endpoint: 'https://mint.example/token', secret: { env: 'KEY' } },
+      })),
+    });
+    new RefreshingTokens({ store: new MemoryStore(), env: {}, now: () => clock.nowS, cache: c }).fitRules(rules, sourceFor);
+    let mints = 0;
+    const mint = async (): Promise<Fetched<Credential>> => ({ value: { kind: 'bearer', username: '__token__', secret: `tok-${++mints}` }, expiresAt: clock.nowS + 3600 });
+    for (const r of rules) await c.get(r.id, mint);
+    expect(c.stats().size).toBe(1500);
+    for (const r of rules) await c.get(r.id, mint);
+    expect(mints).toBe(1500); // the second round was all hits: nothing evicted and minted again
   });
 });
