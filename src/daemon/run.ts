@@ -164,9 +164,7 @@ export async function serveDaemon(env: Env, openEngine: EngineFactory, opts: Ser
   const checkExecutable = () => {
     if (!opts.watchExecutable || exeId === undefined) return;
     const now = statId(opts.watchExecutable);
-    // After this turn: the request that noticed is answered first (it may be answered synchronously,
-    // and stopping ends every connection with nothing in flight).
-    if (now !== exeId) setImmediate(() => stop('the daemon executable changed (upgrade)'));
+    if (now !== exeId) stop('the daemon executable changed (upgrade)');
   };
 
   // Made once: the daemon dispatches every request with them.
