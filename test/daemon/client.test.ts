@@ -2,14 +2,14 @@
 // garbage. The rule throughout: the request never fails (undefined = resolve in process), and a
 // daemon is only spawned when none is there (or an older one was asked to leave).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Env } from '../../src/core/paths.js';
 import { askDaemon } from '../../src/daemon/client.js';
 import { daemonFiles } from '../../src/daemon/paths.js';
 import { ensurePrivateDir } from '../../src/daemon/private-dir.js';
-import { buildFakeBundles, daemonPids, disposeBundles, testHome, type Bundles, type TestHome } from './helpers.js';
+import { buildFakeBundles, daemonPids, disposeBundles, lineServer, testHome, type Bundles, type TestHome } from './helpers.js';
 
 let bins: Bundles;
 const homes: TestHome[] = [];
@@ -43,23 +43,15 @@ async function fakeDaemon(env: Env, onLine: (line: string, socket: Socket) => vo
   ensurePrivateDir(files.dir);
   const lines: string[] = [];
   let connections = 0;
-  const server = createServer((socket) => {
-    connections++;
-    let buf = '';
-    socket.on('data', (d) => {
-      buf += d.toString();
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) !== -1) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        lines.push(line);
-        onLine(line, socket);
-      }
-    });
-    socket.on('error', () => {});
-  });
+  const server = await lineServer(
+    files.socket,
+    (line, socket) => {
+      lines.push(line);
+      onLine(line, socket);
+    },
+    () => connections++,
+  );
   servers.push(server);
-  await new Promise<void>((r) => server.listen(files.socket, r));
   return { lines, connections: () => connections };
 }
 

@@ -2,6 +2,7 @@
 // give every test its own HOME and runtime dir, and make sure no daemon outlives the run.
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -174,4 +175,27 @@ export function runDaemonSync(bin: string, env: Env, timeoutMs = 10_000): { stat
 export function readLog(env: Env): string {
   const f = daemonFiles(env).logFile;
   return existsSync(f) ? readFileSync(f, 'utf8') : '';
+}
+
+/**
+ * A server listening at `path` that hands every complete line it receives to `onLine`, with the
+ * socket it came on (a stand-in daemon); `onConnection` sees each new connection first.
+ */
+export async function lineServer(path: string, onLine: (line: string, socket: Socket) => void, onConnection?: (socket: Socket) => void): Promise<Server> {
+  const server = createServer((socket) => {
+    onConnection?.(socket);
+    let buf = '';
+    socket.on('data', (d) => {
+      buf += d.toString();
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) !== -1) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        onLine(line, socket);
+      }
+    });
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(path, r));
+  return server;
 }

@@ -2,13 +2,14 @@
 // on this Node) and node:net (what a Node without that binding falls back to). Same servers, same
 // outcomes: an answer, nobody there, a peer that hangs up or stays silent, replies in pieces.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { encode, PROTOCOL_VERSION, type ClientMessage } from '../../src/daemon/codec.js';
 import { ask, canConnect } from '../../src/daemon/connection.js';
 import { handleDialer, type DialerKind } from '../../src/daemon/pipe.js';
+import { lineServer } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'credmux-pipe-'));
 let n = 0;
@@ -19,24 +20,9 @@ afterEach(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A server on a fresh socket path; `onLine` sees each complete line and the socket it came on. */
-async function serve(onLine: (line: string, socket: Socket) => void, onConnect?: (socket: Socket) => void): Promise<string> {
+async function serve(onLine: (line: string, socket: Socket) => void): Promise<string> {
   const path = join(dir, `s${n++}.sock`);
-  const server = createServer((socket) => {
-    onConnect?.(socket);
-    let buf = '';
-    socket.on('data', (d) => {
-      buf += d.toString();
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) !== -1) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        onLine(line, socket);
-      }
-    });
-    socket.on('error', () => {});
-  });
-  await new Promise<void>((r) => server.listen(path, r));
-  servers.push(server);
+  servers.push(await lineServer(path, onLine));
   return path;
 }
 
