@@ -11,6 +11,11 @@ import { runDaemon } from '../daemon/control.js';
 // collection then runs more often, but each is short: few of a request's objects survive it.
 setFlagsFromString('--semi-space-growth-factor=1');
 setFlagsFromString('--heap-growing-percent=10');
+// undici parses HTTP with llhttp compiled to WebAssembly. V8's optimizing tier for it takes ~36 MB of
+// compiler memory on a background thread, most of which stays resident for the daemon's life (~10 MB
+// RSS, measured), to speed up parsing a token endpoint's few responses an hour: the baseline
+// compiler is plenty.
+setFlagsFromString('--liftoff-only');
 
 void runDaemon(process.env).then(
   (code) => process.exit(code),

@@ -70,8 +70,18 @@ export function createEngine(opts: { store: SecretStore; config?: Config; env?: 
   });
 }
 
-/** What answers a get: the credential and the rule it came from. */
-type Hit = { credential: Credential; rule: RuleInfo };
+/**
+ * What answers a get: the credential and the rule it came from. Frozen, and the same object for every
+ * answer from one stored entry or one cached token: a daemon answering from memory allocates nothing
+ * for it, and serializes it once (src/daemon/codec.ts, encode).
+ */
+type Hit = Readonly<{ op: 'get'; credential: Readonly<Credential>; rule: Readonly<RuleInfo> }>;
+
+const NOT_FOUND: EngineResult = Object.freeze({ op: 'get', credential: null });
+
+function frozenHit(credential: Credential, rule: RuleInfo): Hit {
+  return Object.freeze({ op: 'get', credential: Object.freeze({ ...credential }), rule: Object.freeze(rule) });
+}
 
 /** A candidate answer: a config rule or a stored entry, with its parsed pattern. */
 type Candidate = { kind: 'rule'; rule: Rule; pattern: Pattern } | { kind: 'stored'; entry: StoredEntry; pattern: Pattern };
@@ -137,38 +147,42 @@ export function engineFrom(deps: EngineDeps): Engine {
     return c.kind === 'stored' ? c.entry.username : c.rule.username;
   }
 
-  // Environments already merged, by the caller values they hold: a daemon's callers keep sending the
-  // same few, and copying the environment (tens of variables) per request is most of an env rule's
-  // answer. Sources only read an environment, and the one an engine serves is fixed when it opens.
-  // In memory only, like the credentials they lead to; a few, as few callers' environments differ.
-  const mergedEnvs = new Map<string, Env>();
+  // Environments already merged, by the variables read and the caller's values for them: a daemon's
+  // callers keep sending the same few, and copying the environment (tens of variables) per request is
+  // most of an env rule's answer. Sources only read an environment, and the one an engine serves is
+  // fixed when it opens. In memory only, like the credentials they lead to; a few, as few callers'
+  // environments differ.
+  const mergedEnvs = new Map<string, { values: (string | null)[]; env: Env }[]>();
+  let mergedCount = 0;
 
   /** The environment a rule's source reads: the caller's values for its variables, when a caller sent them. */
   function sourceEnv(rule: Rule, callerEnv: CallerEnv | undefined): Env {
-    const names = ruleEnvNames(rule);
+    const { names, key } = ruleEnvNames(rule);
     if (!callerEnv || names.length === 0) return deps.env;
-    const values: (string | null)[] = [];
     for (const name of names) {
       // A client that did not know this rule's variables (its list was stale) must not be answered
       // with the daemon's own values: it resolves in process instead.
       if (!Object.hasOwn(callerEnv, name)) throw new CredmuxError('caller-env', `the request did not carry $${name}, which rule "${rule.id}" reads`);
-      values.push(callerEnv[name] ?? null);
     }
-    // Names are variable names (no comma); values are JSON-quoted, so no two environments share a key.
-    const key = `${names.join(',')}=${JSON.stringify(values)}`;
-    let env = mergedEnvs.get(key);
-    if (!env) {
-      env = { ...deps.env };
-      for (const name of names) {
-        const v = callerEnv[name];
-        if (v === null || v === undefined) delete env[name];
-        else env[name] = v;
-      }
-      // Frozen: shared by every request from callers with these values (and so hashed once by the token cache).
-      Object.freeze(env);
-      if (mergedEnvs.size >= MERGED_ENVS) mergedEnvs.clear();
-      mergedEnvs.set(key, env);
+    let merged = mergedEnvs.get(key);
+    for (const m of merged ?? []) if (sameValues(m.values, names, callerEnv)) return m.env;
+    const values = names.map((name) => callerEnv[name] ?? null);
+    const env: Env = { ...deps.env };
+    names.forEach((name, i) => {
+      const v = values[i];
+      if (v === null || v === undefined) delete env[name];
+      else env[name] = v;
+    });
+    // Frozen: shared by every request from callers with these values (and so hashed once by the token cache).
+    Object.freeze(env);
+    if (mergedCount >= MERGED_ENVS) {
+      mergedEnvs.clear();
+      mergedCount = 0;
+      merged = undefined;
     }
+    if (!merged) mergedEnvs.set(key, (merged = []));
+    merged.push({ values, env });
+    mergedCount++;
     return env;
   }
 
@@ -176,18 +190,35 @@ export function engineFrom(deps: EngineDeps): Engine {
   function choose(all: readonly Candidate[], target: RequestTarget): Candidate | undefined {
     // The username in a request is a filter: a rule that names another user never answers.
     const eligible = target.username === undefined ? all : all.filter((c) => usernameOf(c) === undefined || usernameOf(c) === target.username);
-    return selectMostSpecific(eligible, (c) => c.pattern, target);
+    return selectMostSpecific(eligible, patternOfCandidate, target);
   }
+
+  // Answers kept per stored entry (the store hands back the same entries while it is unchanged) and
+  // per cached token (the cache hands back the same credential until it refreshes it).
+  const storedHits = new WeakMap<StoredEntry, Hit>();
+  const tokenHits = new WeakMap<Credential, { rule: Rule; hit: Hit }>();
 
   function storedHit(entry: StoredEntry): Hit {
-    const { url: _url, updatedAt: _u, ...credential } = entry;
-    return { credential, rule: { id: `stored:${entry.url}#${entry.username}`, match: entry.url, source: 'stored' } };
+    let hit = storedHits.get(entry);
+    if (!hit) {
+      const { url: _url, updatedAt: _u, ...credential } = entry;
+      hit = frozenHit(credential, { id: `stored:${entry.url}#${entry.username}`, match: entry.url, source: 'stored' });
+      storedHits.set(entry, hit);
+    }
+    return hit;
   }
 
-  function ruleHit(rule: Rule, target: RequestTarget, credential: Credential | null): Hit | null {
+  function ruleHit(rule: Rule, target: RequestTarget, credential: Credential | null, fromCache: boolean): Hit | null {
     if (!credential) return null;
     if (target.username !== undefined && rule.username === undefined && credential.kind === 'basic' && credential.username !== target.username) return null;
-    return { credential, rule: { id: `config:${rule.id}`, match: rule.match, source: rule.source.type } };
+    const kept = fromCache ? tokenHits.get(credential) : undefined;
+    if (kept?.rule === rule) return kept.hit;
+    const info = { id: `config:${rule.id}`, match: rule.match, source: rule.source.type };
+    // A credential made for this request alone (env, command…) is answered as it is.
+    if (!fromCache) return { op: 'get', credential, rule: info };
+    const hit = frozenHit(credential, info);
+    tokenHits.set(credential, { rule, hit });
+    return hit;
   }
 
   async function resolve(target: RequestTarget, callerEnv?: CallerEnv, opts: HandleOptions = {}): Promise<Hit | null> {
@@ -198,8 +229,9 @@ export function engineFrom(deps: EngineDeps): Engine {
     const source = sourceFor(rule);
     if (opts.deferTokens && isTokenSource(source)) throw new CredmuxError('deferred', `rule "${rule.id}" mints tokens: the daemon shares them`);
     const env = sourceEnv(rule, callerEnv);
-    const credential = isTokenSource(source) ? await tokens.get(rule, source, env) : await source.fetch(rule, { env, now: deps.now, host: target.host });
-    return ruleHit(rule, target, credential);
+    const token = isTokenSource(source);
+    const credential = token ? await tokens.get(rule, source, env) : await source.fetch(rule, { env, now: deps.now, host: target.host });
+    return ruleHit(rule, target, credential, token);
   }
 
   /** resolve(), when nothing needs waiting for; undefined when it does (resolve() then answers). */
@@ -212,13 +244,14 @@ export function engineFrom(deps: EngineDeps): Engine {
     const { rule } = best;
     const source = sourceFor(rule);
     const env = sourceEnv(rule, callerEnv);
-    const credential = isTokenSource(source) ? tokens.getNow(rule, source, env, all) : source.fetchNow?.(rule, { env, now: deps.now, host: target.host });
-    return credential === undefined ? undefined : ruleHit(rule, target, credential);
+    const token = isTokenSource(source);
+    const credential = token ? tokens.getNow(rule, source, env, all) : source.fetchNow?.(rule, { env, now: deps.now, host: target.host });
+    return credential === undefined ? undefined : ruleHit(rule, target, credential, token);
   }
 
   /** The store is git handing back a token a token-source rule served for this URL (see store()). */
   async function isTokenEcho(target: RequestTarget, credential: Credential): Promise<boolean> {
-    const best = selectMostSpecific(await candidatesFor(target), (c) => c.pattern, target);
+    const best = selectMostSpecific(await candidatesFor(target), patternOfCandidate, target);
     if (best?.kind !== 'rule' || !isTokenSource(sourceFor(best.rule))) return false;
     const presented = best.rule.username ?? DEFAULT_TOKEN_USERNAME;
     // Without authtype git sends it back as username/password; with it, as a bearer with no username.
@@ -227,8 +260,7 @@ export function engineFrom(deps: EngineDeps): Engine {
 
   async function get(url: string, username: string | undefined, callerEnv: CallerEnv | undefined, opts: HandleOptions): Promise<EngineResult> {
     const target = withUsername(parseRequest(url), username);
-    const hit = await resolve(target, callerEnv, opts);
-    return hit ? { op: 'get', credential: hit.credential, rule: hit.rule } : { op: 'get', credential: null };
+    return (await resolve(target, callerEnv, opts)) ?? NOT_FOUND;
   }
 
   async function store(url: string, credential: Credential, callerEnv: CallerEnv | undefined): Promise<EngineResult> {
@@ -290,8 +322,7 @@ export function engineFrom(deps: EngineDeps): Engine {
       if (req.op !== 'get') return undefined;
       try {
         const hit = resolveNow(withUsername(parseRequest(req.url), req.username), callerEnv);
-        if (hit === undefined) return undefined;
-        return hit ? { op: 'get', credential: hit.credential, rule: hit.rule } : { op: 'get', credential: null };
+        return hit === null ? NOT_FOUND : hit;
       } catch (e) {
         return errorResult(e);
       }
@@ -326,12 +357,27 @@ function errorResult(e: unknown): EngineResult {
 /** Merged caller environments an engine keeps (see sourceEnv). */
 const MERGED_ENVS = 64;
 
-/** envNamesOf once per rule: it walks the rule's source config, and a compiled rule never changes. */
-const ruleNames = new WeakMap<Rule, string[]>();
-function ruleEnvNames(rule: Rule): string[] {
-  let names = ruleNames.get(rule);
-  if (!names) ruleNames.set(rule, (names = envNamesOf(rule)));
-  return names;
+/**
+ * envNamesOf once per rule: it walks the rule's source config, and a compiled rule never changes.
+ * With the names as one string (variable names hold no comma), for looking up merged environments.
+ */
+const ruleNames = new WeakMap<Rule, { names: string[]; key: string }>();
+function ruleEnvNames(rule: Rule): { names: string[]; key: string } {
+  let known = ruleNames.get(rule);
+  if (!known) {
+    const names = envNamesOf(rule);
+    ruleNames.set(rule, (known = { names, key: names.join(',') }));
+  }
+  return known;
+}
+
+function sameValues(values: readonly (string | null)[], names: readonly string[], callerEnv: CallerEnv): boolean {
+  for (let i = 0; i < names.length; i++) if (values[i] !== (callerEnv[names[i]!] ?? null)) return false;
+  return true;
+}
+
+function patternOfCandidate(c: Candidate): Pattern {
+  return c.pattern;
 }
 
 function isWildcard(url: string): boolean {

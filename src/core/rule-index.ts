@@ -36,17 +36,20 @@ export class RuleIndex<T> {
     let found: Bucket<T>[] | undefined;
     let only = this.exact.get(target.host);
     if (this.wildcardDepths.size > 0) {
-      // `*.example.com` is stored under `example.com` and covers it and every subdomain.
-      let depth = labels(target.host);
-      for (let host = target.host; ; depth--) {
-        const bucket = this.wildcardDepths.has(depth) ? this.wildcard.get(host) : undefined;
+      // `*.example.com` is stored under `example.com` and covers it and every subdomain. Only the
+      // suffixes with as many labels as some wildcard are cut out and looked up: each is a new string
+      // to hash, and a busy daemon does this for every request.
+      const host = target.host;
+      let depth = labels(host);
+      for (let start = 0; ; depth--) {
+        const bucket = this.wildcardDepths.has(depth) ? this.wildcard.get(start === 0 ? host : host.slice(start)) : undefined;
         if (bucket) {
           if (!only) only = bucket;
           else (found ??= [only]).push(bucket);
         }
-        const dot = host.indexOf('.');
+        const dot = host.indexOf('.', start);
         if (dot < 0) break;
-        host = host.slice(dot + 1);
+        start = dot + 1;
       }
     }
     if (!found) return only?.items ?? [];

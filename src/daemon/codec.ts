@@ -71,7 +71,20 @@ export type DaemonMessage =
   | { v: number; id: number; shutdown: true }
   | { v: number; id: number | null; error: WireError };
 
+/** The JSON of results the engine shares: it freezes an answer it gives again and again (engine.ts, Hit). */
+const sharedJson = new WeakMap<object, string>();
+
 export function encode(msg: ClientMessage | DaemonMessage): string {
+  // A daemon's answers from memory: the result is serialized once, then only the id changes. The text
+  // is what JSON.stringify gives for {v, id, res} (the only fields such a message has).
+  if ('res' in msg && Object.isFrozen(msg.res)) {
+    let res = sharedJson.get(msg.res);
+    if (res === undefined) {
+      res = JSON.stringify(msg.res);
+      sharedJson.set(msg.res, res);
+    }
+    return `{"v":${msg.v},"id":${msg.id},"res":${res}}\n`;
+  }
   return `${JSON.stringify(msg)}\n`;
 }
 
@@ -139,7 +152,8 @@ function isObj(x: unknown): x is Obj {
 }
 
 function onlyKeys(o: Obj, allowed: readonly string[], where: string): string | undefined {
-  for (const k of Object.keys(o)) if (!allowed.includes(k)) return `unknown field ${where}${k}`;
+  // for…in, not Object.keys: no array per message (a JSON.parse result has only own, enumerable keys).
+  for (const k in o) if (!allowed.includes(k)) return `unknown field ${where}${k}`;
   return undefined;
 }
 
@@ -174,7 +188,12 @@ export function checkEngineRequest(r: unknown): { ok: true; req: EngineRequest }
   switch (r.op) {
     case 'get':
       problem = onlyKeys(r, ['op', 'url', 'username'], w) ?? str(r, 'url', w) ?? str(r, 'username', w, true);
-      if (!problem) return { ok: true, req: { op: 'get', url: r.url as string, ...(r.username !== undefined && { username: r.username as string }) } };
+      if (!problem) {
+        // Built field by field: a conditional spread costs more than the rest of the check (every request is a get).
+        const get: Extract<EngineRequest, { op: 'get' }> = { op: 'get', url: r.url as string };
+        if (r.username !== undefined) get.username = r.username as string;
+        return { ok: true, req: get };
+      }
       break;
     case 'store':
       problem = onlyKeys(r, ['op', 'url', 'credential'], w) ?? str(r, 'url', w) ?? checkCredential(r.credential);
@@ -252,7 +271,10 @@ export function decodeClientLine(line: string, version: string): DecodedClientLi
     if (typeof env === 'string') return bad(env);
     const checked = checkEngineRequest(msg.req);
     if (!checked.ok) return bad(checked.problem);
-    return { kind: 'request', id, req: checked.req, ...(msg.ctx !== undefined && { ctx: msg.ctx as string }), ...(env && { env }) };
+    const request: DecodedClientLine & { kind: 'request' } = { kind: 'request', id, req: checked.req };
+    if (msg.ctx !== undefined) request.ctx = msg.ctx as string;
+    if (env) request.env = env;
+    return request;
   }
   return bad('a message needs req or ctl');
 }
@@ -276,19 +298,36 @@ export function decodeDaemonLine(line: string): DaemonMessage | undefined {
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MAX_ENV_NAMES = 256;
 
-/** The caller's values of the variables the rules read: names → string, or null when unset. */
+/**
+ * Names already checked against ENV_NAME: every request carries the same few (those env-names.json
+ * lists), so the daemon tests each once. Bounded, as a client may send any names it likes.
+ */
+const goodNames = new Set<string>();
+const GOOD_NAMES_MAX = 1024;
+
+function isEnvName(name: string): boolean {
+  if (goodNames.has(name)) return true;
+  if (!ENV_NAME.test(name)) return false;
+  if (goodNames.size >= GOOD_NAMES_MAX) goodNames.clear();
+  goodNames.add(name);
+  return true;
+}
+
+/**
+ * The caller's values of the variables the rules read: names → string, or null when unset. Checked in
+ * place and handed on as JSON.parse made it: every key is the object's own data property (even
+ * "__proto__"), and the engine reads only names it finds with Object.hasOwn.
+ */
 function checkCallerEnv(v: unknown): CallerEnv | undefined | string {
   if (v === undefined) return undefined;
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return 'env must be an object';
-  const out: CallerEnv = Object.create(null) as CallerEnv;
   let n = 0;
   // for…in: a JSON.parse result has only own keys (its prototype adds none), and no arrays are built.
   for (const name in v) {
     if (++n > MAX_ENV_NAMES) return `env holds more than ${MAX_ENV_NAMES} names`;
-    if (!ENV_NAME.test(name)) return 'env has a name that is not an environment variable name';
+    if (!isEnvName(name)) return 'env has a name that is not an environment variable name';
     const value = (v as Record<string, unknown>)[name];
     if (value !== null && typeof value !== 'string') return 'env values must be strings or null';
-    out[name] = value;
   }
-  return out;
+  return v as CallerEnv;
 }

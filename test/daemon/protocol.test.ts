@@ -243,4 +243,17 @@ describe('schema and validator', () => {
     );
     expect(PROTOCOL_VERSION).toBe(1);
   });
+
+  it("hands on the caller's variables as sent, a name like __proto__ included, and refuses bad ones", () => {
+    const line = (env: string) => `{"v":1,"id":3,"req":{"op":"get","url":"https://h.example/"},"env":${env}}`;
+    const ok = decodeClientLine(line('{"__proto__":"p-value","CI_TOKEN":null,"X":"x"}'), version);
+    expect(ok.kind).toBe('request');
+    const env = (ok as { env: Record<string, string | null> }).env;
+    expect(Object.hasOwn(env, '__proto__') && env['__proto__']).toBe('p-value');
+    expect(Object.getPrototypeOf(env)).toBe(Object.prototype); // the name set a value, not a prototype
+    expect(Object.keys(env)).toEqual(['__proto__', 'CI_TOKEN', 'X']);
+    for (const bad of ['{"1X":"v"}', '{"A-B":"v"}', '{"X":1}', '[]', '"x"']) {
+      expect(decodeClientLine(line(bad), version), bad).toMatchObject({ kind: 'invalid', reply: { error: { code: 'bad-message' } } });
+    }
+  });
 });

@@ -12,6 +12,7 @@ import { dataDir, type Env } from '../../src/core/paths.js';
 import type { EngineRequest } from '../../src/core/types.js';
 import type { CallerEnv } from '../../src/sources/env-names.js';
 import { FileStore } from '../../src/store/file.js';
+import { encode, PROTOCOL_VERSION } from '../../src/daemon/codec.js';
 import { ROUTES, startTokenServer, type TokenServer } from '../helpers/token-server.js';
 
 let srv: TokenServer;
@@ -151,5 +152,42 @@ describe('Engine.handleNow', () => {
     expect(second).not.toEqual(first);
     await nextTurn();
     expect(engine.handleNow(pyx, CALLER)).toEqual(second);
+  });
+
+  it('gives one frozen answer per stored entry and per cached token, which the daemon serializes once', async () => {
+    const { engine, other } = await setUp();
+    const git: EngineRequest = { op: 'get', url: 'https://git.example/org/repo.git' };
+    const pyx: EngineRequest = { op: 'get', url: `${TOKENS}/simple/pkg/` };
+    await engine.handle(git, CALLER);
+    await engine.handle(pyx, CALLER);
+    await nextTurn();
+    for (const req of [git, pyx]) {
+      const first = engine.handleNow(req, CALLER)!;
+      expect(engine.handleNow(req, CALLER)).toBe(first);
+      expect(await engine.handle(req, CALLER)).toBe(first);
+      expect(Object.isFrozen(first)).toBe(true);
+      const { credential, rule } = first as { credential: object; rule: object };
+      expect(Object.isFrozen(credential) && Object.isFrozen(rule)).toBe(true);
+      // What a shared answer encodes to is exactly JSON.stringify's text, for any id.
+      for (const id of [0, 7, 123456]) {
+        const msg = { v: PROTOCOL_VERSION, id, res: first };
+        expect(encode(msg)).toBe(`${JSON.stringify(msg)}\n`);
+      }
+    }
+    // An env rule's credential is made per request: a fresh, ordinary answer each time.
+    const ci: EngineRequest = { op: 'get', url: 'https://ci.example/a' };
+    const a = engine.handleNow(ci, CALLER)!;
+    expect(engine.handleNow(ci, CALLER)).not.toBe(a);
+    expect(Object.isFrozen(a)).toBe(false);
+    expect(engine.handleNow(ci, { CI_TOKEN: 'another-caller-token-01' })).toMatchObject({ credential: { secret: 'another-caller-token-01' } });
+
+    // A changed entry is a new answer, with the new secret in its text.
+    const before = engine.handleNow(git, CALLER)!;
+    await other.put({ url: 'https://git.example', username: 'alice', kind: 'basic', secret: 'alice-NEW-pw-0123', updatedAt: new Date(Date.now() + 60_000).toISOString() });
+    await engine.handle(git, CALLER);
+    await nextTurn();
+    const after = engine.handleNow(git, CALLER)!;
+    expect(after).not.toBe(before);
+    expect(encode({ v: PROTOCOL_VERSION, id: 1, res: after })).toContain('alice-NEW-pw-0123');
   });
 });
