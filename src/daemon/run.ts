@@ -197,18 +197,11 @@ export async function serveDaemon(env: Env, openEngine: EngineFactory, opts: Ser
   // Published before the socket exists, so the first burst of clients already sends what the rules read.
   await getEngine().then(publishEnvNames, () => {});
   try {
-    await new Promise<void>((resolve, reject) => {
-      conns.server.once('error', reject);
-      conns.server.listen(files.socket, () => {
-        conns.server.off('error', reject);
-        resolve();
-      });
-    });
+    await conns.listen(files.socket);
   } catch (e) {
     lock.release();
     return refuse(`credmux daemon: cannot listen on ${files.socket}: ${(e as Error).message}`);
   }
-  conns.server.on('error', (e) => log.error('server error', { error: e.message }));
   const socketId = (() => {
     try {
       const st = lstatSync(files.socket);

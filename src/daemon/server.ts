@@ -1,8 +1,8 @@
 // The socket side of the daemon: framing, per-connection idle time, and a drain on shutdown.
 // Requests on one connection are answered as they complete (ids say which is which), so a slow
-// source never holds up a fast lookup behind it.
-import { createServer, type Server, type Socket } from 'node:net';
+// source never holds up a fast lookup behind it. The bytes move through listener.ts.
 import { encode, LineSplitter, MAX_MESSAGE_BYTES, wireError, type DaemonMessage } from './codec.js';
+import { createListener, type ListenerKind, type ServedConnection } from './listener.js';
 
 export interface ConnectionServerOptions {
   /** The reply to one line: at once when it is at hand, else a promise that never rejects. */
@@ -10,10 +10,13 @@ export interface ConnectionServerOptions {
   /** A connection with no request in flight and no bytes for this long is closed. */
   connectionIdleMs: number;
   maxMessageBytes?: number;
+  /** Which listener serves the socket (tests run both); default: libuv's handle where available. */
+  listener?: ListenerKind;
 }
 
 export interface ConnectionServer {
-  server: Server;
+  /** Listens on a Unix socket path; rejects with an Error carrying the errno name in `code`. */
+  listen(path: string): Promise<void>;
   /** Requests being answered, across connections. */
   inflight(): number;
   open(): number;
@@ -22,8 +25,11 @@ export interface ConnectionServer {
   drain(graceMs: number): Promise<void>;
 }
 
+/** Connections served at once; more are closed as they arrive (their helpers resolve in process). */
+const MAX_CONNECTIONS = 1024;
+
 interface Conn {
-  socket: Socket;
+  conn: ServedConnection;
   inflight: number;
   /** performance.now() of the last bytes in or out. */
   lastActive: number;
@@ -37,92 +43,96 @@ export function createConnectionServer(opts: ConnectionServerOptions): Connectio
   let total = 0;
   let draining = false;
   let drained: (() => void) | undefined;
+  const maxBytes = opts.maxMessageBytes ?? MAX_MESSAGE_BYTES;
 
   const maybeEnd = (c: Conn) => {
-    if (c.closing && c.inflight === 0 && !c.socket.destroyed) c.socket.end();
+    if (c.closing && c.inflight === 0 && !c.conn.destroyed) c.conn.end();
   };
 
-  // Idle connections are found by one sweep rather than a timer per socket: Node re-arms a socket's
-  // timer on every read and every write, which a busy daemon would pay twice per request.
+  // Idle connections are found by one sweep rather than a timer per connection, which a busy daemon
+  // would re-arm twice per request.
   const idleMs = opts.connectionIdleMs;
   const sweeper = setInterval(
     () => {
       const now = performance.now();
-      for (const c of conns) if (c.inflight === 0 && now - c.lastActive >= idleMs) c.socket.destroy();
+      for (const c of conns) if (c.inflight === 0 && now - c.lastActive >= idleMs) c.conn.destroy();
     },
     Math.max(10, Math.min(idleMs / 4, 5_000)),
   );
   sweeper.unref();
 
-  // allowHalfOpen: a client may shut its write side after sending (as git's cache client does) and
-  // still read the answers.
-  const server = createServer({ allowHalfOpen: true }, (socket) => {
+  const listener = createListener((conn) => {
     total++;
-    const c: Conn = { socket, inflight: 0, closing: draining, lastActive: performance.now() };
-    conns.add(c);
-    const splitter = new LineSplitter(opts.maxMessageBytes ?? MAX_MESSAGE_BYTES);
+    const c: Conn = { conn, inflight: 0, closing: draining, lastActive: performance.now() };
+    const splitter = new LineSplitter(maxBytes);
+    // While the lines of one chunk are answered: their immediate replies, written together after.
+    let batch: string | undefined;
     const send = (msg: DaemonMessage) => {
-      if (!socket.destroyed && socket.writable) {
-        c.lastActive = performance.now();
-        socket.write(encode(msg));
-      }
+      if (conn.destroyed) return;
+      c.lastActive = performance.now();
+      if (batch !== undefined) batch += encode(msg);
+      else conn.write(encode(msg));
     };
     const settled = (reply: DaemonMessage | undefined) => {
       c.inflight--;
       inflight--;
       if (reply) send(reply);
-      maybeEnd(c);
+      if (batch === undefined) maybeEnd(c); // else after the batch is written
       if (draining && inflight === 0) drained?.();
     };
-    socket.on('data', (chunk: Buffer) => {
-      c.lastActive = performance.now();
-      if (c.closing && draining) return; // no new work while draining
-      const items = splitter.push(chunk);
-      // Several lines in one chunk (a client sending ahead): their immediate replies leave in one write.
-      const corked = items.length > 1;
-      if (corked) socket.cork();
-      for (const item of items) {
-        if (typeof item !== 'string') {
-          send(wireError(null, 'too-large', `message longer than ${opts.maxMessageBytes ?? MAX_MESSAGE_BYTES} bytes; the line was skipped`));
-          continue;
+    if (conns.size >= MAX_CONNECTIONS) {
+      conn.destroy();
+      return { data() {}, end() {}, close() {} };
+    }
+    conns.add(c);
+    queueMicrotask(() => maybeEnd(c)); // accepted while draining: ends at once
+    return {
+      data(chunk) {
+        c.lastActive = performance.now();
+        if (c.closing && draining) return; // no new work while draining
+        batch = '';
+        for (const item of splitter.push(chunk)) {
+          if (typeof item !== 'string') {
+            send(wireError(null, 'too-large', `message longer than ${maxBytes} bytes; the line was skipped`));
+            continue;
+          }
+          // In flight while it is answered, even at once: answering can stop the daemon (an upgrade
+          // noticed), and the drain that follows must still let this reply out.
+          c.inflight++;
+          inflight++;
+          let reply: ReturnType<ConnectionServerOptions['answer']>;
+          try {
+            reply = opts.answer(item);
+          } catch {
+            reply = undefined; // answer() turns every failure into a reply; a throw would be a bug, not the client's
+          }
+          if (reply instanceof Promise) reply.then(settled, () => settled(undefined)); // never rejects; belt and braces
+          else settled(reply);
         }
-        // In flight while it is answered, even at once: answering can stop the daemon (an upgrade
-        // noticed), and the drain that follows must still let this reply out.
-        c.inflight++;
-        inflight++;
-        let reply: ReturnType<ConnectionServerOptions['answer']>;
-        try {
-          reply = opts.answer(item);
-        } catch {
-          reply = undefined; // answer() turns every failure into a reply; a throw would be a bug, not the client's
-        }
-        if (reply instanceof Promise) reply.then(settled, () => settled(undefined)); // never rejects; belt and braces
-        else settled(reply);
-      }
-      if (corked) socket.uncork();
-    });
-    socket.on('end', () => {
-      c.closing = true;
-      maybeEnd(c);
-    });
-    socket.on('error', () => {
-      // A client that vanished (EPIPE, ECONNRESET): nothing to tell anyone.
-    });
-    socket.on('close', () => conns.delete(c));
-    maybeEnd(c);
-  });
-  server.maxConnections = 1024;
-  server.on('close', () => clearInterval(sweeper));
+        const out = batch;
+        batch = undefined;
+        if (out && !conn.destroyed) conn.write(out);
+        maybeEnd(c);
+      },
+      end() {
+        c.closing = true;
+        maybeEnd(c);
+      },
+      close() {
+        conns.delete(c);
+      },
+    };
+  }, opts.listener);
 
   return {
-    server,
+    listen: (path) => listener.listen(path),
     inflight: () => inflight,
     open: () => conns.size,
     total: () => total,
     async drain(graceMs) {
       draining = true;
       clearInterval(sweeper);
-      server.close();
+      listener.close();
       const done = new Promise<void>((resolve) => {
         drained = resolve;
         if (inflight === 0) resolve();
@@ -134,7 +144,7 @@ export function createConnectionServer(opts: ConnectionServerOptions): Connectio
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([done, new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
       clearTimeout(timer);
-      for (const c of conns) c.socket.destroy();
+      for (const c of conns) c.conn.destroy();
     },
   };
 }

@@ -90,12 +90,13 @@ describe('dispatchLine', () => {
   });
 });
 
-describe('the connection server with immediate replies', () => {
+describe.each(['handle', 'net'] as const)('the connection server with immediate replies (%s listener)', (listener) => {
   it('answers lines sent together, the immediate ones at once and the awaited ones as they complete', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cmx-now-'));
     dirs.push(dir);
     const sock = join(dir, 's.sock');
     const conns = createConnectionServer({
+      listener,
       connectionIdleMs: 60_000,
       answer: (text): DaemonMessage | Promise<DaemonMessage> => {
         const { id } = JSON.parse(text) as { id: number };
@@ -103,7 +104,7 @@ describe('the connection server with immediate replies', () => {
         return id % 2 === 0 ? reply : new Promise((r) => setTimeout(() => r(reply), 30));
       },
     });
-    await new Promise<void>((r) => conns.server.listen(sock, r));
+    await conns.listen(sock);
     const ids = await new Promise<number[]>((resolve) => {
       let data = '';
       const c = createConnection(sock, () => {
@@ -124,13 +125,14 @@ describe('the connection server with immediate replies', () => {
     const sock = join(dir, 's.sock');
     let drained: Promise<void> | undefined;
     const conns = createConnectionServer({
+      listener,
       connectionIdleMs: 60_000,
       answer: (text) => {
         drained = conns.drain(1_000);
         return { v: 1, id: (JSON.parse(text) as { id: number }).id, res: { op: 'list', entries: [] } };
       },
     });
-    await new Promise<void>((r) => conns.server.listen(sock, r));
+    await conns.listen(sock);
     const data = await new Promise<string>((resolve) => {
       let got = '';
       const c = createConnection(sock, () => c.write('{"id":7}\n'));

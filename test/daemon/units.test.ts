@@ -154,10 +154,11 @@ describe('settings', () => {
   });
 });
 
-describe('connections', () => {
+describe.each(['handle', 'net'] as const)('connections (%s listener)', (listener) => {
   it('an idle connection is closed after connectionIdleMs, but not while a request is in flight; a half-closed client still gets its answers', async () => {
     const sock = join(tmp(), 's.sock');
     const conns = createConnectionServer({
+      listener,
       connectionIdleMs: 150,
       answer: async (line) => {
         const { id, delay } = JSON.parse(line) as { id: number; delay: number };
@@ -165,7 +166,7 @@ describe('connections', () => {
         return { v: 1, id, res: { op: 'list', entries: [] } };
       },
     });
-    await new Promise<void>((r) => conns.server.listen(sock, r));
+    await conns.listen(sock);
     const talk = (lines: object[], halfClose: boolean) =>
       new Promise<{ data: string; ms: number }>((resolve) => {
         const t0 = Date.now();

@@ -1,0 +1,128 @@
+// listener.ts serves the daemon's socket through libuv's pipe handle, or node:net where that is not
+// available. Both must behave alike: errors as errno codes, half-close, flushing before close, and
+// a closed listener accepting no one. server.ts's own tests run over both as well.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createListener, handleListener, type ServedConnection } from '../../src/daemon/listener.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+function sockPath(): string {
+  const d = mkdtempSync(join(tmpdir(), 'cmx-listen-'));
+  dirs.push(d);
+  return join(d, 's.sock');
+}
+
+/** Sends `text`, half-closes, and collects everything until the server closes. */
+function exchange(path: string, text: string): Promise<{ data: string; error?: string }> {
+  return new Promise((resolve) => {
+    let data = '';
+    const c = createConnection(path, () => c.end(text));
+    c.on('data', (d) => (data += d.toString()));
+    c.on('error', (e: NodeJS.ErrnoException) => resolve({ data, error: e.code }));
+    c.on('close', () => resolve({ data }));
+  });
+}
+
+it('this Node exposes the pipe handle the daemon serves with (else every request pays for net streams)', () => {
+  expect(handleListener(() => ({ data() {}, end() {}, close() {} }))).toBeDefined();
+});
+
+describe.each(['handle', 'net'] as const)('%s listener', (kind) => {
+  it('hands over data, half-close and close; a big answer written before end() arrives whole', async () => {
+    const path = sockPath();
+    const seen: string[] = [];
+    const big = 'x'.repeat(300_000);
+    const listener = createListener((conn: ServedConnection) => {
+      let got = '';
+      return {
+        data: (chunk) => void (got += chunk.toString()),
+        end: () => {
+          seen.push(`end:${got}`);
+          conn.write(`${got.toUpperCase()}|`);
+          conn.write(big);
+          conn.end();
+        },
+        close: () => seen.push('close'),
+      };
+    }, kind);
+    await listener.listen(path);
+    const r = await exchange(path, 'hello');
+    expect(r.error).toBeUndefined();
+    expect(r.data.length).toBe('HELLO|'.length + big.length);
+    expect(r.data.startsWith('HELLO|xxx')).toBe(true);
+    await new Promise((res) => setTimeout(res, 20));
+    expect(seen).toEqual(['end:hello', 'close']);
+    listener.close();
+  });
+
+  it('reports a taken path and a missing directory by errno code, and a closed listener accepts no one', async () => {
+    const path = sockPath();
+    const first = createListener(() => ({ data() {}, end() {}, close() {} }), kind);
+    await first.listen(path);
+    const second = createListener(() => ({ data() {}, end() {}, close() {} }), kind);
+    await expect(second.listen(path)).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    await expect(second.listen(join(path, 'no-such-dir', 's.sock'))).rejects.toMatchObject({ code: expect.stringMatching(/^(ENOENT|ENOTDIR)$/) });
+    first.close();
+    await new Promise((res) => setTimeout(res, 20));
+    const r = await exchange(path, 'x');
+    expect(r.error).toMatch(/^(ENOENT|ECONNREFUSED)$/);
+  });
+
+  it('holds on to nothing once the client has read what was written (10,000 answers on one connection)', async () => {
+    const path = sockPath();
+    let served: ServedConnection | undefined;
+    const listener = createListener((conn) => {
+      served = conn;
+      return {
+        data: (chunk) => {
+          for (let i = 0; i < chunk.length; i++) if (chunk[i] === 0x0a) conn.write('{"v":1,"id":1,"res":{"op":"list","entries":[]}}\n');
+        },
+        end: () => conn.end(),
+        close() {},
+      };
+    }, kind);
+    await listener.listen(path);
+    const answers = await new Promise<number>((resolve) => {
+      let n = 0;
+      let sent = 0;
+      const c = createConnection(path, () => c.write('{}\n'));
+      c.on('data', (d) => {
+        for (let i = 0; i < d.length; i++) if (d[i] === 0x0a) n++;
+        // One request per answer, as a client waiting for each answer sends them.
+        while (sent < n && sent < 9_999) {
+          sent++;
+          c.write('{}\n');
+        }
+        if (n === 10_000) {
+          expect(served!.unsent()).toBe(0);
+          c.end();
+        }
+      });
+      c.on('close', () => resolve(n));
+    });
+    expect(answers).toBe(10_000);
+    listener.close();
+  });
+
+  it('a connection destroyed while the client writes is closed once, and the listener keeps serving', async () => {
+    const path = sockPath();
+    let closes = 0;
+    const listener = createListener((conn) => ({
+      data: () => conn.destroy(),
+      end: () => conn.end(),
+      close: () => void closes++,
+    }), kind);
+    await listener.listen(path);
+    const r = await exchange(path, 'bye');
+    expect(r.data).toBe('');
+    await new Promise((res) => setTimeout(res, 20));
+    expect(closes).toBe(1);
+    listener.close();
+  });
+});
