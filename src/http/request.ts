@@ -107,7 +107,27 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
   if (problem) throw new HttpFailure('refused-url', first, `${first} ${problem}`);
   const u: Undici = await tokenDeps();
   const { dispatcher, caProblem } = dispatcherFor(u, req.env, limits.connectMs);
-  const signal = AbortSignal.timeout(limits.totalMs);
+  // Not AbortSignal.timeout(): its timer (with a weak reference to the signal) lives for the whole
+  // limit after the answer came, and a daemon minting 5,000 tokens at once held 5,000 of them.
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(new DOMException('the request took too long', 'TimeoutError')), limits.totalMs);
+  timer.unref();
+  try {
+    return await exchange(u, req, limits, first, dispatcher, caProblem, deadline.signal);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function exchange(
+  u: Undici,
+  req: HttpRequest,
+  limits: HttpLimits,
+  first: string,
+  dispatcher: ReturnType<typeof dispatcherFor>['dispatcher'],
+  caProblem: string | undefined,
+  signal: AbortSignal,
+): Promise<HttpResponse> {
   const headers: Record<string, string> = { 'user-agent': `credmux/${VERSION}`, accept: 'application/json', ...req.headers };
 
   let url = req.url;

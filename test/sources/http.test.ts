@@ -8,6 +8,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createHook } from 'node:async_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { displayEndpoint, endpointProblem, isLoopbackHost } from '../../src/http/policy.js';
 import { HttpFailure, httpRequest } from '../../src/http/request.js';
@@ -133,6 +134,23 @@ describe('httpRequest', () => {
     const e = await failure(httpRequest({ ...base, url: `${origin}/big`, method: 'GET' }));
     expect(e.kind).toBe('too-large');
     expect(e.message).toBe(`${origin}/big answered with more than 1048576 bytes; refused`);
+  });
+
+  it('leaves no timer behind once the answer is in (a daemon minting thousands at once held one each)', async () => {
+    const live = new Set<number>();
+    const hook = createHook({
+      init: (id, type) => void (type === 'Timeout' && live.add(id)),
+      destroy: (id) => void live.delete(id),
+    }).enable();
+    try {
+      // One after another, so undici keeps one connection (and its few timers) for all of them.
+      for (let i = 0; i < 20; i++) expect((await httpRequest({ ...base, url: `${origin}/ok`, method: 'GET' })).status).toBe(200);
+      await new Promise((r) => setImmediate(r)); // destroy hooks run after the timers are cleared
+    } finally {
+      hook.disable();
+    }
+    // undici keeps a few for its one connection; a timer kept per request would make it 20 more.
+    expect(live.size).toBeLessThan(10);
   });
 
   it('bounds the whole exchange in time', async () => {
