@@ -1,8 +1,8 @@
-// libuv's handles as Node's own modules use them (process.binding), for the two things a helper does
-// that would otherwise load the heaviest modules it could touch: dialling the daemon (node:net, with
-// the stream stack) and starting it (node:child_process, with net and dgram). pipe.ts and spawn.ts
-// check every shape they rely on and fall back to the public modules when it differs, so a future
-// Node without these bindings is slower, never wrong.
+// libuv's handles as Node's own modules use them (process.binding), where the public modules cost
+// more than the job: a helper dialling the daemon (node:net, with the stream stack) and starting it
+// (node:child_process, with net and dgram), and the daemon serving its socket (net's streams, per
+// request). pipe.ts, listener.ts and spawn.ts use only shapes checked here or there, and fall back to
+// the public modules when they differ, so a future Node without these bindings is slower, never wrong.
 
 /**
  * The binding, or undefined: when process.binding is gone, or would print a deprecation warning
@@ -27,3 +27,84 @@ export function errname(status: number): string {
     return `E${-status}`;
   }
 }
+
+/** A libuv stream handle as Node's own modules drive it (the calls pipe.ts and listener.ts make). */
+export interface UvStream {
+  readStart(): number;
+  readStop(): number;
+  writeUtf8String(req: object, text: string): number;
+  shutdown(req: object): number;
+  close(cb?: () => void): void;
+  /** Must always hold a function: the handle's internal field refuses anything else (Node aborts). */
+  onread: (buf: ArrayBuffer | undefined) => void;
+}
+
+/** A pipe handle: a connection (connect) or a listening socket (bind, listen, onconnection). */
+export interface UvPipe extends UvStream {
+  connect(req: object, path: string): number;
+  bind(path: string): number;
+  listen(backlog: number): number;
+  onconnection: (status: number, client?: UvStream) => void;
+}
+
+type Completion = { oncomplete?: (status: number) => void };
+
+export interface PipeBindings {
+  Pipe: new (type: number) => UvPipe;
+  /** Pipe types: a connection, a listener. */
+  SOCKET: number;
+  SERVER: number;
+  PipeConnectWrap: new () => Completion;
+  WriteWrap: new () => Completion & { handle?: UvStream; async?: boolean };
+  ShutdownWrap: new () => Completion & { handle?: UvStream };
+  /** Shared with the handles' C++ side: a read's byte count (or error), its offset, whether a write is still queued. */
+  state: Int32Array;
+  kReadBytesOrError: number;
+  kArrayBufferOffset: number;
+  kLastWriteWasAsync: number;
+}
+
+/** libuv's code for end of file. */
+export const UV_EOF = -4095;
+
+let pipeBindings: PipeBindings | null | undefined;
+
+/** The pipe and stream bindings, checked once for every shape we use; null when this Node differs. */
+export function pipeHandles(): PipeBindings | null {
+  if (pipeBindings !== undefined) return pipeBindings;
+  pipeBindings = null;
+  const pipe = legacyBinding('pipe_wrap') as { Pipe?: unknown; PipeConnectWrap?: unknown; constants?: { SOCKET?: unknown; SERVER?: unknown } } | undefined;
+  const stream = legacyBinding('stream_wrap') as Record<string, unknown> | undefined;
+  const proto = (pipe?.Pipe as { prototype?: Record<string, unknown> } | undefined)?.prototype;
+  const methods = ['connect', 'bind', 'listen', 'readStart', 'readStop', 'writeUtf8String', 'shutdown', 'close'];
+  if (
+    pipe &&
+    stream &&
+    typeof pipe.Pipe === 'function' &&
+    methods.every((m) => typeof proto?.[m] === 'function') &&
+    typeof pipe.PipeConnectWrap === 'function' &&
+    typeof pipe.constants?.SOCKET === 'number' &&
+    typeof pipe.constants.SERVER === 'number' &&
+    typeof stream.WriteWrap === 'function' &&
+    typeof stream.ShutdownWrap === 'function' &&
+    stream.streamBaseState instanceof Int32Array &&
+    typeof stream.kReadBytesOrError === 'number' &&
+    typeof stream.kArrayBufferOffset === 'number' &&
+    typeof stream.kLastWriteWasAsync === 'number'
+  ) {
+    pipeBindings = {
+      Pipe: pipe.Pipe as PipeBindings['Pipe'],
+      SOCKET: pipe.constants.SOCKET,
+      SERVER: pipe.constants.SERVER,
+      PipeConnectWrap: pipe.PipeConnectWrap as PipeBindings['PipeConnectWrap'],
+      WriteWrap: stream.WriteWrap as PipeBindings['WriteWrap'],
+      ShutdownWrap: stream.ShutdownWrap as PipeBindings['ShutdownWrap'],
+      state: stream.streamBaseState,
+      kReadBytesOrError: stream.kReadBytesOrError,
+      kArrayBufferOffset: stream.kArrayBufferOffset,
+      kLastWriteWasAsync: stream.kLastWriteWasAsync,
+    };
+  }
+  return pipeBindings;
+}
+

@@ -9,7 +9,7 @@
 // net wraps, used the way net uses it; the client side does the same (pipe.ts). When this Node does
 // not expose it in the shape we expect (or under --pending-deprecation), node:net serves instead,
 // with the same events: server.ts holds the connection logic once, for both.
-import { errname, legacyBinding } from './libuv.js';
+import { errname, pipeHandles, UV_EOF, type PipeBindings, type UvPipe, type UvStream } from './libuv.js';
 
 export interface ConnectionEvents {
   data(chunk: Buffer): void;
@@ -47,82 +47,8 @@ export function createListener(onConnection: OnConnection, prefer: ListenerKind 
 
 // ---- libuv's pipe handle ------------------------------------------------------------------------
 
-interface UvStream {
-  readStart(): number;
-  readStop(): number;
-  writeUtf8String(req: object, text: string): number;
-  shutdown(req: object): number;
-  close(cb?: () => void): void;
-  /** Must always hold a function: the handle's internal field refuses anything else (Node aborts). */
-  onread: (buf: ArrayBuffer | undefined) => void;
-}
-
-interface UvServer {
-  bind(path: string): number;
-  listen(backlog: number): number;
-  close(cb?: () => void): void;
-  onconnection: (status: number, client?: UvStream) => void;
-}
-
-interface Bindings {
-  Pipe: new (type: number) => UvServer;
-  SERVER: number;
-  WriteWrap: new () => { handle?: UvStream; oncomplete?: (status: number) => void; async?: boolean };
-  ShutdownWrap: new () => { handle?: UvStream; oncomplete?: (status: number) => void };
-  state: Int32Array;
-  kReadBytesOrError: number;
-  kArrayBufferOffset: number;
-  kLastWriteWasAsync: number;
-}
-
-/** libuv's code for end of file. */
-const UV_EOF = -4095;
 /** How many clients may wait to be accepted (net's default). */
 const BACKLOG = 511;
-
-let bindings: Bindings | null | undefined;
-
-function handleBindings(): Bindings | null {
-  if (bindings !== undefined) return bindings;
-  bindings = null;
-  const pipe = legacyBinding('pipe_wrap') as { Pipe?: unknown; constants?: { SERVER?: unknown } } | undefined;
-  const stream = legacyBinding('stream_wrap') as
-    | {
-        WriteWrap?: unknown;
-        ShutdownWrap?: unknown;
-        streamBaseState?: unknown;
-        kReadBytesOrError?: unknown;
-        kArrayBufferOffset?: unknown;
-        kLastWriteWasAsync?: unknown;
-      }
-    | undefined;
-  const proto = (pipe?.Pipe as { prototype?: Record<string, unknown> } | undefined)?.prototype;
-  if (
-    pipe &&
-    stream &&
-    typeof pipe.Pipe === 'function' &&
-    typeof pipe.constants?.SERVER === 'number' &&
-    ['bind', 'listen', 'readStart', 'readStop', 'writeUtf8String', 'shutdown', 'close'].every((m) => typeof proto?.[m] === 'function') &&
-    typeof stream.WriteWrap === 'function' &&
-    typeof stream.ShutdownWrap === 'function' &&
-    stream.streamBaseState instanceof Int32Array &&
-    typeof stream.kReadBytesOrError === 'number' &&
-    typeof stream.kArrayBufferOffset === 'number' &&
-    typeof stream.kLastWriteWasAsync === 'number'
-  ) {
-    bindings = {
-      Pipe: pipe.Pipe as Bindings['Pipe'],
-      SERVER: pipe.constants.SERVER,
-      WriteWrap: stream.WriteWrap as Bindings['WriteWrap'],
-      ShutdownWrap: stream.ShutdownWrap as Bindings['ShutdownWrap'],
-      state: stream.streamBaseState,
-      kReadBytesOrError: stream.kReadBytesOrError,
-      kArrayBufferOffset: stream.kArrayBufferOffset,
-      kLastWriteWasAsync: stream.kLastWriteWasAsync,
-    };
-  }
-  return bindings;
-}
 
 const ignore = () => {};
 
@@ -133,9 +59,9 @@ function uvError(syscall: string, status: number, path: string): Error {
 
 /** A listener on libuv's pipe handle, or undefined when this Node does not expose one we understand. */
 export function handleListener(onConnection: OnConnection): Listener | undefined {
-  const b = handleBindings();
+  const b = pipeHandles();
   if (!b) return undefined;
-  let server: UvServer | undefined;
+  let server: UvPipe | undefined;
   return {
     listen(path) {
       const handle = new b.Pipe(b.SERVER);
@@ -158,7 +84,7 @@ export function handleListener(onConnection: OnConnection): Listener | undefined
   };
 }
 
-function serve(b: Bindings, handle: UvStream, onConnection: OnConnection): void {
+function serve(b: PipeBindings, handle: UvStream, onConnection: OnConnection): void {
   let open = true;
   let reading = true;
   let ending = false;

@@ -8,7 +8,7 @@
 // otherwise (a future Node that drops process.binding, or `--pending-deprecation`, which would make
 // process.binding print a warning). Both dialers deliver the same events; connection.ts holds the
 // protocol logic once, for both.
-import { errname, legacyBinding } from './libuv.js';
+import { errname, pipeHandles, UV_EOF } from './libuv.js';
 
 export interface PipeEvents {
   connect(): void;
@@ -39,65 +39,11 @@ export function pickDialer(prefer: DialerKind = 'handle'): Dialer {
 
 // ---- libuv's pipe handle ------------------------------------------------------------------------
 
-interface UvPipe {
-  connect(req: object, path: string): number;
-  readStart(): number;
-  readStop(): number;
-  writeUtf8String(req: object, text: string): number;
-  close(cb?: () => void): void;
-  /** Must always hold a function: the handle's internal field refuses anything else (Node aborts). */
-  onread: (buf: ArrayBuffer | undefined) => void;
-}
-
-interface HandleBindings {
-  Pipe: new (type: number) => UvPipe;
-  PipeConnectWrap: new () => { oncomplete?: (status: number) => void };
-  WriteWrap: new () => { handle?: UvPipe; oncomplete?: (status: number) => void; async?: boolean };
-  SOCKET: number;
-  state: Int32Array;
-  kReadBytesOrError: number;
-  kArrayBufferOffset: number;
-}
-
 const ignore = () => {};
-
-/** libuv's code for end of file. */
-const UV_EOF = -4095;
-
-let bindings: HandleBindings | null | undefined;
-
-function handleBindings(): HandleBindings | null {
-  if (bindings !== undefined) return bindings;
-  bindings = null;
-  const pipe = legacyBinding('pipe_wrap') as { Pipe?: unknown; PipeConnectWrap?: unknown; constants?: { SOCKET?: unknown } } | undefined;
-  const stream = legacyBinding('stream_wrap') as { WriteWrap?: unknown; streamBaseState?: unknown; kReadBytesOrError?: unknown; kArrayBufferOffset?: unknown } | undefined;
-  if (
-    pipe &&
-    stream &&
-    typeof pipe.Pipe === 'function' &&
-    typeof pipe.PipeConnectWrap === 'function' &&
-    typeof pipe.constants?.SOCKET === 'number' &&
-    typeof stream.WriteWrap === 'function' &&
-    stream.streamBaseState instanceof Int32Array &&
-    typeof stream.kReadBytesOrError === 'number' &&
-    typeof stream.kArrayBufferOffset === 'number'
-  ) {
-    bindings = {
-      Pipe: pipe.Pipe as HandleBindings['Pipe'],
-      PipeConnectWrap: pipe.PipeConnectWrap as HandleBindings['PipeConnectWrap'],
-      WriteWrap: stream.WriteWrap as HandleBindings['WriteWrap'],
-      SOCKET: pipe.constants.SOCKET,
-      state: stream.streamBaseState,
-      kReadBytesOrError: stream.kReadBytesOrError,
-      kArrayBufferOffset: stream.kArrayBufferOffset,
-    };
-  }
-  return bindings;
-}
 
 /** A dialer over libuv's pipe handle, or undefined when this Node does not expose one we understand. */
 export function handleDialer(): Dialer | undefined {
-  const b = handleBindings();
+  const b = pipeHandles();
   if (!b) return undefined;
   return (path, events) => {
     const handle = new b.Pipe(b.SOCKET);
@@ -147,12 +93,10 @@ export function handleDialer(): Dialer | undefined {
           pending.delete(w);
           if (status < 0) fail(status);
         };
-        pending.add(w);
         const werr = handle.writeUtf8String(w, text);
-        if (werr < 0) {
-          pending.delete(w);
-          fail(werr);
-        }
+        if (werr < 0) return fail(werr);
+        // Written at once (libuv will not call back), or queued: then kept until it completes.
+        if (b.state[b.kLastWriteWasAsync]) pending.add(w);
       },
       destroy: close,
     };
