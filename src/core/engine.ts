@@ -19,7 +19,7 @@ import type { TokenCache } from '../cache/token-cache.js';
 import { sourceFor } from '../sources/index.js';
 import { hiddenInputs, isTokenSource, RefreshingTokens } from '../sources/refreshing.js';
 import { DEFAULT_TOKEN_USERNAME } from '../sources/types.js';
-import { envNamesOf, envNamesOfRules, type CallerEnv } from '../sources/env-names.js';
+import { envNamesOfRules, ruleEnvNames, type CallerEnv } from '../sources/env-names.js';
 
 export interface Engine {
   /**
@@ -356,20 +356,6 @@ function errorResult(e: unknown): EngineResult {
 
 /** Merged caller environments an engine keeps (see sourceEnv). */
 const MERGED_ENVS = 64;
-
-/**
- * envNamesOf once per rule: it walks the rule's source config, and a compiled rule never changes.
- * With the names as one string (variable names hold no comma), for looking up merged environments.
- */
-const ruleNames = new WeakMap<Rule, { names: string[]; key: string }>();
-function ruleEnvNames(rule: Rule): { names: string[]; key: string } {
-  let known = ruleNames.get(rule);
-  if (!known) {
-    const names = envNamesOf(rule);
-    ruleNames.set(rule, (known = { names, key: names.join(',') }));
-  }
-  return known;
-}
 
 function sameValues(values: readonly (string | null)[], names: readonly string[], callerEnv: CallerEnv): boolean {
   for (let i = 0; i < names.length; i++) if (values[i] !== (callerEnv[names[i]!] ?? null)) return false;

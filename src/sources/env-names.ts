@@ -23,6 +23,29 @@ export function envNamesOf(rule: Rule): string[] {
   return [...names].sort();
 }
 
+/** A rule's variables and, for lookups, the same joined by commas (variable names hold none). */
+export interface RuleEnvNames {
+  readonly names: readonly string[];
+  readonly key: string;
+}
+
+const perRule = new WeakMap<Rule, RuleEnvNames>();
+/** One record per distinct list: 10,000 rules reading the same variable share it. */
+const shared = new Map<string, RuleEnvNames>();
+
+/** envNamesOf, worked out once per rule (a compiled rule never changes) and shared between rules. */
+export function ruleEnvNames(rule: Rule): RuleEnvNames {
+  let known = perRule.get(rule);
+  if (!known) {
+    const names = envNamesOf(rule);
+    const key = names.join(',');
+    known = shared.get(key);
+    if (!known) shared.set(key, (known = Object.freeze({ names: Object.freeze(names), key })));
+    perRule.set(rule, known);
+  }
+  return known;
+}
+
 export function envNamesOfRules(rules: readonly Rule[]): string[] {
   return [...new Set(rules.flatMap(envNamesOf))].sort();
 }

@@ -8,7 +8,7 @@
 // (never their value) against the ones this process minted from or wrote itself; anything else means
 // a re-login, and the cached token is dropped and minted anew.
 import { TokenCache, type Fetched } from '../cache/token-cache.js';
-import { envNamesOf } from './env-names.js';
+import { ruleEnvNames } from './env-names.js';
 import type { Rule, StoredRef } from '../core/config.js';
 import { matches } from '../core/match.js';
 import type { Env } from '../core/paths.js';
@@ -91,7 +91,7 @@ export function tokenCacheKey(rule: Rule, source: TokenSource): string {
  */
 interface RuleKey {
   key: string;
-  names: string[];
+  names: readonly string[];
   namesKey: string;
   inputs: StoredRef[];
   /** The full cache key for the last (frozen) environment seen: callers with the same values share one. */
@@ -103,8 +103,8 @@ const ruleKeys = new WeakMap<Rule, RuleKey>();
 function ruleKeyOf(rule: Rule, source: TokenSource): RuleKey {
   let k = ruleKeys.get(rule);
   if (!k) {
-    const names = envNamesOf(rule);
-    k = { key: tokenCacheKey(rule, source), names, namesKey: names.join(','), inputs: source.inputs(rule), last: undefined };
+    const { names, key: namesKey } = ruleEnvNames(rule);
+    k = { key: tokenCacheKey(rule, source), names, namesKey, inputs: source.inputs(rule), last: undefined };
     ruleKeys.set(rule, k);
   }
   return k;
