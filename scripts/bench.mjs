@@ -8,10 +8,9 @@
 //   node scripts/bench.mjs [--rounds N] [--seconds S] [--json FILE] [--daemon-only]
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { secretServicePeer } from './bench/secret-service.mjs';
 import { checkTargets, printTargets } from './bench/targets.mjs';
@@ -290,38 +289,53 @@ function loadFixtures(endpoint) {
 }
 
 /**
+ * The load generator dials the daemon the way credmux's own helpers do (src/daemon/pipe.ts: libuv's
+ * pipe handle, no net streams), bundled from the source at bench time. It shares the 2 cores with
+ * the daemon and its pauses land in the latencies measured, so the less it spends the more the
+ * figures are the daemon's own (with net.Socket it took ~30% more CPU per request).
+ */
+async function loadDialer() {
+  const { build } = await import('esbuild');
+  const out = await build({ entryPoints: [join(root, 'src/daemon/pipe.ts')], bundle: true, write: false, format: 'esm', platform: 'node', target: 'node20', logLevel: 'silent' });
+  const file = join(work, 'pipe-dialer.mjs');
+  writeFileSync(file, out.outputFiles[0].text);
+  return (await import(pathToFileURL(file).href)).pickDialer();
+}
+
+/**
  * Keeps one request in flight on one persistent connection until `next(now)` returns undefined;
  * calls `onReply(target, line, ms, now)` per answer, `line` its bytes without the newline. Nothing is
- * decoded to a string, one string is built per request, and the clock is read once per answer: the
- * generator shares the 2 cores with the daemon, so what it spends is taken from the daemon.
+ * decoded to a string, one string is built per request, and the clock is read once per answer.
  */
-function drive(socketPath, next, onReply) {
+function drive(dial, socketPath, next, onReply) {
   return new Promise((resolve, reject) => {
-    const sock = connect(socketPath);
     let held; // the start of an answer split across reads
     let id = 0;
     let target;
     let sentAt = 0;
+    let conn;
     const send = (now) => {
       target = next(now);
-      if (target === undefined) return void sock.end();
+      if (target === undefined) return void conn.destroy();
       sentAt = now;
-      sock.write(`{"v":1,"id":${++id},${target.body}`);
+      conn.write(`{"v":1,"id":${++id},${target.body}`);
     };
-    sock.on('connect', () => send(performance.now()));
-    sock.on('error', reject);
-    sock.on('close', resolve);
-    sock.on('data', (chunk) => {
-      const data = held ? Buffer.concat([held, chunk]) : chunk;
-      held = undefined;
-      let start = 0;
-      for (let nl = data.indexOf(10); nl >= 0; nl = data.indexOf(10, start)) {
-        const now = performance.now();
-        onReply(target, data.subarray(start, nl), now - sentAt, now);
-        start = nl + 1;
-        send(now);
-      }
-      if (start < data.length) held = Buffer.from(data.subarray(start));
+    conn = dial(socketPath, {
+      connect: () => send(performance.now()),
+      error: (code) => reject(new Error(`load connection: ${code}`)),
+      close: () => resolve(),
+      data: (chunk) => {
+        const data = held ? Buffer.concat([held, chunk]) : chunk;
+        held = undefined;
+        let start = 0;
+        for (let nl = data.indexOf(10); nl >= 0; nl = data.indexOf(10, start)) {
+          const now = performance.now();
+          onReply(target, data.subarray(start, nl), now - sentAt, now);
+          start = nl + 1;
+          send(now);
+        }
+        if (start < data.length) held = Buffer.from(data.subarray(start));
+      },
     });
   });
 }
@@ -382,7 +396,8 @@ async function daemonLoad() {
     const tokenTargets = targets.filter((t) => t.token !== undefined);
     const warmStart = performance.now();
     let w = 0;
-    await Promise.all(Array.from({ length: LOAD.connections }, () => drive(socket, () => tokenTargets[w++], check)));
+    const dial = await loadDialer();
+    await Promise.all(Array.from({ length: LOAD.connections }, () => drive(dial, socket, () => tokenTargets[w++], check)));
     const warmSeconds = (performance.now() - warmStart) / 1000;
 
     // Load: the first second is not recorded (the JIT settles), then LOAD_SECONDS are.
@@ -397,6 +412,7 @@ async function daemonLoad() {
       Array.from({ length: LOAD.connections }, (_, c) => {
         let k = c;
         return drive(
+          dial,
           socket,
           (now) => (now < until ? targets[(k = (k + 7919) % targets.length)] : undefined),
           (t, line, ms, now) => {
