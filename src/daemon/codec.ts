@@ -151,6 +151,15 @@ function isObj(x: unknown): x is Obj {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
+// The fields each message may have (made once: an array literal in the check would be a new array per message).
+const CREDENTIAL_FIELDS = ['kind', 'username', 'secret', 'expiresAt', 'oauthRefreshToken'] as const;
+const GET_FIELDS = ['op', 'url', 'username'] as const;
+const STORE_FIELDS = ['op', 'url', 'credential'] as const;
+const ERASE_FIELDS = ['op', 'url', 'username', 'secret'] as const;
+const LIST_FIELDS = ['op'] as const;
+const CONTROL_FIELDS = ['v', 'id', 'ctl'] as const;
+const REQUEST_FIELDS = ['v', 'id', 'req', 'ctx', 'env'] as const;
+
 function onlyKeys(o: Obj, allowed: readonly string[], where: string): string | undefined {
   // for…in, not Object.keys: no array per message (a JSON.parse result has only own, enumerable keys).
   for (const k in o) if (!allowed.includes(k)) return `unknown field ${where}${k}`;
@@ -171,7 +180,7 @@ function checkCredential(c: unknown): string | undefined {
   const w = 'req.credential.';
   if (!isObj(c)) return 'req.credential must be an object';
   return (
-    onlyKeys(c, ['kind', 'username', 'secret', 'expiresAt', 'oauthRefreshToken'], w) ??
+    onlyKeys(c, CREDENTIAL_FIELDS, w) ??
     (c.kind === 'basic' || c.kind === 'bearer' ? undefined : `${w}kind must be "basic" or "bearer"`) ??
     str(c, 'username', w) ??
     str(c, 'secret', w) ??
@@ -187,7 +196,7 @@ export function checkEngineRequest(r: unknown): { ok: true; req: EngineRequest }
   let problem: string | undefined;
   switch (r.op) {
     case 'get':
-      problem = onlyKeys(r, ['op', 'url', 'username'], w) ?? str(r, 'url', w) ?? str(r, 'username', w, true);
+      problem = onlyKeys(r, GET_FIELDS, w) ?? str(r, 'url', w) ?? str(r, 'username', w, true);
       if (!problem) {
         // Built field by field: a conditional spread costs more than the rest of the check (every request is a get).
         const get: Extract<EngineRequest, { op: 'get' }> = { op: 'get', url: r.url as string };
@@ -196,7 +205,7 @@ export function checkEngineRequest(r: unknown): { ok: true; req: EngineRequest }
       }
       break;
     case 'store':
-      problem = onlyKeys(r, ['op', 'url', 'credential'], w) ?? str(r, 'url', w) ?? checkCredential(r.credential);
+      problem = onlyKeys(r, STORE_FIELDS, w) ?? str(r, 'url', w) ?? checkCredential(r.credential);
       if (!problem) {
         const c = r.credential as Obj;
         const credential: Credential = { kind: c.kind as Credential['kind'], username: c.username as string, secret: c.secret as string };
@@ -206,7 +215,7 @@ export function checkEngineRequest(r: unknown): { ok: true; req: EngineRequest }
       }
       break;
     case 'erase':
-      problem = onlyKeys(r, ['op', 'url', 'username', 'secret'], w) ?? str(r, 'url', w) ?? str(r, 'username', w, true) ?? str(r, 'secret', w, true);
+      problem = onlyKeys(r, ERASE_FIELDS, w) ?? str(r, 'url', w) ?? str(r, 'username', w, true) ?? str(r, 'secret', w, true);
       if (!problem) {
         return {
           ok: true,
@@ -220,7 +229,7 @@ export function checkEngineRequest(r: unknown): { ok: true; req: EngineRequest }
       }
       break;
     case 'list':
-      problem = onlyKeys(r, ['op'], w);
+      problem = onlyKeys(r, LIST_FIELDS, w);
       if (!problem) return { ok: true, req: { op: 'list' } };
       break;
     default:
@@ -258,13 +267,13 @@ export function decodeClientLine(line: string, version: string): DecodedClientLi
   if (id === null) return { kind: 'invalid', reply: wireError(null, 'bad-message', 'id must be a non-negative integer') };
   const bad = (problem: string): DecodedClientLine => ({ kind: 'invalid', reply: wireError(id, 'bad-message', problem) });
   if ('ctl' in msg) {
-    const extra = onlyKeys(msg, ['v', 'id', 'ctl'], '');
+    const extra = onlyKeys(msg, CONTROL_FIELDS, '');
     if (extra) return bad(extra);
     if (msg.ctl !== 'ping' && msg.ctl !== 'status' && msg.ctl !== 'shutdown') return bad('ctl must be one of ping, status, shutdown');
     return { kind: 'control', id, ctl: msg.ctl };
   }
   if ('req' in msg) {
-    const extra = onlyKeys(msg, ['v', 'id', 'req', 'ctx', 'env'], '');
+    const extra = onlyKeys(msg, REQUEST_FIELDS, '');
     if (extra) return bad(extra);
     if (msg.ctx !== undefined && typeof msg.ctx !== 'string') return bad('ctx must be a string');
     const env = checkCallerEnv(msg.env);
