@@ -108,3 +108,35 @@ export function pipeHandles(): PipeBindings | null {
   return pipeBindings;
 }
 
+/**
+ * handle.onread for a stream: libuv reports a read through the shared state (its byte count or error,
+ * and where in the buffer it starts), and the bytes arrive as a view, not a copy.
+ */
+export function onRead(b: PipeBindings, on: { data(chunk: Buffer): void; eof(): void; error(status: number): void }): UvStream['onread'] {
+  return (buf) => {
+    const n = b.state[b.kReadBytesOrError]!;
+    if (n === UV_EOF) return on.eof();
+    if (n < 0) return on.error(n);
+    if (n > 0 && buf) on.data(Buffer.from(buf, b.state[b.kArrayBufferOffset]!, n));
+  };
+}
+
+/**
+ * Writes `text` on a stream handle; libuv's error (negative) when that failed at once, else 0. A write
+ * libuv completes at once never calls back; one it has to queue (the peer is not reading) is kept in
+ * `pending` until it completes, then `done(status)` is called. Keeping every write instead would hold
+ * each one for the connection's life: one object per answer a daemon ever gave on it.
+ */
+export function writeText(b: PipeBindings, handle: UvStream, text: string, pending: Set<object>, done: (status: number) => void): number {
+  const w = new b.WriteWrap();
+  w.handle = handle;
+  w.async = false;
+  w.oncomplete = (status) => {
+    pending.delete(w);
+    done(status);
+  };
+  const err = handle.writeUtf8String(w, text);
+  if (err === 0 && b.state[b.kLastWriteWasAsync]) pending.add(w);
+  return err;
+}
+

@@ -9,7 +9,7 @@
 // net wraps, used the way net uses it; the client side does the same (pipe.ts). When this Node does
 // not expose it in the shape we expect (or under --pending-deprecation), node:net serves instead,
 // with the same events: server.ts holds the connection logic once, for both.
-import { errname, pipeHandles, UV_EOF, type PipeBindings, type UvPipe, type UvStream } from './libuv.js';
+import { errname, onRead, pipeHandles, writeText, type PipeBindings, type UvPipe, type UvStream } from './libuv.js';
 
 export interface ConnectionEvents {
   data(chunk: Buffer): void;
@@ -107,18 +107,11 @@ function serve(b: PipeBindings, handle: UvStream, onConnection: OnConnection): v
     unsent: () => pending.size,
     write(text) {
       if (!open || ending) return;
-      const w = new b.WriteWrap();
-      w.handle = handle;
-      w.async = false;
-      w.oncomplete = (status) => {
-        pending.delete(w);
+      // A failed write, now or once queued: the client went away (EPIPE, ECONNRESET).
+      const failed = (status: number) => {
         if (status < 0) close();
       };
-      const err = handle.writeUtf8String(w, text);
-      if (err < 0) return close(); // the client went away (EPIPE, ECONNRESET)
-      // Nearly always written at once, and then libuv never calls back; else it holds the text until
-      // the client reads, and the request must stay referenced until it completes.
-      if (b.state[b.kLastWriteWasAsync]) pending.add(w);
+      failed(writeText(b, handle, text, pending, failed));
     },
     end() {
       if (!open || ending) return;
@@ -141,18 +134,16 @@ function serve(b: PipeBindings, handle: UvStream, onConnection: OnConnection): v
   events = onConnection(conn);
   if (!open) return;
   const on = events;
-  handle.onread = (buf) => {
-    const n = b.state[b.kReadBytesOrError]!;
-    if (n === UV_EOF) {
+  handle.onread = onRead(b, {
+    data: (chunk) => on.data(chunk),
+    eof: () => {
       // Half-closed: stop reading, keep the write side for the answers still owed.
       reading = false;
       handle.readStop();
       on.end();
-      return;
-    }
-    if (n < 0) return close();
-    if (n > 0 && buf) on.data(Buffer.from(buf, b.state[b.kArrayBufferOffset]!, n));
-  };
+    },
+    error: close,
+  });
   if (handle.readStart() < 0) close();
 }
 

@@ -8,7 +8,7 @@
 // otherwise (a future Node that drops process.binding, or `--pending-deprecation`, which would make
 // process.binding print a warning). Both dialers deliver the same events; connection.ts holds the
 // protocol logic once, for both.
-import { errname, pipeHandles, UV_EOF } from './libuv.js';
+import { errname, onRead, pipeHandles, writeText } from './libuv.js';
 
 export interface PipeEvents {
   connect(): void;
@@ -64,12 +64,7 @@ export function handleDialer(): Dialer | undefined {
       handle.close();
       events.close();
     };
-    handle.onread = (buf) => {
-      const n = b.state[b.kReadBytesOrError]!;
-      if (n === UV_EOF) return close();
-      if (n < 0) return fail(n);
-      if (n > 0 && buf) events.data(Buffer.from(buf, b.state[b.kArrayBufferOffset]!, n));
-    };
+    handle.onread = onRead(b, { data: (chunk) => events.data(chunk), eof: close, error: fail });
     const req = new b.PipeConnectWrap();
     pending.add(req);
     req.oncomplete = (status) => {
@@ -86,17 +81,10 @@ export function handleDialer(): Dialer | undefined {
     return {
       write(text) {
         if (!open) return;
-        const w = new b.WriteWrap();
-        w.handle = handle;
-        w.async = false;
-        w.oncomplete = (status) => {
-          pending.delete(w);
+        const failed = (status: number) => {
           if (status < 0) fail(status);
         };
-        const werr = handle.writeUtf8String(w, text);
-        if (werr < 0) return fail(werr);
-        // Written at once (libuv will not call back), or queued: then kept until it completes.
-        if (b.state[b.kLastWriteWasAsync]) pending.add(w);
+        failed(writeText(b, handle, text, pending, failed));
       },
       destroy: close,
     };
