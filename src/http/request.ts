@@ -107,74 +107,70 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
   if (problem) throw new HttpFailure('refused-url', first, `${first} ${problem}`);
   const u: Undici = await tokenDeps();
   const { dispatcher, caProblem } = dispatcherFor(u, req.env, limits.connectMs);
-  // Not AbortSignal.timeout(): its timer (with a weak reference to the signal) lives for the whole
-  // limit after the answer came, and a daemon minting 5,000 tokens at once held 5,000 of them.
-  const deadline = new AbortController();
-  const timer = setTimeout(() => deadline.abort(new DOMException('the request took too long', 'TimeoutError')), limits.totalMs);
-  timer.unref();
-  try {
-    return await exchange(u, req, limits, first, dispatcher, caProblem, deadline.signal);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function exchange(
-  u: Undici,
-  req: HttpRequest,
-  limits: HttpLimits,
-  first: string,
-  dispatcher: ReturnType<typeof dispatcherFor>['dispatcher'],
-  caProblem: string | undefined,
-  signal: AbortSignal,
-): Promise<HttpResponse> {
+  const { signal, clear } = deadline(limits.totalMs);
   const headers: Record<string, string> = { 'user-agent': `credmux/${VERSION}`, accept: 'application/json', ...req.headers };
 
   let url = req.url;
   let method = req.method;
   let body = req.body;
-  for (let hop = 0; ; hop++) {
-    const shown = displayEndpoint(url);
-    let res: Awaited<ReturnType<Undici['request']>>;
-    try {
-      res = await u.request(url, {
-        method,
-        headers,
-        body,
-        dispatcher,
-        signal,
-        headersTimeout: limits.totalMs,
-        bodyTimeout: limits.totalMs,
-      });
-    } catch (e) {
-      const f = failureOf(e, shown, limits, signal);
-      throw f.kind === 'tls' && caProblem ? new HttpFailure('tls', f.endpoint, `${f.message}; note: ${caProblem}`) : f;
-    }
-    if (res.statusCode >= 300 && res.statusCode < 400 && res.statusCode !== 304 && res.headers.location !== undefined) {
-      res.body.resume(); // discard, let the connection be reused
-      res.body.on('error', () => {});
-      if (hop >= limits.maxRedirects) throw new HttpFailure('redirect', first, `${first} redirected more than ${limits.maxRedirects} times`);
-      const next = nextHop(url, String(res.headers.location), req.allowInsecureHttp, first);
-      // 301/302/303 turn a POST into a body-less GET (what browsers and curl do); 307/308 keep both.
-      if (res.statusCode !== 307 && res.statusCode !== 308 && method === 'POST') {
-        method = 'GET';
-        body = undefined;
-        delete headers['content-type'];
+  try {
+    for (let hop = 0; ; hop++) {
+      const shown = displayEndpoint(url);
+      let res: Awaited<ReturnType<Undici['request']>>;
+      try {
+        res = await u.request(url, {
+          method,
+          headers,
+          body,
+          dispatcher,
+          signal,
+          headersTimeout: limits.totalMs,
+          bodyTimeout: limits.totalMs,
+        });
+      } catch (e) {
+        const f = failureOf(e, shown, limits, signal);
+        throw f.kind === 'tls' && caProblem ? new HttpFailure('tls', f.endpoint, `${f.message}; note: ${caProblem}`) : f;
       }
-      url = next;
-      continue;
+      if (res.statusCode >= 300 && res.statusCode < 400 && res.statusCode !== 304 && res.headers.location !== undefined) {
+        res.body.resume(); // discard, let the connection be reused
+        res.body.on('error', () => {});
+        if (hop >= limits.maxRedirects) throw new HttpFailure('redirect', first, `${first} redirected more than ${limits.maxRedirects} times`);
+        const next = nextHop(url, String(res.headers.location), req.allowInsecureHttp, first);
+        // 301/302/303 turn a POST into a body-less GET (what browsers and curl do); 307/308 keep both.
+        if (res.statusCode !== 307 && res.statusCode !== 308 && method === 'POST') {
+          method = 'GET';
+          body = undefined;
+          delete headers['content-type'];
+        }
+        url = next;
+        continue;
+      }
+      let text: string;
+      try {
+        text = await readCapped(res.body, limits.maxBodyBytes, shown);
+      } catch (e) {
+        if (e instanceof HttpFailure) throw e;
+        throw failureOf(e, shown, limits, signal);
+      }
+      const flat: Record<string, string> = {};
+      for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) flat[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+      return { status: res.statusCode, headers: flat, text, url };
     }
-    let text: string;
-    try {
-      text = await readCapped(res.body, limits.maxBodyBytes, shown);
-    } catch (e) {
-      if (e instanceof HttpFailure) throw e;
-      throw failureOf(e, shown, limits, signal);
-    }
-    const flat: Record<string, string> = {};
-    for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) flat[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
-    return { status: res.statusCode, headers: flat, text, url };
+  } finally {
+    clear();
   }
+}
+
+/**
+ * An abort signal that fires after `ms`, and its clearing once the request is done. Not
+ * AbortSignal.timeout(): its timer (with a weak reference to the signal) lives for the whole limit
+ * after the answer came, and a daemon minting 5,000 tokens at once held 5,000 of them.
+ */
+function deadline(ms: number): { signal: AbortSignal; clear: () => void } {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DOMException('the request took too long', 'TimeoutError')), ms);
+  timer.unref();
+  return { signal: controller.signal, clear: () => clearTimeout(timer) };
 }
 
 /**
