@@ -38,11 +38,16 @@ export interface Listener {
 
 export type ListenerKind = 'handle' | 'net';
 
+const ignore = () => {};
+
 export type OnConnection = (conn: ServedConnection) => ConnectionEvents;
 
+/** A connection that could not be accepted (EMFILE, ENFILE…), by errno name: the client sees it refused. */
+export type OnAcceptError = (code: string) => void;
+
 /** A listener over libuv's handle where available (see above), else node:net. */
-export function createListener(onConnection: OnConnection, prefer: ListenerKind = 'handle'): Listener {
-  return (prefer === 'handle' && handleListener(onConnection)) || netListener(onConnection);
+export function createListener(onConnection: OnConnection, prefer: ListenerKind = 'handle', onAcceptError: OnAcceptError = ignore): Listener {
+  return (prefer === 'handle' && handleListener(onConnection, onAcceptError)) || netListener(onConnection, onAcceptError);
 }
 
 // ---- libuv's pipe handle ------------------------------------------------------------------------
@@ -50,7 +55,6 @@ export function createListener(onConnection: OnConnection, prefer: ListenerKind 
 /** How many clients may wait to be accepted (net's default). */
 const BACKLOG = 511;
 
-const ignore = () => {};
 
 function uvError(syscall: string, status: number, path: string): Error {
   const code = errname(status);
@@ -58,7 +62,7 @@ function uvError(syscall: string, status: number, path: string): Error {
 }
 
 /** A listener on libuv's pipe handle, or undefined when this Node does not expose one we understand. */
-export function handleListener(onConnection: OnConnection): Listener | undefined {
+export function handleListener(onConnection: OnConnection, onAcceptError: OnAcceptError = ignore): Listener | undefined {
   const b = pipeHandles();
   if (!b) return undefined;
   let server: UvPipe | undefined;
@@ -72,7 +76,8 @@ export function handleListener(onConnection: OnConnection): Listener | undefined
         return Promise.reject(uvError(bound === 0 ? 'listen' : 'bind', err, path));
       }
       handle.onconnection = (status, client) => {
-        if (status === 0 && client) serve(b, client, onConnection);
+        if (status !== 0) onAcceptError(errname(status));
+        else if (client) serve(b, client, onConnection);
       };
       server = handle;
       return Promise.resolve();
@@ -149,7 +154,7 @@ function serve(b: PipeBindings, handle: UvStream, onConnection: OnConnection): v
 
 // ---- node:net ---------------------------------------------------------------------------------------
 
-function netListener(onConnection: OnConnection): Listener {
+function netListener(onConnection: OnConnection, onAcceptError: OnAcceptError): Listener {
   const { createServer } = process.getBuiltinModule('node:net');
   // allowHalfOpen: a client may shut its write side after sending (as git's cache client does) and
   // still read the answers.
@@ -176,7 +181,7 @@ function netListener(onConnection: OnConnection): Listener {
         server.once('error', reject);
         server.listen(path, () => {
           server.off('error', reject);
-          server.on('error', ignore); // accept failures (EMFILE): the client sees its connection refused
+          server.on('error', (e: NodeJS.ErrnoException) => onAcceptError(e.code ?? e.message));
           resolve();
         });
       }),

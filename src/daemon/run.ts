@@ -192,6 +192,7 @@ export async function serveDaemon(env: Env, openEngine: EngineFactory, opts: Ser
   const conns = createConnectionServer({
     connectionIdleMs: opts.connectionIdleMs ?? 60_000,
     answer: (line) => dispatchLine(line, dispatchDeps),
+    onAcceptError: (code) => log.error('server error', { error: code }),
   });
 
   // Published before the socket exists, so the first burst of clients already sends what the rules read.

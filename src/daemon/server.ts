@@ -12,6 +12,8 @@ export interface ConnectionServerOptions {
   maxMessageBytes?: number;
   /** Which listener serves the socket (tests run both); default: libuv's handle where available. */
   listener?: ListenerKind;
+  /** A connection the socket could not accept (EMFILE…), by errno name. */
+  onAcceptError?: (code: string) => void;
 }
 
 export interface ConnectionServer {
@@ -122,7 +124,7 @@ export function createConnectionServer(opts: ConnectionServerOptions): Connectio
         conns.delete(c);
       },
     };
-  }, opts.listener);
+  }, opts.listener, opts.onAcceptError);
 
   return {
     listen: (path) => listener.listen(path),
