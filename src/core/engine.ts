@@ -71,9 +71,10 @@ export function createEngine(opts: { store: SecretStore; config?: Config; env?: 
 }
 
 /**
- * What answers a get: the credential and the rule it came from. Frozen, and the same object for every
- * answer from one stored entry or one cached token: a daemon answering from memory allocates nothing
- * for it, and serializes it once (src/daemon/codec.ts, encode).
+ * What answers a get: the credential and the rule it came from. From a stored entry or a cached
+ * token, frozen and the same object for every answer: a daemon answering from memory allocates
+ * nothing for it, and serializes it once (src/daemon/codec.ts, encode). From a credential made for
+ * the request (an env or command source), a plain object.
  */
 type Hit = Readonly<{ op: 'get'; credential: Readonly<Credential>; rule: Readonly<RuleInfo> }>;
 

@@ -8,7 +8,7 @@
 // (never their value) against the ones this process minted from or wrote itself; anything else means
 // a re-login, and the cached token is dropped and minted anew.
 import { TokenCache, type Fetched } from '../cache/token-cache.js';
-import { ruleEnvNames } from './env-names.js';
+import { ruleEnvNames, type RuleEnvNames } from './env-names.js';
 import type { Rule, StoredRef } from '../core/config.js';
 import { matches } from '../core/match.js';
 import type { Env } from '../core/paths.js';
@@ -60,8 +60,7 @@ let noEnvDigest: string | undefined;
  */
 const envDigests = new WeakMap<Env, Map<string, string>>();
 
-/** `namesKey`: the names joined, the same for every rule reading the same variables. */
-function envDigest(names: readonly string[], namesKey: string, env: Env): string {
+function envDigest({ names, key: namesKey }: RuleEnvNames, env: Env): string {
   if (names.length === 0 && noEnvDigest !== undefined) return noEnvDigest;
   let known = envDigests.get(env);
   const hit = known?.get(namesKey);
@@ -91,8 +90,7 @@ export function tokenCacheKey(rule: Rule, source: TokenSource): string {
  */
 interface RuleKey {
   key: string;
-  names: readonly string[];
-  namesKey: string;
+  vars: RuleEnvNames;
   inputs: StoredRef[];
   /** The full cache key for the last (frozen) environment seen: callers with the same values share one. */
   last?: { env: Env; key: string };
@@ -103,8 +101,7 @@ const ruleKeys = new WeakMap<Rule, RuleKey>();
 function ruleKeyOf(rule: Rule, source: TokenSource): RuleKey {
   let k = ruleKeys.get(rule);
   if (!k) {
-    const { names, key: namesKey } = ruleEnvNames(rule);
-    k = { key: tokenCacheKey(rule, source), names, namesKey, inputs: source.inputs(rule), last: undefined };
+    k = { key: tokenCacheKey(rule, source), vars: ruleEnvNames(rule), inputs: source.inputs(rule), last: undefined };
     ruleKeys.set(rule, k);
   }
   return k;
@@ -116,8 +113,8 @@ function ruleKeyOf(rule: Rule, source: TokenSource): RuleKey {
  */
 function cacheKeyOf(k: RuleKey, env: Env): string {
   if (k.last?.env === env) return k.last.key;
-  const key = `${k.key}|env=${envDigest(k.names, k.namesKey, env)}`;
-  if (k.names.length === 0 || Object.isFrozen(env)) k.last = { env, key };
+  const key = `${k.key}|env=${envDigest(k.vars, env)}`;
+  if (k.vars.names.length === 0 || Object.isFrozen(env)) k.last = { env, key };
   return key;
 }
 
