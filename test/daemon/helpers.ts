@@ -7,10 +7,27 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { afterEach } from 'vitest';
 import type { Env } from '../../src/core/paths.js';
 import type { EngineRequest } from '../../src/core/types.js';
 import { currentHolder } from '../../src/daemon/lock.js';
 import { daemonFiles } from '../../src/daemon/paths.js';
+
+/**
+ * Fresh temporary directories for a test file, each removed after the test that made it. Call once at
+ * the file's top level (it registers the afterEach); the function it returns makes one directory.
+ */
+export function tempDirs(prefix: string): () => string {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+  return () => {
+    const d = mkdtempSync(join(tmpdir(), prefix));
+    dirs.push(d);
+    return d;
+  };
+}
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;

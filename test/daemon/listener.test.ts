@@ -1,22 +1,14 @@
 // listener.ts serves the daemon's socket through libuv's pipe handle, or node:net where that is not
 // available. Both must behave alike: errors as errno codes, half-close, flushing before close, and
 // a closed listener accepting no one. server.ts's own tests run over both as well.
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { tempDirs } from './helpers.js';
 import { createListener, handleListener, type ServedConnection } from '../../src/daemon/listener.js';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-function sockPath(): string {
-  const d = mkdtempSync(join(tmpdir(), 'cmx-listen-'));
-  dirs.push(d);
-  return join(d, 's.sock');
-}
+const tmp = tempDirs('cmx-listen-');
+const sockPath = () => join(tmp(), 's.sock');
 
 /** Sends `text`, half-closes, and collects everything until the server closes. */
 function exchange(path: string, text: string): Promise<{ data: string; error?: string }> {

@@ -1,22 +1,13 @@
 // The generation lock in one process: takeover of dead, released and recycled holders, and cleanup.
 // (Races between processes are in daemon.test.ts: 20 daemons at once.)
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { tempDirs } from './helpers.js';
 import { acquireLock, currentHolder, isAlive, processStartTime, type LockRecord } from '../../src/daemon/lock.js';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function dir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'cmx-lock-'));
-  dirs.push(d);
-  return d;
-}
+const dir = tempDirs('cmx-lock-');
 
 const me: LockRecord = { pid: process.pid, start: processStartTime(process.pid), version: 'test', protocol: 1 };
 

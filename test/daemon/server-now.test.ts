@@ -1,21 +1,17 @@
 // The daemon answering without a promise: dispatchLine returns the reply itself when the engine has
 // the answer in memory (Engine.handleNow), with the same reply, counters and env-names refresh as the
 // awaited path; the connection server sends such replies at once and still counts them as in flight.
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { tempDirs } from './helpers.js';
 import type { EngineRequest, EngineResult } from '../../src/core/types.js';
 import type { DaemonMessage } from '../../src/daemon/codec.js';
 import { dispatchLine, newCounters, type DispatchDeps, type EngineLike } from '../../src/daemon/dispatch.js';
 import { nullLogger } from '../../src/daemon/log.js';
 import { createConnectionServer } from '../../src/daemon/server.js';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tmp = tempDirs('cmx-now-');
 
 const GOT: EngineResult = { op: 'get', credential: { kind: 'basic', username: 'u', secret: 'pw-0123456789' }, rule: { id: 'stored:https://a.example#u', match: 'https://a.example', source: 'stored' } };
 
@@ -92,9 +88,7 @@ describe('dispatchLine', () => {
 
 describe.each(['handle', 'net'] as const)('the connection server with immediate replies (%s listener)', (listener) => {
   it('answers lines sent together, the immediate ones at once and the awaited ones as they complete', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cmx-now-'));
-    dirs.push(dir);
-    const sock = join(dir, 's.sock');
+    const sock = join(tmp(), 's.sock');
     const conns = createConnectionServer({
       listener,
       connectionIdleMs: 60_000,
@@ -120,9 +114,7 @@ describe.each(['handle', 'net'] as const)('the connection server with immediate 
   });
 
   it('an immediate reply still leaves when answering it starts the drain (an upgrade noticed mid-request)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cmx-now-'));
-    dirs.push(dir);
-    const sock = join(dir, 's.sock');
+    const sock = join(tmp(), 's.sock');
     let drained: Promise<void> | undefined;
     const conns = createConnectionServer({
       listener,

@@ -1,9 +1,9 @@
 // The small pieces: line framing, the private directory check, the log, the idle timeout setting and
 // the environment fingerprint.
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { tempDirs } from './helpers.js';
 import { LineSplitter } from '../../src/daemon/codec.js';
 import { contextFingerprint } from '../../src/daemon/context.js';
 import { clean, openLog } from '../../src/daemon/log.js';
@@ -13,15 +13,7 @@ import { parseIdleTimeout } from '../../src/daemon/run.js';
 import { createConnectionServer } from '../../src/daemon/server.js';
 import { createConnection } from 'node:net';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-function tmp(): string {
-  const d = mkdtempSync(join(tmpdir(), 'cmx-u-'));
-  dirs.push(d);
-  return d;
-}
+const tmp = tempDirs('cmx-u-');
 
 describe('LineSplitter', () => {
   it('joins lines across chunks and splits several lines in one chunk', () => {
