@@ -6,7 +6,7 @@
 // resolves in process — slower, never wrong.
 //
 // No daemon yet: spawn one (at most one per call; the daemon's lock settles races between callers)
-// and wait for its socket up to START_WAIT_MS, then ask it. Waiting costs one daemon start, once per
+// and wait for its socket up to START_WAIT_MS of this process's own time (see startWait), then ask it. Waiting costs one daemon start, once per
 // daemon lifetime (measured: a first helper call ~250 ms against ~125 ms resolving in process; a
 // daemon round trip then costs under 1 ms — test/daemon/bench.test.ts prints the numbers). In
 // exchange a burst of first calls (Bazel fetching in parallel) is served by one cache, one fetch per
@@ -42,6 +42,8 @@ export interface AskOptions {
 export const CONNECT_TIMEOUT_MS = 1_000;
 export const ANSWER_TIMEOUT_MS = 20_000;
 export const START_WAIT_MS = 1_500;
+/** However starved the machine, a helper waits no longer than this for a daemon it started. */
+export const START_WAIT_CAP_MS = 10_000;
 
 let nextId = 1;
 
@@ -143,13 +145,40 @@ async function bringUp(files: DaemonFiles, env: Env, waitMs: number, spawnOnly =
     });
   }
   if (spawnOnly) return false;
-  const deadline = Date.now() + waitMs;
-  while (!failed && Date.now() < deadline) {
+  const wait = startWait(waitMs);
+  while (!failed && !wait.over()) {
     if (await canConnect(files.socket, 50)) return true;
-    await sleep(5);
+    await wait.sleep(5);
   }
   if (failed) markFailed(files.failedMarker);
   return false;
+}
+
+/** Oversleeping by this much is timer granularity, not a machine too busy to run us. */
+const OVERSLEEP_SLACK_MS = 2;
+
+/**
+ * The wait for a starting daemon, counted in time this process could run: whatever a short sleep
+ * oversleeps (we were runnable, waiting for a CPU) moves the deadline, up to START_WAIT_CAP_MS in all.
+ * Why: 200 helpers starting at once on 2 cores starve the daemon they started as much as themselves,
+ * and a wall-clock wait gave up on it while it was still starting (seen in CI: 44 of 200 helpers,
+ * sent to resolve in process, each ran its own token exchange on those same starved cores and hit
+ * the 10 s HTTP deadline). On an idle machine it is the plain wait it always was.
+ */
+export function startWait(waitMs: number, capMs = START_WAIT_CAP_MS, clock: { now(): number; sleep(ms: number): Promise<void> } = { now: Date.now, sleep }) {
+  const start = clock.now();
+  let deadline = start + waitMs;
+  return {
+    over(): boolean {
+      const t = clock.now();
+      return t >= deadline || t - start >= capMs;
+    },
+    async sleep(ms: number): Promise<void> {
+      const before = clock.now();
+      await clock.sleep(ms);
+      deadline += Math.max(0, clock.now() - before - ms - OVERSLEEP_SLACK_MS);
+    },
+  };
 }
 
 function recentlyFailed(marker: string): boolean {

@@ -6,7 +6,7 @@ import type { Server, Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Env } from '../../src/core/paths.js';
-import { askDaemon } from '../../src/daemon/client.js';
+import { askDaemon, startWait } from '../../src/daemon/client.js';
 import { daemonFiles } from '../../src/daemon/paths.js';
 import { ensurePrivateDir } from '../../src/daemon/private-dir.js';
 import { buildFakeBundles, daemonPids, disposeBundles, lineServer, testHome, type Bundles, type TestHome } from './helpers.js';
@@ -153,5 +153,37 @@ describe('askDaemon when no daemon is there', () => {
     expect(await askDaemon(req, { ...env, CREDMUX_DAEMON: '0' })).toBeUndefined();
     expect(d.connections()).toBe(0);
     expect(spawned()).toBe(0);
+  });
+});
+
+describe('startWait: the wait for a starting daemon counts only time this process could run', () => {
+  /** A clock whose every sleep of `ms` takes `takes(ms)`; counts how many sleeps the wait allowed. */
+  function fakeClock(takes: (ms: number) => number) {
+    let now = 0;
+    return { now: () => now, sleep: async (ms: number) => void (now += takes(ms)) };
+  }
+  function sleepsUntilOver(w: ReturnType<typeof startWait>, clock: { now(): number }) {
+    return (async () => {
+      while (!w.over()) await w.sleep(5);
+      return clock.now();
+    })();
+  }
+
+  it('an idle machine (sleeps on time, or a millisecond late): the plain wait', async () => {
+    for (const late of [0, 1]) {
+      const clock = fakeClock((ms) => ms + late);
+      expect(await sleepsUntilOver(startWait(1_500, 10_000, clock), clock)).toBe(1_500);
+    }
+  });
+
+  it('a starved machine: oversleeping moves the deadline, up to the cap', async () => {
+    // Each 5 ms sleep takes 14 ms: 7 of them count (5 asked + 2 of slack), so 1.5 s of ours is ~3 s of wall time.
+    const starved = fakeClock(() => 14);
+    const waited = await sleepsUntilOver(startWait(1_500, 10_000, starved), starved);
+    expect(waited).toBeGreaterThanOrEqual(3_000);
+    expect(waited).toBeLessThan(3_000 + 14);
+    // Starved harder, the cap decides.
+    const frozen = fakeClock(() => 200);
+    expect(await sleepsUntilOver(startWait(1_500, 10_000, frozen), frozen)).toBe(10_000);
   });
 });
