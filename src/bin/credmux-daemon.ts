@@ -4,7 +4,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runDaemon } from '../daemon/control.js';
 
 // Memory over a little speed, for a process that lives for hours holding every rule and token. Set
-// before anything is allocated (helpers start us with a bare `node`, so these cannot be arguments):
+// before anything is allocated (the flags V8 only takes at startup are arguments: spawn.ts):
 // the young generation keeps its initial size instead of growing to 2 × 16 MB under load, and the
 // old generation grows by 10% over what survives instead of up to 4×. With 10,000 rules and 5,000
 // cached tokens this takes resident memory from ~140 MB to ~100 MB (scripts/bench.mjs); a young

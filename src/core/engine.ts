@@ -6,6 +6,7 @@ import { RuleIndex } from './rule-index.js';
 import type { Env } from './paths.js';
 import {
   CredmuxError,
+  newestFirst,
   type Credential,
   type EngineRequest,
   type EngineResult,
@@ -81,7 +82,20 @@ type Hit = Readonly<{ op: 'get'; credential: Readonly<Credential>; rule: Readonl
 const NOT_FOUND: EngineResult = Object.freeze({ op: 'get', credential: null });
 
 function frozenHit(credential: Credential, rule: RuleInfo): Hit {
-  return Object.freeze({ op: 'get', credential: Object.freeze({ ...credential }), rule: Object.freeze(rule) });
+  return Object.freeze({ op: 'get', credential: frozenCredential(credential), rule: Object.freeze(rule) });
+}
+
+/**
+ * A frozen copy of the credential's own fields, built field by field: a copy made by spreading gets a
+ * hidden class of its own once frozen (V8 cannot share the frozen transition of a cloned map), which
+ * cost a daemon ~270 bytes per stored entry and cached token (measured in a heap snapshot: 10,000
+ * maps for 10,000 answers).
+ */
+function frozenCredential(c: Credential): Readonly<Credential> {
+  const out: Credential = { kind: c.kind, username: c.username, secret: c.secret };
+  if (c.expiresAt !== undefined) out.expiresAt = c.expiresAt;
+  if (c.oauthRefreshToken !== undefined) out.oauthRefreshToken = c.oauthRefreshToken;
+  return Object.freeze(out);
 }
 
 /** A candidate answer: a config rule or a stored entry, with its parsed pattern. */
@@ -136,7 +150,7 @@ export function engineFrom(deps: EngineDeps): Engine {
     // API keys and refresh tokens that feed token sources are inputs, never answers.
     const hidden = hiddenInputs(ruleList, all, sourceFor);
     // Newest stored entry first: when several users are stored for one pattern, the latest login wins.
-    const stored = all.filter((e) => !hidden.has(e)).sort((a, b) => (b.updatedAt ?? '').localeCompare(a.updatedAt ?? ''));
+    const stored = all.filter((e) => !hidden.has(e)).sort(newestFirst);
     for (const entry of stored) {
       const pattern = tryParsePattern(entry.url);
       if (pattern) out.push({ kind: 'stored', entry, pattern });
@@ -202,8 +216,7 @@ export function engineFrom(deps: EngineDeps): Engine {
   function storedHit(entry: StoredEntry): Hit {
     let hit = storedHits.get(entry);
     if (!hit) {
-      const { url: _url, updatedAt: _u, ...credential } = entry;
-      hit = frozenHit(credential, { id: `stored:${entry.url}#${entry.username}`, match: entry.url, source: 'stored' });
+      hit = frozenHit(entry, { id: `stored:${entry.url}#${entry.username}`, match: entry.url, source: 'stored' });
       storedHits.set(entry, hit);
     }
     return hit;

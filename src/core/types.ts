@@ -25,6 +25,17 @@ export interface StoredEntry extends Credential {
   updatedAt?: string;
 }
 
+/**
+ * Sort order for stored entries, the latest write first. updatedAt is an ISO time, so plain string
+ * order is time order: no localeCompare, which would load ICU's collation data into every process
+ * that sorts (measured: +2.5 MB RSS) for no difference in the result.
+ */
+export function newestFirst(a: StoredEntry, b: StoredEntry): number {
+  const x = a.updatedAt ?? '';
+  const y = b.updatedAt ?? '';
+  return x < y ? 1 : x > y ? -1 : 0;
+}
+
 /** The identity of a stored entry: one secret per (pattern, username). */
 export interface EntryKey {
   url: string;

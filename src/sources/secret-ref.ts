@@ -5,7 +5,7 @@
 import type { SecretRef, StoredRef } from '../core/config.js';
 import { selectMostSpecific } from '../core/match.js';
 import type { Env } from '../core/paths.js';
-import type { StoredEntry } from '../core/types.js';
+import { newestFirst, type StoredEntry } from '../core/types.js';
 import { formatPattern, parsePattern, parseRequest, type Pattern } from '../core/url.js';
 import type { SecretStore } from '../store/types.js';
 import { REFRESH_TOKEN_USERNAME, type SecretAccess } from './types.js';
@@ -36,7 +36,7 @@ const indexes = new WeakMap<readonly StoredEntry[], EntryIndex>();
 function indexOf(entries: readonly StoredEntry[]): EntryIndex {
   let ix = indexes.get(entries);
   if (!ix) {
-    const sorted = [...entries].sort((a, b) => (b.updatedAt ?? '').localeCompare(a.updatedAt ?? ''));
+    const sorted = [...entries].sort(newestFirst);
     const byUrl = new Map<string, StoredEntry[]>();
     for (const e of sorted) {
       const list = byUrl.get(e.url);

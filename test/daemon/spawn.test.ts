@@ -18,7 +18,7 @@ function fakeDaemon(name: string, code: number): { bin: string; report: string }
     bin,
     `const fs = require('fs');
      const stat = fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
-     fs.writeFileSync(${JSON.stringify(report)}, JSON.stringify({ cwd: process.cwd(), env: process.env, argv: process.argv.slice(1), pid: process.pid, sid: Number(stat[3]),
+     fs.writeFileSync(${JSON.stringify(report)}, JSON.stringify({ cwd: process.cwd(), env: process.env, argv: process.argv.slice(1), execArgv: process.execArgv, pid: process.pid, sid: Number(stat[3]),
        stdin: fs.readlinkSync('/proc/self/fd/0'), stdout: fs.readlinkSync('/proc/self/fd/1') }));
      process.exit(${code});`,
   );
@@ -30,7 +30,7 @@ it('this Node has the process handle, so helpers take the fast path (not child_p
 });
 
 describe.each(['handle', 'child_process'] as const)('with %s', (how) => {
-  it('starts the daemon detached in /, with no stdio, the CA bundle handed back and a relative config resolved; reports its exit code', async () => {
+  it('starts the daemon detached in /, single-threaded, with no stdio, the CA bundle handed back and a relative config resolved; reports its exit code', async () => {
     const { bin, report } = fakeDaemon(`d-${how}`, 75);
     const child = spawnDaemon(
       { PATH: process.env.PATH, HOME: dir, CREDMUX_DAEMON_BIN: bin, CREDMUX_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt', CREDMUX_CONFIG: 'rel/config.json', UNSET: undefined },
@@ -42,6 +42,7 @@ describe.each(['handle', 'child_process'] as const)('with %s', (how) => {
     const seen = JSON.parse(readFileSync(report, 'utf8'));
     expect(seen.cwd).toBe('/');
     expect(seen.argv).toEqual([bin]);
+    expect(seen.execArgv).toEqual(['--single-threaded']); // DAEMON_NODE_FLAGS: why, in spawn.ts
     expect(seen.sid).toBe(seen.pid); // its own session: no terminal signal reaches it
     expect([seen.stdin, seen.stdout]).toEqual(['/dev/null', '/dev/null']);
     expect(seen.env.NODE_EXTRA_CA_CERTS).toBe('/etc/ssl/certs/ca-certificates.crt');
