@@ -17,6 +17,21 @@ export interface Credential {
 /** Docker's marker username for registry identity tokens (protocols.md §3.2). */
 export const IDENTITY_TOKEN_USERNAME = '<token>';
 
+/**
+ * The credential's own fields, rebuilt in one order, for what is kept for long (a cached token, a
+ * daemon's answer): a copy made by spreading gets a hidden class of its own in optimized code, or
+ * once frozen (V8 cannot share the frozen transition of a cloned map), and thousands of kept
+ * credentials would each carry one (a heap snapshot counted 10,000). Each shape is one literal, so
+ * every field sits in the object itself rather than in a property array added later.
+ */
+export function plainCredential(c: Credential): Credential {
+  const { kind, username, secret, expiresAt, oauthRefreshToken } = c;
+  if (oauthRefreshToken !== undefined) {
+    return expiresAt !== undefined ? { kind, username, secret, expiresAt, oauthRefreshToken } : { kind, username, secret, oauthRefreshToken };
+  }
+  return expiresAt !== undefined ? { kind, username, secret, expiresAt } : { kind, username, secret };
+}
+
 /** A stored secret. Stored entries are rules too: `url` is their match pattern. */
 export interface StoredEntry extends Credential {
   /** Normalised match pattern, e.g. `https://pkgs.example.com` or `http://127.0.0.1:8080/simple`. */

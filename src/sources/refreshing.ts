@@ -12,7 +12,7 @@ import { ruleEnvNames, type RuleEnvNames } from './env-names.js';
 import type { Rule, StoredRef } from '../core/config.js';
 import { matches } from '../core/match.js';
 import type { Env } from '../core/paths.js';
-import type { Credential, StoredEntry } from '../core/types.js';
+import { plainCredential, type Credential, type StoredEntry } from '../core/types.js';
 import { parsePattern, parseRequest } from '../core/url.js';
 import type { SecretStore } from '../store/types.js';
 import { inputStamp, resolveStoredRef, secretAccess } from './secret-ref.js';
@@ -226,18 +226,6 @@ export class RefreshingTokens {
   private isKnown(key: string, stamp: string): boolean {
     return this.known.get(key)?.includes(stamp) ?? false;
   }
-}
-
-/**
- * A minted credential rebuilt field by field, in one order, for the cache to keep: copies made by
- * spreading (as sources build them) get a hidden class of their own in optimised code, and thousands of
- * cached tokens would each carry one.
- */
-function plainCredential(c: Credential): Credential {
-  const out: Credential = { kind: c.kind, username: c.username, secret: c.secret };
-  if (c.expiresAt !== undefined) out.expiresAt = c.expiresAt;
-  if (c.oauthRefreshToken !== undefined) out.oauthRefreshToken = c.oauthRefreshToken;
-  return out;
 }
 
 /**
