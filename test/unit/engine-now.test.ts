@@ -174,6 +174,13 @@ describe('Engine.handleNow', () => {
         expect(encode(msg)).toBe(`${JSON.stringify(msg)}\n`);
       }
     }
+    // Kept flat (codec.ts, flatCopy): any text survives, non-ASCII and lone surrogates included.
+    for (const secret of ['pässwörd-€-😀', 'lone-\ud800-surrogate', '"quoted"\\\n']) {
+      const res = Object.freeze({ op: 'get' as const, credential: Object.freeze({ kind: 'basic' as const, username: 'ü', secret }), rule: Object.freeze({ id: 'r', match: 'https://x', source: 'stored' }) });
+      const msg = { v: PROTOCOL_VERSION, id: 9, res };
+      expect(encode(msg)).toBe(`${JSON.stringify(msg)}\n`);
+      expect(encode(msg)).toBe(`${JSON.stringify(msg)}\n`); // and from the kept copy
+    }
     // An env rule's credential is made per request: a fresh, ordinary answer each time.
     const ci: EngineRequest = { op: 'get', url: 'https://ci.example/a' };
     const a = engine.handleNow(ci, CALLER)!;
