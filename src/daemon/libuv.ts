@@ -121,6 +121,18 @@ export function onRead(b: PipeBindings, on: { data(chunk: Buffer): void; eof(): 
   };
 }
 
+const noRead = () => {};
+
+/**
+ * Closes a stream handle for good, as the dialler and the listener both do: reads stop reaching JS
+ * (onread keeps a function: see UvStream), reading stops if it was started, the handle closes.
+ */
+export function closeStream(handle: UvStream, reading: boolean): void {
+  handle.onread = noRead;
+  if (reading) handle.readStop();
+  handle.close();
+}
+
 /**
  * Writes `text` on a stream handle; libuv's error (negative) when that failed at once, else 0. A write
  * libuv completes at once never calls back; one it has to queue (the peer is not reading) is kept in

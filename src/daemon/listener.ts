@@ -9,7 +9,7 @@
 // net wraps, used the way net uses it; the client side does the same (pipe.ts). When this Node does
 // not expose it in the shape we expect (or under --pending-deprecation), node:net serves instead,
 // with the same events: server.ts holds the connection logic once, for both.
-import { errname, onRead, pipeHandles, writeText, type PipeBindings, type UvPipe, type UvStream } from './libuv.js';
+import { closeStream, errname, onRead, pipeHandles, writeText, type PipeBindings, type UvPipe, type UvStream } from './libuv.js';
 
 export interface ConnectionEvents {
   data(chunk: Buffer): void;
@@ -55,7 +55,6 @@ export function createListener(onConnection: OnConnection, prefer: ListenerKind 
 /** How many clients may wait to be accepted (net's default). */
 const BACKLOG = 511;
 
-
 function uvError(syscall: string, status: number, path: string): Error {
   const code = errname(status);
   return Object.assign(new Error(`${syscall} ${code} ${path}`), { code, errno: status, syscall, address: path });
@@ -100,9 +99,7 @@ function serve(b: PipeBindings, handle: UvStream, onConnection: OnConnection): v
   const close = () => {
     if (!open) return;
     open = false;
-    handle.onread = ignore;
-    if (reading) handle.readStop();
-    handle.close();
+    closeStream(handle, reading);
     events?.close();
   };
   const conn: ServedConnection = {

@@ -8,7 +8,7 @@
 // otherwise (a future Node that drops process.binding, or `--pending-deprecation`, which would make
 // process.binding print a warning). Both dialers deliver the same events; connection.ts holds the
 // protocol logic once, for both.
-import { errname, onRead, pipeHandles, writeText } from './libuv.js';
+import { closeStream, errname, onRead, pipeHandles, writeText } from './libuv.js';
 
 export interface PipeEvents {
   connect(): void;
@@ -39,8 +39,6 @@ export function pickDialer(prefer: DialerKind = 'handle'): Dialer {
 
 // ---- libuv's pipe handle ------------------------------------------------------------------------
 
-const ignore = () => {};
-
 /** A dialer over libuv's pipe handle, or undefined when this Node does not expose one we understand. */
 export function handleDialer(): Dialer | undefined {
   const b = pipeHandles();
@@ -59,9 +57,7 @@ export function handleDialer(): Dialer | undefined {
     const close = () => {
       if (!open) return;
       open = false;
-      handle.onread = ignore;
-      if (connected) handle.readStop();
-      handle.close();
+      closeStream(handle, connected);
       events.close();
     };
     handle.onread = onRead(b, { data: (chunk) => events.data(chunk), eof: close, error: fail });
