@@ -6,12 +6,13 @@
 // resolves in process — slower, never wrong.
 //
 // No daemon yet: spawn one (at most one per call; the daemon's lock settles races between callers)
-// and wait for its socket up to START_WAIT_MS of this process's own time (see startWait), then ask it. Waiting costs one daemon start, once per
-// daemon lifetime (measured: a first helper call ~250 ms against ~125 ms resolving in process; a
-// daemon round trip then costs under 1 ms — test/daemon/bench.test.ts prints the numbers). In
-// exchange a burst of first calls (Bazel fetching in parallel) is served by one cache, one fetch per
-// token instead of one per process, and the token minted lands in the daemon that serves the next calls. If the daemon cannot come up (it exits,
-// or the wait runs out) the call falls back to resolving in process; after a daemon failed to start,
+// and wait for its socket up to START_WAIT_MS of this process's own time (see startWait), then ask
+// it. Waiting costs one daemon start, once per daemon lifetime (measured: a first helper call ~250 ms
+// against ~125 ms resolving in process; a daemon round trip then costs under 1 ms —
+// test/daemon/bench.test.ts prints the numbers). In exchange a burst of first calls (Bazel fetching in
+// parallel) is served by one cache, one fetch per token instead of one per process, and the token
+// minted lands in the daemon that serves the next calls. If the daemon cannot come up (it exits, or
+// the wait runs out) the call falls back to resolving in process; after a daemon failed to start,
 // calls stop spawning for FAILED_START_BACKOFF_MS (`credmux daemon start` still tries, and says why).
 import { statSync, writeFileSync } from 'node:fs';
 import type { Env } from '../core/paths.js';

@@ -162,11 +162,9 @@ describe('startWait: the wait for a starting daemon counts only time this proces
     let now = 0;
     return { now: () => now, sleep: async (ms: number) => void (now += takes(ms)) };
   }
-  function sleepsUntilOver(w: ReturnType<typeof startWait>, clock: { now(): number }) {
-    return (async () => {
-      while (!w.over()) await w.sleep(5);
-      return clock.now();
-    })();
+  async function sleepsUntilOver(w: ReturnType<typeof startWait>, clock: { now(): number }) {
+    while (!w.over()) await w.sleep(5);
+    return clock.now();
   }
 
   it('an idle machine (sleeps on time, or a millisecond late): the plain wait', async () => {
