@@ -12,11 +12,11 @@
 // holds n and Q holds m > n, P's check ran before m existed; so Q read the top generation before P
 // created n, and saw something ≥ m-1 ≥ n that P would then have seen above n — a contradiction.)
 //
-// Liveness is kill(pid, 0) plus, on Linux, the process start time, so a recycled pid is not taken
-// for the holder. The holder removes older generations and leftovers; it never removes its own file
-// but marks it released on a clean exit.
+// Liveness: core/liveness.ts (kill(pid, 0) plus the process start time). The holder removes older
+// generations and leftovers; it never removes its own file but marks it released on a clean exit.
 import { linkSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pidAlive, processAlive } from '../core/liveness.js';
 import { DaemonError } from './errors.js';
 
 export interface LockRecord {
@@ -84,38 +84,8 @@ function readRecord(dir: string, gen: number): LockRecord | undefined {
   }
 }
 
-/** State (field 3) and start time (field 22, clock ticks since boot) of a process, where /proc exists (Linux). */
-function procStat(pid: number): { state: string; start: string } | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may contain spaces and parentheses: count fields after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { state: fields[0] ?? '', start: fields[19] ?? '' };
-  } catch {
-    return undefined;
-  }
-}
-
-export function processStartTime(pid: number): string | undefined {
-  return procStat(pid)?.start;
-}
-
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    // ESRCH: gone. EPERM: the pid now belongs to another user, so it cannot be our daemon.
-    return false;
-  }
-}
-
 export function isAlive(rec: LockRecord): boolean {
-  if (rec.released || !pidAlive(rec.pid)) return false;
-  const st = procStat(rec.pid);
-  if (st === undefined) return true; // no /proc: the pid check is all there is
-  // A zombie has exited (its parent has not reaped it yet); a different start time is a recycled pid.
-  return st.state !== 'Z' && (rec.start === undefined || st.start === rec.start);
+  return !rec.released && processAlive(rec.pid, rec.start);
 }
 
 /** The live holder of the lock, if any (cheap: one readdir and one small read). */

@@ -5,6 +5,16 @@
 // well under a second; the retry budget (12-24 s) outlasts the 10 s stale threshold, so a lock left by
 // a killed process is taken over instead of failing the write. A process that exits normally or on
 // SIGINT/SIGTERM releases its lock itself (proper-lockfile's exit hook).
+//
+// A holder killed outright (SIGKILL, the OOM killer) cannot release it, and waiting out the stale
+// threshold stalls every writer for 10 s (seen: a git `store` hanging after a daemon was killed
+// mid-write). So the holder also leaves an owner record beside the lock (`<lock>.owner`: pid, start
+// time, host, pid namespace, and the lock directory's inode and birth time), and a waiter that finds
+// the recorded process gone on this host takes the lock over at once (takeOverFromDeadHolder). Anything
+// it cannot be sure of (no record, a record for another lock directory, another host or container, a
+// file system without birth times) leaves the stale threshold as the only way, as before.
+import { readFileSync, readlinkSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { processAlive, processStartTime } from '../core/liveness.js';
 import { CredmuxError } from '../core/types.js';
 import { storeFsError } from './fs-errors.js';
 
@@ -36,10 +46,14 @@ export async function withFileLock<T>(lockPath: string, what: string, fn: (asser
   const assertHeld: AssertHeld = () => {
     if (lost) throw new CredmuxError('store', `lost the lock ${lockPath} while writing ${what} (was the process suspended?); nothing was changed, retry`);
   };
+  const owner = recordOwner(lockPath);
   try {
     return await fn(assertHeld);
   } finally {
-    if (!lost) await release().catch(() => {});
+    if (!lost) {
+      if (owner) forgetOwner(lockPath, owner.lock);
+      await release().catch(() => {});
+    }
   }
 }
 
@@ -65,7 +79,102 @@ async function acquire(lockPath: string, onCompromised: (e: Error) => void): Pro
       });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ELOCKED' || attempt >= ATTEMPTS) throw e;
+      if (takeOverFromDeadHolder(lockPath)) continue;
       await new Promise((r) => setTimeout(r, backoff(attempt)));
     }
+  }
+}
+
+/** Who holds a lock, written by the holder beside it. */
+interface OwnerRecord {
+  pid: number;
+  start?: string;
+  host: string;
+  /** The pid namespace: a pid means nothing across containers that share the directory. */
+  ns: string;
+  /** The lock directory this record is about: inode and birth time, which no later directory repeats. */
+  lock: string;
+}
+
+const ownerPath = (lockPath: string): string => `${lockPath}.owner`;
+
+function lockIdentity(path: string): string | undefined {
+  const st = statSync(path, { bigint: true, throwIfNoEntry: false });
+  // Without a birth time a recreated directory could reuse the inode and pass for the dead one.
+  if (!st || st.birthtimeNs === 0n) return undefined;
+  return `${st.ino}:${st.birthtimeNs}`;
+}
+
+function thisHost(): { host: string; ns: string } {
+  let ns = '';
+  try {
+    ns = readlinkSync('/proc/self/ns/pid');
+  } catch {
+    // no /proc (macOS): one pid space per host
+  }
+  return { host: process.getBuiltinModule('node:os').hostname(), ns };
+}
+
+/** Best effort: without a record, a waiter just waits for the stale threshold. */
+function recordOwner(lockPath: string): OwnerRecord | undefined {
+  try {
+    const lock = lockIdentity(lockPath);
+    if (!lock) return undefined;
+    const rec: OwnerRecord = { pid: process.pid, start: processStartTime(process.pid), ...thisHost(), lock };
+    // Written in place: a reader that catches it half-written cannot parse it and just waits.
+    writeFileSync(ownerPath(lockPath), `${JSON.stringify(rec)}\n`, { mode: 0o600 });
+    return rec;
+  } catch {
+    return undefined;
+  }
+}
+
+function readOwner(lockPath: string): OwnerRecord | undefined {
+  try {
+    const r = JSON.parse(readFileSync(ownerPath(lockPath), 'utf8')) as Partial<OwnerRecord>;
+    if (!Number.isSafeInteger(r.pid) || typeof r.host !== 'string' || typeof r.ns !== 'string' || typeof r.lock !== 'string') return undefined;
+    return { pid: r.pid!, start: typeof r.start === 'string' ? r.start : undefined, host: r.host, ns: r.ns, lock: r.lock };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Removes the owner record if it still describes `lock` (a newer holder's record stays). */
+function forgetOwner(lockPath: string, lock: string): void {
+  try {
+    if (readOwner(lockPath)?.lock === lock) unlinkSync(ownerPath(lockPath));
+  } catch {
+    // already gone
+  }
+}
+
+/**
+ * When the lock's recorded holder is provably gone, removes the lock and returns true (try again
+ * now). The directory is first renamed aside, which of several waiters exactly one achieves, and
+ * checked to be the dead holder's: a live holder's lock that replaced it in between is put back.
+ */
+function takeOverFromDeadHolder(lockPath: string): boolean {
+  try {
+    const owner = readOwner(lockPath);
+    if (!owner) return false;
+    const here = thisHost();
+    if (owner.host !== here.host || owner.ns !== here.ns) return false;
+    const lock = lockIdentity(lockPath);
+    if (lock !== owner.lock || processAlive(owner.pid, owner.start)) return false;
+    const aside = `${lockPath}.dead-${process.pid}-${Math.random().toString(36).slice(2)}`;
+    try {
+      renameSync(lockPath, aside);
+    } catch {
+      return true; // another waiter moved it first: the lock may be free
+    }
+    if (lockIdentity(aside) !== owner.lock) {
+      renameSync(aside, lockPath);
+      return false;
+    }
+    rmdirSync(aside);
+    forgetOwner(lockPath, owner.lock);
+    return true;
+  } catch {
+    return false;
   }
 }

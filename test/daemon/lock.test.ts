@@ -5,7 +5,8 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDirs } from './helpers.js';
-import { acquireLock, currentHolder, isAlive, processStartTime, type LockRecord } from '../../src/daemon/lock.js';
+import { processStartTime } from '../../src/core/liveness.js';
+import { acquireLock, currentHolder, isAlive, type LockRecord } from '../../src/daemon/lock.js';
 
 const dir = tempDirs('cmx-lock-');
 

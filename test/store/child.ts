@@ -2,7 +2,7 @@
 // user (root cannot be denied access, so read-only tests run as `nobody` when we are root), and
 // resource limits (ulimit -f) can only be tested from outside the test process. src/store/file.ts is
 // bundled with esbuild into a plain .cjs the child requires.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -31,6 +31,16 @@ process.stdin.on('end', async () => {
 });
 `;
 
+/** Takes the write lock in a child process and holds it until killed; prints "held" once it has it. */
+const HOLDER_SOURCE = `'use strict';
+const { withFileLock } = require(process.argv[2]);
+withFileLock(process.argv[3], 'a test lock', () => {
+  process.stdout.write('held\\n');
+  return new Promise(() => {});
+});
+setInterval(() => {}, 60_000);
+`;
+
 export interface ChildResult {
   ok: boolean;
   value?: unknown;
@@ -43,6 +53,8 @@ export interface ChildRunner {
   /** A world-readable directory holding the bundle and the child script. */
   dir: string;
   run(storeDir: string, op: 'put' | 'list' | 'version', input?: unknown, opts?: { uid?: number; gid?: number; ulimitFileBlocks?: number }): Promise<ChildResult>;
+  /** A process holding `lockPath` through src/store/file-lock.ts, resolved once it holds it. */
+  holdLock(lockPath: string): Promise<ChildProcess>;
 }
 
 export async function prepareChildRunner(): Promise<ChildRunner> {
@@ -61,6 +73,18 @@ export async function prepareChildRunner(): Promise<ChildRunner> {
   await chmod(bundle, 0o644);
   const script = join(dir, 'child.cjs');
   await writeFile(script, CHILD_SOURCE, { mode: 0o644 });
+  const lockBundle = join(dir, 'file-lock.cjs');
+  await build({
+    entryPoints: [resolve(import.meta.dirname, '../../src/store/file-lock.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    outfile: lockBundle,
+    logLevel: 'silent',
+  });
+  const holder = join(dir, 'holder.cjs');
+  await writeFile(holder, HOLDER_SOURCE, { mode: 0o644 });
 
   return {
     dir,
@@ -86,6 +110,16 @@ export async function prepareChildRunner(): Promise<ChildRunner> {
           }
         });
         child.stdin.end(input === undefined ? '' : JSON.stringify(input));
+      });
+    },
+    holdLock(lockPath) {
+      const child = spawn(process.execPath, [holder, lockBundle, lockPath], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH } });
+      return new Promise<ChildProcess>((resolvePromise, reject) => {
+        let err = '';
+        child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+        child.stdout!.once('data', () => resolvePromise(child));
+        child.on('error', reject);
+        child.on('exit', (code, signal) => reject(new Error(`the lock holder exited ${code ?? signal} before holding the lock; stderr: ${err}`)));
       });
     },
   };

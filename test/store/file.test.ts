@@ -1,5 +1,7 @@
 import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { readlinkSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,6 +25,15 @@ afterAll(async () => {
 });
 
 storeContract('FileStore', async () => ({ store: new FileStore(freshDir()) }));
+
+/** As src/store/file-lock.ts records it: '' where there is no /proc. */
+const nsOfThisProcess = (): string => {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return '';
+  }
+};
 
 const mode = async (p: string): Promise<number> => (await stat(p)).mode & 0o777;
 const errorOf = async (p: Promise<unknown>): Promise<CredmuxError> => {
@@ -138,6 +149,73 @@ describe('FileStore across processes', () => {
     expect(Date.now() - t).toBeLessThan(3000);
     expect(await s.list()).toHaveLength(2);
     await expect(stat(lockPath)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('takes over at once a lock whose holder was SIGKILLed, not after the 10 s stale threshold', async () => {
+    const dir = freshDir();
+    const s = new FileStore(dir);
+    await s.put(basic('https://a.example', 'u', 'first'));
+    const lockPath = join(dir, 'credentials.json.lock');
+    const holder = await runner.holdLock(lockPath);
+    holder.kill('SIGKILL');
+    await new Promise((r) => holder.once('exit', r));
+    const t = Date.now();
+    await s.put(basic('https://b.example', 'u', 'second'));
+    expect(Date.now() - t).toBeLessThan(2000);
+    expect(await s.list()).toHaveLength(2);
+    // The dead holder's lock and owner record are gone, and so are ours.
+    expect((await readdir(dir)).sort()).toEqual(['credentials.json']);
+  });
+
+  it('never takes the lock from a holder that is alive, even stopped (SIGSTOP)', async () => {
+    const dir = freshDir();
+    const s = new FileStore(dir);
+    await s.put(basic('https://a.example', 'u', 'first'));
+    const lockPath = join(dir, 'credentials.json.lock');
+    const holder = await runner.holdLock(lockPath);
+    holder.kill('SIGSTOP');
+    let done = false;
+    const put = s.put(basic('https://b.example', 'u', 'second')).then(() => (done = true));
+    try {
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(done).toBe(false);
+    } finally {
+      holder.kill('SIGCONT');
+      holder.kill('SIGTERM'); // releases the lock on its way out (proper-lockfile's exit hook)
+    }
+    await put;
+    expect(await s.list()).toHaveLength(2);
+  });
+
+  it('does not trust an owner record for another host or another lock directory', async () => {
+    const dir = freshDir();
+    const s = new FileStore(dir);
+    await s.put(basic('https://a.example', 'u', 'first'));
+    const lockPath = join(dir, 'credentials.json.lock');
+    const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    const deadPid = Number(gone.stdout);
+    for (const record of [
+      (lock: string) => ({ pid: deadPid, host: 'another-host', ns: nsOfThisProcess(), lock }),
+      (_lock: string) => ({ pid: deadPid, host: hostname(), ns: nsOfThisProcess(), lock: '1:1' }),
+    ]) {
+      await mkdir(lockPath);
+      const id = await stat(lockPath, { bigint: true });
+      await writeFile(`${lockPath}.owner`, JSON.stringify(record(`${id.ino}:${id.birthtimeNs}`)));
+      let done = false;
+      const put = s.put(basic('https://b.example', 'u', 'second')).then(() => (done = true));
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(done).toBe(false);
+      await rm(lockPath, { recursive: true });
+      await put;
+    }
+    // The same record, right host and directory: taken over at once.
+    await mkdir(lockPath);
+    const id = await stat(lockPath, { bigint: true });
+    await writeFile(`${lockPath}.owner`, JSON.stringify({ pid: deadPid, host: hostname(), ns: nsOfThisProcess(), lock: `${id.ino}:${id.birthtimeNs}` }));
+    const t = Date.now();
+    await s.put(basic('https://c.example', 'u', 'third'));
+    expect(Date.now() - t).toBeLessThan(2000);
+    expect(await s.list()).toHaveLength(3);
   });
 
   it('a read-only directory gives a clear error naming the path and errno, and the old data stays', async () => {

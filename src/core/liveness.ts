@@ -1,0 +1,38 @@
+// Is the process that left a lock still running? Shared by the daemon's lock and the store's write
+// lock. Liveness is kill(pid, 0) plus, on Linux, the process start time, so a recycled pid is not
+// taken for the process that recorded it; a zombie (exited, not yet reaped) counts as gone.
+import { readFileSync } from 'node:fs';
+
+/** State (field 3) and start time (field 22, clock ticks since boot) of a process, where /proc exists (Linux). */
+function procStat(pid: number): { state: string; start: string } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may contain spaces and parentheses: count fields after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0] ?? '', start: fields[19] ?? '' };
+  } catch {
+    return undefined;
+  }
+}
+
+export function processStartTime(pid: number): string | undefined {
+  return procStat(pid)?.start;
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    // ESRCH: gone. EPERM: the pid now belongs to another user, so it cannot be one of ours.
+    return false;
+  }
+}
+
+/** `start` as processStartTime gave it when the process recorded itself; undefined: pid check only. */
+export function processAlive(pid: number, start: string | undefined): boolean {
+  if (!pidAlive(pid)) return false;
+  const st = procStat(pid);
+  if (st === undefined) return true; // no /proc: the pid check is all there is
+  return st.state !== 'Z' && (start === undefined || st.start === start);
+}
