@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dataDir, type Env } from '../../src/core/paths.js';
 import { FileStore } from '../../src/store/file.js';
 import { KeychainStore } from '../../src/store/keychain.js';
+import { NO_DEFAULT_RETRIES, readDefaultAlias } from '../../src/store/secret-service-probe.js';
 import { openStore } from '../../src/store/select.js';
 import { rejectionOf } from './contract.js';
 import { startPrivateBus, startSecretService, squatName, type PrivateBus, type SecretService } from './secret-service.js';
@@ -198,5 +199,33 @@ describe('openStore with a locked keyring', () => {
     } finally {
       await locked.stop();
     }
+  });
+});
+
+describe('readDefaultAlias (the probe asking for the default collection)', () => {
+  const answers = (...paths: string[]) => {
+    const asked: string[] = [];
+    return { asked, read: async () => (asked.push('ReadAlias'), paths.shift() ?? '/') };
+  };
+  const noPause = async () => {};
+
+  it('asks again when gnome-keyring answers "/" for a caller it has not registered yet', async () => {
+    const a = answers('/', '/org/freedesktop/secrets/collection/login');
+    expect(await readDefaultAlias(a.read, noPause)).toBe('/org/freedesktop/secrets/collection/login');
+    expect(a.asked).toHaveLength(2);
+  });
+
+  it('believes "/" after NO_DEFAULT_RETRIES more answers, pausing 20 then 40 ms', async () => {
+    const a = answers();
+    const pauses: number[] = [];
+    expect(await readDefaultAlias(a.read, async (ms) => void pauses.push(ms))).toBe('/');
+    expect(a.asked).toHaveLength(1 + NO_DEFAULT_RETRIES);
+    expect(pauses).toEqual([20, 40]);
+  });
+
+  it('takes a collection path at once', async () => {
+    const a = answers('/org/freedesktop/secrets/collection/login');
+    expect(await readDefaultAlias(a.read, noPause)).toBe('/org/freedesktop/secrets/collection/login');
+    expect(a.asked).toHaveLength(1);
   });
 });
