@@ -125,6 +125,12 @@ function recordOwner(lockPath: string): OwnerRecord | undefined {
     writeFileSync(ownerPath(lockPath), `${JSON.stringify(rec)}\n`, { mode: 0o600 });
     return rec;
   } catch {
+    // e.g. a full disk created the file but not its contents: leave nothing behind.
+    try {
+      unlinkSync(ownerPath(lockPath));
+    } catch {
+      // never created
+    }
     return undefined;
   }
 }
