@@ -46,7 +46,8 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 const DIGITS = /^[0-9]+$/;
 /** The only IPv4 form the WHATWG parser emits. */
 const IPV4 = /^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$/;
-const PERCENT_ESCAPE = /%([0-9A-Fa-f]{2})/g;
+/** An escape, or a "%" that starts none (the parser keeps such a "%" as it is). */
+const PERCENT_ESCAPE = /%([0-9A-Fa-f]{2})?/g;
 
 /** Longest stretch of input quoted in an error message. */
 const QUOTE_LIMIT = 200;
@@ -349,7 +350,8 @@ function requestPath(pathname: string): string {
 
 /**
  * RFC 3986 normalisation on top of the parser's (which already resolved "." and ".." segments,
- * including "%2e" spellings): decode escaped unreserved characters, upper-case the other escapes.
+ * including "%2e" spellings): decode escaped unreserved characters, upper-case the other escapes,
+ * escape a "%" that starts no escape.
  * A literal "*" becomes "%2A", so a stored path can never read as a glob when parsed as a pattern.
  * Decoding cannot create a dot segment: a segment made only of dots and "%2e" was resolved already.
  */
@@ -360,7 +362,10 @@ function normalisePath(pathname: string): string {
   return p;
 }
 
-function decodeUnreserved(_escape: string, hex: string): string {
+function decodeUnreserved(_escape: string, hex: string | undefined): string {
+  // A lone "%" is written as the escape it stands for: left bare, decoding the escape after it could
+  // make a new one ("%%330" → "%30"), and the canonical form would not parse back to itself.
+  if (hex === undefined) return '%25';
   const c = parseInt(hex, 16);
   const unreserved =
     (c >= 0x41 && c <= 0x5a) || // A-Z
