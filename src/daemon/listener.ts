@@ -9,7 +9,7 @@
 // net wraps, used the way net uses it; the client side does the same (pipe.ts). When this Node does
 // not expose it in the shape we expect (or under --pending-deprecation), node:net serves instead,
 // with the same events: server.ts holds the connection logic once, for both.
-import { closeStream, errname, onRead, pipeHandles, writeText, type PipeBindings, type UvPipe, type UvStream } from './libuv.js';
+import { closeStream, errname, onRead, pipeHandles, useReadBuffer, writeText, type PipeBindings, type UvPipe, type UvStream } from './libuv.js';
 
 export interface ConnectionEvents {
   data(chunk: Buffer): void;
@@ -136,8 +136,11 @@ function serve(b: PipeBindings, handle: UvStream, onConnection: OnConnection): v
   events = onConnection(conn);
   if (!open) return;
   const on = events;
-  handle.onread = onRead(b, {
-    data: (chunk) => on.data(chunk),
+  // One buffer for every connection: a read is handed over (the line splitter decodes it or copies
+  // the part it keeps) before libuv reads the next, on any connection.
+  const into = useReadBuffer(handle, (readBuffer ??= Buffer.allocUnsafe(READ_BUFFER_BYTES))) ? readBuffer : undefined;
+  const reads = {
+    data: (chunk: Buffer) => on.data(chunk),
     eof: () => {
       // Half-closed: stop reading, keep the write side for the answers still owed.
       reading = false;
@@ -145,9 +148,14 @@ function serve(b: PipeBindings, handle: UvStream, onConnection: OnConnection): v
       on.end();
     },
     error: close,
-  });
+  };
+  handle.onread = onRead(b, reads, into);
   if (handle.readStart() < 0) close();
 }
+
+/** As large as libuv asks for per read: a bigger request simply arrives in several reads. */
+const READ_BUFFER_BYTES = 64 * 1024;
+let readBuffer: Buffer | undefined;
 
 // ---- node:net ---------------------------------------------------------------------------------------
 

@@ -53,6 +53,43 @@ describe.each(['handle', 'net'] as const)('%s listener', (kind) => {
     listener.close();
   });
 
+  it('connections sending at once, in pieces larger than a read, each receive exactly their own bytes', async () => {
+    // The handle listener reads every connection into one shared buffer: a chunk is only valid
+    // during data(), and nothing of one connection may show up in another's.
+    const path = sockPath();
+    const listener = createListener((conn: ServedConnection) => {
+      let got = '';
+      return {
+        data: (chunk) => void (got += chunk.toString('latin1')),
+        end: () => {
+          conn.write(got);
+          conn.end();
+        },
+        close: () => {},
+      };
+    }, kind);
+    await listener.listen(path);
+    const payload = (i: number) => String.fromCharCode(65 + i).repeat(150_000);
+    const sendInPieces = (i: number) =>
+      new Promise<string>((resolve, reject) => {
+        let data = '';
+        const c = createConnection(path, async () => {
+          const text = payload(i);
+          for (let at = 0; at < text.length; at += 40_000) {
+            c.write(text.slice(at, at + 40_000));
+            await new Promise((r) => setImmediate(r));
+          }
+          c.end();
+        });
+        c.on('data', (d) => (data += d.toString('latin1')));
+        c.on('error', reject);
+        c.on('close', () => resolve(data));
+      });
+    const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => sendInPieces(i)));
+    answers.forEach((a, i) => expect(a === payload(i), `connection ${i}`).toBe(true));
+    listener.close();
+  });
+
   it('reports a taken path and a missing directory by errno code, and a closed listener accepts no one', async () => {
     const path = sockPath();
     const first = createListener(() => ({ data() {}, end() {}, close() {} }), kind);
