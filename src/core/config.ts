@@ -147,7 +147,7 @@ export function loadConfig(env: Env): { config: Config; path: string; stamp: str
 export function parseConfig(text: string, path = 'config.json'): Config {
   let data: unknown;
   try {
-    data = JSON.parse(text);
+    data = JSON.parse(text, sharingEqualStrings());
   } catch (e) {
     // V8's message quotes the text around the error, which may be a token pasted in by mistake: only
     // the position is passed on, as a line and column.
@@ -166,6 +166,23 @@ export function parseConfig(text: string, path = 'config.json'): Config {
   const config = data as Config;
   compileRules(config, path); // surfaces bad patterns now, not at the first request
   return { rules: config.rules ?? [] };
+}
+
+/**
+ * A JSON.parse reviver that makes equal string values one string. JSON.parse gives every value its
+ * own copy, and a config with thousands of rules repeats the same endpoints, variable names and URLs
+ * (a rule's match and the URL its API key is stored under): a daemon keeps them all for its life
+ * (~0.6 MB of 10,000 rules' strings).
+ */
+function sharingEqualStrings(): (key: string, value: unknown) => unknown {
+  const seen = new Map<string, string>();
+  return (_key, value) => {
+    if (typeof value !== 'string') return value;
+    const had = seen.get(value);
+    if (had !== undefined) return had;
+    seen.set(value, value);
+    return value;
+  };
 }
 
 export function compileRules(config: Config, path = 'config.json'): Rule[] {

@@ -86,8 +86,16 @@ function frozenHit(credential: Credential, rule: RuleInfo): Hit {
   return Object.freeze({ op: 'get', credential: Object.freeze(plainCredential(credential)), rule: Object.freeze(rule) });
 }
 
-/** A candidate answer: a config rule or a stored entry, with its parsed pattern. */
-type Candidate = { kind: 'rule'; rule: Rule; pattern: Pattern } | { kind: 'stored'; entry: StoredEntry; pattern: Pattern };
+/**
+ * A candidate answer: a config rule (itself: it carries its pattern) or a stored entry with its parsed
+ * pattern. No wrapper around a rule: a daemon holds one candidate per rule.
+ */
+type StoredCandidate = { entry: StoredEntry; pattern: Pattern };
+type Candidate = Rule | StoredCandidate;
+
+function isStored(c: Candidate): c is StoredCandidate {
+  return 'entry' in c;
+}
 
 export function engineFrom(deps: EngineDeps): Engine {
   const tokens = new RefreshingTokens({ store: deps.store, env: deps.env, now: deps.now, cache: deps.tokenCache });
@@ -134,20 +142,20 @@ export function engineFrom(deps: EngineDeps): Engine {
   }
 
   function buildCandidates(ruleList: Rule[], all: StoredEntry[]): Candidate[] {
-    const out: Candidate[] = ruleList.map((rule) => ({ kind: 'rule', rule, pattern: rule.pattern }));
+    const out: Candidate[] = [...ruleList];
     // API keys and refresh tokens that feed token sources are inputs, never answers.
     const hidden = hiddenInputs(ruleList, all, sourceFor);
     // Newest stored entry first: when several users are stored for one pattern, the latest login wins.
     const stored = all.filter((e) => !hidden.has(e)).sort(newestFirst);
     for (const entry of stored) {
       const pattern = tryParsePattern(entry.url);
-      if (pattern) out.push({ kind: 'stored', entry, pattern });
+      if (pattern) out.push({ entry, pattern });
     }
     return out;
   }
 
   function usernameOf(c: Candidate): string | undefined {
-    return c.kind === 'stored' ? c.entry.username : c.rule.username;
+    return isStored(c) ? c.entry.username : c.username;
   }
 
   // Environments already merged, by the variables read and the caller's values for them: a daemon's
@@ -226,8 +234,8 @@ export function engineFrom(deps: EngineDeps): Engine {
   async function resolve(target: RequestTarget, callerEnv?: CallerEnv, opts: HandleOptions = {}): Promise<Hit | null> {
     const best = choose(await candidatesFor(target), target);
     if (!best) return null;
-    if (best.kind === 'stored') return storedHit(best.entry);
-    const { rule } = best;
+    if (isStored(best)) return storedHit(best.entry);
+    const rule = best;
     const source = sourceFor(rule);
     if (opts.deferTokens && isTokenSource(source)) throw new CredmuxError('deferred', `rule "${rule.id}" mints tokens: the daemon shares them`);
     const env = sourceEnv(rule, callerEnv);
@@ -242,8 +250,8 @@ export function engineFrom(deps: EngineDeps): Engine {
     if (!all) return undefined;
     const best = choose(indexFor(deps.rulesNow?.() ?? deps.rules(), all).candidatesFor(target), target);
     if (!best) return null;
-    if (best.kind === 'stored') return storedHit(best.entry);
-    const { rule } = best;
+    if (isStored(best)) return storedHit(best.entry);
+    const rule = best;
     const source = sourceFor(rule);
     const env = sourceEnv(rule, callerEnv);
     const token = isTokenSource(source);
@@ -254,8 +262,8 @@ export function engineFrom(deps: EngineDeps): Engine {
   /** The store is git handing back a token a token-source rule served for this URL (see store()). */
   async function isTokenEcho(target: RequestTarget, credential: Credential): Promise<boolean> {
     const best = selectMostSpecific(await candidatesFor(target), patternOfCandidate, target);
-    if (best?.kind !== 'rule' || !isTokenSource(sourceFor(best.rule))) return false;
-    const presented = best.rule.username ?? DEFAULT_TOKEN_USERNAME;
+    if (!best || isStored(best) || !isTokenSource(sourceFor(best))) return false;
+    const presented = best.username ?? DEFAULT_TOKEN_USERNAME;
     // Without authtype git sends it back as username/password; with it, as a bearer with no username.
     return credential.kind === 'basic' ? credential.username === presented : credential.username === '';
   }

@@ -11,6 +11,7 @@ import { TokenCache, type Fetched } from '../cache/token-cache.js';
 import { ruleEnvNames, type RuleEnvNames } from './env-names.js';
 import type { Rule, StoredRef } from '../core/config.js';
 import { matches } from '../core/match.js';
+import { allOf, hasItem, type OneOrMany } from '../core/one-or-many.js';
 import type { Env } from '../core/paths.js';
 import { plainCredential, type Credential, type StoredEntry } from '../core/types.js';
 import { parsePattern, parseRequest } from '../core/url.js';
@@ -120,7 +121,8 @@ function cacheKeyOf(k: RuleKey, env: Env): string {
 
 export class RefreshingTokens {
   readonly cache: TokenCache<Credential>;
-  private readonly known = new Map<string, string[]>();
+  /** The input stamps each key was minted from or wrote, oldest first (mostly one). */
+  private readonly known = new Map<string, OneOrMany<string>>();
   /** Keys whose inputs getNow found unchanged in the list `checkedIn`. */
   private readonly checked = new Set<string>();
   private checkedIn: readonly StoredEntry[] | undefined;
@@ -218,13 +220,13 @@ export class RefreshingTokens {
 
   private remember(key: string, stamp: string): void {
     this.checked.delete(key);
-    const list = (this.known.get(key) ?? []).filter((s) => s !== stamp);
+    const list = allOf(this.known.get(key)).filter((s) => s !== stamp);
     list.push(stamp);
-    this.known.set(key, list.slice(-KNOWN_STAMPS));
+    this.known.set(key, list.length === 1 ? stamp : list.slice(-KNOWN_STAMPS));
   }
 
   private isKnown(key: string, stamp: string): boolean {
-    return this.known.get(key)?.includes(stamp) ?? false;
+    return hasItem(this.known.get(key), stamp);
   }
 }
 

@@ -5,6 +5,7 @@
 import type { SecretRef, StoredRef } from '../core/config.js';
 import { selectMostSpecific } from '../core/match.js';
 import type { Env } from '../core/paths.js';
+import { addTo, allOf, type OneOrMany } from '../core/one-or-many.js';
 import { newestFirst, type StoredEntry } from '../core/types.js';
 import { formatPattern, parsePattern, parseRequest, type Pattern } from '../core/url.js';
 import type { SecretStore } from '../store/types.js';
@@ -26,7 +27,7 @@ export function storedPatternOf(ref: StoredRef): string {
  * per request and rule. Stores hand out fresh arrays and nothing here mutates one.
  */
 interface EntryIndex {
-  byUrl: Map<string, StoredEntry[]>;
+  byUrl: Map<string, OneOrMany<StoredEntry>>;
   sorted: StoredEntry[];
   parsed?: { e: StoredEntry; p: Pattern }[];
 }
@@ -37,12 +38,8 @@ function indexOf(entries: readonly StoredEntry[]): EntryIndex {
   let ix = indexes.get(entries);
   if (!ix) {
     const sorted = [...entries].sort(newestFirst);
-    const byUrl = new Map<string, StoredEntry[]>();
-    for (const e of sorted) {
-      const list = byUrl.get(e.url);
-      if (list) list.push(e);
-      else byUrl.set(e.url, [e]);
-    }
+    const byUrl = new Map<string, OneOrMany<StoredEntry>>();
+    for (const e of sorted) addTo(byUrl, e.url, e);
     ix = { byUrl, sorted };
     indexes.set(entries, ix);
   }
@@ -71,6 +68,7 @@ function exactPatternOf(ref: StoredRef): string | undefined {
   let exact: string | undefined;
   try {
     exact = storedPatternOf(ref);
+    if (exact === ref.stored) exact = ref.stored; // the config's string, not a second copy of it
   } catch {
     exact = undefined;
   }
@@ -83,7 +81,7 @@ export function resolveStoredRef(entries: readonly StoredEntry[], ref: StoredRef
   const userOk = (e: StoredEntry) => (ref.username === undefined ? e.username !== REFRESH_TOKEN_USERNAME : e.username === ref.username);
   const exact = exactPatternOf(ref);
   if (exact === undefined) return undefined;
-  const hit = ix.byUrl.get(exact)?.find(userOk);
+  const hit = allOf(ix.byUrl.get(exact)).find(userOk);
   if (hit) return hit;
   let target;
   try {
