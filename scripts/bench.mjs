@@ -343,7 +343,13 @@ function drive(dial, socketPath, next, onReply) {
 /** The daemon started as `credmux daemon start` would, but under extra node flags (which NODE_OPTIONS may not carry). */
 async function startDaemonWith(nodeArgs, env) {
   // With the flags a helper starts it with (DAEMON_NODE_FLAGS in src/daemon/spawn.ts).
-  const child = spawn(process.execPath, ['--single-threaded', ...nodeArgs, join(root, 'dist/lib/credmux-daemon.cjs')], { detached: true, stdio: 'ignore', env, cwd: '/' });
+  // and the malloc setting it sets (DAEMON_MALLOC_ENV there).
+  const child = spawn(process.execPath, ['--single-threaded', '--expose-gc', ...nodeArgs, join(root, 'dist/lib/credmux-daemon.cjs')], {
+    detached: true,
+    stdio: 'ignore',
+    env: { MALLOC_MMAP_THRESHOLD_: '65536', ...env },
+    cwd: '/',
+  });
   child.unref();
   for (let i = 0; i < 300; i++) {
     if (JSON.parse(spawnSync(bin('credmux'), ['daemon', 'status', '--json'], { env, encoding: 'utf8' }).stdout || '{}').running) return;

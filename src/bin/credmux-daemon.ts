@@ -2,6 +2,11 @@
 // `credmux daemon start`). It exits on its own after CREDMUX_IDLE_TIMEOUT seconds without requests.
 import { setFlagsFromString } from 'node:v8';
 import { runDaemon } from '../daemon/control.js';
+import { DAEMON_MALLOC_ENV } from '../daemon/spawn.js';
+
+// glibc has read its malloc settings (spawn.ts DAEMON_MALLOC_ENV); the commands the daemon runs for
+// command sources get the environment they would get without them.
+for (const [name, value] of Object.entries(DAEMON_MALLOC_ENV)) if (process.env[name] === value) delete process.env[name];
 
 // Memory over a little speed, for a process that lives for hours holding every rule and token. Set
 // before anything is allocated (the flags V8 only takes at startup are arguments: spawn.ts):
@@ -23,7 +28,13 @@ setFlagsFromString('--compact-on-every-full-gc');
 // compiler is plenty.
 setFlagsFromString('--liftoff-only');
 
-void runDaemon(process.env).then(
+// A full collection on demand, for the one the daemon runs after a burst of token fetches
+// (daemon/collect-after-bursts.ts): `gc` exists when the daemon was started with --expose-gc
+// (spawn.ts DAEMON_NODE_FLAGS). Set later, the flag needs a new V8 context to show, which costs more
+// memory than the collection gives back.
+const collectGarbage = (globalThis as { gc?: () => void }).gc;
+
+void runDaemon(process.env, { collectGarbage }).then(
   (code) => process.exit(code),
   () => process.exit(70),
 );

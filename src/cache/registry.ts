@@ -28,6 +28,13 @@ export function liveCaches(): ReportingCache[] {
   return out;
 }
 
+/** Fetches started by every cache so far (cheap: no entry is listed). */
+export function totalFetches(): number {
+  let n = 0;
+  for (const c of liveCaches()) n += c.stats().fetches;
+  return n;
+}
+
 export interface CacheReport extends CacheStats {
   /** Entries of every cache, never a value. */
   entries: (CacheEntryInfo & { cache: string })[];

@@ -2,7 +2,7 @@
 // idle, signal, request, a replaced executable or a lost socket → release everything.
 import { lstatSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
-import { cacheReport, liveCaches } from '../cache/registry.js';
+import { cacheReport, liveCaches, totalFetches } from '../cache/registry.js';
 import type { Env } from '../core/paths.js';
 import { VERSION } from '../core/version.js';
 import { PROTOCOL_VERSION, type DaemonStatus } from './codec.js';
@@ -10,6 +10,7 @@ import { canConnect } from './connection.js';
 import { contextFingerprint } from './context.js';
 import { dispatchLine, newCounters, type DispatchDeps, type EngineLike } from './dispatch.js';
 import { watchIdle } from './idle.js';
+import { collectAfterBursts } from './collect-after-bursts.js';
 import { DaemonError, EXIT_BUSY } from './errors.js';
 import { processStartTime } from '../core/liveness.js';
 import { acquireLock, type HeldLock } from './lock.js';
@@ -34,6 +35,8 @@ export interface ServeOptions {
   maintenanceMs?: number;
   /** Called once listening (tests). */
   onListening?: (info: { socket: string; pid: number }) => void;
+  /** A full garbage collection, run after each burst of token fetches (collect-after-bursts.ts). */
+  collectGarbage?: () => void;
 }
 
 /** CREDMUX_IDLE_TIMEOUT in seconds (0 = never); undefined when the value is not a number. */
@@ -231,6 +234,9 @@ export async function serveDaemon(env: Env, openEngine: EngineFactory, opts: Ser
       stop(`idle for ${Math.round(quiet / 1000)} s`),
     );
 
+    const collect = opts.collectGarbage;
+    const stopCollecting = collect ? collectAfterBursts(totalFetches, collect) : () => {};
+
     let summarized = 0;
     let sinceSummary = 0;
     const maintenance = setInterval(() => {
@@ -261,6 +267,7 @@ export async function serveDaemon(env: Env, openEngine: EngineFactory, opts: Ser
       if (stopping) return;
       stopping = true;
       cancelIdle();
+      stopCollecting();
       clearInterval(maintenance);
       log.info('stopping', { reason: why });
       // Unlink first so new clients stop coming here; only our own socket (never a successor's).

@@ -25,9 +25,20 @@ export function daemonBinPath(env: Env): string | undefined {
  * and allocator arenas stay resident: measured with `npm run bench` (10,000 rules, 64 connections),
  * -4 MB RSS and as many lookups a second or more. A V8 flag that cannot be set once V8 runs (setting
  * it from inside the daemon crashed it under load), so it is an argument; the flags V8 accepts later
- * are set in src/bin/credmux-daemon.ts.
+ * are set in src/bin/credmux-daemon.ts. --expose-gc: the one full collection the daemon asks for after a
+ * burst of token fetches (daemon/collect-after-bursts.ts).
  */
-export const DAEMON_NODE_FLAGS = ['--single-threaded'];
+export const DAEMON_NODE_FLAGS = ['--single-threaded', '--expose-gc'];
+
+/**
+ * glibc's malloc, for the daemon: blocks of 64 KB and more come from mmap and go back to the kernel
+ * when freed. By default the threshold rises to the largest block freed so far, and such blocks (V8's
+ * compiler zones, big buffers) are then carved from the C heap, which keeps the pages between the
+ * blocks still in use: 8 MB of C heap under the bench load against 5 with this (npm run bench).
+ * Read by glibc when the process starts, so it is set here; the daemon takes it out of its own
+ * environment at once (src/bin/credmux-daemon.ts), so the commands it runs do not inherit it.
+ */
+export const DAEMON_MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: '65536' } as const;
 
 /** A daemon this process started: its exit is reported (a lost lock race exits EXIT_BUSY). */
 export interface SpawnedDaemon {
@@ -46,6 +57,8 @@ export function spawnDaemon(env: Env, how: 'handle' | 'child_process' = 'handle'
   // connections for token sources and must trust those CAs again.
   if (childEnv.CREDMUX_EXTRA_CA_CERTS && !childEnv.NODE_EXTRA_CA_CERTS) childEnv.NODE_EXTRA_CA_CERTS = childEnv.CREDMUX_EXTRA_CA_CERTS;
   delete childEnv.CREDMUX_EXTRA_CA_CERTS;
+  // Not when the user tunes malloc themselves.
+  if (childEnv.MALLOC_MMAP_THRESHOLD_ === undefined) Object.assign(childEnv, DAEMON_MALLOC_ENV);
   return (how === 'handle' && spawnWithHandle(bin, childEnv)) || spawnWithChildProcess(bin, childEnv);
 }
 

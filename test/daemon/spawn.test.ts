@@ -42,15 +42,23 @@ describe.each(['handle', 'child_process'] as const)('with %s', (how) => {
     const seen = JSON.parse(readFileSync(report, 'utf8'));
     expect(seen.cwd).toBe('/');
     expect(seen.argv).toEqual([bin]);
-    expect(seen.execArgv).toEqual(['--single-threaded']); // DAEMON_NODE_FLAGS: why, in spawn.ts
+    expect(seen.execArgv).toEqual(['--single-threaded', '--expose-gc']); // DAEMON_NODE_FLAGS: why, in spawn.ts
     expect(seen.sid).toBe(seen.pid); // its own session: no terminal signal reaches it
     expect([seen.stdin, seen.stdout]).toEqual(['/dev/null', '/dev/null']);
     expect(seen.env.NODE_EXTRA_CA_CERTS).toBe('/etc/ssl/certs/ca-certificates.crt');
     expect(seen.env.CREDMUX_EXTRA_CA_CERTS).toBeUndefined();
     expect(seen.env.CREDMUX_CONFIG).toBe(resolve('rel/config.json'));
     expect('UNSET' in seen.env).toBe(false);
+    expect(seen.env.MALLOC_MMAP_THRESHOLD_).toBe('65536'); // DAEMON_MALLOC_ENV: why, in spawn.ts
     // A late listener still hears the exit.
     expect(await new Promise((r) => child!.onExit(r))).toBe(75);
+  });
+
+  it("leaves a user's own malloc setting alone", async () => {
+    const { bin, report } = fakeDaemon(`m-${how}`, 0);
+    const child = spawnDaemon({ PATH: process.env.PATH, HOME: dir, CREDMUX_DAEMON_BIN: bin, MALLOC_MMAP_THRESHOLD_: '131072' }, how);
+    await new Promise((r) => child!.onExit(r));
+    expect(JSON.parse(readFileSync(report, 'utf8')).env.MALLOC_MMAP_THRESHOLD_).toBe('131072');
   });
 
   it('no daemon executable: nothing is spawned', () => {
