@@ -82,8 +82,9 @@ type Hit = Readonly<{ op: 'get'; credential: Readonly<Credential>; rule: Readonl
 
 const NOT_FOUND: EngineResult = Object.freeze({ op: 'get', credential: null });
 
-function frozenHit(credential: Credential, rule: RuleInfo): Hit {
-  return Object.freeze({ op: 'get', credential: Object.freeze(plainCredential(credential)), rule: Object.freeze(rule) });
+/** `owned`: the credential is already a plain object nobody else holds (a cached token): frozen as it is, not copied. */
+function frozenHit(credential: Credential, rule: RuleInfo, owned = false): Hit {
+  return Object.freeze({ op: 'get', credential: Object.freeze(owned ? credential : plainCredential(credential)), rule: Object.freeze(rule) });
 }
 
 /**
@@ -226,7 +227,8 @@ export function engineFrom(deps: EngineDeps): Engine {
     const info = { id: `config:${rule.id}`, match: rule.match, source: rule.source.type };
     // A credential made for this request alone (env, command…) is answered as it is.
     if (!fromCache) return { op: 'get', credential, rule: info };
-    const hit = frozenHit(credential, info);
+    // The token cache's own value (RefreshingTokens keeps a plainCredential of each mint).
+    const hit = frozenHit(credential, info, true);
     tokenHits.set(credential, { rule, hit });
     return hit;
   }

@@ -94,7 +94,8 @@ interface RuleKey {
   vars: RuleEnvNames;
   inputs: StoredRef[];
   /** The full cache key for the last (frozen) environment seen: callers with the same values share one. */
-  last?: { env: Env; key: string };
+  lastEnv: Env | undefined;
+  lastKey: string;
 }
 
 const ruleKeys = new WeakMap<Rule, RuleKey>();
@@ -102,7 +103,7 @@ const ruleKeys = new WeakMap<Rule, RuleKey>();
 function ruleKeyOf(rule: Rule, source: TokenSource): RuleKey {
   let k = ruleKeys.get(rule);
   if (!k) {
-    k = { key: tokenCacheKey(rule, source), vars: ruleEnvNames(rule), inputs: source.inputs(rule), last: undefined };
+    k = { key: tokenCacheKey(rule, source), vars: ruleEnvNames(rule), inputs: source.inputs(rule), lastEnv: undefined, lastKey: '' };
     ruleKeys.set(rule, k);
   }
   return k;
@@ -113,9 +114,12 @@ function ruleKeyOf(rule: Rule, source: TokenSource): RuleKey {
  * never the values. Callers with different values for them (two CI jobs, two API keys) never share a token.
  */
 function cacheKeyOf(k: RuleKey, env: Env): string {
-  if (k.last?.env === env) return k.last.key;
+  if (k.lastEnv === env) return k.lastKey;
   const key = `${k.key}|env=${envDigest(k.vars, env)}`;
-  if (k.vars.names.length === 0 || Object.isFrozen(env)) k.last = { env, key };
+  if (k.vars.names.length === 0 || Object.isFrozen(env)) {
+    k.lastEnv = env;
+    k.lastKey = key;
+  }
   return key;
 }
 

