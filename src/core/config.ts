@@ -147,7 +147,7 @@ export function loadConfig(env: Env): { config: Config; path: string; stamp: str
 export function parseConfig(text: string, path = 'config.json'): Config {
   let data: unknown;
   try {
-    data = JSON.parse(text, sharingEqualStrings());
+    data = JSON.parse(text);
   } catch (e) {
     // V8's message quotes the text around the error, which may be a token pasted in by mistake: only
     // the position is passed on, as a line and column.
@@ -164,26 +164,34 @@ export function parseConfig(text: string, path = 'config.json'): Config {
     throw new CredmuxError('config', `${path} is invalid:\n${[...new Set(problems)].map((p) => `  - ${p}`).join('\n')}`);
   }
   const config = data as Config;
+  shareEqualStrings(config.rules ?? []);
   compileRules(config, path); // surfaces bad patterns now, not at the first request
   return { rules: config.rules ?? [] };
 }
 
 /**
- * A JSON.parse reviver that makes equal string values one string. JSON.parse gives every value its
- * own copy, and a config with thousands of rules repeats the same endpoints, variable names and URLs
- * (a rule's match and the URL its API key is stored under): a daemon keeps them all for its life
- * (~0.6 MB of 10,000 rules' strings).
+ * Makes equal string values in the rules one string. JSON.parse gives every value its own copy, and a
+ * config with thousands of rules repeats the same endpoints, variable names and URLs (a rule's match
+ * and the URL its API key is stored under): a daemon keeps them all for its life (~0.6 MB of 10,000
+ * rules' strings). After validation, so the depth is the schema's (a reviver on JSON.parse would
+ * overflow the stack on a deeply nested file instead of reporting it invalid); deeper than
+ * MAX_SHARE_DEPTH is left alone.
  */
-function sharingEqualStrings(): (key: string, value: unknown) => unknown {
+function shareEqualStrings(rules: unknown[]): void {
   const seen = new Map<string, string>();
-  return (_key, value) => {
-    if (typeof value !== 'string') return value;
-    const had = seen.get(value);
-    if (had !== undefined) return had;
-    seen.set(value, value);
-    return value;
+  const share = (o: Record<string, unknown> | unknown[], depth: number): void => {
+    for (const [k, v] of Object.entries(o)) {
+      if (typeof v === 'string') {
+        const had = seen.get(v);
+        if (had === undefined) seen.set(v, v);
+        else (o as Record<string, unknown>)[k] = had;
+      } else if (typeof v === 'object' && v !== null && depth < MAX_SHARE_DEPTH) share(v as Record<string, unknown>, depth + 1);
+    }
   };
+  share(rules, 0);
 }
+
+const MAX_SHARE_DEPTH = 6;
 
 export function compileRules(config: Config, path = 'config.json'): Rule[] {
   const seen = new Set<string>();

@@ -59,7 +59,7 @@ export class HttpFailure extends Error {
   }
 }
 
-type Undici = Pick<TokenDeps, 'request' | 'EnvHttpProxyAgent'>;
+type Undici = Pick<TokenDeps, 'EnvHttpProxyAgent'>;
 type Dispatcher = import('undici').Dispatcher;
 
 /** One dispatcher per proxy setting, CA file and connect timeout: keep-alive connections are reused by the daemon. */
@@ -116,13 +116,15 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
   try {
     for (let hop = 0; ; hop++) {
       const shown = displayEndpoint(url);
-      let res: Awaited<ReturnType<Undici['request']>>;
+      let res: import('undici').Dispatcher.ResponseData;
       try {
-        res = await u.request(url, {
+        const target = new URL(url);
+        res = await dispatcher.request({
+          origin: target.origin,
+          path: `${target.pathname}${target.search}`,
           method,
           headers,
           body,
-          dispatcher,
           signal,
           headersTimeout: limits.totalMs,
           bodyTimeout: limits.totalMs,
