@@ -60,29 +60,25 @@ export interface ChildRunner {
 export async function prepareChildRunner(): Promise<ChildRunner> {
   const dir = await mkdtemp(join(tmpdir(), 'credmux-child-'));
   await chmod(dir, 0o755); // readable by `nobody` too
-  const bundle = join(dir, 'file-store.cjs');
-  await build({
-    entryPoints: [resolve(import.meta.dirname, '../../src/store/file.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    outfile: bundle,
-    logLevel: 'silent',
-  });
-  await chmod(bundle, 0o644);
+  /** `src/store/<name>.ts` as a plain .cjs in `dir`, readable by `nobody`. */
+  const bundled = async (name: string): Promise<string> => {
+    const outfile = join(dir, `${name}.cjs`);
+    await build({
+      entryPoints: [resolve(import.meta.dirname, `../../src/store/${name}.ts`)],
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      outfile,
+      logLevel: 'silent',
+    });
+    await chmod(outfile, 0o644);
+    return outfile;
+  };
+  const bundle = await bundled('file');
+  const lockBundle = await bundled('file-lock');
   const script = join(dir, 'child.cjs');
   await writeFile(script, CHILD_SOURCE, { mode: 0o644 });
-  const lockBundle = join(dir, 'file-lock.cjs');
-  await build({
-    entryPoints: [resolve(import.meta.dirname, '../../src/store/file-lock.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    outfile: lockBundle,
-    logLevel: 'silent',
-  });
   const holder = join(dir, 'holder.cjs');
   await writeFile(holder, HOLDER_SOURCE, { mode: 0o644 });
 
