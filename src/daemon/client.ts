@@ -16,6 +16,7 @@
 // calls stop spawning for FAILED_START_BACKOFF_MS (`credmux daemon start` still tries, and says why).
 import { statSync, writeFileSync } from 'node:fs';
 import type { Env } from '../core/paths.js';
+import { sleep } from '../core/sleep.js';
 import type { EngineRequest, EngineResult } from '../core/types.js';
 import { PROTOCOL_VERSION, type ClientMessage } from './codec.js';
 import { ask, canConnect, type AskOutcome, type AskTimeouts } from './connection.js';
@@ -196,8 +197,4 @@ function markFailed(marker: string): void {
   } catch {
     // best effort: without the marker the next call just tries again
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -4,6 +4,7 @@ import { PROTOCOL_VERSION, type ControlName, type DaemonMessage, type DaemonStat
 import { ask, type AskOutcome } from './connection.js';
 import { DaemonError, EXIT_BUSY } from './errors.js';
 import { pidAlive } from '../core/liveness.js';
+import { sleep } from '../core/sleep.js';
 import { currentHolder, isAlive, type Holder } from './lock.js';
 import { daemonFiles, socketPathProblem } from './paths.js';
 import { ensurePrivateDir } from './private-dir.js';
@@ -178,8 +179,4 @@ async function waitFor(done: () => boolean, ms: number): Promise<boolean> {
 function stripRunning(s: Extract<DaemonStatusReport, { running: true }>): DaemonStatus {
   const { running: _running, ...status } = s;
   return status;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

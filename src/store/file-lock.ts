@@ -105,14 +105,20 @@ function lockIdentity(path: string): string | undefined {
   return `${st.ino}:${st.birthtimeNs}`;
 }
 
+let here: { host: string; ns: string } | undefined;
+
+/** This process's host and pid namespace: read once, not on every write and every retry of a waiter. */
 function thisHost(): { host: string; ns: string } {
-  let ns = '';
-  try {
-    ns = readlinkSync('/proc/self/ns/pid');
-  } catch {
-    // no /proc (macOS): one pid space per host
+  if (!here) {
+    let ns = '';
+    try {
+      ns = readlinkSync('/proc/self/ns/pid');
+    } catch {
+      // no /proc (macOS): one pid space per host
+    }
+    here = { host: process.getBuiltinModule('node:os').hostname(), ns };
   }
-  return { host: process.getBuiltinModule('node:os').hostname(), ns };
+  return here;
 }
 
 /** Best effort: without a record, a waiter just waits for the stale threshold. */
@@ -163,8 +169,8 @@ function takeOverFromDeadHolder(lockPath: string): boolean {
   try {
     const owner = readOwner(lockPath);
     if (!owner) return false;
-    const here = thisHost();
-    if (owner.host !== here.host || owner.ns !== here.ns) return false;
+    const { host, ns } = thisHost();
+    if (owner.host !== host || owner.ns !== ns) return false;
     const lock = lockIdentity(lockPath);
     if (lock !== owner.lock || processAlive(owner.pid, owner.start)) return false;
     const aside = `${lockPath}.dead-${process.pid}-${Math.random().toString(36).slice(2)}`;

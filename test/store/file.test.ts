@@ -109,6 +109,14 @@ afterAll(async () => {
   if (runner) await rm(runner.dir, { recursive: true, force: true });
 });
 
+/** A store directory holding one entry, its store, and the path of its write lock. */
+async function storeWithOneEntry(): Promise<{ dir: string; s: FileStore; lockPath: string }> {
+  const dir = freshDir();
+  const s = new FileStore(dir);
+  await s.put(basic('https://a.example', 'u', 'first'));
+  return { dir, s, lockPath: join(dir, 'credentials.json.lock') };
+}
+
 describe('FileStore across processes', () => {
   it('40 writer processes at once: all succeed, exactly 40 entries, none lost', async () => {
     const dir = freshDir();
@@ -122,10 +130,7 @@ describe('FileStore across processes', () => {
   }, 60_000);
 
   it('waits for a lock held by another writer instead of failing', async () => {
-    const dir = freshDir();
-    const s = new FileStore(dir);
-    await s.put(basic('https://a.example', 'u', 'first'));
-    const lockPath = join(dir, 'credentials.json.lock');
+    const { s, lockPath } = await storeWithOneEntry();
     const release = await lockfile.lock(lockPath, { lockfilePath: lockPath, realpath: false });
     let done = false;
     const put = s.put(basic('https://b.example', 'u', 'second')).then(() => (done = true));
@@ -137,10 +142,7 @@ describe('FileStore across processes', () => {
   });
 
   it('takes over a stale lock left by a killed writer', async () => {
-    const dir = freshDir();
-    const s = new FileStore(dir);
-    await s.put(basic('https://a.example', 'u', 'first'));
-    const lockPath = join(dir, 'credentials.json.lock');
+    const { s, lockPath } = await storeWithOneEntry();
     await mkdir(lockPath);
     const old = new Date(Date.now() - 60_000);
     await utimes(lockPath, old, old);
@@ -152,10 +154,7 @@ describe('FileStore across processes', () => {
   });
 
   it('takes over at once a lock whose holder was SIGKILLed, not after the 10 s stale threshold', async () => {
-    const dir = freshDir();
-    const s = new FileStore(dir);
-    await s.put(basic('https://a.example', 'u', 'first'));
-    const lockPath = join(dir, 'credentials.json.lock');
+    const { dir, s, lockPath } = await storeWithOneEntry();
     const holder = await runner.holdLock(lockPath);
     holder.kill('SIGKILL');
     await new Promise((r) => holder.once('exit', r));
@@ -168,10 +167,7 @@ describe('FileStore across processes', () => {
   });
 
   it('never takes the lock from a holder that is alive, even stopped (SIGSTOP)', async () => {
-    const dir = freshDir();
-    const s = new FileStore(dir);
-    await s.put(basic('https://a.example', 'u', 'first'));
-    const lockPath = join(dir, 'credentials.json.lock');
+    const { s, lockPath } = await storeWithOneEntry();
     const holder = await runner.holdLock(lockPath);
     holder.kill('SIGSTOP');
     let done = false;
@@ -188,10 +184,7 @@ describe('FileStore across processes', () => {
   });
 
   it('does not trust an owner record for another host or another lock directory', async () => {
-    const dir = freshDir();
-    const s = new FileStore(dir);
-    await s.put(basic('https://a.example', 'u', 'first'));
-    const lockPath = join(dir, 'credentials.json.lock');
+    const { s, lockPath } = await storeWithOneEntry();
     const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
     const deadPid = Number(gone.stdout);
     for (const record of [
