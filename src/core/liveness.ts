@@ -3,16 +3,29 @@
 // taken for the process that recorded it; a zombie (exited, not yet reaped) counts as gone.
 import { readFileSync } from 'node:fs';
 
-/** State (field 3) and start time (field 22, clock ticks since boot) of a process, where /proc exists (Linux). */
-function procStat(pid: number): { state: string; start: string } | undefined {
+/**
+ * State (field 3), CPU time used (fields 14 + 15, user + system) and start time (field 22) of a
+ * process, where /proc exists (Linux). Times are in clock ticks, which /proc counts at USER_HZ: 100
+ * a second on every Linux architecture Node runs on.
+ */
+function procStat(pid: number): { state: string; cpuTicks: number; start: string } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may contain spaces and parentheses: count fields after the last ')'.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { state: fields[0] ?? '', start: fields[19] ?? '' };
+    return { state: fields[0] ?? '', cpuTicks: Number(fields[11]) + Number(fields[12]), start: fields[19] ?? '' };
   } catch {
     return undefined;
   }
+}
+
+const MS_PER_TICK = 10;
+
+/** CPU time (user + system) a live process has used so far, in ms; undefined without /proc or once it is gone. */
+export function processCpuMs(pid: number): number | undefined {
+  const st = procStat(pid);
+  if (st === undefined || st.state === 'Z' || !Number.isFinite(st.cpuTicks)) return undefined;
+  return st.cpuTicks * MS_PER_TICK;
 }
 
 export function processStartTime(pid: number): string | undefined {

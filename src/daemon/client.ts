@@ -5,15 +5,17 @@
 // mid-request, a daemon of a newer protocol, another environment) returns undefined and the caller
 // resolves in process — slower, never wrong.
 //
-// No daemon yet: spawn one (at most one per call; the daemon's lock settles races between callers)
-// and wait for its socket up to START_WAIT_MS of this process's own time (see startWait), then ask
-// it. Waiting costs one daemon start, once per daemon lifetime (measured: a first helper call ~250 ms
-// against ~125 ms resolving in process; a daemon round trip then costs under 1 ms —
-// test/daemon/bench.test.ts prints the numbers). In exchange a burst of first calls (Bazel fetching in
-// parallel) is served by one cache, one fetch per token instead of one per process, and the token
-// minted lands in the daemon that serves the next calls. If the daemon cannot come up (it exits, or
-// the wait runs out) the call falls back to resolving in process; after a daemon failed to start,
-// calls stop spawning for FAILED_START_BACKOFF_MS (`credmux daemon start` still tries, and says why).
+// No daemon yet: spawn one (the caller that finds none takes the daemon's lock before it spawns, so
+// callers racing it wait for its daemon instead of spawning their own: spawn.ts spawnLockedDaemon)
+// and wait for its socket up to START_WAIT_MS of this process's own time, longer for a daemon that
+// is alive but starved of CPU (see startWait), then ask it. Waiting costs one daemon start, once per
+// daemon lifetime (measured: a first helper call ~250 ms against ~125 ms resolving in process; a
+// daemon round trip then costs under 1 ms — test/daemon/bench.test.ts prints the numbers). In
+// exchange a burst of first calls (Bazel fetching in parallel) is served by one cache, one fetch per
+// token instead of one per process, and the token minted lands in the daemon that serves the next
+// calls. If the daemon cannot come up (it exits, or the wait runs out) the call falls back to
+// resolving in process; after a daemon failed to start, calls stop spawning for
+// FAILED_START_BACKOFF_MS (`credmux daemon start` still tries, and says why).
 import { statSync, writeFileSync } from 'node:fs';
 import type { Env } from '../core/paths.js';
 import { sleep } from '../core/sleep.js';
@@ -23,9 +25,10 @@ import { ask, canConnect, type AskOutcome, type AskTimeouts } from './connection
 import { contextFingerprint } from './context.js';
 import { EXIT_BUSY } from './errors.js';
 import { currentHolder } from './lock.js';
+import { processCpuMs } from '../core/liveness.js';
 import { daemonFiles, socketPathProblem, type DaemonFiles } from './paths.js';
 import { ensurePrivateDir } from './private-dir.js';
-import { spawnDaemon, type SpawnedDaemon } from './spawn.js';
+import { spawnLockedDaemon, type SpawnedDaemon } from './spawn.js';
 import { readEnvNames } from './env-names-file.js';
 import type { CallerEnv } from '../sources/env-names.js';
 
@@ -139,41 +142,80 @@ async function bringUp(files: DaemonFiles, env: Env, waitMs: number, spawnOnly =
   let failed = false;
   if (!currentHolder(files.dir)) {
     if (recentlyFailed(files.failedMarker)) return false;
-    child = spawnDaemon(env);
-    if (!child) return false;
-    // A daemon that lost the lock race exits EXIT_BUSY: another one is coming, keep waiting.
-    child.onExit((code) => {
-      if (code !== EXIT_BUSY) failed = true;
-    });
+    const spawned = spawnLockedDaemon(env, files.dir);
+    if (!spawned) return false;
+    if (spawned !== 'busy') {
+      child = spawned;
+      // A daemon that lost the lock race exits EXIT_BUSY: another one is coming, keep waiting.
+      child.onExit((code) => {
+        if (code !== EXIT_BUSY) failed = true;
+      });
+    }
   }
   if (spawnOnly) return false;
-  const wait = startWait(waitMs);
+  const wait = startWait(waitMs, START_WAIT_CAP_MS, undefined, () => daemonStarving(files.dir, child?.pid));
+  let pause = FIRST_POLL_MS;
   while (!failed && !wait.over()) {
     if (await canConnect(files.socket, 50)) return true;
-    await wait.sleep(5);
+    await wait.sleep(pause);
+    pause = Math.min(pause * 2, LAST_POLL_MS);
   }
   if (failed) markFailed(files.failedMarker);
   return false;
+}
+
+/**
+ * Polls for the socket start at 5 ms (a daemon is up in ~100 ms on an idle machine) and back off to
+ * 50 ms: every wake-up costs a waiting helper CPU (0.3–0.8 ms on a loaded 2-core machine, measured),
+ * and 200 helpers polling every 5 ms wanted more CPU than the machine had, starving the very daemon
+ * they waited for.
+ */
+const FIRST_POLL_MS = 5;
+const LAST_POLL_MS = 50;
+
+/**
+ * A daemon start needs 0.1–0.3 s of CPU (more on a slow machine). One that is alive, not yet
+ * listening, and has had less than this much CPU is waiting for a CPU, not stuck: worth waiting for,
+ * up to START_WAIT_CAP_MS. One that has had more is stuck, and waiting longer would not help.
+ */
+export const START_CPU_BUDGET_MS = 2_000;
+
+/** Is the daemon that is starting (the lock holder, else the one this call spawned) alive and still short of CPU? */
+function daemonStarving(dir: string, spawnedPid: number | undefined): boolean {
+  const pid = currentHolder(dir)?.pid ?? spawnedPid;
+  if (pid === undefined) return false;
+  const cpuMs = processCpuMs(pid);
+  return cpuMs !== undefined && cpuMs < START_CPU_BUDGET_MS;
 }
 
 /** Oversleeping by this much is timer granularity, not a machine too busy to run us. */
 const OVERSLEEP_SLACK_MS = 2;
 
 /**
- * The wait for a starting daemon, counted in time this process could run: whatever a short sleep
- * oversleeps (we were runnable, waiting for a CPU) moves the deadline, up to START_WAIT_CAP_MS in all.
- * Why: 200 helpers starting at once on 2 cores starve the daemon they started as much as themselves,
- * and a wall-clock wait gave up on it while it was still starting (seen in CI: 44 of 200 helpers,
- * sent to resolve in process, each ran its own token exchange on those same starved cores and hit
- * the 10 s HTTP deadline). On an idle machine it is the plain wait it always was.
+ * The wait for a starting daemon, counted in time this process could run: whatever a sleep
+ * oversleeps (we were runnable, waiting for a CPU) moves the deadline; past the deadline, the wait
+ * goes on while `starving()` says the daemon has not yet had the CPU a start needs; never beyond
+ * START_WAIT_CAP_MS in all. Why: 200 helpers starting at once on 2 cores starve the daemon they
+ * started, and a wall-clock wait gave up on it while it was still starting (seen in CI: 44, and with
+ * the oversleep rule alone still 61, of 200 helpers sent to resolve in process, each running its own
+ * token exchange on those same starved cores into the 10 s HTTP deadline). The scheduler favours a
+ * helper waking from a short sleep over a daemon that has been running, so the helper's own
+ * oversleep understates the daemon's starvation; the daemon's CPU time (Linux) says it directly.
+ * On an idle machine it is the plain wait it always was.
  */
-export function startWait(waitMs: number, capMs = START_WAIT_CAP_MS, clock: { now(): number; sleep(ms: number): Promise<void> } = { now: Date.now, sleep }) {
+export function startWait(
+  waitMs: number,
+  capMs = START_WAIT_CAP_MS,
+  clock: { now(): number; sleep(ms: number): Promise<void> } = { now: Date.now, sleep },
+  starving: () => boolean = () => false,
+) {
   const start = clock.now();
   let deadline = start + waitMs;
   return {
     over(): boolean {
       const t = clock.now();
-      return t >= deadline || t - start >= capMs;
+      if (t - start >= capMs) return true;
+      return t >= deadline && !starving();
     },
     async sleep(ms: number): Promise<void> {
       const before = clock.now();

@@ -9,7 +9,7 @@ import { currentHolder, isAlive, type Holder } from './lock.js';
 import { daemonFiles, socketPathProblem } from './paths.js';
 import { ensurePrivateDir } from './private-dir.js';
 import { serveDaemon, type ServeOptions } from './run.js';
-import { daemonBinPath, spawnDaemon } from './spawn.js';
+import { daemonBinPath, spawnLockedDaemon } from './spawn.js';
 
 export { EXIT_BUSY };
 export type { DaemonStatus };
@@ -116,10 +116,11 @@ export async function startDaemon(env: Env, waitMs = 5_000): Promise<StartResult
   // Checked here too, so the person typing the command sees the chmod fix (a spawned daemon only logs it).
   ensurePrivateDir(files.dir);
   if (!daemonBinPath(env)) throw new DaemonError('start-failed', 'credmux daemon: cannot find the credmux-daemon executable (set CREDMUX_DAEMON_BIN)');
-  const child = spawnDaemon(env);
+  const child = spawnLockedDaemon(env, files.dir);
   if (!child) throw new DaemonError('start-failed', `credmux daemon: cannot run ${daemonBinPath(env)}`);
   let exit: number | null | undefined;
-  child.onExit((code) => (exit = code));
+  // 'busy': one is starting (a helper spawned it); wait for it like for our own.
+  if (child !== 'busy') child.onExit((code) => (exit = code));
   const deadline = Date.now() + waitMs;
   while (Date.now() < deadline) {
     const s = await daemonStatus(env);

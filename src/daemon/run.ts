@@ -94,7 +94,9 @@ export async function serveDaemon(env: Env, openEngine: EngineFactory, opts: Ser
   let lock: HeldLock;
   try {
     ensurePrivateDir(files.dir);
-    const got = acquireLock(files.dir, { pid: process.pid, start: processStartTime(process.pid), version: VERSION, protocol: PROTOCOL_VERSION });
+    // Spawned by a helper, the lock may be waiting for us, held by that helper (our parent).
+    const spawner = owns ? process.ppid : undefined;
+    const got = acquireLock(files.dir, { pid: process.pid, start: processStartTime(process.pid), version: VERSION, protocol: PROTOCOL_VERSION }, spawner);
     if (!got.ok) {
       log.close();
       say(`credmux daemon: another daemon is running or starting (pid ${got.holder.pid}, credmux ${got.holder.version})`);

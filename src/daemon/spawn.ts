@@ -3,7 +3,11 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Env } from '../core/paths.js';
+import { VERSION } from '../core/version.js';
+import { PROTOCOL_VERSION } from './codec.js';
 import { legacyBinding } from './libuv.js';
+import { acquireLock } from './lock.js';
+import { processStartTime } from '../core/liveness.js';
 
 /**
  * The daemon's bundle: CREDMUX_DAEMON_BIN, else dist/lib/credmux-daemon.cjs next to the running
@@ -42,6 +46,8 @@ export const DAEMON_MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: '65536' } as const;
 
 /** A daemon this process started: its exit is reported (a lost lock race exits EXIT_BUSY). */
 export interface SpawnedDaemon {
+  /** Undefined when the spawn failed (the exit is reported then too). */
+  pid: number | undefined;
   onExit(cb: (code: number | null) => void): void;
 }
 
@@ -62,8 +68,27 @@ export function spawnDaemon(env: Env, how: 'handle' | 'child_process' = 'handle'
   return (how === 'handle' && spawnWithHandle(bin, childEnv)) || spawnWithChildProcess(bin, childEnv);
 }
 
+/**
+ * Spawns a daemon with the lock already held for it: this process takes the lock in `dir`, spawns,
+ * and hands the lock to the daemon's pid (lock.ts says why). 'busy': another live process holds the
+ * lock (a daemon is running or starting: wait for it); undefined: nothing to run, or the spawn failed.
+ */
+export function spawnLockedDaemon(env: Env, dir: string): SpawnedDaemon | 'busy' | undefined {
+  const got = acquireLock(dir, { pid: process.pid, start: processStartTime(process.pid), version: VERSION, protocol: PROTOCOL_VERSION });
+  if (!got.ok) return 'busy';
+  const child = spawnDaemon(env);
+  if (child?.pid === undefined) {
+    got.lock.release();
+    return child;
+  }
+  got.lock.handOver(child.pid);
+  return child;
+}
+
 interface UvProcess {
   spawn(options: object): number;
+  /** Set by a successful spawn. */
+  pid?: number;
   unref(): void;
   close(): void;
   onexit: (exitCode: number, signalCode: string | null) => void;
@@ -98,7 +123,7 @@ function spawnWithHandle(bin: string, env: Record<string, string>): SpawnedDaemo
   });
   if (err < 0) return undefined;
   child.unref(); // the helper must not wait for the daemon to exit
-  return { onExit: (cb) => (exited === undefined ? waiting.push(cb) : cb(exited)) };
+  return { pid: child.pid, onExit: (cb) => (exited === undefined ? waiting.push(cb) : cb(exited)) };
 }
 
 function spawnWithChildProcess(bin: string, env: Record<string, string>): SpawnedDaemon {
@@ -109,6 +134,7 @@ function spawnWithChildProcess(bin: string, env: Record<string, string>): Spawne
   child.on('error', () => {}); // e.g. EAGAIN: the caller resolves in process anyway
   child.unref();
   return {
+    pid: child.pid,
     onExit(cb) {
       if (child.exitCode !== null || child.signalCode !== null) cb(child.exitCode);
       else child.once('exit', (code) => cb(code));

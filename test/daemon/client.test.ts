@@ -6,10 +6,11 @@ import type { Server, Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Env } from '../../src/core/paths.js';
-import { askDaemon, startWait } from '../../src/daemon/client.js';
+import { askDaemon, START_CPU_BUDGET_MS, START_WAIT_CAP_MS, startWait } from '../../src/daemon/client.js';
+import { processCpuMs } from '../../src/core/liveness.js';
 import { daemonFiles } from '../../src/daemon/paths.js';
 import { ensurePrivateDir } from '../../src/daemon/private-dir.js';
-import { buildFakeBundles, daemonPids, disposeBundles, lineServer, testHome, type Bundles, type TestHome } from './helpers.js';
+import { buildFakeBundles, daemonPids, disposeBundles, lineServer, testHome, waitUntil, type Bundles, type TestHome } from './helpers.js';
 
 let bins: Bundles;
 const homes: TestHome[] = [];
@@ -132,6 +133,38 @@ describe('askDaemon when no daemon is there', () => {
     expect(spawned()).toBe(1);
   });
 
+  it('a daemon kept off the CPU for 3 s (as a burst of helpers keeps it) still serves the call that started it', { timeout: 20_000 }, async () => {
+    const h = testHome(bins.daemon);
+    homes.push(h);
+    // The real (fake-engine) daemon, after 3 s without CPU: twice the 1.5 s start wait.
+    const bin = join(bins.dir, `held-daemon-${Date.now()}.cjs`);
+    writeFileSync(bin, `Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 3000);\nrequire(${JSON.stringify(bins.daemon)});\n`);
+    h.env.CREDMUX_DAEMON_BIN = bin;
+    const t0 = Date.now();
+    const r = await askDaemon(req, h.env);
+    expect(r, 'the call gave up on the daemon and would resolve in process').toBeDefined();
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(3_000);
+    expect(daemonPids(bin, h.env)).toHaveLength(1);
+    for (const pid of daemonPids(bin, h.env)) process.kill(pid, 'SIGKILL');
+  });
+
+  it('a daemon that has had the CPU a start needs and still does not listen is given up on', { timeout: 20_000 }, async () => {
+    const h = testHome(bins.daemon);
+    homes.push(h);
+    const bin = join(bins.dir, `spinning-daemon-${Date.now()}.cjs`);
+    writeFileSync(bin, 'for (;;) {}\n');
+    h.env.CREDMUX_DAEMON_BIN = bin;
+    const t0 = Date.now();
+    expect(await askDaemon(req, h.env)).toBeUndefined();
+    const waited = Date.now() - t0;
+    const [pid] = daemonPids(bin, h.env);
+    expect(pid).toBeDefined();
+    // It gave up on the budget, not the cap (unless the machine is so busy the spinner got no CPU).
+    if (waited < START_WAIT_CAP_MS) expect(processCpuMs(pid!)).toBeGreaterThanOrEqual(START_CPU_BUDGET_MS);
+    process.kill(pid!, 'SIGKILL');
+    await waitUntil(() => processCpuMs(pid!) === undefined, 5_000, 'the spinner to die');
+  });
+
   it('startWaitMs 0: never spawns', async () => {
     const { env, spawned } = homeWithMarkerBin(1);
     expect(await askDaemon(req, env, { startWaitMs: 0 })).toBeUndefined();
@@ -183,5 +216,28 @@ describe('startWait: the wait for a starting daemon counts only time this proces
     // Starved harder, the cap decides.
     const frozen = fakeClock(() => 200);
     expect(await sleepsUntilOver(startWait(1_500, 10_000, frozen), frozen)).toBe(10_000);
+  });
+
+  it('past the deadline, a daemon still short of CPU is waited for until it has had it, up to the cap', async () => {
+    let asked = 0;
+    const clock = fakeClock((ms) => ms);
+    // The daemon gets its CPU at 4 s: the wait ends then, not at 1.5 s.
+    const w = startWait(1_500, 10_000, clock, () => (asked++, clock.now() < 4_000));
+    expect(await sleepsUntilOver(w, clock)).toBe(4_000);
+    expect(asked).toBe((4_000 - 1_500) / 5 + 1); // asked only once the deadline had passed: no /proc reads before
+    // Never getting it: the cap.
+    const never = fakeClock((ms) => ms);
+    expect(await sleepsUntilOver(startWait(1_500, 10_000, never, () => true), never)).toBe(10_000);
+  });
+});
+
+describe('processCpuMs', () => {
+  it("counts a live process's CPU time, and nothing for one that is gone", () => {
+    const before = processCpuMs(process.pid)!;
+    expect(before).toBeGreaterThan(0);
+    const until = performance.now() + 100;
+    while (performance.now() < until); // spin 100 ms
+    expect(processCpuMs(process.pid)! - before).toBeGreaterThanOrEqual(50);
+    expect(processCpuMs(2 ** 22 + 1)).toBeUndefined(); // above pid_max
   });
 });

@@ -89,14 +89,20 @@ describe('starting and serving', () => {
     expect(readFileSync(daemonFiles(env).pidFile, 'utf8').trim()).toBe(String(s.pid));
   });
 
-  it('20 helper processes at the same instant with no daemon leave exactly one daemon, and all get the right answer', async () => {
-    const { env } = home();
+  it('20 helper processes at the same instant with no daemon spawn exactly one daemon, and all get the right answer', async () => {
+    const { env, root } = home();
+    // The daemon, behind a wrapper that counts how many times it was started.
+    const starts = join(root, 'daemon-starts');
+    const bin = join(bins.dir, `counted-daemon-${Date.now()}.cjs`);
+    writeFileSync(bin, `require('fs').appendFileSync(${JSON.stringify(starts)}, 'x');\nrequire(${JSON.stringify(bins.daemon)});\n`);
+    env.CREDMUX_DAEMON_BIN = bin;
     const runs = await Promise.all(Array.from({ length: 20 }, (_, i) => runClient(bins.client, get(`h${i % 3}.example`), env)));
     for (const [i, r] of runs.entries()) expect(r.result).toMatchObject({ credential: { secret: `pw-for-h${i % 3}.example` } });
     expect(runs.filter((r) => r.via === 'daemon').length).toBeGreaterThan(0);
-    // Losers exit at once; give them a moment, then count what is left.
-    await waitUntil(() => daemonPids(bins.daemon, env).length <= 1, 15_000, 'losing daemons to exit');
-    const pids = daemonPids(bins.daemon, env);
+    // The first helper took the lock before spawning: the others waited for its daemon instead of
+    // each spawning one that would lose the race.
+    expect(readFileSync(starts, 'utf8')).toBe('x');
+    const pids = daemonPids(bin, env);
     expect(pids).toHaveLength(1);
     expect(pids[0]).toBe(holderPid(env));
     expect(readFileSync(daemonFiles(env).pidFile, 'utf8').trim()).toBe(String(pids[0]));
@@ -104,6 +110,7 @@ describe('starting and serving', () => {
     const after = await Promise.all(Array.from({ length: 5 }, () => runClient(bins.client, get('h0.example'), env)));
     expect(after.every((r) => r.via === 'daemon')).toBe(true);
     expect((await runningStatus(env)).pid).toBe(pids[0]);
+    process.kill(pids[0]!, 'SIGKILL'); // started from the wrapper, which the home's cleanup does not look for
   });
 
   it('20 daemons started at once: exactly one keeps the lock and serves, the others exit 75', async () => {

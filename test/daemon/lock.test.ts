@@ -38,10 +38,52 @@ describe('acquireLock', () => {
 
   it('reports a live holder instead of taking the lock', () => {
     const d = dir();
-    put(d, 4, me);
-    const r = acquireLock(d, { ...me, version: 'other' });
-    expect(r).toEqual({ ok: false, holder: { ...me, released: false, gen: 4 } });
+    const parent: LockRecord = { pid: process.ppid, start: processStartTime(process.ppid), version: 'parent', protocol: 1 };
+    put(d, 4, parent);
+    const r = acquireLock(d, me);
+    expect(r).toEqual({ ok: false, holder: { ...parent, released: false, gen: 4 } });
     expect(lockFiles(d)).toEqual(['daemon.lock.4']);
+  });
+
+  it("a generation held by a daemon's spawner is adopted by that daemon, with its own record; nobody else takes it", () => {
+    const d = dir();
+    // This process plays the spawned daemon; its parent, the helper that took the lock and spawned it.
+    const spawner: LockRecord = { pid: process.ppid, start: processStartTime(process.ppid), version: 'spawner', protocol: 1 };
+    put(d, 1, spawner);
+    expect(acquireLock(d, me)).toMatchObject({ ok: false, holder: { pid: process.ppid, gen: 1 } });
+    const r = acquireLock(d, me, process.ppid);
+    expect(r.ok && r.lock.gen).toBe(1);
+    expect(r.ok && r.lock.stillHeld()).toBe(true);
+    expect(JSON.parse(readFileSync(join(d, 'daemon.lock.1'), 'utf8'))).toEqual(me);
+    expect(lockFiles(d)).toEqual(['daemon.lock.1']);
+    expect(readdirSync(d).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('handOver passes the lock to another pid, which adopts it as its own; once handed over, it is no longer ours', () => {
+    const d = dir();
+    const r = acquireLock(d, me); // as a helper takes it before spawning
+    if (!r.ok) throw new Error('not acquired');
+    r.lock.handOver(process.ppid); // …and passes it to the daemon it spawned (here: our parent)
+    const daemon: LockRecord = { pid: process.ppid, start: processStartTime(process.ppid), version: 'test', protocol: 1 };
+    expect(currentHolder(d)).toEqual({ ...daemon, released: false, gen: 1 });
+    expect(r.lock.stillHeld()).toBe(false);
+    r.lock.release(); // not ours any more: changes nothing
+    r.lock.handOver(process.pid);
+    expect(currentHolder(d)).toMatchObject({ pid: process.ppid, gen: 1 });
+    expect(acquireLock(d, me)).toMatchObject({ ok: false, holder: { pid: process.ppid } });
+    // The named process takes its generation as it is.
+    const adopted = acquireLock(d, { ...daemon, version: 'daemon' });
+    expect(adopted.ok && adopted.lock.gen).toBe(1);
+    expect(currentHolder(d)).toMatchObject({ pid: process.ppid, version: 'daemon', gen: 1 });
+  });
+
+  it('a lock handed to a process that is gone is free', () => {
+    const d = dir();
+    const r = acquireLock(d, me);
+    if (!r.ok) throw new Error('not acquired');
+    r.lock.handOver(deadPid());
+    expect(currentHolder(d)).toBeUndefined();
+    expect(acquireLock(d, me)).toMatchObject({ ok: true, lock: { gen: 2 } });
   });
 
   it('takes over from a dead holder with the next generation, and sweeps older ones', () => {

@@ -40,6 +40,7 @@ describe.each(['handle', 'child_process'] as const)('with %s', (how) => {
     const code = await new Promise((r) => child!.onExit(r));
     expect(code).toBe(75);
     const seen = JSON.parse(readFileSync(report, 'utf8'));
+    expect(child!.pid).toBe(seen.pid); // helpers read the starting daemon's CPU time by it
     expect(seen.cwd).toBe('/');
     expect(seen.argv).toEqual([bin]);
     expect(seen.execArgv).toEqual(['--single-threaded', '--expose-gc']); // DAEMON_NODE_FLAGS: why, in spawn.ts
