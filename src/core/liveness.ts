@@ -21,11 +21,15 @@ function procStat(pid: number): { state: string; cpuTicks: number; start: string
 
 const MS_PER_TICK = 10;
 
-/** CPU time (user + system) a live process has used so far, in ms; undefined without /proc or once it is gone. */
-export function processCpuMs(pid: number): number | undefined {
+/**
+ * How far a live process has got: the CPU time (user + system) it has used, in ms, and whether it is
+ * stopped (SIGSTOP, a terminal's ^Z, a debugger) rather than running or waiting to run. Undefined
+ * without /proc or once it is gone.
+ */
+export function processProgress(pid: number): { cpuMs: number; stopped: boolean } | undefined {
   const st = procStat(pid);
   if (st === undefined || st.state === 'Z' || !Number.isFinite(st.cpuTicks)) return undefined;
-  return st.cpuTicks * MS_PER_TICK;
+  return { cpuMs: st.cpuTicks * MS_PER_TICK, stopped: st.state === 'T' || st.state === 't' };
 }
 
 export function processStartTime(pid: number): string | undefined {

@@ -25,7 +25,7 @@ import { ask, canConnect, type AskOutcome, type AskTimeouts } from './connection
 import { contextFingerprint } from './context.js';
 import { EXIT_BUSY } from './errors.js';
 import { currentHolder } from './lock.js';
-import { processCpuMs } from '../core/liveness.js';
+import { processProgress } from '../core/liveness.js';
 import { daemonFiles, socketPathProblem, type DaemonFiles } from './paths.js';
 import { ensurePrivateDir } from './private-dir.js';
 import { spawnLockedDaemon, type SpawnedDaemon } from './spawn.js';
@@ -176,16 +176,17 @@ const LAST_POLL_MS = 50;
 /**
  * A daemon start needs 0.1–0.3 s of CPU (more on a slow machine). One that is alive, not yet
  * listening, and has had less than this much CPU is waiting for a CPU, not stuck: worth waiting for,
- * up to START_WAIT_CAP_MS. One that has had more is stuck, and waiting longer would not help.
+ * up to START_WAIT_CAP_MS. One that has had more is stuck, and waiting longer would not help; nor
+ * would it for one that is stopped (^Z on `credmux daemon run`).
  */
 export const START_CPU_BUDGET_MS = 2_000;
 
-/** Is the daemon that is starting (the lock holder, else the one this call spawned) alive and still short of CPU? */
+/** Is the daemon that is starting (the lock holder, else the one this call spawned) alive, able to run, and still short of CPU? */
 function daemonStarving(dir: string, spawnedPid: number | undefined): boolean {
   const pid = currentHolder(dir)?.pid ?? spawnedPid;
   if (pid === undefined) return false;
-  const cpuMs = processCpuMs(pid);
-  return cpuMs !== undefined && cpuMs < START_CPU_BUDGET_MS;
+  const p = processProgress(pid);
+  return p !== undefined && !p.stopped && p.cpuMs < START_CPU_BUDGET_MS;
 }
 
 /** Oversleeping by this much is timer granularity, not a machine too busy to run us. */

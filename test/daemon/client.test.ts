@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Env } from '../../src/core/paths.js';
 import { askDaemon, START_CPU_BUDGET_MS, START_WAIT_CAP_MS, startWait } from '../../src/daemon/client.js';
-import { processCpuMs } from '../../src/core/liveness.js';
+import { processProgress } from '../../src/core/liveness.js';
 import { daemonFiles } from '../../src/daemon/paths.js';
 import { ensurePrivateDir } from '../../src/daemon/private-dir.js';
 import { buildFakeBundles, daemonPids, disposeBundles, lineServer, testHome, waitUntil, type Bundles, type TestHome } from './helpers.js';
@@ -160,9 +160,26 @@ describe('askDaemon when no daemon is there', () => {
     const [pid] = daemonPids(bin, h.env);
     expect(pid).toBeDefined();
     // It gave up on the budget, not the cap (unless the machine is so busy the spinner got no CPU).
-    if (waited < START_WAIT_CAP_MS) expect(processCpuMs(pid!)).toBeGreaterThanOrEqual(START_CPU_BUDGET_MS);
+    if (waited < START_WAIT_CAP_MS) expect(processProgress(pid!)?.cpuMs).toBeGreaterThanOrEqual(START_CPU_BUDGET_MS);
     process.kill(pid!, 'SIGKILL');
-    await waitUntil(() => processCpuMs(pid!) === undefined, 5_000, 'the spinner to die');
+    await waitUntil(() => processProgress(pid!) === undefined, 5_000, 'the spinner to die');
+  });
+
+  it('a daemon stopped before it listens (^Z) is not waited for past the start wait', { timeout: 20_000 }, async () => {
+    const h = testHome(bins.daemon);
+    homes.push(h);
+    const bin = join(bins.dir, `stopped-daemon-${Date.now()}.cjs`);
+    writeFileSync(bin, `process.kill(process.pid, 'SIGSTOP');\nrequire(${JSON.stringify(bins.daemon)});\n`);
+    h.env.CREDMUX_DAEMON_BIN = bin;
+    const t0 = Date.now();
+    expect(await askDaemon(req, h.env)).toBeUndefined();
+    const waited = Date.now() - t0;
+    const [pid] = daemonPids(bin, h.env);
+    expect(pid).toBeDefined();
+    expect(processProgress(pid!)).toMatchObject({ stopped: true });
+    // The 1.5 s wait (stretched only by this process's own oversleeping on a busy machine), not the 10 s cap.
+    expect(waited).toBeLessThan(START_WAIT_CAP_MS - 2_000);
+    process.kill(pid!, 'SIGKILL');
   });
 
   it('startWaitMs 0: never spawns', async () => {
@@ -231,13 +248,14 @@ describe('startWait: the wait for a starting daemon counts only time this proces
   });
 });
 
-describe('processCpuMs', () => {
+describe('processProgress', () => {
   it("counts a live process's CPU time, and nothing for one that is gone", () => {
-    const before = processCpuMs(process.pid)!;
-    expect(before).toBeGreaterThan(0);
+    const before = processProgress(process.pid)!;
+    expect(before).toMatchObject({ stopped: false });
+    expect(before.cpuMs).toBeGreaterThan(0);
     const until = performance.now() + 100;
     while (performance.now() < until); // spin 100 ms
-    expect(processCpuMs(process.pid)! - before).toBeGreaterThanOrEqual(50);
-    expect(processCpuMs(2 ** 22 + 1)).toBeUndefined(); // above pid_max
+    expect(processProgress(process.pid)!.cpuMs - before.cpuMs).toBeGreaterThanOrEqual(50);
+    expect(processProgress(2 ** 22 + 1)).toBeUndefined(); // above pid_max
   });
 });
