@@ -38,6 +38,28 @@ function homeWithMarkerBin(code = 1): { env: Env; spawned: () => number } {
   return { env: h.env, spawned: () => (existsSync(marker) ? readFileSync(marker, 'utf8').length : 0) };
 }
 
+/**
+ * A test home whose daemon is `prelude` (run first, in the daemon's process) followed by the real
+ * fake-engine daemon. The bundle directory holds it, so whatever it leaves running dies with the bundles.
+ */
+function homeWithDaemonPrelude(name: string, prelude: string) {
+  const h = testHome(bins.daemon);
+  homes.push(h);
+  const bin = join(bins.dir, `${name}-${Date.now()}.cjs`);
+  writeFileSync(bin, `${prelude}\nrequire(${JSON.stringify(bins.daemon)});\n`);
+  h.env.CREDMUX_DAEMON_BIN = bin;
+  return {
+    env: h.env,
+    bin,
+    daemonPid: () => daemonPids(bin, h.env)[0],
+    async askAndTime() {
+      const t0 = Date.now();
+      const answer = await askDaemon(req, h.env);
+      return { answer, waited: Date.now() - t0 };
+    },
+  };
+}
+
 /** A fake daemon at the env's socket path: `onLine` decides what to do with each line received. */
 async function fakeDaemon(env: Env, onLine: (line: string, socket: Socket) => void): Promise<{ lines: string[]; connections: () => number }> {
   const files = daemonFiles(env);
@@ -134,52 +156,36 @@ describe('askDaemon when no daemon is there', () => {
   });
 
   it('a daemon kept off the CPU for 2.5 s (as a burst of helpers keeps it) still serves the call that started it', { timeout: 20_000 }, async () => {
-    const h = testHome(bins.daemon);
-    homes.push(h);
-    // The real (fake-engine) daemon, after 2.5 s without CPU: well past the 1.5 s start wait.
-    const bin = join(bins.dir, `held-daemon-${Date.now()}.cjs`);
-    writeFileSync(bin, `Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2500);\nrequire(${JSON.stringify(bins.daemon)});\n`);
-    h.env.CREDMUX_DAEMON_BIN = bin;
-    const t0 = Date.now();
-    const r = await askDaemon(req, h.env);
-    expect(r, 'the call gave up on the daemon and would resolve in process').toBeDefined();
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(2_500);
-    expect(daemonPids(bin, h.env)).toHaveLength(1);
-    for (const pid of daemonPids(bin, h.env)) process.kill(pid, 'SIGKILL');
+    // 2.5 s without CPU before it starts: well past the 1.5 s start wait.
+    const d = homeWithDaemonPrelude('held-daemon', 'Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2500);');
+    const { answer, waited } = await d.askAndTime();
+    expect(answer, 'the call gave up on the daemon and would resolve in process').toBeDefined();
+    expect(waited).toBeGreaterThanOrEqual(2_500);
+    expect(daemonPids(d.bin, d.env)).toHaveLength(1);
+    process.kill(d.daemonPid()!, 'SIGKILL');
   });
 
   it('a daemon that has had the CPU a start needs and still does not listen is given up on', { timeout: 20_000 }, async () => {
-    const h = testHome(bins.daemon);
-    homes.push(h);
-    const bin = join(bins.dir, `spinning-daemon-${Date.now()}.cjs`);
-    writeFileSync(bin, 'for (;;) {}\n');
-    h.env.CREDMUX_DAEMON_BIN = bin;
-    const t0 = Date.now();
-    expect(await askDaemon(req, h.env)).toBeUndefined();
-    const waited = Date.now() - t0;
-    const [pid] = daemonPids(bin, h.env);
+    const d = homeWithDaemonPrelude('spinning-daemon', 'for (;;) {}');
+    const { answer, waited } = await d.askAndTime();
+    expect(answer).toBeUndefined();
+    const pid = d.daemonPid()!;
     expect(pid).toBeDefined();
     // It gave up on the budget, not the cap (unless the machine is so busy the spinner got no CPU).
-    if (waited < START_WAIT_CAP_MS) expect(processProgress(pid!)?.cpuMs).toBeGreaterThanOrEqual(START_CPU_BUDGET_MS);
-    process.kill(pid!, 'SIGKILL');
-    await waitUntil(() => processProgress(pid!) === undefined, 5_000, 'the spinner to die');
+    if (waited < START_WAIT_CAP_MS) expect(processProgress(pid)?.cpuMs).toBeGreaterThanOrEqual(START_CPU_BUDGET_MS);
+    process.kill(pid, 'SIGKILL');
+    await waitUntil(() => processProgress(pid) === undefined, 5_000, 'the spinner to die');
   });
 
   it('a daemon stopped before it listens (^Z) is not waited for past the start wait', { timeout: 20_000 }, async () => {
-    const h = testHome(bins.daemon);
-    homes.push(h);
-    const bin = join(bins.dir, `stopped-daemon-${Date.now()}.cjs`);
-    writeFileSync(bin, `process.kill(process.pid, 'SIGSTOP');\nrequire(${JSON.stringify(bins.daemon)});\n`);
-    h.env.CREDMUX_DAEMON_BIN = bin;
-    const t0 = Date.now();
-    expect(await askDaemon(req, h.env)).toBeUndefined();
-    const waited = Date.now() - t0;
-    const [pid] = daemonPids(bin, h.env);
-    expect(pid).toBeDefined();
-    expect(processProgress(pid!)).toMatchObject({ stopped: true });
+    const d = homeWithDaemonPrelude('stopped-daemon', "process.kill(process.pid, 'SIGSTOP');");
+    const { answer, waited } = await d.askAndTime();
+    expect(answer).toBeUndefined();
+    const pid = d.daemonPid()!;
+    expect(processProgress(pid)).toMatchObject({ stopped: true });
     // The 1.5 s wait (stretched only by this process's own oversleeping on a busy machine), not the 10 s cap.
     expect(waited).toBeLessThan(START_WAIT_CAP_MS - 2_000);
-    process.kill(pid!, 'SIGKILL');
+    process.kill(pid, 'SIGKILL');
   });
 
   it('startWaitMs 0: never spawns', async () => {
