@@ -23,6 +23,8 @@
 import { linkSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pidAlive, processAlive, processStartTime } from '../core/liveness.js';
+import { VERSION } from '../core/version.js';
+import { PROTOCOL_VERSION } from './codec.js';
 import { DaemonError } from './errors.js';
 
 export interface LockRecord {
@@ -51,6 +53,11 @@ export interface HeldLock {
 }
 
 export type AcquireResult = { ok: true; lock: HeldLock } | { ok: false; holder: Holder };
+
+/** What this process records when it takes the lock: itself (pid and start time), this build's version and protocol. */
+export function ownRecord(): LockRecord {
+  return { pid: process.pid, start: processStartTime(process.pid), version: VERSION, protocol: PROTOCOL_VERSION };
+}
 
 const GEN = /^daemon\.lock\.(\d{1,15})$/;
 const TMP = /^\.daemon\.lock\.(\d+)\.[0-9a-z]+\.tmp$/;

@@ -12,8 +12,7 @@ import { dispatchLine, newCounters, type DispatchDeps, type EngineLike } from '.
 import { watchIdle } from './idle.js';
 import { collectAfterBursts } from './collect-after-bursts.js';
 import { DaemonError, EXIT_BUSY } from './errors.js';
-import { processStartTime } from '../core/liveness.js';
-import { acquireLock, type HeldLock } from './lock.js';
+import { acquireLock, ownRecord, type HeldLock } from './lock.js';
 import { openLog, type Logger } from './log.js';
 import { daemonFiles, socketPathProblem } from './paths.js';
 import { ensurePrivateDir } from './private-dir.js';
@@ -96,7 +95,7 @@ export async function serveDaemon(env: Env, openEngine: EngineFactory, opts: Ser
     ensurePrivateDir(files.dir);
     // Spawned by a helper, the lock may be waiting for us, held by that helper (our parent).
     const spawner = owns ? process.ppid : undefined;
-    const got = acquireLock(files.dir, { pid: process.pid, start: processStartTime(process.pid), version: VERSION, protocol: PROTOCOL_VERSION }, spawner);
+    const got = acquireLock(files.dir, ownRecord(), spawner);
     if (!got.ok) {
       log.close();
       say(`credmux daemon: another daemon is running or starting (pid ${got.holder.pid}, credmux ${got.holder.version})`);

@@ -3,11 +3,8 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Env } from '../core/paths.js';
-import { VERSION } from '../core/version.js';
-import { PROTOCOL_VERSION } from './codec.js';
 import { legacyBinding } from './libuv.js';
-import { acquireLock } from './lock.js';
-import { processStartTime } from '../core/liveness.js';
+import { acquireLock, ownRecord } from './lock.js';
 
 /**
  * The daemon's bundle: CREDMUX_DAEMON_BIN, else dist/lib/credmux-daemon.cjs next to the running
@@ -74,7 +71,7 @@ export function spawnDaemon(env: Env, how: 'handle' | 'child_process' = 'handle'
  * lock (a daemon is running or starting: wait for it); undefined: nothing to run, or the spawn failed.
  */
 export function spawnLockedDaemon(env: Env, dir: string): SpawnedDaemon | 'busy' | undefined {
-  const got = acquireLock(dir, { pid: process.pid, start: processStartTime(process.pid), version: VERSION, protocol: PROTOCOL_VERSION });
+  const got = acquireLock(dir, ownRecord());
   if (!got.ok) return 'busy';
   const child = spawnDaemon(env);
   if (child?.pid === undefined) {
