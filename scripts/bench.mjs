@@ -295,11 +295,16 @@ function loadFixtures(endpoint) {
  * figures are the daemon's own (with net.Socket it took ~30% more CPU per request).
  */
 async function loadDialer() {
+  return (await loadSource('src/daemon/pipe.ts')).pickDialer();
+}
+
+/** A module of credmux's source, bundled at bench time (the bench runs on the built package otherwise). */
+async function loadSource(entry) {
   const { build } = await import('esbuild');
-  const out = await build({ entryPoints: [join(root, 'src/daemon/pipe.ts')], bundle: true, write: false, format: 'esm', platform: 'node', target: 'node20', logLevel: 'silent' });
-  const file = join(work, 'pipe-dialer.mjs');
+  const out = await build({ entryPoints: [join(root, entry)], bundle: true, write: false, format: 'esm', platform: 'node', target: 'node20', logLevel: 'silent' });
+  const file = join(work, `${entry.replaceAll('/', '-')}.mjs`);
   writeFileSync(file, out.outputFiles[0].text);
-  return (await import(pathToFileURL(file).href)).pickDialer();
+  return import(pathToFileURL(file).href);
 }
 
 /**
@@ -342,12 +347,12 @@ function drive(dial, socketPath, next, onReply) {
 
 /** The daemon started as `credmux daemon start` would, but under extra node flags (which NODE_OPTIONS may not carry). */
 async function startDaemonWith(nodeArgs, env) {
-  // With the flags a helper starts it with (DAEMON_NODE_FLAGS in src/daemon/spawn.ts).
-  // and the malloc setting it sets (DAEMON_MALLOC_ENV there).
-  const child = spawn(process.execPath, ['--single-threaded', '--expose-gc', ...nodeArgs, join(root, 'dist/lib/credmux-daemon.cjs')], {
+  // With the flags and the malloc setting a helper starts it with.
+  const { DAEMON_NODE_FLAGS, DAEMON_MALLOC_ENV } = await loadSource('src/daemon/spawn.ts');
+  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, ...nodeArgs, join(root, 'dist/lib/credmux-daemon.cjs')], {
     detached: true,
     stdio: 'ignore',
-    env: { MALLOC_MMAP_THRESHOLD_: '65536', ...env },
+    env: { ...DAEMON_MALLOC_ENV, ...env },
     cwd: '/',
   });
   child.unref();
