@@ -10,7 +10,7 @@ import { askDaemon, START_CPU_BUDGET_MS, START_WAIT_CAP_MS, startWait } from '..
 import { processProgress } from '../../src/core/liveness.js';
 import { daemonFiles } from '../../src/daemon/paths.js';
 import { ensurePrivateDir } from '../../src/daemon/private-dir.js';
-import { buildFakeBundles, daemonPids, disposeBundles, lineServer, testHome, waitUntil, type Bundles, type TestHome } from './helpers.js';
+import { buildFakeBundles, daemonPids, daemonWithPrelude, disposeBundles, lineServer, testHome, waitUntil, type Bundles, type TestHome } from './helpers.js';
 
 let bins: Bundles;
 const homes: TestHome[] = [];
@@ -38,15 +38,11 @@ function homeWithMarkerBin(code = 1): { env: Env; spawned: () => number } {
   return { env: h.env, spawned: () => (existsSync(marker) ? readFileSync(marker, 'utf8').length : 0) };
 }
 
-/**
- * A test home whose daemon is `prelude` (run first, in the daemon's process) followed by the real
- * fake-engine daemon. The bundle directory holds it, so whatever it leaves running dies with the bundles.
- */
+/** A test home whose daemon runs `prelude` first (daemonWithPrelude), then the fake-engine daemon. */
 function homeWithDaemonPrelude(name: string, prelude: string) {
   const h = testHome(bins.daemon);
   homes.push(h);
-  const bin = join(bins.dir, `${name}-${Date.now()}.cjs`);
-  writeFileSync(bin, `${prelude}\nrequire(${JSON.stringify(bins.daemon)});\n`);
+  const bin = daemonWithPrelude(bins, name, prelude);
   h.env.CREDMUX_DAEMON_BIN = bin;
   return {
     env: h.env,

@@ -15,6 +15,7 @@ import { expectedSecret, fakeEngine } from './fixtures/fake-engine.js';
 import {
   buildFakeBundles,
   daemonPids,
+  daemonWithPrelude,
   disposeBundles,
   exited,
   holderPid,
@@ -93,8 +94,7 @@ describe('starting and serving', () => {
     const { env, root } = home();
     // The daemon, behind a wrapper that counts how many times it was started.
     const starts = join(root, 'daemon-starts');
-    const bin = join(bins.dir, `counted-daemon-${Date.now()}.cjs`);
-    writeFileSync(bin, `require('fs').appendFileSync(${JSON.stringify(starts)}, 'x');\nrequire(${JSON.stringify(bins.daemon)});\n`);
+    const bin = daemonWithPrelude(bins, 'counted-daemon', `require('fs').appendFileSync(${JSON.stringify(starts)}, 'x');`);
     env.CREDMUX_DAEMON_BIN = bin;
     const runs = await Promise.all(Array.from({ length: 20 }, (_, i) => runClient(bins.client, get(`h${i % 3}.example`), env)));
     for (const [i, r] of runs.entries()) expect(r.result).toMatchObject({ credential: { secret: `pw-for-h${i % 3}.example` } });

@@ -68,6 +68,16 @@ export async function buildFakeBundles(): Promise<Bundles> {
   return { dir, daemon: paths['fake-daemon']!, client: paths['fake-client']! };
 }
 
+/**
+ * A daemon executable that runs `prelude` in the daemon's own process, then the fake daemon. It lives
+ * in the bundle directory, so whatever it leaves running dies with the bundles (disposeBundles).
+ */
+export function daemonWithPrelude(bins: Bundles, name: string, prelude: string): string {
+  const bin = join(bins.dir, `${name}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}.cjs`);
+  writeFileSync(bin, `${prelude}\nrequire(${JSON.stringify(bins.daemon)});\n`);
+  return bin;
+}
+
 /** Every daemon process started from `bin` for this env's runtime dir (by /proc cmdline + environ). */
 export function daemonPids(bin: string, env: Env): number[] {
   const out: number[] = [];
