@@ -288,14 +288,9 @@ function loadFixtures(endpoint) {
   return { config: { rules }, stored, targets };
 }
 
-/**
- * The load generator dials the daemon the way credmux's own helpers do (src/daemon/pipe.ts: libuv's
- * pipe handle, no net streams), bundled from the source at bench time. It shares the 2 cores with
- * the daemon and its pauses land in the latencies measured, so the less it spends the more the
- * figures are the daemon's own (with net.Socket it took ~30% more CPU per request).
- */
+/** The load generator dials the daemon the way credmux's own helpers do (src/daemon/pipe.ts), bundled from the source at bench time. */
 async function loadDialer() {
-  return (await loadSource('src/daemon/pipe.ts')).pickDialer();
+  return (await loadSource('src/daemon/pipe.ts')).dial;
 }
 
 /** A module of credmux's source, bundled at bench time (the bench runs on the built package otherwise). */

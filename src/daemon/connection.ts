@@ -1,6 +1,6 @@
 // One question to the daemon over a fresh connection, with a bound on connecting and on answering.
 // Every way it can go wrong is an outcome, never an exception: the caller decides what it means.
-import { pickDialer, type DialerKind } from './pipe.js';
+import { dial } from './pipe.js';
 import { decodeDaemonLine, encode, LineSplitter, type ClientMessage, type DaemonMessage } from './codec.js';
 
 export type AskOutcome =
@@ -20,13 +20,7 @@ export interface AskTimeouts {
 // Status replies list cache entries; allow them more room than requests.
 const MAX_REPLY_BYTES = 8 << 20;
 
-/** How to dial: tests pass 'net' to run the fallback that Nodes without the pipe binding take. */
-export interface DialOptions {
-  dialer?: DialerKind;
-}
-
-export function ask(socketPath: string, msg: ClientMessage, t: AskTimeouts, opts: DialOptions = {}): Promise<AskOutcome> {
-  const dial = pickDialer(opts.dialer);
+export function ask(socketPath: string, msg: ClientMessage, t: AskTimeouts): Promise<AskOutcome> {
   return new Promise((resolve) => {
     let connected = false;
     let done = false;
@@ -69,8 +63,7 @@ export function ask(socketPath: string, msg: ClientMessage, t: AskTimeouts, opts
 }
 
 /** Resolves true once something accepts connections at `socketPath`. */
-export function canConnect(socketPath: string, timeoutMs: number, opts: DialOptions = {}): Promise<boolean> {
-  const dial = pickDialer(opts.dialer);
+export function canConnect(socketPath: string, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     let connected = false;
     let done = false;

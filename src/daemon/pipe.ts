@@ -1,14 +1,10 @@
-// A bare Unix-socket connection for the helper's one question to the daemon, with two ways to dial.
+// A Unix-socket connection for the helper's one question to the daemon, on node:net.
 //
-// Why not just node:net: a warm helper call costs Node's startup plus one exchange with the daemon,
-// and loading net (with the stream machinery it is built on) costs several milliseconds of that —
-// more than connecting, asking and answering together (measured: `npm run bench`, README
-// "Performance"). libuv's pipe handle, which net wraps, does the same job without those modules, so
-// the helper dials with it directly when this Node exposes it in the shape we expect, and with net
-// otherwise (a future Node that drops process.binding, or `--pending-deprecation`, which would make
-// process.binding print a warning). Both dialers deliver the same events; connection.ts holds the
-// protocol logic once, for both.
-import { closeStream, errname, onRead, pipeHandles, writeText } from './libuv.js';
+// node:net is the only dialer: an earlier one drove libuv's pipe handle through process.binding and
+// saved loading net (1–2 ms of a warm call), but a private binding that a new Node changes can abort
+// the process with a C++ assertion no fallback can catch, and process.binding prints DEP0111 under
+// --pending-deprecation into a stderr git and pip show their users. connection.ts holds the protocol
+// logic; this file only turns net's events into the few it needs.
 
 export interface PipeEvents {
   connect(): void;
@@ -24,87 +20,37 @@ export interface PipeConnection {
   destroy(): void;
 }
 
-export type Dialer = (path: string, events: PipeEvents) => PipeConnection;
+/** As much as one read takes: a longer reply arrives in several reads. */
+const READ_BUFFER_BYTES = 64 * 1024;
 
-export type DialerKind = 'handle' | 'net';
-
-/** The dialer to use: libuv's handle where available (see above), else node:net, loaded only then. */
-export function pickDialer(prefer: DialerKind = 'handle'): Dialer {
-  if (prefer === 'handle') {
-    const viaHandle = handleDialer();
-    if (viaHandle) return viaHandle;
-  }
-  return netDialer();
-}
-
-// ---- libuv's pipe handle ------------------------------------------------------------------------
-
-/** A dialer over libuv's pipe handle, or undefined when this Node does not expose one we understand. */
-export function handleDialer(): Dialer | undefined {
-  const b = pipeHandles();
-  if (!b) return undefined;
-  return (path, events) => {
-    const handle = new b.Pipe(b.SOCKET);
-    let open = true;
-    let connected = false;
-    // Requests in flight must stay referenced until libuv completes them.
-    const pending = new Set<object>();
-    const fail = (status: number) => {
-      if (!open) return;
-      events.error(errname(status), connected);
-      close();
-    };
-    const close = () => {
-      if (!open) return;
-      open = false;
-      closeStream(handle, connected);
-      events.close();
-    };
-    handle.onread = onRead(b, { data: (chunk) => events.data(chunk), eof: close, error: fail });
-    const req = new b.PipeConnectWrap();
-    pending.add(req);
-    req.oncomplete = (status) => {
-      pending.delete(req);
-      if (!open) return;
-      if (status < 0) return fail(status);
-      connected = true;
-      const err = handle.readStart();
-      if (err < 0) return fail(err);
-      events.connect();
-    };
-    const err = handle.connect(req, path);
-    if (err < 0) queueMicrotask(() => fail(err)); // reported like an asynchronous failure
-    return {
-      write(text) {
-        if (!open) return;
-        const failed = (status: number) => {
-          if (status < 0) fail(status);
-        };
-        failed(writeText(b, handle, text, pending, failed));
-      },
-      destroy: close,
-    };
-  };
-}
-
-// ---- node:net ---------------------------------------------------------------------------------------
-
-function netDialer(): Dialer {
-  // getBuiltinModule, not import(): a dynamic import starts Node's ESM loader (see spawn.ts).
+/** Dials `path`, reporting what happens through `events`. */
+export function dial(path: string, events: PipeEvents): PipeConnection {
+  // getBuiltinModule, not import(): a dynamic import starts Node's ESM loader (see spawn.ts). Loaded
+  // here, not at the top, so the in-process paths (CREDMUX_DAEMON=0) never load net.
   const { createConnection } = process.getBuiltinModule('node:net');
-  return (path, events) => {
-    let connected = false;
-    const socket = createConnection(path);
-    socket.on('connect', () => {
-      connected = true;
-      events.connect();
-    });
-    socket.on('data', (chunk: Buffer) => events.data(chunk));
-    socket.on('error', (e: NodeJS.ErrnoException) => events.error(e.code ?? e.message, connected));
-    socket.on('close', () => events.close());
-    return {
-      write: (text) => void socket.write(text),
-      destroy: () => void socket.destroy(),
-    };
+  let connected = false;
+  // onread: reads land in one buffer and reach us as a call, not through the Readable stream's
+  // push/'data' machinery (~1 ms of a warm call on Node 20, measured with hyperfine). A chunk is
+  // only valid during data(): connection.ts decodes or copies what it keeps.
+  const buffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+  const socket = createConnection({
+    path,
+    onread: {
+      buffer,
+      callback: (n: number) => {
+        events.data(buffer.subarray(0, n));
+        return true;
+      },
+    },
+  });
+  socket.on('connect', () => {
+    connected = true;
+    events.connect();
+  });
+  socket.on('error', (e: NodeJS.ErrnoException) => events.error(e.code ?? e.message, connected));
+  socket.on('close', () => events.close());
+  return {
+    write: (text) => void socket.write(text),
+    destroy: () => void socket.destroy(),
   };
 }

@@ -2,7 +2,7 @@
 // Requests on one connection are answered as they complete (ids say which is which), so a slow
 // source never holds up a fast lookup behind it. The bytes move through listener.ts.
 import { encode, LineSplitter, MAX_MESSAGE_BYTES, wireError, type DaemonMessage } from './codec.js';
-import { createListener, type ListenerKind, type ServedConnection } from './listener.js';
+import { createListener, type ServedConnection } from './listener.js';
 
 export interface ConnectionServerOptions {
   /** The reply to one line: at once when it is at hand, else a promise that never rejects. */
@@ -10,8 +10,6 @@ export interface ConnectionServerOptions {
   /** A connection with no request in flight and no bytes for this long is closed. */
   connectionIdleMs: number;
   maxMessageBytes?: number;
-  /** Which listener serves the socket (tests run both); default: libuv's handle where available. */
-  listener?: ListenerKind;
   /** A connection the socket could not accept (EMFILE…), by errno name. */
   onAcceptError?: (code: string) => void;
 }
@@ -124,7 +122,7 @@ export function createConnectionServer(opts: ConnectionServerOptions): Connectio
         conns.delete(c);
       },
     };
-  }, opts.listener, opts.onAcceptError);
+  }, opts.onAcceptError);
 
   return {
     listen: (path) => listener.listen(path),

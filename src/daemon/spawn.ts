@@ -3,7 +3,6 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Env } from '../core/paths.js';
-import { legacyBinding } from './libuv.js';
 import { acquireLock, ownRecord } from './lock.js';
 
 /**
@@ -49,7 +48,7 @@ export interface SpawnedDaemon {
 }
 
 /** Spawns one detached daemon, or returns undefined when there is no daemon executable to run. */
-export function spawnDaemon(env: Env, how: 'handle' | 'child_process' = 'handle'): SpawnedDaemon | undefined {
+export function spawnDaemon(env: Env): SpawnedDaemon | undefined {
   const bin = daemonBinPath(env);
   if (!bin || !existsSync(bin)) return undefined;
   const childEnv: Record<string, string> = {};
@@ -62,7 +61,7 @@ export function spawnDaemon(env: Env, how: 'handle' | 'child_process' = 'handle'
   delete childEnv.CREDMUX_EXTRA_CA_CERTS;
   // Not when the user tunes malloc themselves.
   if (childEnv.MALLOC_MMAP_THRESHOLD_ === undefined) Object.assign(childEnv, DAEMON_MALLOC_ENV);
-  return (how === 'handle' && spawnWithHandle(bin, childEnv)) || spawnWithChildProcess(bin, childEnv);
+  return spawnWithChildProcess(bin, childEnv);
 }
 
 /**
@@ -82,47 +81,11 @@ export function spawnLockedDaemon(env: Env, dir: string): SpawnedDaemon | 'busy'
   return child;
 }
 
-interface UvProcess {
-  spawn(options: object): number;
-  /** Set by a successful spawn. */
-  pid?: number;
-  unref(): void;
-  close(): void;
-  onexit: (exitCode: number, signalCode: string | null) => void;
-}
-
 /**
- * With libuv's process handle, as child_process does underneath: the helper that finds no daemon
- * starts one without loading child_process (and the net, dgram and stream modules it pulls in),
- * which costs that call more than the spawn itself (libuv.ts). Undefined when the handle is not
- * there or refuses, so child_process gets its turn and reports the problem its own way.
+ * With child_process, the public API. (libuv's process handle through process.binding saved the one
+ * call that starts a daemon a few ms, but Node 24 changed its argument shape and the mismatch is a C++
+ * assertion that aborts the helper: no fallback can catch it. A few ms once per daemon life is cheap.)
  */
-function spawnWithHandle(bin: string, env: Record<string, string>): SpawnedDaemon | undefined {
-  const Process = legacyBinding('process_wrap')?.Process;
-  if (typeof Process !== 'function') return undefined;
-  let exited: number | null | undefined;
-  const waiting: ((code: number | null) => void)[] = [];
-  const child = new (Process as new () => UvProcess)();
-  child.onexit = (exitCode, signalCode) => {
-    child.close();
-    exited = signalCode ? null : exitCode;
-    for (const cb of waiting.splice(0)) cb(exited);
-  };
-  const err = child.spawn({
-    file: process.execPath,
-    args: [process.execPath, ...DAEMON_NODE_FLAGS, bin],
-    cwd: '/',
-    envPairs: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-    stdio: [{ type: 'ignore' }, { type: 'ignore' }, { type: 'ignore' }],
-    detached: true,
-    windowsHide: true,
-    windowsVerbatimArguments: false,
-  });
-  if (err < 0) return undefined;
-  child.unref(); // the helper must not wait for the daemon to exit
-  return { pid: child.pid, onExit: (cb) => (exited === undefined ? waiting.push(cb) : cb(exited)) };
-}
-
 function spawnWithChildProcess(bin: string, env: Record<string, string>): SpawnedDaemon {
   // getBuiltinModule, not import(): a dynamic import starts Node's ESM loader, which costs a CJS
   // bundle more than the module itself.

@@ -1,11 +1,10 @@
-// listener.ts serves the daemon's socket through libuv's pipe handle, or node:net where that is not
-// available. Both must behave alike: errors as errno codes, half-close, flushing before close, and
-// a closed listener accepting no one. server.ts's own tests run over both as well.
+// listener.ts serves the daemon's socket (node:net): errors as errno codes, half-close, flushing before
+// close, and a closed listener accepting no one.
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDirs } from './helpers.js';
-import { createListener, handleListener, type ServedConnection } from '../../src/daemon/listener.js';
+import { createListener, type ServedConnection } from '../../src/daemon/listener.js';
 
 const tmp = tempDirs('cmx-listen-');
 const sockPath = () => join(tmp(), 's.sock');
@@ -21,11 +20,7 @@ function exchange(path: string, text: string): Promise<{ data: string; error?: s
   });
 }
 
-it('this Node exposes the pipe handle the daemon serves with (else every request pays for net streams)', () => {
-  expect(handleListener(() => ({ data() {}, end() {}, close() {} }))).toBeDefined();
-});
-
-describe.each(['handle', 'net'] as const)('%s listener', (kind) => {
+describe('the listener', () => {
   it('hands over data, half-close and close; a big answer written before end() arrives whole', async () => {
     const path = sockPath();
     const seen: string[] = [];
@@ -42,7 +37,7 @@ describe.each(['handle', 'net'] as const)('%s listener', (kind) => {
         },
         close: () => seen.push('close'),
       };
-    }, kind);
+    });
     await listener.listen(path);
     const r = await exchange(path, 'hello');
     expect(r.error).toBeUndefined();
@@ -54,8 +49,7 @@ describe.each(['handle', 'net'] as const)('%s listener', (kind) => {
   });
 
   it('connections sending at once, in pieces larger than a read, each receive exactly their own bytes', async () => {
-    // The handle listener reads every connection into one shared buffer: a chunk is only valid
-    // during data(), and nothing of one connection may show up in another's.
+    // Nothing of one connection may show up in another's.
     const path = sockPath();
     const listener = createListener((conn: ServedConnection) => {
       let got = '';
@@ -67,7 +61,7 @@ describe.each(['handle', 'net'] as const)('%s listener', (kind) => {
         },
         close: () => {},
       };
-    }, kind);
+    });
     await listener.listen(path);
     const payload = (i: number) => String.fromCharCode(65 + i).repeat(150_000);
     const sendInPieces = (i: number) =>
@@ -92,9 +86,9 @@ describe.each(['handle', 'net'] as const)('%s listener', (kind) => {
 
   it('reports a taken path and a missing directory by errno code, and a closed listener accepts no one', async () => {
     const path = sockPath();
-    const first = createListener(() => ({ data() {}, end() {}, close() {} }), kind);
+    const first = createListener(() => ({ data() {}, end() {}, close() {} }));
     await first.listen(path);
-    const second = createListener(() => ({ data() {}, end() {}, close() {} }), kind);
+    const second = createListener(() => ({ data() {}, end() {}, close() {} }));
     await expect(second.listen(path)).rejects.toMatchObject({ code: 'EADDRINUSE' });
     await expect(second.listen(join(path, 'no-such-dir', 's.sock'))).rejects.toMatchObject({ code: expect.stringMatching(/^(ENOENT|ENOTDIR)$/) });
     first.close();
@@ -115,7 +109,7 @@ describe.each(['handle', 'net'] as const)('%s listener', (kind) => {
         end: () => conn.end(),
         close() {},
       };
-    }, kind);
+    });
     await listener.listen(path);
     const answers = await new Promise<number>((resolve) => {
       let n = 0;
@@ -146,7 +140,7 @@ describe.each(['handle', 'net'] as const)('%s listener', (kind) => {
       data: () => conn.destroy(),
       end: () => conn.end(),
       close: () => void closes++,
-    }), kind);
+    }));
     await listener.listen(path);
     const r = await exchange(path, 'bye');
     expect(r.data).toBe('');

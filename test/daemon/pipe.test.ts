@@ -1,6 +1,5 @@
-// The helper's one exchange with the daemon, over both dialers: libuv's pipe handle (what helpers use
-// on this Node) and node:net (what a Node without that binding falls back to). Same servers, same
-// outcomes: an answer, nobody there, a peer that hangs up or stays silent, replies in pieces.
+// The helper's one exchange with the daemon (node:net). The outcomes: an answer, nobody there, a peer
+// that hangs up or stays silent, replies in pieces.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,7 +7,6 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { encode, PROTOCOL_VERSION, type ClientMessage } from '../../src/daemon/codec.js';
 import { ask, canConnect } from '../../src/daemon/connection.js';
-import { handleDialer, type DialerKind } from '../../src/daemon/pipe.js';
 import { lineServer } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'credmux-pipe-'));
@@ -30,18 +28,14 @@ const msg = (id: number, url = 'https://a.example/x'): ClientMessage => ({ v: PR
 const answer = (id: number) => encode({ v: PROTOCOL_VERSION, id, res: { op: 'get', credential: null } });
 const t = { connectMs: 1_000, answerMs: 1_000 };
 
-it('this Node exposes the pipe handle, so helpers take the fast path (not net twice below)', () => {
-  expect(handleDialer()).toBeDefined();
-});
-
-describe.each<DialerKind>(['handle', 'net'])('over the %s dialer', (dialer) => {
+describe('asking the daemon over its socket', () => {
   it('sends the message as one line and returns the reply with its id', async () => {
     const seen: string[] = [];
     const path = await serve((line, s) => {
       seen.push(line);
       s.write(answer(JSON.parse(line).id));
     });
-    const out = await ask(path, msg(7), t, { dialer });
+    const out = await ask(path, msg(7), t);
     expect(out).toEqual({ kind: 'reply', msg: { v: PROTOCOL_VERSION, id: 7, res: { op: 'get', credential: null } } });
     expect(seen).toEqual([JSON.stringify(msg(7))]);
   });
@@ -57,7 +51,7 @@ describe.each<DialerKind>(['handle', 'net'])('over the %s dialer', (dialer) => {
       };
       drip();
     });
-    const out = await ask(path, msg(3), t, { dialer });
+    const out = await ask(path, msg(3), t);
     expect(out.kind === 'reply' && out.msg.id).toBe(3);
   });
 
@@ -68,38 +62,38 @@ describe.each<DialerKind>(['handle', 'net'])('over the %s dialer', (dialer) => {
       s.write(answer(JSON.parse(line).id));
     });
     const big = msg(1, `https://a.example/${'x'.repeat(300_000)}`);
-    const out = await ask(path, big, t, { dialer });
+    const out = await ask(path, big, t);
     expect(out.kind).toBe('reply');
     expect(got).toBe(JSON.stringify(big).length);
   });
 
   it('no socket file is "absent"; a path that is not a socket is "absent" too (ECONNREFUSED)', async () => {
-    expect(await ask(join(dir, 'none.sock'), msg(1), t, { dialer })).toEqual({ kind: 'absent' });
+    expect(await ask(join(dir, 'none.sock'), msg(1), t)).toEqual({ kind: 'absent' });
     const notSocket = join(dir, `plain${n++}`);
     writeFileSync(notSocket, '');
-    expect(await ask(notSocket, msg(1), t, { dialer })).toEqual({ kind: 'absent' });
+    expect(await ask(notSocket, msg(1), t)).toEqual({ kind: 'absent' });
   });
 
   it('a server that hangs up before answering is "lost"', async () => {
     const path = await serve((_line, s) => s.destroy());
-    expect((await ask(path, msg(1), t, { dialer })).kind).toBe('lost');
+    expect((await ask(path, msg(1), t)).kind).toBe('lost');
   });
 
   it('a server that never answers is "lost" after answerMs', async () => {
     const path = await serve(() => {});
     const t0 = Date.now();
-    expect(await ask(path, msg(1), { connectMs: 1_000, answerMs: 150 }, { dialer })).toEqual({ kind: 'lost', why: 'no answer in time' });
+    expect(await ask(path, msg(1), { connectMs: 1_000, answerMs: 150 })).toEqual({ kind: 'lost', why: 'no answer in time' });
     expect(Date.now() - t0).toBeGreaterThanOrEqual(140);
   });
 
   it('a reply that is not the protocol is "lost", never half-read', async () => {
     const path = await serve((_line, s) => s.write('HTTP/1.1 400 Bad Request\n'));
-    expect(await ask(path, msg(1), t, { dialer })).toEqual({ kind: 'lost', why: 'unreadable reply' });
+    expect(await ask(path, msg(1), t)).toEqual({ kind: 'lost', why: 'unreadable reply' });
   });
 
   it('canConnect: true for a listener, false for nothing there', async () => {
     const path = await serve(() => {});
-    expect(await canConnect(path, 500, { dialer })).toBe(true);
-    expect(await canConnect(join(dir, 'nobody.sock'), 500, { dialer })).toBe(false);
+    expect(await canConnect(path, 500)).toBe(true);
+    expect(await canConnect(join(dir, 'nobody.sock'), 500)).toBe(false);
   });
 });

@@ -86,11 +86,10 @@ describe('dispatchLine', () => {
   });
 });
 
-describe.each(['handle', 'net'] as const)('the connection server with immediate replies (%s listener)', (listener) => {
+describe('the connection server with immediate replies', () => {
   it('answers lines sent together, the immediate ones at once and the awaited ones as they complete', async () => {
     const sock = join(tmp(), 's.sock');
     const conns = createConnectionServer({
-      listener,
       connectionIdleMs: 60_000,
       answer: (text): DaemonMessage | Promise<DaemonMessage> => {
         const { id } = JSON.parse(text) as { id: number };
@@ -117,7 +116,6 @@ describe.each(['handle', 'net'] as const)('the connection server with immediate 
     const sock = join(tmp(), 's.sock');
     let drained: Promise<void> | undefined;
     const conns = createConnectionServer({
-      listener,
       connectionIdleMs: 60_000,
       answer: (text) => {
         drained = conns.drain(1_000);

@@ -1,11 +1,9 @@
-// Starting the daemon from a helper, with both spawners: libuv's process handle (what helpers use on
-// this Node, without loading child_process) and child_process (the fallback). Same child either way.
+// Starting the daemon from a helper (child_process, detached).
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnDaemon } from '../../src/daemon/spawn.js';
-import { legacyBinding } from '../../src/daemon/libuv.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'credmux-spawn-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -25,16 +23,11 @@ function fakeDaemon(name: string, code: number): { bin: string; report: string }
   return { bin, report };
 }
 
-it('this Node has the process handle, so helpers take the fast path (not child_process twice below)', () => {
-  expect(typeof legacyBinding('process_wrap')?.Process).toBe('function');
-});
-
-describe.each(['handle', 'child_process'] as const)('with %s', (how) => {
+describe('spawnDaemon', () => {
   it('starts the daemon detached in /, single-threaded, with no stdio, the CA bundle handed back and a relative config resolved; reports its exit code', async () => {
-    const { bin, report } = fakeDaemon(`d-${how}`, 75);
+    const { bin, report } = fakeDaemon('d', 75);
     const child = spawnDaemon(
       { PATH: process.env.PATH, HOME: dir, CREDMUX_DAEMON_BIN: bin, CREDMUX_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt', CREDMUX_CONFIG: 'rel/config.json', UNSET: undefined },
-      how,
     );
     expect(child).toBeDefined();
     const code = await new Promise((r) => child!.onExit(r));
@@ -56,13 +49,13 @@ describe.each(['handle', 'child_process'] as const)('with %s', (how) => {
   });
 
   it("leaves a user's own malloc setting alone", async () => {
-    const { bin, report } = fakeDaemon(`m-${how}`, 0);
-    const child = spawnDaemon({ PATH: process.env.PATH, HOME: dir, CREDMUX_DAEMON_BIN: bin, MALLOC_MMAP_THRESHOLD_: '131072' }, how);
+    const { bin, report } = fakeDaemon('m', 0);
+    const child = spawnDaemon({ PATH: process.env.PATH, HOME: dir, CREDMUX_DAEMON_BIN: bin, MALLOC_MMAP_THRESHOLD_: '131072' });
     await new Promise((r) => child!.onExit(r));
     expect(JSON.parse(readFileSync(report, 'utf8')).env.MALLOC_MMAP_THRESHOLD_).toBe('131072');
   });
 
   it('no daemon executable: nothing is spawned', () => {
-    expect(spawnDaemon({ HOME: dir, CREDMUX_DAEMON_BIN: join(dir, 'missing.cjs') }, how)).toBeUndefined();
+    expect(spawnDaemon({ HOME: dir, CREDMUX_DAEMON_BIN: join(dir, 'missing.cjs') })).toBeUndefined();
   });
 });

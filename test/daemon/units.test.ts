@@ -146,11 +146,10 @@ describe('settings', () => {
   });
 });
 
-describe.each(['handle', 'net'] as const)('connections (%s listener)', (listener) => {
+describe('connections', () => {
   it('an idle connection is closed after connectionIdleMs, but not while a request is in flight; a half-closed client still gets its answers', async () => {
     const sock = join(tmp(), 's.sock');
     const conns = createConnectionServer({
-      listener,
       connectionIdleMs: 150,
       answer: async (line) => {
         const { id, delay } = JSON.parse(line) as { id: number; delay: number };
