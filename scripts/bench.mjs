@@ -5,7 +5,10 @@
 // noisy neighbour slows all of them alike and the ratios stay honest. Then the daemon's throughput,
 // p99 and memory under 64 concurrent connections. Needs no network beyond loopback.
 //
-//   node scripts/bench.mjs [--rounds N] [--seconds S] [--json FILE] [--daemon-only]
+//   node scripts/bench.mjs [--rounds N] [--seconds S] [--json FILE] [--daemon-only] [--save] [--node 20,22,24,26]
+//
+// --node runs the whole bench once per Node major listed (scripts/with-node.sh brings each), one after
+// the other; --save writes the report to bench/results/<date>-node<major>.md.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -25,10 +28,41 @@ const opt = (name, dflt) => {
 const ROUNDS = Number(opt('--rounds', '25'));
 const LOAD_SECONDS = Number(opt('--seconds', '5'));
 const JSON_OUT = opt('--json', undefined);
+const NODES = opt('--node', undefined);
+const SAVE = args.includes('--save');
+
+if (NODES) {
+  // One bench per Node, each in its own process on that Node: the floor, the helpers and the daemon all run on it.
+  const rest = args.filter((a, i) => a !== '--node' && args[i - 1] !== '--node');
+  let failed = false;
+  for (const major of NODES.split(',')) {
+    const r = spawnSync('bash', [join(root, 'scripts/with-node.sh'), major, 'node', join(root, 'scripts/bench.mjs'), ...rest], { stdio: 'inherit' });
+    failed ||= r.status !== 0;
+  }
+  process.exit(failed ? 1 : 0);
+}
+
+// Everything printed, for --save.
+const report = [];
+const log = console.log;
+console.log = (...xs) => {
+  report.push(xs.join(' '));
+  log(...xs);
+};
 
 if (!existsSync(bin('credmux'))) {
   console.error('dist/bin is missing: run `npm ci` (or `npm run build`) first');
   process.exit(1);
+}
+
+// The helpers' V8 code caches are per Node (src/client/code-cache.ts): made for this one if the
+// build's Node was another, as the build makes them, so each Node is measured at its best.
+{
+  const lib = join(root, 'dist/lib');
+  const missing = ['credmux-bazel', 'git-credential-credmux', 'docker-credential-credmux', 'keyring', 'engine']
+    .map((n) => join(lib, `${n}.cjs`))
+    .filter((f) => !existsSync(`${f}.${process.version}-${process.arch}.cache`));
+  if (missing.length) execFileSync(process.execPath, [join(lib, 'boot.cjs'), '--make-code-cache', ...missing]);
 }
 
 const work = mkdtempSync(join(tmpdir(), 'credmux-bench-'));
@@ -497,3 +531,9 @@ const load = await daemonLoad();
 const targets = checkTargets(sets, load);
 printTargets(targets);
 if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ machine, rounds: ROUNDS, sets, daemon: load, targets }, null, 2) + '\n');
+if (SAVE) {
+  const file = join(root, 'bench/results', `${new Date().toISOString().slice(0, 10)}-node${process.versions.node.split('.')[0]}.md`);
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, `# npm run bench, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC\n\n\`\`\`\n${report.join('\n').trim()}\n\`\`\`\n`);
+  log(`saved ${file}`);
+}

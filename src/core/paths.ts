@@ -34,9 +34,14 @@ export function stateDir(env: Env): string {
   return join(xdg(env, 'XDG_STATE_HOME', ['.local', 'state']), 'credmux');
 }
 
+/** Caches that can be rebuilt at will (the helpers' V8 code caches for a Node they were not built with). */
+export function cacheDir(env: Env): string {
+  return join(xdg(env, 'XDG_CACHE_HOME', ['.cache']), 'credmux');
+}
+
 /** The daemon's socket directory: $XDG_RUNTIME_DIR/credmux, else under the cache dir. */
 export function runtimeDir(env: Env): string {
   const rt = env.XDG_RUNTIME_DIR;
   if (rt && rt.startsWith('/')) return join(rt, 'credmux');
-  return join(xdg(env, 'XDG_CACHE_HOME', ['.cache']), 'credmux', 'run');
+  return join(cacheDir(env), 'run');
 }
