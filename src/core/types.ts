@@ -14,7 +14,7 @@ export interface Credential {
   oauthRefreshToken?: string;
 }
 
-/** Docker's marker username for registry identity tokens (protocols.md §3.2). */
+/** Docker's marker username for registry identity tokens (docs/protocols.md §3.2). */
 export const IDENTITY_TOKEN_USERNAME = '<token>';
 
 /**

@@ -1,4 +1,4 @@
-// Bazel credential helper protocol (protocols.md §1): `get` + `{"uri": …}` on stdin →
+// Bazel credential helper protocol (docs/protocols.md §1): `get` + `{"uri": …}` on stdin →
 // `{"headers": {...}, "expires": "…Z"}` on stdout. Bazel treats any non-zero exit, empty stdout or
 // unparsable JSON as a failure, so every success prints a JSON object, even when nothing matched.
 import { IDENTITY_TOKEN_USERNAME, type Credential, type EngineResult, type ProtocolAdapter, type ProtocolOutput } from '../core/types.js';

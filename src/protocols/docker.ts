@@ -1,4 +1,4 @@
-// Docker credential helper protocol (protocols.md §3), as docker-credential-helpers' `Serve` speaks it:
+// Docker credential helper protocol (docs/protocols.md §3), as docker-credential-helpers' `Serve` speaks it:
 // one action argument; a server URL or JSON on stdin; EVERY message (errors too) on stdout, exit 1.
 // Clients recognise "not found" only by the exact text, so that string is sacred.
 import type { EngineResult, ListedEntry, ProtocolAdapter } from '../core/types.js';

@@ -1,4 +1,4 @@
-// git credential helper protocol (protocols.md §2): `key=value` lines on stdin, the same on stdout.
+// git credential helper protocol (docs/protocols.md §2): `key=value` lines on stdin, the same on stdout.
 // git ignores a helper's exit status and its stdout for store/erase, so "no answer" is empty stdout.
 // Everything here is about never answering for the wrong host: CR/NUL smuggling (CVE-2024-52006),
 // missing protocol/host (CVE-2020-11008), duplicated fields, and values that could inject lines.

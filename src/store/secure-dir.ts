@@ -2,9 +2,10 @@
 // replaceable by others.
 //
 // An existing directory that group or others can enter is REFUSED, not tightened. Like the daemon's
-// socket directory (DESIGN.md) and like ssh with ~/.ssh: a wider mode was chosen by someone, so the
-// secrets in it may already have been exposed. Silently tightening would hide that and might break
-// whatever needed the wider mode; the user fixes it with one command, which the message names.
+// socket directory (docs/architecture.md "Files") and like ssh with ~/.ssh: a wider mode was chosen
+// by someone, so the secrets in it may already have been exposed. Silently tightening would hide that
+// and might break whatever needed the wider mode; the user fixes it with one command, which the
+// message names.
 import { statSync } from 'node:fs';
 import { fsp } from '../core/lazy-fs.js';
 import { dirname } from 'node:path';

@@ -20,7 +20,7 @@ import {
   type VectorStep,
 } from './contracts.js';
 
-/** The vectors protocols.md lists; each must be present (more are welcome). */
+/** The vectors docs/protocols.md lists; each must be present (more are welcome). */
 const REQUIRED: Record<ProtocolName, string[]> = {
   bazel: range('B', 14),
   git: range('G', 16),
@@ -87,7 +87,7 @@ for (const protocol of PROTOCOL_NAMES) {
   const vectors = loadVectors(protocol);
 
   describe(`${protocol} vectors`, () => {
-    it('covers every vector of protocols.md, with unique ids', () => {
+    it('covers every vector of docs/protocols.md, with unique ids', () => {
       const ids = vectors.map((v) => v.id);
       expect(new Set(ids).size).toBe(ids.length);
       expect(ids).toEqual(expect.arrayContaining(REQUIRED[protocol]));

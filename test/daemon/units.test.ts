@@ -82,7 +82,7 @@ describe('socket path length', () => {
     expect(socketPathProblem('/' + 'é'.repeat(54), 'linux')).toMatch(/109 bytes/); // bytes, not characters
   });
 
-  it('socket and log live where DESIGN.md says', () => {
+  it('socket and log live where docs/architecture.md "Files" says', () => {
     expect(daemonFiles({ HOME: '/h', XDG_RUNTIME_DIR: '/run/user/1' })).toMatchObject({ socket: '/run/user/1/credmux/daemon.sock', logFile: '/h/.local/state/credmux/daemon.log' });
     expect(daemonFiles({ HOME: '/h' }).socket).toBe('/h/.cache/credmux/run/daemon.sock');
     expect(daemonFiles({ HOME: '/h', XDG_RUNTIME_DIR: 'relative', XDG_STATE_HOME: '/s' })).toMatchObject({ socket: '/h/.cache/credmux/run/daemon.sock', logFile: '/s/credmux/daemon.log' });

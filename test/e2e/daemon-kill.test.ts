@@ -1,5 +1,6 @@
-// Invariant 5 with the real entries: 50 helper processes across the four protocols while the daemon
-// is SIGKILLed in the middle — every one gets the right answer, and a new daemon serves the next.
+// Invariant 5 (docs/architecture.md "Invariants") with the real entries: 50 helper processes across
+// the four protocols while the daemon is SIGKILLed in the middle — every one gets the right answer,
+// and a new daemon serves the next.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireBuilt } from '../helpers/dist.js';
 import { show, type RunResult } from '../helpers/run.js';

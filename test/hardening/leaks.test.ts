@@ -1,4 +1,4 @@
-// Where a secret must never appear (DESIGN.md invariant 1): stderr, `list`, `get` without
+// Where a secret must never appear (docs/architecture.md "Invariants", 1): stderr, `list`, `get` without
 // --show-secret, error messages, logs, files other than the store, and the argv or environment of any
 // process — including the keychain helper (src/store/keychain-agent.ts) and the daemon credmux starts.
 // Each test runs representative flows of the BUILT entries with one unique canary secret while a

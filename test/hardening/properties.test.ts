@@ -1,7 +1,7 @@
 // Property-based hardening (fast-check): every parser answers any input with a result or its own typed
 // error, formats round-trip through their parsers, and — the key one — the engine never serves a
 // credential whose rule does not match the request, checked against a reference matcher written here
-// from DESIGN.md's rules alone, for requests built to look like the rules' hosts.
+// from the rules of docs/architecture.md "The model" alone, for requests built to look like the rules' hosts.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/core/config.js';
@@ -279,7 +279,7 @@ describe('format ∘ parse round-trips', () => {
 // ---------------------------------------------------------------------------------------------
 // The key property: never a credential for a request its rule does not match.
 
-/** A rule as DESIGN.md states it, with what a request must satisfy. */
+/** A rule as docs/architecture.md "The model" states it, with what a request must satisfy. */
 interface RefPattern {
   scheme: 'https' | 'http';
   host: string;
@@ -298,7 +298,7 @@ interface RefRequest {
 const DEFAULT_PORT = { https: 443, http: 80 } as const;
 
 /**
- * DESIGN.md "The model": same scheme (a schemeless request matches either, on the pattern's default
+ * docs/architecture.md "The model": same scheme (a schemeless request matches either, on the pattern's default
  * port when it names none); same port; host exact, or for "*.d" d itself or anything ending ".d";
  * path prefix on whole segments.
  */
@@ -310,7 +310,7 @@ function refMatches(p: RefPattern, r: RefRequest): boolean {
   return hostOk && pathOk;
 }
 
-/** DESIGN.md: exact host > deeper wildcard > longer path. >0 when a is more specific. */
+/** docs/architecture.md "The model": exact host > deeper wildcard > longer path. >0 when a is more specific. */
 function refSpecificity(a: RefPattern, b: RefPattern): number {
   if (a.wildcard !== b.wildcard) return a.wildcard ? -1 : 1;
   if (a.wildcard && a.host.split('.').length !== b.host.split('.').length) return a.host.split('.').length - b.host.split('.').length;

@@ -169,7 +169,7 @@ describe('credmux setup pip → real pip 23 against a PEP 503 index behind Basic
 
 describe('credmux setup bazel → the helper line Bazel would run', () => {
   it('runs the absolute path from ~/.bazelrc the way Bazel does and gets the Authorization header', async () => {
-    // No Bazel ≥ 6 exists on this machine (real-clients.md): run what the rc line names, with Bazel's exact stdin.
+    // No Bazel ≥ 6 is installed for the tests (scripts/install-test-deps.sh): run what the rc line names, with Bazel's exact stdin.
     h = await newHome('e2e-bazel');
     await h.credmux(['login', 'https://artifacts.example.com', '--token-stdin'], { input: 'tok-bazel-1' });
     await h.ok(['setup', 'bazel']);

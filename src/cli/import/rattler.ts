@@ -1,4 +1,4 @@
-// rattler / pixi (protocols.md §5.1): $RATTLER_AUTH_FILE, else ~/.rattler/credentials.json; one JSON
+// rattler / pixi (docs/protocols.md §5.1): $RATTLER_AUTH_FILE, else ~/.rattler/credentials.json; one JSON
 // object `{"<host>": {"BearerToken": t} | {"BasicHTTP": {username, password}} | {"CondaToken": t} | …}`.
 // Host keys may be `*.domain` wildcards, which credmux stores as the same wildcard pattern.
 import { homedir } from 'node:os';

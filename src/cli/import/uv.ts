@@ -1,4 +1,4 @@
-// uv's plaintext credential store (protocols.md §5.2): $UV_CREDENTIALS_DIR/credentials.toml, else
+// uv's plaintext credential store (docs/protocols.md §5.2): $UV_CREDENTIALS_DIR/credentials.toml, else
 // $XDG_DATA_HOME/uv/credentials/credentials.toml; `[[credential]]` tables with service, username,
 // scheme (basic, the default | bearer) and password | token. A bare host as service means https.
 import { homedir } from 'node:os';

@@ -1,6 +1,6 @@
 // `credmux setup bazel`: `common --credential_helper=<scope>=<abs path>` lines in ~/.bazelrc (or a
 // workspace's .bazelrc), inside a marked block so re-running replaces exactly that block and undo can
-// find it. Bazel scopes are DNS names with at least one dot and no port (protocols.md §1.2), so
+// find it. Bazel scopes are DNS names with at least one dot and no port (docs/protocols.md §1.2), so
 // localhost and IP addresses cannot be scoped: they need the one unscoped helper `--unscoped` writes.
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';

@@ -1,6 +1,6 @@
 // `credmux setup docker`: `"credHelpers": {"<registry>": "credmux"}` in $DOCKER_CONFIG/config.json (or
 // ~/.docker/config.json) for each exact registry host. credHelpers, not credsStore: skopeo/podman ignore
-// credsStore (protocols.md §3.4), and a credsStore would route every registry to credmux. Docker looks
+// credsStore (docs/protocols.md §3.4), and a credsStore would route every registry to credmux. Docker looks
 // `docker-credential-credmux` up on PATH, so setup checks that it resolves and says how otherwise.
 import { statSync } from 'node:fs';
 import { homedir } from 'node:os';

@@ -1,6 +1,6 @@
 // `credmux setup pip`: `keyring-provider = subprocess` under [global] in the user's pip config, and the
 // `keyring` directory for PATH. pip then runs `keyring get <index-url> <user>` after a 401
-// (protocols.md §4.2); pip < 26.2 does so only when the index URL names the user.
+// (docs/protocols.md §4.2); pip < 26.2 does so only when the index URL names the user.
 import { devNull, homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Env } from '../../core/paths.js';

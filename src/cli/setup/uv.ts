@@ -1,6 +1,6 @@
 // `credmux setup uv`: top-level `keyring-provider = "subprocess"` in the user's uv.toml, and the same
 // `keyring` directory pip uses. uv asks keyring after a 401/403 only when it knows a username (from the
-// index URL) or the index says `authenticate = "always"` (protocols.md §4.3).
+// index URL) or the index says `authenticate = "always"` (docs/protocols.md §4.3).
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Env } from '../../core/paths.js';
