@@ -1,0 +1,70 @@
+// On whichever Node runs the suite (CI runs it on 20, 22, 24 and 26): every entry answers cold (no
+// daemon yet: it starts one) and warm, with nothing on stderr — git, Docker and pip show a helper's
+// stderr to their users — also when Node is told to report or throw on every deprecation, pending
+// ones included (process.binding was one: DEP0111). `credmux daemon start` works the same way.
+import { afterAll, describe, expect, it } from 'vitest';
+import { createSandbox, type Sandbox } from '../helpers/sandbox.js';
+import type { Entry } from '../helpers/dist.js';
+
+const HOST = 'quiet.example.com';
+const SECRET = 'quiet-secret-1';
+const CALLS: [Entry, string[], string, string][] = [
+  ['credmux-bazel', ['get'], `{"uri":"https://${HOST}/x"}`, 'Basic '],
+  ['git-credential-credmux', ['get'], `protocol=https\nhost=${HOST}\n\n`, `password=${SECRET}`],
+  ['docker-credential-credmux', ['get'], HOST, SECRET],
+  ['keyring', ['get', `https://${HOST}/simple/`, 'alice'], '', SECRET],
+];
+
+const MODES: [string, NodeJS.ProcessEnv][] = [
+  ['plain', {}],
+  ['NODE_PENDING_DEPRECATION=1', { NODE_PENDING_DEPRECATION: '1' }],
+  ['--pending-deprecation --throw-deprecation', { NODE_OPTIONS: '--pending-deprecation --throw-deprecation' }],
+];
+
+const sandboxes: Sandbox[] = [];
+afterAll(async () => {
+  for (const sb of sandboxes) await sb.cleanup();
+});
+
+async function daemonRunning(sb: Sandbox, env: NodeJS.ProcessEnv): Promise<boolean> {
+  const r = await sb.run(sb.bin('credmux'), ['daemon', 'status', '--json'], { env });
+  return (JSON.parse(r.stdout || '{}') as { running?: boolean }).running === true;
+}
+
+describe.each(MODES)(`Node ${process.version}, %s`, (_mode, extra) => {
+  it.each(CALLS)('%s answers cold, starting the daemon, then warm; stderr stays empty', async (name, args, input, expected) => {
+    const sb = await createSandbox('quiet');
+    sandboxes.push(sb);
+    await sb.login(`https://${HOST}`, 'alice', SECRET);
+    const env = { ...sb.env, ...extra };
+    expect(await daemonRunning(sb, env)).toBe(false);
+
+    const cold = await sb.run(sb.bin(name), args, { input, env });
+    expect({ code: cold.code, stderr: cold.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(cold.stdout).toContain(expected);
+    // The cold call answered in process and started the daemon in the background.
+    let up = false;
+    for (let i = 0; i < 300 && !up; i++) {
+      up = await daemonRunning(sb, env);
+      if (!up) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(up).toBe(true);
+
+    const warm = await sb.run(sb.bin(name), args, { input, env });
+    expect({ code: warm.code, stderr: warm.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(warm.stdout).toContain(expected);
+    const status = JSON.parse((await sb.run(sb.bin('credmux'), ['daemon', 'status', '--json'], { env })).stdout) as { requests: { get: number } };
+    expect(status.requests.get).toBe(1); // the warm call was the daemon's (the cold one answered in process)
+  });
+
+  it('credmux daemon start starts one, quietly', async () => {
+    const sb = await createSandbox('quiet-start');
+    sandboxes.push(sb);
+    const env = { ...sb.env, ...extra };
+    const r = await sb.run(sb.bin('credmux'), ['daemon', 'start'], { env });
+    expect(r.code).toBe(0);
+    // Its one line of news goes to stderr (stdout stays for data); nothing else may.
+    expect(r.stderr).toMatch(/^Started credmux daemon \S+ \(pid \d+\) on \S+\n$/);
+    expect(await daemonRunning(sb, env)).toBe(true);
+  });
+});
