@@ -13,7 +13,7 @@ import { gitUrls } from '../setup/git.js';
 import { keyringOnPath } from '../setup/keyring-dir.js';
 import { pipConfigPath, pipKeyringProvider } from '../setup/pip.js';
 import { isUnscopableHost, type Target } from '../setup/targets.js';
-import { parseToml } from '../setup/toml.js';
+import { parseTomlValue } from '../setup/toml.js';
 import { uvConfigPath } from '../setup/uv.js';
 import type { Check } from './check.js';
 
@@ -195,7 +195,7 @@ function uv(env: Env): Check {
   let provider: unknown = env.UV_KEYRING_PROVIDER;
   if (!provider && text !== null) {
     try {
-      provider = parseToml(text).value['keyring-provider'];
+      provider = parseTomlValue(text)['keyring-provider'];
     } catch (e) {
       return tool('uv', 'error', `${path} is not valid TOML (${(e as Error).message}); uv refuses to start`, { fix: `fix ${path}, then: credmux setup uv` });
     }
