@@ -20,8 +20,9 @@
 // or already naming it. Helpers arriving meanwhile see a live holder and wait, instead of each
 // spawning a daemon that starts only to lose the race (a burst of 200 helpers on 2 cores spawned
 // 15–60 daemons, measured, each paying a whole start on CPUs the one winner needed).
-import { linkSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomicSync } from '../platform/atomic-write.js';
 import { pidAlive, processAlive, processStartTime } from '../core/liveness.js';
 import { VERSION } from '../core/version.js';
 import { PROTOCOL_VERSION } from './codec.js';
@@ -188,10 +189,9 @@ function adopt(dir: string, gen: number, record: LockRecord): HeldLock {
 function rewriteRecord(dir: string, gen: number, record: LockRecord): void {
   const tmp = join(dir, `.daemon.lock.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
   try {
-    writeFileSync(tmp, JSON.stringify(record), { flag: 'wx', mode: 0o600 });
-    renameSync(tmp, lockPath(dir, gen));
+    writeFileAtomicSync(lockPath(dir, gen), JSON.stringify(record), { durable: 'none', tmp });
   } catch {
-    removeQuietly(tmp);
+    // the temp file is gone; the old record stands
   }
 }
 

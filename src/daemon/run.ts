@@ -1,7 +1,8 @@
 // The daemon's life: private directory → lock → replace a stale socket → listen → serve → stop on
 // idle, signal, request, a replaced executable or a lost socket → release everything.
-import { lstatSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
+import { lstatSync, readFileSync, statSync, unlinkSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomicSync } from '../platform/atomic-write.js';
 import { cacheReport, liveCaches, totalFetches } from '../cache/registry.js';
 import type { Env } from '../core/paths.js';
 import { VERSION } from '../core/version.js';
@@ -292,8 +293,7 @@ export async function serveDaemon(env: Env, openEngine: EngineFactory, opts: Ser
 function writePidFile(path: string): void {
   const tmp = join(path, '..', `.daemon.pid.${process.pid}.tmp`);
   try {
-    writeFileSync(tmp, `${process.pid}\n`, { mode: 0o600 });
-    renameSync(tmp, path);
+    writeFileAtomicSync(path, `${process.pid}\n`, { durable: 'none', tmp });
   } catch {
     // informational only
   }

@@ -3,7 +3,7 @@
 // existing `<file>.corrupt-*` with the same bytes is reused. The original is never touched.
 import { fsp } from '../core/lazy-fs.js';
 import { basename, dirname, join } from 'node:path';
-import { writeFileAtomic } from './atomic-write.js';
+import { writeFileAtomic } from '../platform/atomic-write.js';
 
 export async function backupCorruptFile(file: string, raw: Buffer): Promise<string> {
   const dir = dirname(file);

@@ -14,7 +14,7 @@ import { fsp } from '../core/lazy-fs.js';
 import { join } from 'node:path';
 import { dataDir, type Env } from '../core/paths.js';
 import { CredmuxError, type EntryKey, type StoredEntry } from '../core/types.js';
-import { writeFileAtomic } from './atomic-write.js';
+import { writeFileAtomic } from '../platform/atomic-write.js';
 import { entryForPut } from './entry.js';
 import { withFileLock } from './file-lock.js';
 import { storeFsError } from './fs-errors.js';
