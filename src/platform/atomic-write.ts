@@ -13,7 +13,7 @@
 // is raised.
 import { closeSync, constants, fchmodSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { fsp } from '../core/lazy-fs.js';
+import { fsp } from './lazy-fs.js';
 
 export interface AtomicWriteOptions {
   /** The file's mode, exactly (default 0600). */

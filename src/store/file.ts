@@ -4,9 +4,9 @@
 // refused, copied aside once and never overwritten: treating it as empty would destroy secrets on
 // the next write.
 import { readFileSync, statSync } from 'node:fs';
-import { fsp } from '../core/lazy-fs.js';
+import { fsp } from '../platform/lazy-fs.js';
 import { join } from 'node:path';
-import { CredmuxError, type EntryKey, type StoredEntry } from '../core/types.js';
+import { CredmuxError, type EntryKey, type StoredEntry } from '../model/types.js';
 import { tempPrefix, writeFileAtomic } from '../platform/atomic-write.js';
 import { backupCorruptFile } from './corrupt-backup.js';
 import { entryForPut, sameKey } from './entry.js';

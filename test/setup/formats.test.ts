@@ -1,9 +1,9 @@
 // The readers/writers setup and import rely on: TOML (uv; smol-toml under a thin edit layer), INI (pip,
 // pypirc), netrc, the diff printer's redaction. Run from source: these are pure functions.
 import { describe, expect, it } from 'vitest';
-import { redactLine, unifiedDiff } from '../../src/cli/setup/diff.js';
-import { iniGet, iniSet, iniUnset, parseIni, pipKey } from '../../src/cli/setup/ini.js';
-import { parseToml, TomlError, tomlEditIsExact } from '../../src/cli/setup/toml.js';
+import { redactLine, unifiedDiff } from '../../src/formats/diff.js';
+import { iniGet, iniSet, iniUnset, parseIni, pipKey } from '../../src/formats/ini.js';
+import { parseToml, TomlError, tomlEditIsExact } from '../../src/formats/toml.js';
 import { planUv } from '../../src/cli/setup/uv.js';
 import { removeBlock, bazelHelpers } from '../../src/cli/setup/bazel.js';
 import { netrcImport } from '../../src/cli/import/netrc.js';

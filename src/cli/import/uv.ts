@@ -3,9 +3,9 @@
 // scheme (basic, the default | bearer) and password | token. A bare host as service means https.
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { Env } from '../../core/paths.js';
+import type { Env } from '../../platform/paths.js';
 import { DEFAULT_TOKEN_USERNAME } from '../../sources/types.js';
-import { parseTomlValue, TomlError, type TomlValue } from '../setup/toml.js';
+import { parseTomlValue, TomlError, type TomlValue } from '../../formats/toml.js';
 import { FormatError, type ImportSource, type Parsed } from './types.js';
 
 export const uvImport: ImportSource = {

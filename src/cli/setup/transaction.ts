@@ -11,9 +11,9 @@ import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmdirSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { writeFileAtomicSync } from '../../platform/atomic-write.js';
-import { stateDir, type Env } from '../../core/paths.js';
-import { CredmuxError } from '../../core/types.js';
-import { unifiedDiff } from './diff.js';
+import { stateDir, type Env } from '../../platform/paths.js';
+import { CredmuxError } from '../../model/types.js';
+import { unifiedDiff } from '../../formats/diff.js';
 
 export type Tool = 'bazel' | 'git' | 'docker' | 'pip' | 'uv';
 

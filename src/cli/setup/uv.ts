@@ -3,10 +3,10 @@
 // index URL) or the index says `authenticate = "always"` (protocols.md §4.3).
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Env } from '../../core/paths.js';
-import { CredmuxError } from '../../core/types.js';
+import type { Env } from '../../platform/paths.js';
+import { CredmuxError } from '../../model/types.js';
 import { keyringLink, keyringOnPath } from './keyring-dir.js';
-import { parseToml, TomlError, tomlEditIsExact, tomlString, type TomlDoc, type TomlValue } from './toml.js';
+import { parseToml, TomlError, tomlEditIsExact, tomlString, type TomlDoc, type TomlValue } from '../../formats/toml.js';
 import type { FileSpec } from './transaction.js';
 import type { SetupOptions, ToolPlan } from './types.js';
 

@@ -1,9 +1,10 @@
 // The resolver: the only place that knows rules, sources and the store. Adapters hand it an
 // EngineRequest; the daemon is a thin socket shell around it; the in-process fallback runs it directly.
-import { compileRules, type Config, type Rule } from './config.js';
-import { matches, selectMostSpecific } from './match.js';
-import { RuleIndex } from './rule-index.js';
-import type { Env } from './paths.js';
+import { compileRules } from './config.js';
+import type { Config, Rule } from '../model/rule.js';
+import { matches, selectMostSpecific } from '../model/match.js';
+import { RuleIndex } from '../model/rule-index.js';
+import type { Env } from '../platform/paths.js';
 import {
   CredmuxError,
   newestFirst,
@@ -14,8 +15,8 @@ import {
   type ListedEntry,
   type RuleInfo,
   type StoredEntry,
-} from './types.js';
-import { formatPattern, parsePattern, parseRequest, patternFromRequest, type Pattern, type RequestTarget } from './url.js';
+} from '../model/types.js';
+import { formatPattern, parsePattern, parseRequest, patternFromRequest, type Pattern, type RequestTarget } from '../model/url.js';
 import type { SecretStore } from '../store/types.js';
 import type { TokenCache } from '../cache/token-cache.js';
 import { sourceFor } from '../sources/index.js';
@@ -75,7 +76,7 @@ export function createEngine(opts: { store: SecretStore; config?: Config; env?: 
 /**
  * What answers a get: the credential and the rule it came from. From a stored entry or a cached
  * token, frozen and the same object for every answer: a daemon answering from memory allocates
- * nothing for it, and serializes it once (src/daemon/codec.ts, encode). From a credential made for
+ * nothing for it, and serializes it once (src/ipc/codec.ts, encode). From a credential made for
  * the request (an env or command source), a plain object.
  */
 type Hit = Readonly<{ op: 'get'; credential: Readonly<Credential>; rule: Readonly<RuleInfo> }>;

@@ -12,7 +12,7 @@
 // holds n and Q holds m > n, P's check ran before m existed; so Q read the top generation before P
 // created n, and saw something ≥ m-1 ≥ n that P would then have seen above n — a contradiction.)
 //
-// Liveness: core/liveness.ts (kill(pid, 0) plus the process start time). The holder removes older
+// Liveness: platform/liveness.ts (kill(pid, 0) plus the process start time). The holder removes older
 // generations and leftovers; it never removes its own file but marks it released on a clean exit.
 //
 // A helper that finds no daemon takes the lock itself before it spawns one, and hands it over to the
@@ -23,8 +23,8 @@
 import { linkSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomicSync } from '../platform/atomic-write.js';
-import { pidAlive, processAlive, processStartTime } from '../core/liveness.js';
-import { VERSION } from '../core/version.js';
+import { pidAlive, processAlive, processStartTime } from '../platform/liveness.js';
+import { VERSION } from '../platform/version.js';
 import { PROTOCOL_VERSION } from './codec.js';
 import { DaemonError } from './errors.js';
 
