@@ -322,9 +322,9 @@ function loadFixtures(endpoint) {
   return { config: { rules }, stored, targets };
 }
 
-/** The load generator dials the daemon the way credmux's own helpers do (src/daemon/pipe.ts), bundled from the source at bench time. */
+/** The load generator dials the daemon the way credmux's own helpers do (src/client/pipe.ts), bundled from the source at bench time. */
 async function loadDialer() {
-  return (await loadSource('src/daemon/pipe.ts')).dial;
+  return (await loadSource('src/client/pipe.ts')).dial;
 }
 
 /** A module of credmux's source, bundled at bench time (the bench runs on the built package otherwise). */
@@ -377,7 +377,7 @@ function drive(dial, socketPath, next, onReply) {
 /** The daemon started as `credmux daemon start` would, but under extra node flags (which NODE_OPTIONS may not carry). */
 async function startDaemonWith(nodeArgs, env) {
   // With the flags and the malloc setting a helper starts it with.
-  const { DAEMON_NODE_FLAGS, DAEMON_MALLOC_ENV } = await loadSource('src/daemon/spawn.ts');
+  const { DAEMON_NODE_FLAGS, DAEMON_MALLOC_ENV } = await loadSource('src/client/spawn.ts');
   const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, ...nodeArgs, join(root, 'dist/lib/credmux-daemon.cjs')], {
     detached: true,
     stdio: 'ignore',

@@ -120,7 +120,7 @@ async function bundle() {
  * startup (~35 ms here, more than the rest of a warm answer), and git, Docker and pip hand that
  * variable to their helpers. A helper answered by the daemon makes no TLS connection, so the launcher
  * moves the variable aside (CREDMUX_EXTRA_CA_CERTS); the daemon it starts, and any TLS credmux makes
- * in process, get it back (src/daemon/spawn.ts, src/http). A symlinked launcher (pip's keyring dir,
+ * in process, get it back (src/client/spawn.ts, src/http). A symlinked launcher (pip's keyring dir,
  * npm's .bin) still finds its bundle through the resolved path.
  */
 function launcherScript(name, cached) {

@@ -1,8 +1,8 @@
 // `credmux-daemon`: the per-user daemon, started detached by the first helper that finds none (or by
 // `credmux daemon start`). It exits on its own after CREDMUX_IDLE_TIMEOUT seconds without requests.
 import { setFlagsFromString } from 'node:v8';
-import { runDaemon } from '../daemon/control.js';
-import { DAEMON_MALLOC_ENV } from '../daemon/spawn.js';
+import { runDaemon } from '../daemon/main.js';
+import { DAEMON_MALLOC_ENV } from '../client/spawn.js';
 
 // glibc has read its malloc settings (spawn.ts DAEMON_MALLOC_ENV); the commands the daemon runs for
 // command sources get the environment they would get without them.

@@ -1,10 +1,10 @@
 // login, logout, get, list: the human side of the store. They run the engine in this process (so they
 // can say which store they used); a running daemon notices the change through the store's version.
-import { compileRules, loadConfig } from '../core/config.js';
-import { openEngine, type OpenedEngine } from '../core/open.js';
-import type { Env } from '../core/paths.js';
-import { CredmuxError, type Credential, type EngineResult } from '../core/types.js';
-import { redactUrl } from '../core/url.js';
+import { compileRules, loadConfig } from '../engine/config.js';
+import { openEngine, type OpenedEngine } from '../engine/open.js';
+import type { Env } from '../platform/paths.js';
+import { CredmuxError, type Credential, type EngineResult } from '../model/types.js';
+import { redactUrl } from '../model/url.js';
 import { promptHidden, secretFromStdin } from './prompt.js';
 import { EXIT } from './exit-codes.js';
 
@@ -46,9 +46,9 @@ export async function login(
   return EXIT.ok;
 }
 
-/** `credmux login URL --oauth`: the device flow, then the refresh token into the store (src/sources/oauth2-login.ts). */
-export async function loginOAuth(env: Env, io: Io, args: import('../sources/oauth2-login.js').OAuthLoginArgs): Promise<number> {
-  const { oauthLogin } = await import('../sources/oauth2-login.js');
+/** `credmux login URL --oauth`: the device flow, then the refresh token into the store (src/cli/oauth2-login.ts). */
+export async function loginOAuth(env: Env, io: Io, args: import('./oauth2-login.js').OAuthLoginArgs): Promise<number> {
+  const { oauthLogin } = await import('./oauth2-login.js');
   const engine = await openEngine(env);
   const r = await oauthLogin(env, engine.store, args, (line) => io.err(`${line}\n`));
   io.err(`Logged in: stored a refresh token for ${r.ref.stored} (user ${r.ref.username}) in the ${engine.storeReason}\n`);

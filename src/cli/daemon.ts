@@ -1,7 +1,9 @@
-// `credmux daemon run|start|stop|status`: a thin human face over src/daemon/control.ts.
-import type { Env } from '../core/paths.js';
-import { daemonStatus, runDaemon, startDaemon, stopDaemon, type DaemonStatusReport } from '../daemon/control.js';
-import { DaemonError } from '../daemon/errors.js';
+// `credmux daemon run|start|stop|status`: a thin human face over src/client/daemon-control.ts (and, for
+// `run`, the server's own main, src/daemon/main.ts).
+import type { Env } from '../platform/paths.js';
+import { daemonStatus, startDaemon, stopDaemon, type DaemonStatusReport } from '../client/daemon-control.js';
+import { runDaemon } from '../daemon/main.js';
+import { DaemonError } from '../ipc/errors.js';
 import { EXIT } from './exit-codes.js';
 import type { Io } from './credentials.js';
 

@@ -1,5 +1,5 @@
 // Documented exit codes of the human CLI (README "Exit codes"). Protocol entries use their protocol's own.
-import type { ErrorCode } from '../core/types.js';
+import type { ErrorCode } from '../model/types.js';
 
 export const EXIT = {
   ok: 0,

@@ -1,9 +1,9 @@
 // The human CLI (yargs). Protocol forms (`credmux git get` …) never reach this module: src/bin/credmux.ts
 // routes them to the lean protocol path first, so yargs is loaded only for people.
 import yargs, { type Argv } from 'yargs';
-import type { Env } from '../core/paths.js';
-import { CredmuxError } from '../core/types.js';
-import { VERSION } from '../core/version.js';
+import type { Env } from '../platform/paths.js';
+import { CredmuxError } from '../model/types.js';
+import { VERSION } from '../platform/version.js';
 import * as creds from './credentials.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 

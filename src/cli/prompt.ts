@@ -1,7 +1,7 @@
 // Reads a secret for `credmux login`: from stdin when asked (--password-stdin / --token-stdin), else
 // from the terminal without echo. Never from argv: command lines are visible to every user.
 import { readStdin } from '../client/stdin.js';
-import { CredmuxError } from '../core/types.js';
+import { CredmuxError } from '../model/types.js';
 
 /** All of stdin, minus exactly one trailing newline (CRLF too), like `docker login --password-stdin`. */
 export async function secretFromStdin(): Promise<string> {

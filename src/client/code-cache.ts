@@ -14,7 +14,7 @@
 import { accessSync, constants as fsConstants, lstatSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { constants, Script, type ScriptOptions } from 'node:vm';
-import { cacheDir, type Env } from '../core/paths.js';
+import { cacheDir, type Env } from '../platform/paths.js';
 
 /** `credmux` loads the human CLI (ESM) with import(): a vm script needs to be told how. */
 const IMPORTS: ScriptOptions = { importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER };

@@ -1,14 +1,14 @@
 // The helper hot path: argv + stdin → adapter → daemon (or the in-process engine) → adapter → stdout.
 // Imports here must stay tiny: no yargs, ajv, jose or undici (a test counts what the bundle holds).
 import { join } from 'node:path';
-import type { Env } from '../core/paths.js';
-import { CredmuxError, type EngineRequest, type EngineResult, type ProtocolAdapter, type ProtocolOutput } from '../core/types.js';
-import { askDaemon } from '../daemon/client.js';
+import type { Env } from '../platform/paths.js';
+import { CredmuxError, type EngineRequest, type EngineResult, type ProtocolAdapter, type ProtocolOutput } from '../model/types.js';
+import { askDaemon } from './daemon-client.js';
 import { runBundle } from './code-cache.js';
 import { writeAnswer } from './output.js';
 import { readStdin } from './stdin.js';
 
-type EngineModule = typeof import('../core/open.js');
+type EngineModule = typeof import('../engine/open.js');
 
 /** The in-process engine: a separate bundle in dist/lib, or the source module under vitest. */
 async function loadEngineModule(): Promise<EngineModule> {
@@ -17,7 +17,7 @@ async function loadEngineModule(): Promise<EngineModule> {
     // From its V8 code cache, as the launchers start the helper bundles (src/lib/boot.ts).
     return runBundle(join(__dirname, '../lib/engine.cjs'), require) as EngineModule;
   } else {
-    return import('../core/open.js');
+    return import('../engine/open.js');
   }
 }
 

@@ -1,7 +1,7 @@
 // What the daemon answers to one decoded line: engine requests go to the engine, control messages
 // to the lifecycle. Never throws: every failure becomes a well-formed reply.
-import type { EngineRequest, EngineResult } from '../core/types.js';
-import { decodeClientLine, PROTOCOL_VERSION, wireError, type ControlName, type DaemonMessage, type DaemonStatus, type Pong } from './codec.js';
+import type { EngineRequest, EngineResult } from '../model/types.js';
+import { decodeClientLine, PROTOCOL_VERSION, wireError, type ControlName, type DaemonMessage, type DaemonStatus, type Pong } from '../ipc/codec.js';
 import type { Logger } from './log.js';
 import type { CallerEnv } from '../sources/env-names.js';
 

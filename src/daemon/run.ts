@@ -1,23 +1,26 @@
 // The daemon's life: private directory → lock → replace a stale socket → listen → serve → stop on
 // idle, signal, request, a replaced executable or a lost socket → release everything.
-import { lstatSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
+import { readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { cacheReport, liveCaches, totalFetches } from '../cache/registry.js';
-import type { Env } from '../core/paths.js';
-import { VERSION } from '../core/version.js';
-import { PROTOCOL_VERSION, type DaemonStatus } from './codec.js';
-import { canConnect } from './connection.js';
-import { contextFingerprint } from './context.js';
+import { writeFileAtomicSync } from '../platform/atomic-write.js';
+import { cacheReport, totalFetches } from '../cache/registry.js';
+import type { Env } from '../platform/paths.js';
+import { VERSION } from '../platform/version.js';
+import { PROTOCOL_VERSION, type DaemonStatus } from '../ipc/codec.js';
+import { canConnect } from '../client/connection.js';
+import { contextFingerprint } from '../ipc/context.js';
 import { dispatchLine, newCounters, type DispatchDeps, type EngineLike } from './dispatch.js';
 import { watchIdle } from './idle.js';
 import { collectAfterBursts } from './collect-after-bursts.js';
-import { DaemonError, EXIT_BUSY } from './errors.js';
-import { acquireLock, ownRecord, type HeldLock } from './lock.js';
+import { EngineHolder } from './engine-holder.js';
+import { DaemonError, EXIT_BUSY } from '../ipc/errors.js';
+import { acquireLock, ownRecord, type HeldLock } from '../ipc/lock.js';
 import { openLog, type Logger } from './log.js';
-import { daemonFiles, socketPathProblem } from './paths.js';
-import { ensurePrivateDir } from './private-dir.js';
-import { publisher } from './env-names-file.js';
+import { daemonFiles, socketPathProblem } from '../ipc/paths.js';
+import { ensurePrivateDir } from '../ipc/private-dir.js';
+import { publisher } from '../ipc/env-names-file.js';
 import { createConnectionServer } from './server.js';
+import { ExecutableWatch, installProcessHooks, socketOwnership, startMaintenance } from './watchers.js';
 
 export type EngineFactory = (env: Env) => Promise<EngineLike>;
 
@@ -43,18 +46,6 @@ export function parseIdleTimeout(raw: string | undefined): number | undefined {
   if (raw === undefined || raw === '') return DEFAULT_IDLE_TIMEOUT_S;
   if (!/^\d+(\.\d+)?$/.test(raw.trim())) return undefined;
   return Number(raw);
-}
-
-function fileId(st: Stats): string {
-  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
-}
-
-function statId(path: string): string | undefined {
-  try {
-    return fileId(statSync(path));
-  } catch {
-    return undefined;
-  }
 }
 
 function removeIf(path: string, pred: () => boolean): void {
@@ -120,36 +111,13 @@ export async function serveDaemon(env: Env, openEngine: EngineFactory, opts: Ser
   const startedAt = new Date();
   const context = contextFingerprint(env);
   let stopping = false;
-  let engine: Promise<EngineLike> | undefined;
-  let opened: EngineLike | undefined;
+  let stop: (why: string, code?: number) => void = () => {};
   // A plain copy: the daemon keeps the environment it started with, and rules that read variables
   // copy it per request, which for process.env itself (an exotic object) costs ~100 µs each time.
   const engineEnv: Env = { ...env };
-  const getEngine = (): Promise<EngineLike> =>
-    (engine ??= openEngine(engineEnv).then(
-      (e) => (opened = e),
-      (e: unknown) => {
-        engine = undefined; // e.g. a store that was briefly unavailable: try again on the next request
-        throw e;
-      },
-    ));
-  const publish = publisher(files.dir);
-  // After every request: the engine hands back the same array while its rules are unchanged.
-  let published: string[] | undefined;
-  const publishEnvNames = (e: EngineLike) => {
-    try {
-      const names = e.envNames?.();
-      if (names === undefined || names === published) return;
-      publish(names);
-      published = names;
-    } catch (err) {
-      log.warn('cannot publish env-names.json', { error: (err as Error)?.name });
-    }
-  };
+  const engine = new EngineHolder(() => openEngine(engineEnv), publisher(files.dir), log);
   let lastActivity = performance.now();
-  const exeId = opts.watchExecutable ? statId(opts.watchExecutable) : undefined;
-  let exeCheckedAt = 0;
-  let stop: (why: string, code?: number) => void = () => {};
+  const executable = new ExecutableWatch(opts.watchExecutable, () => stop('the daemon executable changed (upgrade)'));
 
   const status = (): DaemonStatus => ({
     pid: process.pid,
@@ -165,32 +133,21 @@ export async function serveDaemon(env: Env, openEngine: EngineFactory, opts: Ser
     cache: cacheReport(),
   });
 
-  /** An upgrade replaced our executable: finish, and let the next client start the new one. */
-  const checkExecutable = () => {
-    if (!opts.watchExecutable || exeId === undefined) return;
-    const now = statId(opts.watchExecutable);
-    if (now !== exeId) stop('the daemon executable changed (upgrade)');
-  };
-
   // Made once: the daemon dispatches every request with them.
   const dispatchDeps: DispatchDeps = {
     version: VERSION,
     context,
-    engine: getEngine,
-    openEngine: () => opened,
+    engine: () => engine.get(),
+    openEngine: () => engine.opened(),
     counters,
     pong: () => ({ pid: process.pid, version: VERSION, protocol: PROTOCOL_VERSION }),
     status,
     isStopping: () => stopping,
     requestShutdown: (why) => setImmediate(() => stop(why)),
-    onEngineUsed: publishEnvNames,
+    onEngineUsed: (e) => engine.publishEnvNames(e),
     onActivity: () => {
       lastActivity = performance.now();
-      // At most once a second: one stat, so an upgrade takes effect on the next request.
-      if (lastActivity - exeCheckedAt > 1000) {
-        exeCheckedAt = lastActivity;
-        checkExecutable();
-      }
+      executable.onActivity(lastActivity);
     },
     log,
   };
@@ -201,32 +158,17 @@ export async function serveDaemon(env: Env, openEngine: EngineFactory, opts: Ser
   });
 
   // Published before the socket exists, so the first burst of clients already sends what the rules read.
-  await getEngine().then(publishEnvNames, () => {});
+  await engine.get().then((e) => engine.publishEnvNames(e), () => {});
   try {
     await conns.listen(files.socket);
   } catch (e) {
     lock.release();
     return refuse(`credmux daemon: cannot listen on ${files.socket}: ${(e as Error).message}`);
   }
-  const socketId = (() => {
-    try {
-      const st = lstatSync(files.socket);
-      return `${st.dev}:${st.ino}`;
-    } catch {
-      return undefined;
-    }
-  })();
-  const socketIsOurs = () => {
-    try {
-      const st = lstatSync(files.socket);
-      return `${st.dev}:${st.ino}` === socketId;
-    } catch {
-      return false;
-    }
-  };
+  const socketIsOurs = socketOwnership(files.socket);
   writePidFile(files.pidFile);
   removeIf(files.failedMarker, () => true); // we started: clients may spawn again when we are gone
-  getEngine().catch((e: unknown) => log.error('engine failed to open; will retry on the next request', { error: (e as Error)?.name }));
+  engine.get().catch((e: unknown) => log.error('engine failed to open; will retry on the next request', { error: (e as Error)?.name }));
   log.info('started', { pid: process.pid, version: VERSION, protocol: PROTOCOL_VERSION, socket: files.socket, lock: lock.gen, idleTimeout: idleMs / 1000 });
   opts.onListening?.({ socket: files.socket, pid: process.pid });
 
@@ -238,49 +180,30 @@ export async function serveDaemon(env: Env, openEngine: EngineFactory, opts: Ser
     const collect = opts.collectGarbage;
     const stopCollecting = collect ? collectAfterBursts(totalFetches, collect) : () => {};
 
-    let summarized = 0;
-    let sinceSummary = 0;
-    const maintenance = setInterval(() => {
-      if (!socketIsOurs()) return stop('the socket was removed or replaced');
-      if (!lock.stillHeld()) return stop('the lock is no longer ours');
-      checkExecutable();
-      for (const c of liveCaches()) c.prune();
-      sinceSummary += opts.maintenanceMs ?? 30_000;
-      if (counters.total !== summarized && sinceSummary >= 600_000) {
-        summarized = counters.total;
-        sinceSummary = 0;
-        log.info('requests', { ...counters });
-      }
-    }, opts.maintenanceMs ?? 30_000);
-
-    const onSignal = (sig: NodeJS.Signals) => stop(`signal ${sig}`);
-    const onCrash = (e: unknown) => {
-      log.error('crashed', { error: e instanceof Error ? e.name : String(typeof e), where: e instanceof Error ? (e.stack ?? '').split('\n')[1]?.trim() : undefined });
-      stop('crash', 70);
-    };
-    if (owns) {
-      for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(s, onSignal);
-      process.on('uncaughtException', onCrash);
-      process.on('unhandledRejection', onCrash);
-    }
+    const stopMaintenance = startMaintenance({
+      intervalMs: opts.maintenanceMs ?? 30_000,
+      socketIsOurs,
+      lockHeld: () => lock.stillHeld(),
+      executable,
+      counters,
+      log,
+      stop: (why) => stop(why),
+    });
+    const uninstallHooks = owns ? installProcessHooks(log, (why, code) => stop(why, code)) : () => {};
 
     stop = (why, code = 0) => {
       if (stopping) return;
       stopping = true;
       cancelIdle();
       stopCollecting();
-      clearInterval(maintenance);
+      stopMaintenance();
       log.info('stopping', { reason: why });
       // Unlink first so new clients stop coming here; only our own socket (never a successor's).
       removeIf(files.socket, socketIsOurs);
       void conns.drain(3_000).then(() => {
         removePidFile(files.pidFile);
         lock.release();
-        if (owns) {
-          for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.off(s, onSignal);
-          process.off('uncaughtException', onCrash);
-          process.off('unhandledRejection', onCrash);
-        }
+        uninstallHooks();
         log.info('stopped', { ...counters, uptime: Math.round((Date.now() - startedAt.getTime()) / 1000) });
         log.close();
         resolveExit(code);
@@ -292,8 +215,7 @@ export async function serveDaemon(env: Env, openEngine: EngineFactory, opts: Ser
 function writePidFile(path: string): void {
   const tmp = join(path, '..', `.daemon.pid.${process.pid}.tmp`);
   try {
-    writeFileSync(tmp, `${process.pid}\n`, { mode: 0o600 });
-    renameSync(tmp, path);
+    writeFileAtomicSync(path, `${process.pid}\n`, { durable: 'none', tmp });
   } catch {
     // informational only
   }

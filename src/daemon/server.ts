@@ -1,7 +1,7 @@
 // The socket side of the daemon: framing, per-connection idle time, and a drain on shutdown.
 // Requests on one connection are answered as they complete (ids say which is which), so a slow
 // source never holds up a fast lookup behind it. The bytes move through listener.ts.
-import { encode, LineSplitter, MAX_MESSAGE_BYTES, wireError, type DaemonMessage } from './codec.js';
+import { encode, LineSplitter, MAX_MESSAGE_BYTES, wireError, type DaemonMessage } from '../ipc/codec.js';
 import { createListener, type ServedConnection } from './listener.js';
 
 export interface ConnectionServerOptions {

@@ -4,7 +4,7 @@
 // resolves relative to cli.mjs itself, which sits next to it.
 import { join } from 'node:path';
 
-export type TokenDeps = typeof import('../lib/token-deps.js');
+export type TokenDeps = typeof import('./token-deps.js');
 
 let deps: Promise<TokenDeps> | undefined;
 
@@ -16,7 +16,7 @@ export function tokenDeps(): Promise<TokenDeps> {
       const spec = typeof __dirname === 'string' ? join(__dirname, '../lib/token-deps.cjs') : './token-deps.cjs';
       deps = new Promise<TokenDeps>((resolve) => resolve(require(spec) as TokenDeps));
     } else {
-      deps = import('../lib/token-deps.js');
+      deps = import('./token-deps.js');
     }
     deps.catch(() => {
       deps = undefined; // a failed load is retried next time rather than cached

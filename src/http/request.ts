@@ -6,8 +6,8 @@
 // Errors never carry a secret or a query string: messages are built here from error codes, never
 // copied from the library (whose messages may quote a URL).
 import { readFileSync } from 'node:fs';
-import type { Env } from '../core/paths.js';
-import { VERSION } from '../core/version.js';
+import type { Env } from '../platform/paths.js';
+import { VERSION } from '../platform/version.js';
 import { tokenDeps, type TokenDeps } from './deps.js';
 import { displayEndpoint, endpointProblem } from './policy.js';
 

@@ -1,16 +1,3 @@
-// dist/lib/token-deps.cjs: the parts of undici and jose the token sources use (src/http/deps.ts loads
-// it the first time a token is minted). Kept out of engine.cjs so a helper resolving in process
-// without a daemon does not parse what it will not use for static, env or netrc credentials.
-//
-// Not undici's index: to re-export everything it loads everything (fetch, WebSocket, EventSource,
-// caches, mocks), and a daemon keeps all of it for its life: 4.1 MB of heap once loaded, against
-// 2.2 MB for the modules below (require + gc, measured). The index also mixes the request API into
-// Dispatcher; done here the same way, so `dispatcher.request()` is undici's documented Dispatcher API.
-// The lockfile pins undici; the token-source e2e tests exercise these paths.
-import Dispatcher from 'undici/lib/dispatcher/dispatcher.js';
-import api from 'undici/lib/api/index.js';
-
-Object.assign(Dispatcher.prototype, api);
-
-export { default as EnvHttpProxyAgent } from 'undici/lib/dispatcher/env-http-proxy-agent.js';
-export { decodeJwt } from 'jose/jwt/decode';
+// dist/lib/token-deps.cjs: the parts of undici and jose the token sources use, bundled on their own
+// (src/http/token-deps.ts says which parts and why; src/http/deps.ts loads the bundle).
+export * from '../http/token-deps.js';

@@ -1,4 +1,4 @@
-// Types for the undici modules src/lib/token-deps.ts loads one by one (undici types only its index).
+// Types for the undici modules src/http/token-deps.ts loads one by one (undici types only its index).
 declare module 'undici/lib/dispatcher/dispatcher.js' {
   import type { Dispatcher } from 'undici';
   const DispatcherClass: { prototype: Dispatcher };

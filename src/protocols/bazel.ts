@@ -1,8 +1,8 @@
 // Bazel credential helper protocol (docs/protocols.md §1): `get` + `{"uri": …}` on stdin →
 // `{"headers": {...}, "expires": "…Z"}` on stdout. Bazel treats any non-zero exit, empty stdout or
 // unparsable JSON as a failure, so every success prints a JSON object, even when nothing matched.
-import { IDENTITY_TOKEN_USERNAME, type Credential, type EngineResult, type ProtocolAdapter, type ProtocolOutput } from '../core/types.js';
-import { VERSION } from '../core/version.js';
+import { IDENTITY_TOKEN_USERNAME, type Credential, type EngineResult, type ProtocolAdapter, type ProtocolOutput } from '../model/types.js';
+import { VERSION } from '../platform/version.js';
 import { base64, decodeUtf8, line, output, own, parseJsonObject, reply, rfc3339Seconds, unexpectedResult } from './util.js';
 
 const PROG = 'credmux-bazel';

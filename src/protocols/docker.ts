@@ -1,8 +1,8 @@
 // Docker credential helper protocol (docs/protocols.md §3), as docker-credential-helpers' `Serve` speaks it:
 // one action argument; a server URL or JSON on stdin; EVERY message (errors too) on stdout, exit 1.
 // Clients recognise "not found" only by the exact text, so that string is sacred.
-import type { EngineResult, ListedEntry, ProtocolAdapter } from '../core/types.js';
-import { VERSION } from '../core/version.js';
+import type { EngineResult, ListedEntry, ProtocolAdapter } from '../model/types.js';
+import { VERSION } from '../platform/version.js';
 import { decodeUtf8, line, output, own, parseJsonObject, reply, unexpectedResult, type JsonObject } from './util.js';
 
 const NAME = 'docker-credential-credmux';

@@ -2,7 +2,7 @@
 // git ignores a helper's exit status and its stdout for store/erase, so "no answer" is empty stdout.
 // Everything here is about never answering for the wrong host: CR/NUL smuggling (CVE-2024-52006),
 // missing protocol/host (CVE-2020-11008), duplicated fields, and values that could inject lines.
-import { IDENTITY_TOKEN_USERNAME, type Credential, type EngineRequest, type EngineResult, type ProtocolAdapter, type ProtocolOutput } from '../core/types.js';
+import { IDENTITY_TOKEN_USERNAME, type Credential, type EngineRequest, type EngineResult, type ProtocolAdapter, type ProtocolOutput } from '../model/types.js';
 import { decodeUtf8, line, output, reply, unexpectedResult } from './util.js';
 
 export interface GitCtx {

@@ -1,6 +1,6 @@
 // The four adapters, and which one an executable's name selects. Bazel, git and Docker all start
 // with `get`, so the name is what tells them apart (docs/protocols.md §6).
-import type { ProtocolAdapter } from '../core/types.js';
+import type { ProtocolAdapter } from '../model/types.js';
 import { bazel } from './bazel.js';
 import { docker } from './docker.js';
 import { git } from './git.js';

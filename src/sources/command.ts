@@ -3,7 +3,7 @@
 // with the resolving process's environment, no stdin, and a time bound: on timeout the whole process
 // group is killed (a wrapper script's children too), so a hung tool cannot hold a request forever.
 // credmux passes it nothing secret: no secret ever appears in the argv of a process credmux starts.
-import type { CommandSourceConfig, Rule } from '../core/config.js';
+import type { CommandSourceConfig, Rule } from '../model/rule.js';
 import { safeText, sourceError } from './errors.js';
 import { fieldAt, parseJsonObject, TOKEN_CHARS } from './token-answer.js';
 import { tokenExpiry, TokenShapeError } from './jwt-expiry.js';

@@ -1,7 +1,7 @@
 // Which environment variables a rule reads. The daemon runs with the environment of whichever helper
 // started it; a rule that reads $PYX_API_KEY or GitHub's OIDC variables must be answered with the
 // CALLER's values, so the client sends those (and only those) with each request.
-import type { Rule } from '../core/config.js';
+import type { Rule } from '../model/rule.js';
 
 /** GitHub Actions hands a job its OIDC identity through these two. */
 const GITHUB_OIDC = ['ACTIONS_ID_TOKEN_REQUEST_URL', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN'];

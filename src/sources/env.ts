@@ -1,7 +1,7 @@
 // Secret from an environment variable of the process that resolves (the daemon's, or the helper's
 // in-process): CI systems export tokens this way.
-import type { Rule } from '../core/config.js';
-import { CredmuxError, type Credential } from '../core/types.js';
+import type { Rule } from '../model/rule.js';
+import { CredmuxError, type Credential } from '../model/types.js';
 import { DEFAULT_TOKEN_USERNAME, type CredentialSource, type SourceContext } from './types.js';
 
 function fromEnv(rule: Rule, { env }: SourceContext): Credential | null {

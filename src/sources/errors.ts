@@ -1,8 +1,8 @@
 // How a token source says what went wrong: which rule, which endpoint (never its query string), and
 // the command or change that fixes it. Text that came from a server (an OAuth error_description, a
 // command's stderr) is shown only after every secret we sent and anything token-shaped is cut out.
-import type { Rule } from '../core/config.js';
-import { CredmuxError } from '../core/types.js';
+import type { Rule } from '../model/rule.js';
+import { CredmuxError } from '../model/types.js';
 import { HttpFailure } from '../http/request.js';
 
 export function ruleLabel(rule: Rule): string {

@@ -1,7 +1,7 @@
 // exchange: a long-lived secret (an API key, from the store or an env var) traded at a token endpoint
 // for a short-lived token — pyx's `POST /auth/cli/access-token` with `Authorization: Bearer <key>`
 // (docs/protocols.md §5.3), or endpoints that want the secret in a JSON or form body.
-import type { ExchangeSourceConfig, Rule } from '../core/config.js';
+import type { ExchangeSourceConfig, Rule } from '../model/rule.js';
 import { displayEndpoint } from '../http/policy.js';
 import { httpRequest, type HttpRequest } from '../http/request.js';
 import { sourceError, transportError } from './errors.js';

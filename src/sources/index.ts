@@ -1,6 +1,6 @@
 // Maps a rule's source type to its implementation. The token sources load jose and undici only when
 // they first mint (dynamic imports inside them), so importing this module costs neither.
-import type { Rule } from '../core/config.js';
+import type { Rule } from '../model/rule.js';
 import { commandSource } from './command.js';
 import { envSource } from './env.js';
 import { exchangeSource } from './exchange.js';

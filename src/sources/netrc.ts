@@ -2,8 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { homedir } from 'node:os';
-import type { Env } from '../core/paths.js';
-import { CredmuxError } from '../core/types.js';
+import type { Env } from '../platform/paths.js';
+import { CredmuxError } from '../model/types.js';
 import type { CredentialSource } from './types.js';
 
 export interface NetrcMachine {

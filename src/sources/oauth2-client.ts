@@ -1,7 +1,7 @@
 // One OAuth 2.0 token-endpoint call (RFC 6749 §3.2): a form POST, with the client authenticated the
 // way the rule says — public clients send only client_id; confidential ones HTTP Basic (§2.3.1, the
 // method every server must support) or the secret in the form (§2.3.1 "post").
-import type { Env } from '../core/paths.js';
+import type { Env } from '../platform/paths.js';
 import { httpRequest, type HttpResponse } from '../http/request.js';
 
 export interface OAuthClient {

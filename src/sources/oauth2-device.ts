@@ -1,8 +1,8 @@
 // The OAuth 2.0 device authorization grant (RFC 8628), run by `credmux login URL --oauth` to get the
 // first refresh token: ask for a device code, tell the person where to enter the user code (stderr),
 // then poll the token endpoint at the server's pace until they approve, deny, or the code expires.
-import { CredmuxError } from '../core/types.js';
-import type { Env } from '../core/paths.js';
+import { CredmuxError } from '../model/types.js';
+import type { Env } from '../platform/paths.js';
 import { displayEndpoint } from '../http/policy.js';
 import { HttpFailure, type HttpResponse } from '../http/request.js';
 import { safeText } from './errors.js';

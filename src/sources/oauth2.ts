@@ -1,14 +1,14 @@
 // oauth2: the refresh-token grant (RFC 6749 §6). The refresh token lives in the store (put there by
-// `credmux login URL --oauth`, see oauth2-login.ts); a rotated one is written back before the new
+// `credmux login URL --oauth`, see src/cli/oauth2-login.ts); a rotated one is written back before the new
 // access token is served, so a crash between the two never leaves the store holding a spent token.
 //
 // Servers that rotate refresh tokens often treat a reuse as theft and revoke the whole grant. The
 // daemon's single flight keeps one refresh per rule in flight; helpers resolving in process (no
 // daemon) are serialised by an inter-process lock, and re-read the token once they hold it.
-import { fsp } from '../core/lazy-fs.js';
+import { fsp } from '../platform/lazy-fs.js';
 import { join } from 'node:path';
-import type { OAuth2SourceConfig, Rule, StoredRef } from '../core/config.js';
-import { stateDir, type Env } from '../core/paths.js';
+import type { OAuth2SourceConfig, Rule, StoredRef } from '../model/rule.js';
+import { stateDir, type Env } from '../platform/paths.js';
 import { displayEndpoint } from '../http/policy.js';
 import { withFileLock } from '../store/file-lock.js';
 import { sourceError, transportError } from './errors.js';

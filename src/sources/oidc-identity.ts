@@ -1,10 +1,10 @@
 // The CI identity token (an OIDC JWT) the oidc source exchanges: requested from the GitHub Actions
 // runtime, or taken from a GitLab `id_tokens` variable, any env var, or a file re-read every time
 // (Kubernetes projected service-account tokens are rotated in place).
-import { fsp } from '../core/lazy-fs.js';
+import { fsp } from '../platform/lazy-fs.js';
 import { join } from 'node:path';
-import type { OidcIdentity, Rule } from '../core/config.js';
-import type { Env } from '../core/paths.js';
+import type { OidcIdentity, Rule } from '../model/rule.js';
+import type { Env } from '../platform/paths.js';
 import { displayEndpoint } from '../http/policy.js';
 import { httpRequest } from '../http/request.js';
 import { sourceError, transportError } from './errors.js';

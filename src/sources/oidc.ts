@@ -1,7 +1,7 @@
 // oidc: a CI identity token (oidc-identity.ts) exchanged for a service token — at a mint endpoint
 // (pyx Trusted Access / PyPI-style: POST {"token": <jwt>} → {"token": …}) or by OAuth 2.0 token
 // exchange (RFC 8693). No stored secret at all: the CI system vouches for the job.
-import type { OidcSourceConfig, Rule } from '../core/config.js';
+import type { OidcSourceConfig, Rule } from '../model/rule.js';
 import { displayEndpoint } from '../http/policy.js';
 import { httpRequest, type HttpResponse } from '../http/request.js';
 import { transportError } from './errors.js';

@@ -9,12 +9,12 @@
 // a re-login, and the cached token is dropped and minted anew.
 import { TokenCache, type Fetched } from '../cache/token-cache.js';
 import { ruleEnvNames, type RuleEnvNames } from './env-names.js';
-import type { Rule, StoredRef } from '../core/config.js';
-import { matches } from '../core/match.js';
-import { allOf, hasItem, type OneOrMany } from '../core/one-or-many.js';
-import type { Env } from '../core/paths.js';
-import { plainCredential, type Credential, type StoredEntry } from '../core/types.js';
-import { parsePattern, parseRequest } from '../core/url.js';
+import type { Rule, StoredRef } from '../model/rule.js';
+import { matches } from '../model/match.js';
+import { allOf, hasItem, type OneOrMany } from '../model/one-or-many.js';
+import type { Env } from '../platform/paths.js';
+import { plainCredential, type Credential, type StoredEntry } from '../model/types.js';
+import { parsePattern, parseRequest } from '../model/url.js';
 import type { SecretStore } from '../store/types.js';
 import { inputStamp, resolveStoredRef, secretAccess } from './secret-ref.js';
 import { REFRESH_TOKEN_USERNAME, type AnySource, type TokenSource } from './types.js';

@@ -2,11 +2,11 @@
 // store or an env var, and (refresh tokens) written back. A `stored` reference names the URL the
 // secret was stored under, exactly as typed to `credmux login`: the entry recorded for that pattern
 // wins, else the stored entry that would answer that URL (the most specific, newest first).
-import type { SecretRef, StoredRef } from '../core/config.js';
-import { selectMostSpecific } from '../core/match.js';
-import type { Env } from '../core/paths.js';
-import { newestFirst, type StoredEntry } from '../core/types.js';
-import { formatPattern, parsePattern, parseRequest, type Pattern } from '../core/url.js';
+import type { SecretRef, StoredRef } from '../model/rule.js';
+import { selectMostSpecific } from '../model/match.js';
+import type { Env } from '../platform/paths.js';
+import { newestFirst, type StoredEntry } from '../model/types.js';
+import { formatPattern, parsePattern, parseRequest, type Pattern } from '../model/url.js';
 import type { SecretStore } from '../store/types.js';
 import { REFRESH_TOKEN_USERNAME, type SecretAccess } from './types.js';
 

@@ -1,7 +1,7 @@
 // Reading a token endpoint's answer, the same way for every source: status → error with the fix,
 // body → JSON object → the token field → its expiry. A broken upstream (HTML error page, empty body,
 // a non-JWT where a JWT was promised) becomes an error, never a credential.
-import type { Rule } from '../core/config.js';
+import type { Rule } from '../model/rule.js';
 import type { HttpResponse } from '../http/request.js';
 import { safeText, sourceError } from './errors.js';
 import { tokenExpiry, TokenShapeError } from './jwt-expiry.js';

@@ -4,9 +4,9 @@
 // - TokenSource: mints a short-lived token over the network or from a command. The engine routes it
 //   through the token cache (refresh-ahead, single flight, backoff) keyed by rule identity, so
 //   `mint` runs once per token lifetime however many callers ask.
-import type { Rule, SecretRef, StoredRef } from '../core/config.js';
-import type { Env } from '../core/paths.js';
-import type { Credential } from '../core/types.js';
+import type { Rule, SecretRef, StoredRef } from '../model/rule.js';
+import type { Env } from '../platform/paths.js';
+import type { Credential } from '../model/types.js';
 
 export interface SourceContext {
   env: Env;

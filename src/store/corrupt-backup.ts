@@ -1,9 +1,9 @@
 // A damaged credential file is copied aside once, so the user has a pristine copy whatever they (or
 // a later credmux) do next. "Once": every refused operation would otherwise add another copy, so an
 // existing `<file>.corrupt-*` with the same bytes is reused. The original is never touched.
-import { fsp } from '../core/lazy-fs.js';
+import { fsp } from '../platform/lazy-fs.js';
 import { basename, dirname, join } from 'node:path';
-import { writeFileAtomic } from './atomic-write.js';
+import { writeFileAtomic } from '../platform/atomic-write.js';
 
 export async function backupCorruptFile(file: string, raw: Buffer): Promise<string> {
   const dir = dirname(file);

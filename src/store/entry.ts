@@ -2,7 +2,7 @@
 // can never write something it would later refuse to read, and on the way out (file, keychain) so a
 // damaged record is reported instead of silently dropped. Problems name fields, never values: the
 // values include secrets.
-import { CredmuxError, type EntryKey, type StoredEntry } from '../core/types.js';
+import { CredmuxError, type EntryKey, type StoredEntry } from '../model/types.js';
 
 const FIELDS = new Set(['url', 'username', 'kind', 'secret', 'expiresAt', 'oauthRefreshToken', 'updatedAt']);
 

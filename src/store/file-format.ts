@@ -1,7 +1,7 @@
 // The credential file's format: `{"version":1,"entries":[StoredEntry…]}`. Parsing is strict — a file
 // that does not have exactly this shape is reported as a problem, never partly used, because
 // dropping an entry silently would lose a secret on the next write.
-import type { StoredEntry } from '../core/types.js';
+import type { StoredEntry } from '../model/types.js';
 import { checkEntry, keyId } from './entry.js';
 
 export const FORMAT_VERSION = 1;

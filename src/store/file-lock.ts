@@ -14,8 +14,8 @@
 // it cannot be sure of (no record, a record for another lock directory, another host or container, a
 // file system without birth times) leaves the stale threshold as the only way, as before.
 import { readFileSync, readlinkSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { processAlive, processStartTime } from '../core/liveness.js';
-import { CredmuxError } from '../core/types.js';
+import { processAlive, processStartTime } from '../platform/liveness.js';
+import { CredmuxError } from '../model/types.js';
 import { storeFsError } from './fs-errors.js';
 
 const STALE_MS = 10_000;

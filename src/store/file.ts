@@ -4,10 +4,10 @@
 // refused, copied aside once and never overwritten: treating it as empty would destroy secrets on
 // the next write.
 import { readFileSync, statSync } from 'node:fs';
-import { fsp } from '../core/lazy-fs.js';
+import { fsp } from '../platform/lazy-fs.js';
 import { join } from 'node:path';
-import { CredmuxError, type EntryKey, type StoredEntry } from '../core/types.js';
-import { tempPrefix, writeFileAtomic } from './atomic-write.js';
+import { CredmuxError, type EntryKey, type StoredEntry } from '../model/types.js';
+import { tempPrefix, writeFileAtomic } from '../platform/atomic-write.js';
 import { backupCorruptFile } from './corrupt-backup.js';
 import { entryForPut, sameKey } from './entry.js';
 import { FORMAT_VERSION, parseStoreFile, serializeStoreFile } from './file-format.js';
@@ -141,7 +141,7 @@ export class FileStore implements SecretStore {
         assertHeld();
         await this.removeLeftoverTemps();
         try {
-          await writeFileAtomic(this.file, serializeStoreFile(entries), 0o600);
+          await writeFileAtomic(this.file, serializeStoreFile(entries), { mode: 0o600 });
         } catch (e) {
           throw storeFsError(`cannot write the credential file ${this.file}`, e, 'its previous contents are unchanged');
         }

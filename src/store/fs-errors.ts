@@ -1,7 +1,7 @@
 // Turns a Node file-system error into a store error a human can act on: what we were doing, which
 // path, what the errno means, and the errno itself (for searching). Node's own messages are not
 // reused: they are fine but inconsistent, and some libraries put file contents into theirs.
-import { CredmuxError } from '../core/types.js';
+import { CredmuxError } from '../model/types.js';
 
 const MEANINGS: Record<string, string> = {
   EACCES: 'permission denied',

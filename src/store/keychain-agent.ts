@@ -11,7 +11,7 @@
 // line each way: {id, op, account?, password?} → {id, ok, value | error}.
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { Socket } from 'node:net';
-import type { Env } from '../core/paths.js';
+import type { Env } from '../platform/paths.js';
 
 const HELPER_SOURCE = String.raw`'use strict';
 const keyring = require(process.argv[1]);

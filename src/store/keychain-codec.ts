@@ -8,7 +8,7 @@
 //
 // On Linux the item's attributes are {service, username: <account>}, so a peer can find it with
 // `secret-tool lookup service credmux username '<account>'`.
-import type { EntryKey, StoredEntry } from '../core/types.js';
+import type { EntryKey, StoredEntry } from '../model/types.js';
 import { checkEntry } from './entry.js';
 
 export const KEYCHAIN_FORMAT = 1;

@@ -10,11 +10,11 @@
 // find-then-delete and concurrent puts of one key cannot interleave. version() is a generation file
 // in that directory, rewritten after every write: cheap to stat, but blind to changes made by other
 // programs (secret-tool, Seahorse) — those show up after a daemon restart.
-import { fsp } from '../core/lazy-fs.js';
+import { fsp } from '../platform/lazy-fs.js';
 import { join } from 'node:path';
-import { dataDir, type Env } from '../core/paths.js';
-import { CredmuxError, type EntryKey, type StoredEntry } from '../core/types.js';
-import { writeFileAtomic } from './atomic-write.js';
+import { dataDir, type Env } from '../platform/paths.js';
+import { CredmuxError, type EntryKey, type StoredEntry } from '../model/types.js';
+import { writeFileAtomic } from '../platform/atomic-write.js';
 import { entryForPut } from './entry.js';
 import { withFileLock } from './file-lock.js';
 import { storeFsError } from './fs-errors.js';

@@ -1,6 +1,6 @@
 // An in-process store for tests and the conformance runner. Same contract as the others, including
 // copies in and out, so a test cannot pass by sharing objects with the store.
-import type { EntryKey, StoredEntry } from '../core/types.js';
+import type { EntryKey, StoredEntry } from '../model/types.js';
 import { copyEntry, entryForPut, keyId } from './entry.js';
 import type { SecretStore } from './types.js';
 

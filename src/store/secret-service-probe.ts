@@ -7,7 +7,7 @@
 // gnome-keyring comes up locked), it has a default collection, and that collection is unlocked
 // (a locked one would make every keyring call pop an unlock prompt or wait for one).
 import { DBusCallError, DBusConnection, parseBusAddress } from './dbus-connection.js';
-import { sleep } from '../core/sleep.js';
+import { sleep } from '../platform/sleep.js';
 import { FLAG_NO_AUTO_START, readStringBody, readVariantBoolBody } from './dbus-wire.js';
 
 export const DEFAULT_PROBE_TIMEOUT_MS = 500;

@@ -7,9 +7,9 @@
 // and might break whatever needed the wider mode; the user fixes it with one command, which the
 // message names.
 import { statSync } from 'node:fs';
-import { fsp } from '../core/lazy-fs.js';
+import { fsp } from '../platform/lazy-fs.js';
 import { dirname } from 'node:path';
-import { CredmuxError } from '../core/types.js';
+import { CredmuxError } from '../model/types.js';
 import { storeFsError } from './fs-errors.js';
 
 /** Windows has no POSIX owner/mode bits worth checking; its ACLs keep the profile private. */

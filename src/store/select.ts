@@ -4,8 +4,8 @@
 // auto: macOS and Windows always have a keychain. Elsewhere the keychain is used only when the probe
 // proves a live session bus with an unlocked Secret Service on it, in ≤ 500 ms; anything less means
 // a request could hang, prompt or land in the kernel keyring, so the file store is used instead.
-import { dataDir, type Env } from '../core/paths.js';
-import { CredmuxError } from '../core/types.js';
+import { dataDir, type Env } from '../platform/paths.js';
+import { CredmuxError } from '../model/types.js';
 import { FileStore } from './file.js';
 import { KeychainStore } from './keychain.js';
 import { DEFAULT_PROBE_TIMEOUT_MS, probeSecretService } from './secret-service-probe.js';

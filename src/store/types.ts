@@ -1,6 +1,6 @@
 // The one interface every secret store implements. Stores hold StoredEntry records keyed by
 // (url pattern, username); they never interpret URLs (the engine matches).
-import type { EntryKey, StoredEntry } from '../core/types.js';
+import type { EntryKey, StoredEntry } from '../model/types.js';
 
 export interface SecretStore {
   readonly kind: 'keychain' | 'file' | 'memory';

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Ajv2020Module from 'ajv/dist/2020.js';
 import type { ValidateFunction } from 'ajv';
-import type { Credential } from '../../src/core/types.js';
+import type { Credential } from '../../src/model/types.js';
 
 export const PROTOCOLS_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../protocols');
 export const PROTOCOL_NAMES = ['bazel', 'git', 'docker', 'keyring'] as const;

@@ -3,9 +3,9 @@
 // results are passed through JSON on the way, as they cross the daemon socket in production.
 // Every JSON message a step sends or prints is validated against the protocol's schema.
 import { describe, expect, it } from 'vitest';
-import { createEngine } from '../../src/core/engine.js';
-import type { Config } from '../../src/core/config.js';
-import type { EngineRequest, EngineResult, ProtocolAdapter, ProtocolOutput } from '../../src/core/types.js';
+import { createEngine } from '../../src/engine/engine.js';
+import type { Config } from '../../src/model/rule.js';
+import type { EngineRequest, EngineResult, ProtocolAdapter, ProtocolOutput } from '../../src/model/types.js';
 import { adapters } from '../../src/protocols/index.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import {

@@ -1,10 +1,10 @@
 // What the daemon costs and saves, measured on this machine and printed (the numbers behind the
-// spawn-and-wait choice in src/daemon/client.ts). The assertions are ratios, not absolute times, so a
+// spawn-and-wait choice in src/client/daemon-client.ts). The assertions are ratios, not absolute times, so a
 // slow CI machine does not fail them, but a daemon round trip as slow as a process start would.
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { askDaemon } from '../../src/daemon/client.js';
-import { stopDaemon } from '../../src/daemon/control.js';
+import { askDaemon } from '../../src/client/daemon-client.js';
+import { stopDaemon } from '../../src/client/daemon-control.js';
 import { buildFakeBundles, disposeBundles, runClient, testHome, waitUntil, daemonPids, type Bundles, type TestHome } from './helpers.js';
 
 let bins: Bundles;

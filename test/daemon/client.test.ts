@@ -5,11 +5,11 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server, Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Env } from '../../src/core/paths.js';
-import { askDaemon, START_CPU_BUDGET_MS, START_WAIT_CAP_MS, startWait } from '../../src/daemon/client.js';
-import { processProgress } from '../../src/core/liveness.js';
-import { daemonFiles } from '../../src/daemon/paths.js';
-import { ensurePrivateDir } from '../../src/daemon/private-dir.js';
+import type { Env } from '../../src/platform/paths.js';
+import { askDaemon, START_CPU_BUDGET_MS, START_WAIT_CAP_MS, startWait } from '../../src/client/daemon-client.js';
+import { processProgress } from '../../src/platform/liveness.js';
+import { daemonFiles } from '../../src/ipc/paths.js';
+import { ensurePrivateDir } from '../../src/ipc/private-dir.js';
 import { buildFakeBundles, daemonPids, daemonWithPrelude, disposeBundles, lineServer, testHome, waitUntil, type Bundles, type TestHome } from './helpers.js';
 
 let bins: Bundles;

@@ -5,12 +5,12 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSy
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Env } from '../../src/core/paths.js';
-import type { EngineRequest, EngineResult } from '../../src/core/types.js';
-import { askDaemon } from '../../src/daemon/client.js';
-import { daemonStatus, startDaemon, stopDaemon } from '../../src/daemon/control.js';
-import { DaemonError } from '../../src/daemon/errors.js';
-import { daemonFiles } from '../../src/daemon/paths.js';
+import type { Env } from '../../src/platform/paths.js';
+import type { EngineRequest, EngineResult } from '../../src/model/types.js';
+import { askDaemon } from '../../src/client/daemon-client.js';
+import { daemonStatus, startDaemon, stopDaemon } from '../../src/client/daemon-control.js';
+import { DaemonError } from '../../src/ipc/errors.js';
+import { daemonFiles } from '../../src/ipc/paths.js';
 import { expectedSecret, fakeEngine } from './fixtures/fake-engine.js';
 import {
   buildFakeBundles,

@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { afterEach } from 'vitest';
-import type { Env } from '../../src/core/paths.js';
-import type { EngineRequest } from '../../src/core/types.js';
-import { currentHolder } from '../../src/daemon/lock.js';
-import { daemonFiles } from '../../src/daemon/paths.js';
+import type { Env } from '../../src/platform/paths.js';
+import type { EngineRequest } from '../../src/model/types.js';
+import { currentHolder } from '../../src/ipc/lock.js';
+import { daemonFiles } from '../../src/ipc/paths.js';
 
 /**
  * Fresh temporary directories for a test file, each removed after the test that made it. Call once at

@@ -5,8 +5,8 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDirs } from './helpers.js';
-import { processStartTime } from '../../src/core/liveness.js';
-import { acquireLock, currentHolder, isAlive, type LockRecord } from '../../src/daemon/lock.js';
+import { processStartTime } from '../../src/platform/liveness.js';
+import { acquireLock, currentHolder, isAlive, type LockRecord } from '../../src/ipc/lock.js';
 
 const dir = tempDirs('cmx-lock-');
 

@@ -5,8 +5,8 @@ import type { Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { encode, PROTOCOL_VERSION, type ClientMessage } from '../../src/daemon/codec.js';
-import { ask, canConnect } from '../../src/daemon/connection.js';
+import { encode, PROTOCOL_VERSION, type ClientMessage } from '../../src/ipc/codec.js';
+import { ask, canConnect } from '../../src/client/connection.js';
 import { lineServer } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'credmux-pipe-'));

@@ -8,9 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { Ajv, type ValidateFunction } from 'ajv';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { contextFingerprint } from '../../src/daemon/context.js';
-import { decodeClientLine, LineSplitter, PROTOCOL_VERSION } from '../../src/daemon/codec.js';
-import { daemonFiles } from '../../src/daemon/paths.js';
+import { contextFingerprint } from '../../src/ipc/context.js';
+import { decodeClientLine, LineSplitter, PROTOCOL_VERSION } from '../../src/ipc/codec.js';
+import { daemonFiles } from '../../src/ipc/paths.js';
 import { buildFakeBundles, holderPid, disposeBundles, testHome, waitUntil, type Bundles, type TestHome } from './helpers.js';
 
 interface Step {

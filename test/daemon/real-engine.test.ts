@@ -5,8 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Env } from '../../src/core/paths.js';
-import { daemonStatus } from '../../src/daemon/control.js';
+import type { Env } from '../../src/platform/paths.js';
+import { daemonStatus } from '../../src/client/daemon-control.js';
 import { bundle, daemonPids, disposeBundles, exited, testHome, waitUntil, type TestHome } from './helpers.js';
 
 let bundleDir: string | undefined;

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawnDaemon } from '../../src/daemon/spawn.js';
+import { spawnDaemon } from '../../src/client/spawn.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'credmux-spawn-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -4,9 +4,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Env } from '../../src/core/paths.js';
-import type { EngineRequest, EngineResult } from '../../src/core/types.js';
-import { askDaemon } from '../../src/daemon/client.js';
+import type { Env } from '../../src/platform/paths.js';
+import type { EngineRequest, EngineResult } from '../../src/model/types.js';
+import { askDaemon } from '../../src/client/daemon-client.js';
 import { ROUTES, startTokenServer, type TokenServer } from '../helpers/token-server.js';
 import { bundle, disposeBundles, testHome, type TestHome } from './helpers.js';
 

@@ -4,11 +4,11 @@ import { chmodSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSyn
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDirs } from './helpers.js';
-import { LineSplitter } from '../../src/daemon/codec.js';
-import { contextFingerprint } from '../../src/daemon/context.js';
+import { LineSplitter } from '../../src/ipc/codec.js';
+import { contextFingerprint } from '../../src/ipc/context.js';
 import { clean, openLog } from '../../src/daemon/log.js';
-import { daemonFiles, socketPathProblem } from '../../src/daemon/paths.js';
-import { checkPrivateDir, ensurePrivateDir } from '../../src/daemon/private-dir.js';
+import { daemonFiles, socketPathProblem } from '../../src/ipc/paths.js';
+import { checkPrivateDir, ensurePrivateDir } from '../../src/ipc/private-dir.js';
 import { parseIdleTimeout } from '../../src/daemon/run.js';
 import { createConnectionServer } from '../../src/daemon/server.js';
 import { createConnection } from 'node:net';

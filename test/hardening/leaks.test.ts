@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { daemonStatus } from '../../src/daemon/control.js';
+import { daemonStatus } from '../../src/client/daemon-control.js';
 import type { Entry } from '../helpers/dist.js';
 import { startSecretService, type SecretService } from '../store/secret-service.js';
 import { builtBinDir, builtDistDir, daemonExecutable, disposeBuiltSnapshot, emptyHome, runBytes, secretPiece, show, sleep, type BytesResult, type Home } from './helpers.js';

@@ -4,13 +4,13 @@
 // from the rules of docs/architecture.md "The model" alone, for requests built to look like the rules' hosts.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/core/config.js';
-import { createEngine } from '../../src/core/engine.js';
-import { CredmuxError, type Credential, type EngineResult, type ProtocolAdapter } from '../../src/core/types.js';
-import { formatPattern, parsePattern, parseRequest } from '../../src/core/url.js';
-import { decodeClientLine, decodeDaemonLine, encode, LineSplitter, PROTOCOL_VERSION, type ClientMessage } from '../../src/daemon/codec.js';
+import { parseConfig } from '../../src/engine/config.js';
+import { createEngine } from '../../src/engine/engine.js';
+import { CredmuxError, type Credential, type EngineResult, type ProtocolAdapter } from '../../src/model/types.js';
+import { formatPattern, parsePattern, parseRequest } from '../../src/model/url.js';
+import { decodeClientLine, decodeDaemonLine, encode, LineSplitter, PROTOCOL_VERSION, type ClientMessage } from '../../src/ipc/codec.js';
 import { adapters } from '../../src/protocols/index.js';
-import { findDuplicateKey } from '../../src/protocols/util.js';
+import { findDuplicateKey } from '../../src/formats/json.js';
 import { MemoryStore } from '../../src/store/memory.js';
 
 const RUNS = { numRuns: 1000 };

@@ -12,7 +12,7 @@ const inputs: Record<string, string[]> = JSON.parse(readFileSync(join(root, 'dis
 const HEAVY = /node_modules\/(yargs|yargs-parser|ajv|jose|undici|@napi-rs)\//;
 /** Builtins that cost a helper milliseconds to load, and that a warm answer does not need. */
 const SLOW_BUILTINS = /^(net|stream|tls|_tls_wrap|crypto|child_process|dgram|http|https|module|fs\/promises|internal\/fs\/promises|internal\/readline\/.*|internal\/streams\/.*|internal\/modules\/esm\/.*)$/;
-/** The same, less net and its streams: a warm answer asks the daemon over node:net (src/daemon/pipe.ts). */
+/** The same, less net and its streams: a warm answer asks the daemon over node:net (src/client/pipe.ts). */
 const SLOW_FOR_WARM = /^(tls|_tls_wrap|crypto|child_process|dgram|http|https|module|fs\/promises|internal\/fs\/promises|internal\/readline\/.*|internal\/modules\/esm\/.*)$/;
 
 interface Loaded {
@@ -26,8 +26,9 @@ describe('client hot path', () => {
     const files = inputs[entry];
     expect(files, `${entry} missing from dist/inputs.json: run the build`).toBeDefined();
     expect(files!.filter((f) => HEAVY.test(f))).toEqual([]);
-    // Nor the engine: the stores and sources load only when no daemon answers.
-    expect(files!.filter((f) => /src\/(store|sources|core\/engine|core\/open|cli)\//.test(f) || f.endsWith('core/engine.ts'))).toEqual([]);
+    // Nor the engine: the stores and sources load only when no daemon answers; nor the daemon server
+    // or the CLI.
+    expect(files!.filter((f) => /src\/(engine|store|sources|cli|daemon)\//.test(f))).toEqual([]);
   });
 
   it.each([

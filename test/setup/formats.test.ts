@@ -1,9 +1,10 @@
-// The small readers/writers setup and import rely on instead of dependencies: TOML (uv), INI (pip,
+// The readers/writers setup and import rely on: TOML (uv; smol-toml under a thin edit layer), INI (pip,
 // pypirc), netrc, the diff printer's redaction. Run from source: these are pure functions.
 import { describe, expect, it } from 'vitest';
-import { redactLine, unifiedDiff } from '../../src/cli/setup/diff.js';
-import { iniGet, iniSet, iniUnset, parseIni, pipKey } from '../../src/cli/setup/ini.js';
-import { parseToml, TomlError } from '../../src/cli/setup/toml.js';
+import { redactLine, unifiedDiff } from '../../src/formats/diff.js';
+import { iniGet, iniSet, iniUnset, parseIni, pipKey } from '../../src/formats/ini.js';
+import { parseToml, TomlError, tomlEditIsExact } from '../../src/formats/toml.js';
+import { planUv } from '../../src/cli/setup/uv.js';
 import { removeBlock, bazelHelpers } from '../../src/cli/setup/bazel.js';
 import { netrcImport } from '../../src/cli/import/netrc.js';
 import { FormatError } from '../../src/cli/import/types.js';
@@ -50,28 +51,30 @@ describe('TOML reader', () => {
       e: [1, 2000, 31, 7, 5, -3, 45, Infinity, true, false],
       f: ['multi', [1, 2]],
       g: { h: 1, i: { j: 'k' } },
-      dt: '1979-05-27T07:32:00Z',
-      ld: '1979-05-27',
-      ldt: '1979-05-27 07:32:00',
+      dt: expect.any(Date),
+      ld: expect.any(Date),
+      ldt: expect.any(Date),
       'quoted key': 1,
       dotted: { key: 2 },
       table: { sub: { x: 1 } },
       arr: [{ y: 1 }, { y: 2, nested: { z: 3 } }],
     });
+    // Dates are smol-toml's TomlDate, which keeps the kind of date it was written as.
+    expect([doc.value.dt, doc.value.ld, doc.value.ldt].map((d) => (d as Date).toISOString())).toEqual(['1979-05-27T07:32:00.000Z', '1979-05-27', '1979-05-27T07:32:00.000']);
     expect(doc.firstHeaderLine).toBe(20);
     expect(doc.topLevel.map((k) => [k.key.join('.'), k.start, k.end])).toContainEqual(['c', 3, 6]);
     expect(doc.topLevel.map((k) => [k.key.join('.'), k.start, k.end])).toContainEqual(['f', 10, 13]);
   });
 
   it.each([
-    ['a = 1\na = 2', /line 2: key "a" is defined twice/],
-    ['a = "unterminated', /line 1: unterminated string/],
-    ['[t]\n[t]', /line 2: table "t" is defined twice/],
-    ['a = bare', /line 1: a bare word is not a TOML value/],
-    ['a = 1 b = 2', /line 1: unexpected "b"/],
-    ['x = { y = 1 }\n[x.z]', /inline table/],
-    ['a = "\\q"', /invalid escape/],
-    ['a = [1, 2', /expected "," or "\]"/],
+    ['a = 1\na = 2', /line 2: trying to redefine an already defined table or value/],
+    ['a = "unterminated', /line 1: unfinished string/],
+    ['[t]\n[t]', /line 2: trying to redefine an already defined table or value/],
+    ['a = bare', /line 1: invalid value/],
+    ['a = 1 b = 2', /line 1: each key-value declaration must be followed by an end-of-line/],
+    ['x = { y = 1 }\n[x.z]', /line 2: trying to redefine/],
+    ['a = "\\q"', /line 1: unrecognised escape sequence/],
+    ['a = [1, 2', /line 1: expected comma or end of structure/],
   ])('refuses %j with a line number', (text, msg) => {
     expect(() => parseToml(text)).toThrow(TomlError);
     expect(() => parseToml(text)).toThrow(msg);
@@ -85,6 +88,34 @@ describe('TOML reader', () => {
       return;
     }
     throw new Error('expected an error');
+  });
+});
+
+describe('uv.toml edits (the layer over smol-toml)', () => {
+  const spec = () => planUv({ HOME: '/nonexistent', UV_CONFIG_FILE: '/nonexistent/uv.toml' }, { dryRun: true, undo: false }).files[0]!;
+
+  it.each([
+    ['absent', null, 'keyring-provider = "subprocess"\n'],
+    ['no final newline', 'native-tls = true', 'native-tls = true\nkeyring-provider = "subprocess"'],
+    ['a multi-line value before it', 'a = [\n  1,\n]\n# c\n[pip]\nx = 1\n', 'a = [\n  1,\n]\nkeyring-provider = "subprocess"\n# c\n[pip]\nx = 1\n'],
+    ['only tables, a comment above the first', '# pip things\n[pip]\nx = 1\n', 'keyring-provider = "subprocess"\n\n# pip things\n[pip]\nx = 1\n'],
+    ['another value over lines', "keyring-provider = \"\"\"\nimport\"\"\"\n[pip]\n", 'keyring-provider = "subprocess"\n[pip]\n'],
+  ])('sets keyring-provider (%s) and takes it out again exactly', async (_name, before, after) => {
+    const s = spec();
+    const r = await s.apply(before);
+    expect(r.content).toBe(after);
+    expect(await s.revert(r.content, r.owned)).toBe(before === null ? '' : before);
+  });
+
+  it('refuses an edit that would change anything else (a dotted key of the same name)', async () => {
+    await expect(spec().apply('keyring-provider.x = 1\n')).rejects.toThrow(/edit it by hand/);
+  });
+
+  it('tomlEditIsExact compares parsed values, not text', () => {
+    expect(tomlEditIsExact('a = 1\n', 'a = 1 # same\nk = "v"\n', 'k', 'v')).toBe(true);
+    expect(tomlEditIsExact('a = 1\n', 'a = 2\nk = "v"\n', 'k', 'v')).toBe(false);
+    expect(tomlEditIsExact('a = 1\nk = "v"\n', 'a = 1\n', 'k', undefined)).toBe(true);
+    expect(tomlEditIsExact('a = 1\n', 'a = \n', 'k', undefined)).toBe(false);
   });
 });
 

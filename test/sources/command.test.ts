@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RuleConfig } from '../../src/core/config.js';
+import type { RuleConfig } from '../../src/model/rule.js';
 import { startTokenServer, type TokenServer } from '../helpers/token-server.js';
 import { errorOf, harness } from './harness.js';
 

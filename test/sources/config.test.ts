@@ -1,7 +1,7 @@
 // The token sources' config: a typo or an unsafe endpoint is an error naming its JSON path and what
 // to write instead, when the file is read — before any request, before any secret is sent.
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/core/config.js';
+import { parseConfig } from '../../src/engine/config.js';
 
 function problems(source: unknown, extra: Record<string, unknown> = {}): string {
   try {

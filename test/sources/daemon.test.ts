@@ -6,9 +6,9 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Env } from '../../src/core/paths.js';
-import { daemonStatus, startDaemon, stopDaemon } from '../../src/daemon/control.js';
-import { daemonFiles } from '../../src/daemon/paths.js';
+import type { Env } from '../../src/platform/paths.js';
+import { daemonStatus, startDaemon, stopDaemon } from '../../src/client/daemon-control.js';
+import { daemonFiles } from '../../src/ipc/paths.js';
 import { distBin, REPO_ROOT, requireBuilt } from '../helpers/dist.js';
 import { ROUTES, startTokenServer, type TokenServer } from '../helpers/token-server.js';
 

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/core/config.js';
+import { parseConfig } from '../../src/engine/config.js';
 
 const doc = ['README.md', 'docs/config.md'].map((f) => readFileSync(join(import.meta.dirname, '../..', f), 'utf8')).join('\n');
 const examples = [...doc.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1]!);

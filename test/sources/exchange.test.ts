@@ -3,7 +3,7 @@
 // flight and backoff, every failure mode, and that no secret is ever served raw or shown.
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { RuleConfig } from '../../src/core/config.js';
+import type { RuleConfig } from '../../src/model/rule.js';
 import { ROUTES, startTokenServer, type TokenServer } from '../helpers/token-server.js';
 import { errorOf, harness, storedKey } from './harness.js';
 

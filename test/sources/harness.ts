@@ -6,10 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Clock } from '../../src/cache/clock.js';
 import { TokenCache } from '../../src/cache/token-cache.js';
-import { compileRules, parseConfig, type RuleConfig } from '../../src/core/config.js';
-import { engineFrom, type Engine } from '../../src/core/engine.js';
-import type { Env } from '../../src/core/paths.js';
-import type { Credential, EngineResult, StoredEntry } from '../../src/core/types.js';
+import { compileRules, parseConfig } from '../../src/engine/config.js';
+import type { RuleConfig } from '../../src/model/rule.js';
+import { engineFrom, type Engine } from '../../src/engine/engine.js';
+import type { Env } from '../../src/platform/paths.js';
+import type { Credential, EngineResult, StoredEntry } from '../../src/model/types.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import type { SecretStore } from '../../src/store/types.js';
 

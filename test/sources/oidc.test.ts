@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { RuleConfig } from '../../src/core/config.js';
+import type { RuleConfig } from '../../src/model/rule.js';
 import { ROUTES, startTokenServer, type TokenServer } from '../helpers/token-server.js';
 import { errorOf, harness } from './harness.js';
 

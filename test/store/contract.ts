@@ -1,7 +1,7 @@
 // The behaviour every SecretStore promises, run against each implementation. A factory returns a
 // fresh, empty store per test.
 import { afterEach, describe, expect, it } from 'vitest';
-import { CredmuxError, type StoredEntry } from '../../src/core/types.js';
+import { CredmuxError, type StoredEntry } from '../../src/model/types.js';
 import type { SecretStore } from '../../src/store/types.js';
 
 export type StoreFactory = () => Promise<{ store: SecretStore; cleanup?: () => Promise<void> | void }>;

@@ -5,7 +5,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CredmuxError } from '../../src/core/types.js';
+import { CredmuxError } from '../../src/model/types.js';
 import { FileStore } from '../../src/store/file.js';
 import { storeFsError } from '../../src/store/fs-errors.js';
 import { prepareChildRunner, type ChildRunner } from './child.js';

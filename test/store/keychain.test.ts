@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StoredEntry } from '../../src/core/types.js';
+import type { StoredEntry } from '../../src/model/types.js';
 import { encodeAccount } from '../../src/store/keychain-codec.js';
 import { KeychainStore } from '../../src/store/keychain.js';
 import { basic, rejectionOf, storeContract } from './contract.js';

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import type { Env } from '../../src/core/paths.js';
+import type { Env } from '../../src/platform/paths.js';
 import { DBusConnection, parseBusAddress } from '../../src/store/dbus-connection.js';
 import { readUint32Body } from '../../src/store/dbus-wire.js';
 import { probeSecretService } from '../../src/store/secret-service-probe.js';

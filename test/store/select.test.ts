@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dataDir, type Env } from '../../src/core/paths.js';
+import { dataDir, type Env } from '../../src/platform/paths.js';
 import { FileStore } from '../../src/store/file.js';
 import { KeychainStore } from '../../src/store/keychain.js';
 import { NO_DEFAULT_RETRIES, readDefaultAlias } from '../../src/store/secret-service-probe.js';

@@ -6,13 +6,13 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { RuleConfig } from '../../src/core/config.js';
-import { openEngine, type OpenedEngine } from '../../src/core/open.js';
-import { dataDir, type Env } from '../../src/core/paths.js';
-import type { EngineRequest } from '../../src/core/types.js';
+import type { RuleConfig } from '../../src/model/rule.js';
+import { openEngine, type OpenedEngine } from '../../src/engine/open.js';
+import { dataDir, type Env } from '../../src/platform/paths.js';
+import type { EngineRequest } from '../../src/model/types.js';
 import type { CallerEnv } from '../../src/sources/env-names.js';
 import { FileStore } from '../../src/store/file.js';
-import { encode, PROTOCOL_VERSION } from '../../src/daemon/codec.js';
+import { encode, PROTOCOL_VERSION } from '../../src/ipc/codec.js';
 import { ROUTES, startTokenServer, type TokenServer } from '../helpers/token-server.js';
 
 let srv: TokenServer;

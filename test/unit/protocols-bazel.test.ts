@@ -2,7 +2,7 @@
 // adapter end to end; these pin the details a vector cannot see (the exact request, edge inputs).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Credential, EngineResult } from '../../src/core/types.js';
+import type { Credential, EngineResult } from '../../src/model/types.js';
 import { bazel } from '../../src/protocols/bazel.js';
 import { rfc3339Seconds } from '../../src/protocols/util.js';
 import { schema } from '../conformance/contracts.js';

@@ -1,7 +1,7 @@
 // The Docker adapter on its own: argv handling as credentials.Serve, server-URL normalisation,
 // Go-like decoding of `store`, and the `list` keys docker CLI will ask `get` for.
 import { describe, expect, it } from 'vitest';
-import type { Credential, EngineResult, ListedEntry } from '../../src/core/types.js';
+import type { Credential, EngineResult, ListedEntry } from '../../src/model/types.js';
 import { docker, type DockerCtx } from '../../src/protocols/docker.js';
 import { schema } from '../conformance/contracts.js';
 

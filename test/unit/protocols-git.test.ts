@@ -2,7 +2,7 @@
 // hosts that would move the authority), the requests it builds, and the lines it writes.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Credential, EngineResult, Parsed } from '../../src/core/types.js';
+import type { Credential, EngineResult, Parsed } from '../../src/model/types.js';
 import { git, type GitCtx } from '../../src/protocols/git.js';
 
 const parse = (op: string | string[], stdin: string | Buffer) =>

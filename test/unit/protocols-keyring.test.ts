@@ -1,7 +1,7 @@
 // The keyring adapter on its own: argparse's behaviour and messages (pip reads them), the requests,
 // and output as Python's print / json.dumps would write it.
 import { describe, expect, it } from 'vitest';
-import type { Credential, EngineResult, Parsed } from '../../src/core/types.js';
+import type { Credential, EngineResult, Parsed } from '../../src/model/types.js';
 import { keyring, type KeyringCtx } from '../../src/protocols/keyring.js';
 import { pyJsonString } from '../../src/protocols/util.js';
 import { schema } from '../conformance/contracts.js';

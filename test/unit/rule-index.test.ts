@@ -1,9 +1,9 @@
 // The index must never hide a rule the matcher would pick: compared with a full scan on generated data.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { selectMostSpecific } from '../../src/core/match.js';
-import { RuleIndex } from '../../src/core/rule-index.js';
-import { parsePattern, parseRequest, type Pattern } from '../../src/core/url.js';
+import { selectMostSpecific } from '../../src/model/match.js';
+import { RuleIndex } from '../../src/model/rule-index.js';
+import { parsePattern, parseRequest, type Pattern } from '../../src/model/url.js';
 
 const label = fc.constantFrom('a', 'b', 'example', 'evil', 'com', 'net', 'x1');
 const host = fc.array(label, { minLength: 1, maxLength: 4 }).map((ls) => ls.join('.'));

@@ -3,10 +3,10 @@
 // stored for that pattern, newest first, else the most specific stored entry that would answer the URL.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { StoredRef } from '../../src/core/config.js';
-import { selectMostSpecific } from '../../src/core/match.js';
-import type { StoredEntry } from '../../src/core/types.js';
-import { formatPattern, parsePattern, parseRequest, type Pattern } from '../../src/core/url.js';
+import type { StoredRef } from '../../src/model/rule.js';
+import { selectMostSpecific } from '../../src/model/match.js';
+import type { StoredEntry } from '../../src/model/types.js';
+import { formatPattern, parsePattern, parseRequest, type Pattern } from '../../src/model/url.js';
 import { resolveStoredRef } from '../../src/sources/secret-ref.js';
 import { REFRESH_TOKEN_USERNAME } from '../../src/sources/types.js';
 

@@ -2,7 +2,7 @@
 // the shortcut to the full path's answers — results and errors alike — over URLs built to sit on
 // both sides of every condition the shortcut checks.
 import { describe, expect, it } from 'vitest';
-import { parseRequest, parseRequestFully } from '../../src/core/url.js';
+import { parseRequest, parseRequestFully } from '../../src/model/url.js';
 
 const schemes = ['https', 'http', 'HTTPS', 'Http', 'ftp', ''];
 const hosts = [

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compareSpecificity, matches, selectMostSpecific } from '../../src/core/match.js';
-import { CredmuxError } from '../../src/core/types.js';
-import { formatPattern, parsePattern, parseRequest, patternFromRequest, type Pattern, type RequestTarget } from '../../src/core/url.js';
+import { compareSpecificity, matches, selectMostSpecific } from '../../src/model/match.js';
+import { CredmuxError } from '../../src/model/types.js';
+import { formatPattern, parsePattern, parseRequest, patternFromRequest, type Pattern, type RequestTarget } from '../../src/model/url.js';
 
 /** The error a parser threw, asserting it is a CredmuxError('bad-url'). */
 function badUrl(parse: () => unknown): CredmuxError {

@@ -1,8 +1,9 @@
 // doctor: the config file and the secret store.
-import { compileRules, loadConfig, type Rule } from '../../core/config.js';
-import { configFile, type Env } from '../../core/paths.js';
-import type { StoredEntry } from '../../core/types.js';
-import { parsePattern } from '../../core/url.js';
+import { compileRules, loadConfig } from '../../engine/config.js';
+import type { Rule } from '../../model/rule.js';
+import { configFile, type Env } from '../../platform/paths.js';
+import type { StoredEntry } from '../../model/types.js';
+import { parsePattern } from '../../model/url.js';
 import { openStore } from '../../store/select.js';
 import { shq } from '../setup/common.js';
 import type { Target } from '../setup/targets.js';
@@ -19,7 +20,7 @@ export function checkConfig(env: Env): { check: Check; rules: Rule[]; patterns: 
     const summary = loaded.stamp === 'absent' ? `${path}: none (stored credentials only)` : `${path}: valid, ${rules.length} rule${rules.length === 1 ? '' : 's'}`;
     return { check: { section: 'credmux', area: 'config', status: 'ok', summary }, rules, patterns: rules.map((r) => ({ pattern: r.pattern, origin: `rule ${r.id}` })) };
   } catch (e) {
-    // The message names the JSON path and what to write instead (core/config.ts).
+    // The message names the JSON path and what to write instead (engine/config.ts).
     const lines = (e as Error).message.split('\n');
     return {
       check: {

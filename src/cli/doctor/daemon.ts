@@ -1,6 +1,6 @@
-// doctor: the daemon, through what src/daemon/control.ts reports (pid, version, socket; never a secret).
-import type { Env } from '../../core/paths.js';
-import { daemonStatus, type DaemonStatusReport } from '../../daemon/control.js';
+// doctor: the daemon, through what src/client/daemon-control.ts reports (pid, version, socket; never a secret).
+import type { Env } from '../../platform/paths.js';
+import { daemonStatus, type DaemonStatusReport } from '../../client/daemon-control.js';
 import { withTimeout, type Check } from './check.js';
 
 export async function checkDaemon(env: Env): Promise<{ check: Check; status: DaemonStatusReport | undefined }> {

@@ -1,8 +1,8 @@
 // `credmux doctor [--json]`: is credmux healthy, and is every tool wired to THIS credmux? Each check
 // says what it found and, for every problem, the exact command that fixes it. Exit 6 when something is
 // broken (an error), 0 otherwise: a tool that is simply not wired is information, not a failure.
-import type { Env } from '../../core/paths.js';
-import { VERSION } from '../../core/version.js';
+import type { Env } from '../../platform/paths.js';
+import { VERSION } from '../../platform/version.js';
 import type { Io } from '../credentials.js';
 import { EXIT } from '../exit-codes.js';
 import { binDir, EXIT_PROBLEMS } from '../setup/common.js';

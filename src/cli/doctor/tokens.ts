@@ -4,10 +4,10 @@
 // oauth2, oidc, command) mint in the daemon, which reports its cache; doctor never mints one itself,
 // since a mint can rotate a refresh token or cost a round trip. Sources that just read what is at hand
 // (env, netrc) are asked directly, as the in-process fallback would.
-import type { Rule } from '../../core/config.js';
-import type { Env } from '../../core/paths.js';
-import type { StoredEntry } from '../../core/types.js';
-import type { DaemonStatusReport } from '../../daemon/control.js';
+import type { Rule } from '../../model/rule.js';
+import type { Env } from '../../platform/paths.js';
+import type { StoredEntry } from '../../model/types.js';
+import type { DaemonStatusReport } from '../../client/daemon-control.js';
 import { sourceFor } from '../../sources/index.js';
 import { netrcPath } from '../../sources/netrc.js';
 import { hiddenInputs, isTokenSource } from '../../sources/refreshing.js';

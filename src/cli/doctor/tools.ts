@@ -3,8 +3,8 @@
 // tool will: an absolute path must be an executable file, a bare name must be found on PATH.
 import { readFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join } from 'node:path';
-import type { Env } from '../../core/paths.js';
-import { formatPattern } from '../../core/url.js';
+import type { Env } from '../../platform/paths.js';
+import { formatPattern } from '../../model/url.js';
 import { BAZEL_BEGIN, BAZEL_END, bazelHelpers, bazelrcPath } from '../setup/bazel.js';
 import { helperPath, shq } from '../setup/common.js';
 import { DOCKER_HELPER_NAME, dockerConfigPath, dockerHelperOnPath, dockerKeys } from '../setup/docker.js';
@@ -13,7 +13,7 @@ import { gitUrls } from '../setup/git.js';
 import { keyringOnPath } from '../setup/keyring-dir.js';
 import { pipConfigPath, pipKeyringProvider } from '../setup/pip.js';
 import { isUnscopableHost, type Target } from '../setup/targets.js';
-import { parseToml } from '../setup/toml.js';
+import { parseTomlValue } from '../../formats/toml.js';
 import { uvConfigPath } from '../setup/uv.js';
 import type { Check } from './check.js';
 
@@ -195,7 +195,7 @@ function uv(env: Env): Check {
   let provider: unknown = env.UV_KEYRING_PROVIDER;
   if (!provider && text !== null) {
     try {
-      provider = parseToml(text).value['keyring-provider'];
+      provider = parseTomlValue(text)['keyring-provider'];
     } catch (e) {
       return tool('uv', 'error', `${path} is not valid TOML (${(e as Error).message}); uv refuses to start`, { fix: `fix ${path}, then: credmux setup uv` });
     }

@@ -4,8 +4,8 @@
 // https://index.docker.io, anything else as host[:port] (scheme and path dropped, stored as https).
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { Env } from '../../core/paths.js';
-import { IDENTITY_TOKEN_USERNAME } from '../../core/types.js';
+import type { Env } from '../../platform/paths.js';
+import { IDENTITY_TOKEN_USERNAME } from '../../model/types.js';
 import { FormatError, parseJsonObject, type ImportSource, type Parsed } from './types.js';
 
 const DOCKER_HUB_HOSTS = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);

@@ -2,7 +2,7 @@
 // password percent-encoded. git reads ~/.git-credentials and $XDG_CONFIG_HOME/git/credentials.
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { Env } from '../../core/paths.js';
+import type { Env } from '../../platform/paths.js';
 import type { ImportSource, Parsed } from './types.js';
 
 export const gitImport: ImportSource = {

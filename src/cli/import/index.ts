@@ -3,10 +3,10 @@
 // normalisation as `credmux login` and every helper). Nothing stored is ever overwritten: an entry with
 // the same URL and username but another secret is a conflict, reported with the command that resolves it.
 import { readFileSync } from 'node:fs';
-import { openEngine, type OpenedEngine } from '../../core/open.js';
-import type { Env } from '../../core/paths.js';
-import { CredmuxError, type Credential } from '../../core/types.js';
-import { formatPattern, parsePattern, parseRequest, patternFromRequest } from '../../core/url.js';
+import { openEngine, type OpenedEngine } from '../../engine/open.js';
+import type { Env } from '../../platform/paths.js';
+import { CredmuxError, type Credential } from '../../model/types.js';
+import { formatPattern, parsePattern, parseRequest, patternFromRequest } from '../../model/url.js';
 import type { Io } from '../credentials.js';
 import { EXIT } from '../exit-codes.js';
 import { EXIT_PROBLEMS, shq, tilde } from '../setup/common.js';

@@ -3,7 +3,7 @@
 // to every host, which credmux will not copy into the store (a netrc rule in config.json reads it through).
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { Env } from '../../core/paths.js';
+import type { Env } from '../../platform/paths.js';
 import { NetrcFormatError, parseNetrc, type NetrcMachine } from '../../sources/netrc.js';
 import { FormatError, type ImportSource, type Parsed } from './types.js';
 

@@ -3,8 +3,8 @@
 // [distutils], every section with a password counts (twine reads [pypi] that way).
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { Env } from '../../core/paths.js';
-import { iniGet, parseIni } from '../setup/ini.js';
+import type { Env } from '../../platform/paths.js';
+import { iniGet, parseIni } from '../../formats/ini.js';
 import type { ImportSource, Parsed } from './types.js';
 
 const DEFAULT_REPOSITORIES: Record<string, string> = {

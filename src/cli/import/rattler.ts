@@ -3,7 +3,7 @@
 // Host keys may be `*.domain` wildcards, which credmux stores as the same wildcard pattern.
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { Env } from '../../core/paths.js';
+import type { Env } from '../../platform/paths.js';
 import { DEFAULT_TOKEN_USERNAME } from '../../sources/types.js';
 import { parseJsonObject, type ImportSource, type Parsed } from './types.js';
 

@@ -1,5 +1,5 @@
-import type { Env } from '../../core/paths.js';
-import type { Credential } from '../../core/types.js';
+import type { Env } from '../../platform/paths.js';
+import type { Credential } from '../../model/types.js';
 
 export const SOURCE_NAMES = ['netrc', 'docker', 'git', 'pypirc', 'uv', 'rattler'] as const;
 export type SourceName = (typeof SOURCE_NAMES)[number];

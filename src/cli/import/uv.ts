@@ -3,9 +3,9 @@
 // scheme (basic, the default | bearer) and password | token. A bare host as service means https.
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { Env } from '../../core/paths.js';
+import type { Env } from '../../platform/paths.js';
 import { DEFAULT_TOKEN_USERNAME } from '../../sources/types.js';
-import { parseToml, TomlError, type TomlValue } from '../setup/toml.js';
+import { parseTomlValue, TomlError, type TomlValue } from '../../formats/toml.js';
 import { FormatError, type ImportSource, type Parsed } from './types.js';
 
 export const uvImport: ImportSource = {
@@ -18,18 +18,18 @@ export const uvImport: ImportSource = {
   parse(text) {
     let doc;
     try {
-      doc = parseToml(text);
+      doc = parseTomlValue(text);
     } catch (e) {
       // TomlError messages name the line and the construct, never the value.
       throw new FormatError(e instanceof TomlError ? `not valid TOML (${e.message})` : 'not valid TOML');
     }
     const out: Parsed = { candidates: [], skipped: [] };
-    const list = doc.value.credential;
+    const list = doc.credential;
     if (list === undefined) return out;
     if (!Array.isArray(list)) throw new FormatError('"credential" is not an array of tables ([[credential]])');
     list.forEach((item: TomlValue, i) => {
       const where = `[[credential]] #${i + 1}`;
-      if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+      if (typeof item !== 'object' || Array.isArray(item) || item instanceof Date) {
         out.skipped.push({ where, reason: 'not a table' });
         return;
       }

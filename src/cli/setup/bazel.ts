@@ -5,9 +5,9 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { statSync } from 'node:fs';
-import type { Env } from '../../core/paths.js';
-import { CredmuxError } from '../../core/types.js';
-import { formatPattern } from '../../core/url.js';
+import type { Env } from '../../platform/paths.js';
+import { CredmuxError } from '../../model/types.js';
+import { formatPattern } from '../../model/url.js';
 import { helperPath, shq } from './common.js';
 import { isUnscopableHost, type Target } from './targets.js';
 import type { FileSpec } from './transaction.js';

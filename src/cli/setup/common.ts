@@ -4,7 +4,7 @@ import { EXIT } from '../exit-codes.js';
 import { realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Env } from '../../core/paths.js';
+import type { Env } from '../../platform/paths.js';
 
 /**
  * `credmux doctor` found something broken; `credmux import` left a conflict or could not read a file.

@@ -5,9 +5,9 @@
 import { statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { Env } from '../../core/paths.js';
-import { CredmuxError } from '../../core/types.js';
-import { formatPattern } from '../../core/url.js';
+import type { Env } from '../../platform/paths.js';
+import { CredmuxError } from '../../model/types.js';
+import { formatPattern } from '../../model/url.js';
 import { binDir, helperPath, shq } from './common.js';
 import { sameFile, whichOnPath } from './exec.js';
 import { hostPort, type Target } from './targets.js';

@@ -1,8 +1,8 @@
 // `credmux setup bazel|git|docker|pip|uv [--dry-run] [--undo]`: wires credmux into a tool's own
 // configuration. Each tool module says WHAT to write; ./transaction.ts makes it idempotent and
 // reversible; this module runs one and tells the person what happened and what is left for them to do.
-import type { Env } from '../../core/paths.js';
-import { CredmuxError } from '../../core/types.js';
+import type { Env } from '../../platform/paths.js';
+import { CredmuxError } from '../../model/types.js';
 import type { Io } from '../credentials.js';
 import { EXIT } from '../exit-codes.js';
 import { planBazel } from './bazel.js';

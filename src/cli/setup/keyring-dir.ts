@@ -2,7 +2,7 @@
 // also shadow other commands, so setup makes a directory holding ONLY a `keyring` link to credmux's
 // keyring entry; the person puts that directory on PATH.
 import { join } from 'node:path';
-import { dataDir, type Env } from '../../core/paths.js';
+import { dataDir, type Env } from '../../platform/paths.js';
 import { helperPath, shq } from './common.js';
 import { sameFile, whichOnPath } from './exec.js';
 import type { LinkSpec } from './transaction.js';

@@ -3,8 +3,8 @@
 // (docs/protocols.md §4.2); pip < 26.2 does so only when the index URL names the user.
 import { devNull, homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Env } from '../../core/paths.js';
-import { iniGet, iniSet, iniUnset, parseIni, pipKey, type IniOwned } from './ini.js';
+import type { Env } from '../../platform/paths.js';
+import { iniGet, iniSet, iniUnset, parseIni, pipKey, type IniOwned } from '../../formats/ini.js';
 import { keyringLink, keyringOnPath } from './keyring-dir.js';
 import type { FileSpec } from './transaction.js';
 import type { SetupOptions, ToolPlan } from './types.js';

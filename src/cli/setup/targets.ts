@@ -1,10 +1,10 @@
 // What setup wires: every URL pattern credmux can answer for, from the config's rules and from the
 // stored credentials (which are rules too). Tools are wired per host, so these are the hosts to name.
-import { compileRules, loadConfig } from '../../core/config.js';
-import { openEngine } from '../../core/open.js';
-import type { Env } from '../../core/paths.js';
-import { CredmuxError } from '../../core/types.js';
-import { formatPattern, parsePattern, type Pattern } from '../../core/url.js';
+import { compileRules, loadConfig } from '../../engine/config.js';
+import { openEngine } from '../../engine/open.js';
+import type { Env } from '../../platform/paths.js';
+import { CredmuxError } from '../../model/types.js';
+import { formatPattern, parsePattern, type Pattern } from '../../model/url.js';
 
 export interface Target {
   pattern: Pattern;

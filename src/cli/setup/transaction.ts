@@ -8,11 +8,12 @@
 // The tool then applies credmux's part to that base. So a second run with the same inputs computes the
 // same bytes and writes nothing, and a run after `credmux logout` drops what is no longer needed.
 import { createHash } from 'node:crypto';
-import { closeSync, fchmodSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, rmdirSync, statSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmdirSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { stateDir, type Env } from '../../core/paths.js';
-import { CredmuxError } from '../../core/types.js';
-import { unifiedDiff } from './diff.js';
+import { writeFileAtomicSync } from '../../platform/atomic-write.js';
+import { stateDir, type Env } from '../../platform/paths.js';
+import { CredmuxError } from '../../model/types.js';
+import { unifiedDiff } from '../../formats/diff.js';
 
 export type Tool = 'bazel' | 'git' | 'docker' | 'pip' | 'uv';
 
@@ -144,21 +145,8 @@ function modeOf(path: string): number | undefined {
 
 /** Temp file in the same directory, fsync, rename: a reader sees the old or the new file, never half. */
 function writeAtomic(path: string, content: string, mode: number): void {
-  const tmp = join(dirname(path), `.${basename(path)}.credmux-${process.pid}-${Date.now()}.tmp`);
-  const fd = openSync(tmp, 'wx', 0o600);
-  try {
-    fchmodSync(fd, mode); // exactly the old file's mode: open()'s mode would be cut by the umask
-    writeSync(fd, content);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    renameSync(tmp, path);
-  } catch (e) {
-    rmIfExists(tmp);
-    throw e;
-  }
+  // Exactly the old file's mode (open()'s would be cut by the umask); the directory is not synced.
+  writeFileAtomicSync(path, content, { mode, durable: 'file', tmp: join(dirname(path), `.${basename(path)}.credmux-${process.pid}-${Date.now()}.tmp`) });
 }
 
 function rmIfExists(path: string): void {

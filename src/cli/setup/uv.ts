@@ -3,10 +3,10 @@
 // index URL) or the index says `authenticate = "always"` (docs/protocols.md §4.3).
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Env } from '../../core/paths.js';
-import { CredmuxError } from '../../core/types.js';
+import type { Env } from '../../platform/paths.js';
+import { CredmuxError } from '../../model/types.js';
 import { keyringLink, keyringOnPath } from './keyring-dir.js';
-import { parseToml, TomlError, tomlString, type TomlDoc } from './toml.js';
+import { parseToml, TomlError, tomlEditIsExact, tomlString, type TomlDoc, type TomlValue } from '../../formats/toml.js';
 import type { FileSpec } from './transaction.js';
 import type { SetupOptions, ToolPlan } from './types.js';
 
@@ -43,6 +43,58 @@ function topLevelKey(doc: TomlDoc) {
   return doc.topLevel.find((k) => k.key.length === 1 && k.key[0] === KEY);
 }
 
+/** `text` with the key set; null content: it already holds the value. */
+function setKey(text: string, file: string): { content: string | null; owned: Owned } {
+  const doc = parseUvToml(text, file);
+  const lines = text.split('\n');
+  const existing = topLevelKey(doc);
+  if (existing) {
+    if (doc.value[KEY] === VALUE) return { content: null, owned: NOTHING };
+    const prev = lines.slice(existing.start, existing.end + 1);
+    lines.splice(existing.start, prev.length, LINE);
+    return { content: lines.join('\n'), owned: { ...NOTHING, prev } };
+  }
+  const lastTop = doc.topLevel[doc.topLevel.length - 1];
+  if (lastTop) {
+    lines.splice(lastTop.end + 1, 0, LINE);
+    return { content: lines.join('\n'), owned: NOTHING };
+  }
+  if (doc.firstHeaderLine !== null) {
+    // Top-level keys must come before the first table; comments right above a header belong to it.
+    let at = doc.firstHeaderLine;
+    while (at > 0 && lines[at - 1]!.trim().startsWith('#')) at--;
+    lines.splice(at, 0, LINE, '');
+    return { content: lines.join('\n'), owned: { ...NOTHING, addedBlankAfter: true } };
+  }
+  const addedNewline = text !== '' && !text.endsWith('\n');
+  return { content: `${text}${addedNewline ? '\n' : ''}${LINE}\n`, owned: { ...NOTHING, addedNewline } };
+}
+
+/** `current` with the key taken out (or its earlier lines back); null: there is nothing of ours in it. */
+function unsetKey(current: string, owned: Owned): string | null {
+  let doc: TomlDoc;
+  try {
+    doc = parseToml(current);
+  } catch {
+    return null; // not ours to repair
+  }
+  const k = topLevelKey(doc);
+  if (!k || doc.value[KEY] !== VALUE) return null;
+  const lines = current.split('\n');
+  const removeBlank = owned.addedBlankAfter && lines[k.end + 1]?.trim() === '' ? 1 : 0;
+  const wasLast = k.end === lines.length - 2 && lines[lines.length - 1] === '';
+  lines.splice(k.start, k.end - k.start + 1 + removeBlank, ...(owned.prev ?? []));
+  let out = lines.join('\n');
+  if (wasLast && owned.addedNewline && out.endsWith('\n')) out = out.slice(0, -1);
+  return out;
+}
+
+/** The edited text, once parsing it shows the key holds `value` (undefined: is gone) and nothing else moved. */
+function verified(before: string, after: string, value: TomlValue | undefined, file: string): string {
+  if (tomlEditIsExact(before, after, KEY, value)) return after;
+  throw new CredmuxError('bad-request', `cannot ${value === undefined ? 'take out' : 'set'} ${KEY} in ${file} without changing anything else; edit it by hand`);
+}
+
 export function planUv(env: Env, opts: SetupOptions): ToolPlan {
   const file = uvConfigPath(env);
   const spec: FileSpec<Owned> = {
@@ -50,47 +102,14 @@ export function planUv(env: Env, opts: SetupOptions): ToolPlan {
     newMode: 0o644,
     async apply(base) {
       const text = base ?? '';
-      const doc = parseUvToml(text, file);
-      const lines = text.split('\n');
-      const existing = topLevelKey(doc);
-      if (existing) {
-        if (doc.value[KEY] === VALUE) return { content: base, owned: NOTHING };
-        const prev = lines.slice(existing.start, existing.end + 1);
-        lines.splice(existing.start, prev.length, LINE);
-        return { content: lines.join('\n'), owned: { ...NOTHING, prev } };
-      }
-      const lastTop = doc.topLevel[doc.topLevel.length - 1];
-      if (lastTop) {
-        lines.splice(lastTop.end + 1, 0, LINE);
-        return { content: lines.join('\n'), owned: NOTHING };
-      }
-      if (doc.firstHeaderLine !== null) {
-        // Top-level keys must come before the first table; comments right above a header belong to it.
-        let at = doc.firstHeaderLine;
-        while (at > 0 && lines[at - 1]!.trim().startsWith('#')) at--;
-        lines.splice(at, 0, LINE, '');
-        return { content: lines.join('\n'), owned: { ...NOTHING, addedBlankAfter: true } };
-      }
-      const addedNewline = text !== '' && !text.endsWith('\n');
-      return { content: `${text}${addedNewline ? '\n' : ''}${LINE}\n`, owned: { ...NOTHING, addedNewline } };
+      const { content, owned } = setKey(text, file);
+      return content === null ? { content: base, owned } : { content: verified(text, content, VALUE, file), owned };
     },
     async revert(current, owned) {
       if (current === null) return null;
-      let doc: TomlDoc;
-      try {
-        doc = parseToml(current);
-      } catch {
-        return current; // not ours to repair
-      }
-      const k = topLevelKey(doc);
-      if (!k || doc.value[KEY] !== VALUE) return current;
-      const lines = current.split('\n');
-      const removeBlank = owned.addedBlankAfter && lines[k.end + 1]?.trim() === '' ? 1 : 0;
-      const wasLast = k.end === lines.length - 2 && lines[lines.length - 1] === '';
-      lines.splice(k.start, k.end - k.start + 1 + removeBlank, ...(owned.prev ?? []));
-      let out = lines.join('\n');
-      if (wasLast && owned.addedNewline && out.endsWith('\n')) out = out.slice(0, -1);
-      return out;
+      const out = unsetKey(current, owned);
+      if (out === null) return current;
+      return verified(current, out, owned.prev ? parseToml(owned.prev.join('\n')).value[KEY] : undefined, file);
     },
   };
   const notes: string[] = [];

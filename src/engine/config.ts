@@ -3,117 +3,12 @@
 // at build time, then semantically (every `match` must parse), with messages that name the JSON path.
 import { readFileSync, statSync } from 'node:fs';
 import validateSchema from '../generated/config-validator.js';
-import { configFile, type Env } from './paths.js';
-import { CredmuxError } from './types.js';
-import { parsePattern, type Pattern } from './url.js';
-import { findDuplicateKey } from '../protocols/util.js';
-import { sourceProblems } from '../sources/validate.js';
-
-export type SourceConfig =
-  | { type: 'env'; var: string; usernameVar?: string }
-  | { type: 'netrc'; file?: string }
-  | ExchangeSourceConfig
-  | OAuth2SourceConfig
-  | OidcSourceConfig
-  | CommandSourceConfig;
-
-/** Where a secret a token source consumes comes from: the store (credmux login) or an env var. */
-export type SecretRef = StoredRef | { env: string };
-export interface StoredRef {
-  /** URL or pattern it was stored under, e.g. https://api.pyx.dev (as given to `credmux login`). */
-  stored: string;
-  username?: string;
-}
-
-/** Shared by the sources that mint short-lived tokens (documented in the schema). */
-export interface TokenSourceCommon {
-  /** "jwt": refuse anything that is not a JWT (and read its exp); "any" (default): JWT exp when it is one. */
-  expect?: 'jwt' | 'any';
-  /** Upper bound on a token's life; the earliest of this, the JWT exp and expires_in wins. */
-  ttlSeconds?: number;
-  /** Plain http to loopback only (tests, local proxies). */
-  allowInsecureHttp?: boolean;
-}
-
-/** A long-lived secret exchanged at an endpoint for a short-lived token (pyx API keys). */
-export interface ExchangeSourceConfig extends TokenSourceCommon {
-  type: 'exchange';
-  endpoint: string;
-  secret: SecretRef;
-  /** bearer (default): `Authorization: Bearer <secret>`, empty POST; json/form: the secret in `secretField`. */
-  style?: 'bearer' | 'json' | 'form';
-  secretField?: string;
-  /** Constant fields sent with it (json: any scalar; form: strings). */
-  fields?: Record<string, string | number | boolean>;
-  /** Field of the JSON answer holding the token (dotted path); default access_token, then token. */
-  tokenField?: string;
-}
-
-/** OAuth 2.0 refresh-token grant (RFC 6749 §6); the first refresh token comes from `credmux login URL --oauth` (RFC 8628). */
-export interface OAuth2SourceConfig extends TokenSourceCommon {
-  type: 'oauth2';
-  tokenEndpoint: string;
-  deviceEndpoint?: string;
-  clientId: string;
-  clientSecret?: SecretRef;
-  /** How a client secret is sent: basic (default, RFC 6749 §2.3.1) or post (in the form). */
-  clientAuth?: 'basic' | 'post';
-  scope?: string;
-  audience?: string;
-  /** Where the refresh token is kept; default: the rule's match, user __refresh_token__. */
-  refreshToken?: StoredRef;
-}
-
-export type OidcIdentity =
-  | { provider: 'github'; audience?: string }
-  | { provider: 'gitlab'; var: string }
-  | { provider: 'env'; var: string }
-  | { provider: 'file'; path: string };
-
-/** A CI identity token (OIDC) exchanged for a token: a mint endpoint, or RFC 8693 token exchange. */
-export interface OidcSourceConfig extends TokenSourceCommon {
-  type: 'oidc';
-  identity: OidcIdentity;
-  endpoint: string;
-  /** mint (default): POST {"token": <jwt>} → {"token": …}; token-exchange: RFC 8693 form. */
-  grant?: 'mint' | 'token-exchange';
-  tokenField?: string;
-  audience?: string;
-  scope?: string;
-  requestedTokenType?: string;
-  clientId?: string;
-}
-
-/** A command (argv, no shell) that prints a token. */
-export interface CommandSourceConfig {
-  type: 'command';
-  command: string[];
-  timeoutSeconds?: number;
-  /** Field of the JSON output holding the token (dotted path); default: the whole trimmed stdout. */
-  jsonField?: string;
-  expect?: 'jwt' | 'any';
-  ttlSeconds?: number;
-}
-
-export interface RuleConfig {
-  id?: string;
-  match: string;
-  username?: string;
-  kind?: 'basic' | 'bearer';
-  source: SourceConfig;
-}
-
-export interface Config {
-  rules: RuleConfig[];
-}
-
-/** A rule ready for matching: its pattern parsed once, its identity fixed. */
-export interface Rule extends RuleConfig {
-  id: string;
-  pattern: Pattern;
-}
-
-export const EMPTY_CONFIG: Config = { rules: [] };
+import { configFile, type Env } from '../platform/paths.js';
+import { CredmuxError } from '../model/types.js';
+import { parsePattern, type Pattern } from '../model/url.js';
+import { EMPTY_CONFIG, type Config, type Rule, type RuleConfig } from '../model/rule.js';
+import { findDuplicateKey } from '../formats/json.js';
+import { sourceProblems } from './source-validate.js';
 
 /**
  * Identifies the config file's current content cheaply (one stat): inode, size and mtime. A missing

@@ -1,7 +1,8 @@
 // env-names.json beside the socket: the environment variables the daemon's rules read. A client sends
 // its own values for exactly these with each request (src/sources/env-names.ts says why). Names only,
 // never a value; written atomically, read on every helper call (one small file).
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomicSync } from '../platform/atomic-write.js';
 import { join } from 'node:path';
 
 export function envNamesFile(dir: string): string {
@@ -23,9 +24,7 @@ export function publisher(dir: string): (names: string[]) => void {
   return (names) => {
     const text = JSON.stringify(names);
     if (text === last) return;
-    const tmp = `${envNamesFile(dir)}.${process.pid}.tmp`;
-    writeFileSync(tmp, text + '\n', { mode: 0o600 });
-    renameSync(tmp, envNamesFile(dir));
+    writeFileAtomicSync(envNamesFile(dir), text + '\n', { durable: 'none', tmp: `${envNamesFile(dir)}.${process.pid}.tmp` });
     last = text;
   };
 }

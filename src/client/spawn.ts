@@ -2,8 +2,8 @@
 // started it and no terminal signal or closed pipe reaches it.
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Env } from '../core/paths.js';
-import { acquireLock, ownRecord } from './lock.js';
+import type { Env } from '../platform/paths.js';
+import { acquireLock, ownRecord } from '../ipc/lock.js';
 
 /**
  * The daemon's bundle: CREDMUX_DAEMON_BIN, else dist/lib/credmux-daemon.cjs next to the running

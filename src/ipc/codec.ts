@@ -10,7 +10,7 @@
 // {"code":"version","protocol":<daemon's>,…}}; and {"v":<daemon's>,"id":…,"ctl":"shutdown"} stops it.
 // Imported by the client hot path: plain code, no dependencies.
 import type { CacheReport } from '../cache/registry.js';
-import type { Credential, EngineRequest, EngineResult } from '../core/types.js';
+import type { Credential, EngineRequest, EngineResult } from '../model/types.js';
 import type { CallerEnv } from '../sources/env-names.js';
 
 export const PROTOCOL_VERSION = 1;

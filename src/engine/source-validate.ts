@@ -1,7 +1,7 @@
 // Checks on a rule's source that the JSON Schema cannot express, run when the config is loaded so a
 // mistake is reported with its JSON path before any request — and before any secret is sent.
-import type { SecretRef, SourceConfig } from '../core/config.js';
-import { parsePattern } from '../core/url.js';
+import type { SecretRef, SourceConfig } from '../model/rule.js';
+import { parsePattern } from '../model/url.js';
 import { endpointProblem } from '../http/policy.js';
 
 export interface SourceProblem {

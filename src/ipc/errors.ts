@@ -1,6 +1,6 @@
 // Why the daemon could not be started, stopped or reached, for the human CLI. The message always
 // says what to do about it, and never carries a secret.
-import { CredmuxError } from '../core/types.js';
+import { CredmuxError } from '../model/types.js';
 
 /** Exit code of a daemon that found another one holding the lock (EX_TEMPFAIL): not a failure. */
 export const EXIT_BUSY = 75;

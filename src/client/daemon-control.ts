@@ -1,35 +1,17 @@
 // What `credmux daemon run|start|stop|status` calls. Everything returned is JSON-able and secret-free.
-import type { Env } from '../core/paths.js';
-import { PROTOCOL_VERSION, type ControlName, type DaemonMessage, type DaemonStatus } from './codec.js';
+import type { Env } from '../platform/paths.js';
+import { PROTOCOL_VERSION, type ControlName, type DaemonMessage, type DaemonStatus } from '../ipc/codec.js';
 import { ask, type AskOutcome } from './connection.js';
-import { DaemonError, EXIT_BUSY } from './errors.js';
-import { pidAlive } from '../core/liveness.js';
-import { sleep } from '../core/sleep.js';
-import { currentHolder, isAlive, type Holder } from './lock.js';
-import { daemonFiles, socketPathProblem } from './paths.js';
-import { ensurePrivateDir } from './private-dir.js';
-import { serveDaemon, type ServeOptions } from './run.js';
+import { DaemonError, EXIT_BUSY } from '../ipc/errors.js';
+import { pidAlive } from '../platform/liveness.js';
+import { sleep } from '../platform/sleep.js';
+import { currentHolder, isAlive, type Holder } from '../ipc/lock.js';
+import { daemonFiles, socketPathProblem } from '../ipc/paths.js';
+import { ensurePrivateDir } from '../ipc/private-dir.js';
 import { daemonBinPath, spawnLockedDaemon } from './spawn.js';
 
 export { EXIT_BUSY };
 export type { DaemonStatus };
-
-/**
- * Runs the daemon in this process until it stops (idle, signal, `stop`); resolves with the exit code
- * (0 stopped, 75 another daemon holds the lock, 1 refused to start, 70 crashed). The caller then
- * exits: an engine may leave sockets (keep-alive) open.
- */
-export async function runDaemon(env: Env, opts: ServeOptions = {}): Promise<number> {
-  return serveDaemon(
-    env,
-    async (e) => {
-      // Loaded here, not at module top: `credmux daemon status` and the helpers' client never need it.
-      const { openEngine } = await import('../core/open.js');
-      return openEngine(e);
-    },
-    { watchExecutable: process.argv[1], ...opts },
-  );
-}
 
 export type DaemonStatusReport =
   | ({ running: true } & DaemonStatus)

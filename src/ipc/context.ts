@@ -4,7 +4,7 @@
 // the daemon declines and the client resolves in process. (The socket path already separates
 // different XDG_RUNTIME_DIR/XDG_CACHE_HOME values.)
 import { resolve } from 'node:path';
-import type { Env } from '../core/paths.js';
+import type { Env } from '../platform/paths.js';
 
 /** Settings of the daemon itself or of the client, which do not change what the engine answers. */
 const NOT_CONTEXT = new Set(['CREDMUX_DAEMON', 'CREDMUX_DAEMON_BIN', 'CREDMUX_IDLE_TIMEOUT', 'CREDMUX_EXTRA_CA_CERTS']);

@@ -12,7 +12,7 @@
 // holds n and Q holds m > n, P's check ran before m existed; so Q read the top generation before P
 // created n, and saw something ≥ m-1 ≥ n that P would then have seen above n — a contradiction.)
 //
-// Liveness: core/liveness.ts (kill(pid, 0) plus the process start time). The holder removes older
+// Liveness: platform/liveness.ts (kill(pid, 0) plus the process start time). The holder removes older
 // generations and leftovers; it never removes its own file but marks it released on a clean exit.
 //
 // A helper that finds no daemon takes the lock itself before it spawns one, and hands it over to the
@@ -20,10 +20,11 @@
 // or already naming it. Helpers arriving meanwhile see a live holder and wait, instead of each
 // spawning a daemon that starts only to lose the race (a burst of 200 helpers on 2 cores spawned
 // 15–60 daemons, measured, each paying a whole start on CPUs the one winner needed).
-import { linkSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pidAlive, processAlive, processStartTime } from '../core/liveness.js';
-import { VERSION } from '../core/version.js';
+import { writeFileAtomicSync } from '../platform/atomic-write.js';
+import { pidAlive, processAlive, processStartTime } from '../platform/liveness.js';
+import { VERSION } from '../platform/version.js';
 import { PROTOCOL_VERSION } from './codec.js';
 import { DaemonError } from './errors.js';
 
@@ -188,10 +189,9 @@ function adopt(dir: string, gen: number, record: LockRecord): HeldLock {
 function rewriteRecord(dir: string, gen: number, record: LockRecord): void {
   const tmp = join(dir, `.daemon.lock.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
   try {
-    writeFileSync(tmp, JSON.stringify(record), { flag: 'wx', mode: 0o600 });
-    renameSync(tmp, lockPath(dir, gen));
+    writeFileAtomicSync(lockPath(dir, gen), JSON.stringify(record), { durable: 'none', tmp });
   } catch {
-    removeQuietly(tmp);
+    // the temp file is gone; the old record stands
   }
 }
 

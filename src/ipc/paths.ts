@@ -1,7 +1,7 @@
 // Where the daemon's files live. Everything in the runtime dir is private (0700): the socket, the
 // generation lock files and the informational pid file. The log goes to the state dir.
 import { join } from 'node:path';
-import { runtimeDir, stateDir, type Env } from '../core/paths.js';
+import { runtimeDir, stateDir, type Env } from '../platform/paths.js';
 
 export interface DaemonFiles {
   /** The private directory holding socket and lock ($XDG_RUNTIME_DIR/credmux, or ~/.cache/credmux/run). */

@@ -2,10 +2,11 @@
 // both re-checked for every request (one stat each) so a long-lived daemon picks up changes made by
 // other processes without a restart, and the very next request sees them. The daemon's immediate
 // answers (Engine.handleNow) share those stats among the requests read in one event-loop turn.
-import { compileRules, configStamp, loadConfig, type Rule } from './config.js';
+import { compileRules, configStamp, loadConfig } from './config.js';
+import type { Rule } from '../model/rule.js';
 import { engineFrom, type Engine, type EngineDeps } from './engine.js';
-import { configFile, type Env } from './paths.js';
-import type { StoredEntry } from './types.js';
+import { configFile, type Env } from '../platform/paths.js';
+import type { StoredEntry } from '../model/types.js';
 import { openStore } from '../store/select.js';
 import type { SecretStore } from '../store/types.js';
 

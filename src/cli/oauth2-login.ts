@@ -1,18 +1,19 @@
-// `credmux login URL --oauth`: runs the device flow (oauth2-device.ts) with the endpoints and client
+// `credmux login URL --oauth`: runs the device flow (src/sources/oauth2-device.ts) with the endpoints and client
 // of the oauth2 rule that matches URL (flags override or stand in), and stores the refresh token
 // where that rule reads it. A running daemon notices the new token (its write time changed) and
 // drops the access token it minted from the old one.
-import { compileRules, loadConfig, type OAuth2SourceConfig, type Rule, type StoredRef } from '../core/config.js';
-import { selectMostSpecific } from '../core/match.js';
-import type { Env } from '../core/paths.js';
-import { CredmuxError } from '../core/types.js';
-import { formatPattern, parsePattern, parseRequest, patternFromRequest } from '../core/url.js';
+import { compileRules, loadConfig } from '../engine/config.js';
+import type { OAuth2SourceConfig, Rule, StoredRef } from '../model/rule.js';
+import { selectMostSpecific } from '../model/match.js';
+import type { Env } from '../platform/paths.js';
+import { CredmuxError } from '../model/types.js';
+import { formatPattern, parsePattern, parseRequest, patternFromRequest } from '../model/url.js';
 import { endpointProblem } from '../http/policy.js';
 import type { SecretStore } from '../store/types.js';
-import { runDeviceFlow, type DeviceFlowOptions } from './oauth2-device.js';
-import { refreshTokenRef } from './oauth2.js';
-import { refWording, secretAccess } from './secret-ref.js';
-import { REFRESH_TOKEN_USERNAME } from './types.js';
+import { runDeviceFlow, type DeviceFlowOptions } from '../sources/oauth2-device.js';
+import { refreshTokenRef } from '../sources/oauth2.js';
+import { refWording, secretAccess } from '../sources/secret-ref.js';
+import { REFRESH_TOKEN_USERNAME } from '../sources/types.js';
 
 export interface OAuthLoginArgs {
   url: string;

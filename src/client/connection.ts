@@ -1,7 +1,7 @@
 // One question to the daemon over a fresh connection, with a bound on connecting and on answering.
 // Every way it can go wrong is an outcome, never an exception: the caller decides what it means.
 import { dial } from './pipe.js';
-import { decodeDaemonLine, encode, LineSplitter, type ClientMessage, type DaemonMessage } from './codec.js';
+import { decodeDaemonLine, encode, LineSplitter, type ClientMessage, type DaemonMessage } from '../ipc/codec.js';
 
 export type AskOutcome =
   | { kind: 'reply'; msg: DaemonMessage }

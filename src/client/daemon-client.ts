@@ -17,19 +17,19 @@
 // resolving in process; after a daemon failed to start, calls stop spawning for
 // FAILED_START_BACKOFF_MS (`credmux daemon start` still tries, and says why).
 import { statSync, writeFileSync } from 'node:fs';
-import type { Env } from '../core/paths.js';
-import { sleep } from '../core/sleep.js';
-import type { EngineRequest, EngineResult } from '../core/types.js';
-import { PROTOCOL_VERSION, type ClientMessage } from './codec.js';
+import type { Env } from '../platform/paths.js';
+import { sleep } from '../platform/sleep.js';
+import type { EngineRequest, EngineResult } from '../model/types.js';
+import { PROTOCOL_VERSION, type ClientMessage } from '../ipc/codec.js';
 import { ask, canConnect, type AskOutcome, type AskTimeouts } from './connection.js';
-import { contextFingerprint } from './context.js';
-import { EXIT_BUSY } from './errors.js';
-import { currentHolder } from './lock.js';
-import { processProgress } from '../core/liveness.js';
-import { daemonFiles, socketPathProblem, type DaemonFiles } from './paths.js';
-import { ensurePrivateDir } from './private-dir.js';
+import { contextFingerprint } from '../ipc/context.js';
+import { EXIT_BUSY } from '../ipc/errors.js';
+import { currentHolder } from '../ipc/lock.js';
+import { processProgress } from '../platform/liveness.js';
+import { daemonFiles, socketPathProblem, type DaemonFiles } from '../ipc/paths.js';
+import { ensurePrivateDir } from '../ipc/private-dir.js';
 import { spawnLockedDaemon, type SpawnedDaemon } from './spawn.js';
-import { readEnvNames } from './env-names-file.js';
+import { readEnvNames } from '../ipc/env-names-file.js';
 import type { CallerEnv } from '../sources/env-names.js';
 
 export interface AskOptions {
