@@ -1,6 +1,7 @@
 // Shared by the hardening suites: a seeded template user (real `credmux login`s into the file store),
 // cheap per-case copies of it, byte snapshots of the store, and a process runner that takes raw bytes.
 import { spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -131,10 +132,13 @@ export async function seededTemplate(): Promise<Home> {
   return h;
 }
 
-/** A private copy of the template (modes kept: the store refuses a group-readable directory). */
+/**
+ * A private copy of the template, modes kept: the store refuses a group-readable directory. `cp -a`,
+ * not fs.cpSync: from Node 22 cpSync creates the directories it copies with the default mode (0755).
+ */
 export function cloneHome(template: Home, extraEnv: Record<string, string> = {}): Home {
   const root = mkdtempSync(join(tmpdir(), 'credmux-case-'));
-  cpSync(template.home, join(root, 'home'), { recursive: true });
+  execFileSync('cp', ['-a', template.home, join(root, 'home')]);
   return homeAt(root, extraEnv);
 }
 
