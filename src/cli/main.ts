@@ -6,10 +6,9 @@ import { CredmuxError } from '../model/types.js';
 import { VERSION } from '../platform/version.js';
 import * as creds from './credentials.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
+import { cliStdio } from './stdio.js';
 
-const io: creds.Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
-
-const EPILOG = `Exit codes: 0 ok, 1 not found, 2 usage or bad input, 3 invalid config, 4 store error, 5 source error, 6 problems found (doctor, import), 75 another daemon runs, 70 internal error.
+const EPILOG = `Exit codes: 0 ok, 1 not found, 2 usage or bad input, 3 invalid config, 4 store error, 5 source error, 6 problems found (doctor, import), 75 another daemon runs, 70 internal error, 74 output could not be written, 141 the output pipe was closed (as git and coreutils).
 Protocol entries: credmux bazel|git|docker|keyring <args> (same as credmux-bazel, git-credential-credmux, docker-credential-credmux, keyring).`;
 
 function urlArg(y: Argv) {
@@ -17,6 +16,13 @@ function urlArg(y: Argv) {
 }
 
 export async function main(argv: string[], env: Env): Promise<number> {
+  const stdio = cliStdio();
+  const io = stdio.io;
+  const code = await commands(argv, env, io);
+  return stdio.outcome() ?? code;
+}
+
+async function commands(argv: string[], env: Env, io: creds.Io): Promise<number> {
   let code: number = EXIT.ok;
   const run = (fn: () => Promise<number>) => async () => {
     code = await fn();

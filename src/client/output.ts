@@ -13,8 +13,13 @@ export function writeAnswer(fd: 1 | 2, text: string): void {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EPIPE') return;
-      // The parent gave us a non-blocking pipe that is full: let the stream wait for it to drain.
-      if (code === 'EAGAIN') return void (fd === 1 ? process.stdout : process.stderr).write(buf.subarray(off));
+      // The parent gave us a non-blocking pipe that is full: let the stream wait for it to drain. A
+      // reader that leaves meanwhile is no more our failure than above (unhandled, it would print a trace).
+      if (code === 'EAGAIN') {
+        const stream = fd === 1 ? process.stdout : process.stderr;
+        stream.on('error', () => {});
+        return void stream.write(buf.subarray(off));
+      }
       throw e;
     }
   }
