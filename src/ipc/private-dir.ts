@@ -10,12 +10,12 @@ function shellQuote(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-function problemWith(dir: string, st: Stats): string | undefined {
+function problemWith(dir: string, st: Stats, placedBy: string): string | undefined {
   if (st.isSymbolicLink()) return `${dir} is a symbolic link; remove it (rm ${shellQuote(dir)}) so credmux can create a private directory`;
   if (!st.isDirectory()) return `${dir} is not a directory; remove it (rm ${shellQuote(dir)})`;
   const uid = process.getuid?.();
   if (uid !== undefined && st.uid !== uid) {
-    return `${dir} belongs to uid ${st.uid}, not to you (uid ${uid}); remove it or point XDG_RUNTIME_DIR at a directory of yours`;
+    return `${dir} belongs to uid ${st.uid}, not to you (uid ${uid}); remove it or point ${placedBy} at a directory of yours`;
   }
   if ((st.mode & 0o077) !== 0) {
     const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
@@ -24,8 +24,11 @@ function problemWith(dir: string, st: Stats): string | undefined {
   return undefined;
 }
 
-/** Inspects without creating anything (the client's cheap pre-check before it spawns a daemon). */
-export function checkPrivateDir(dir: string): DirCheck {
+/**
+ * Inspects without creating anything (the client's cheap pre-check before it spawns a daemon).
+ * `placedBy`: the variable that chose where the directory is, for the fix a message names.
+ */
+export function checkPrivateDir(dir: string, placedBy = 'XDG_RUNTIME_DIR'): DirCheck {
   let st: Stats;
   try {
     st = lstatSync(dir);
@@ -33,7 +36,7 @@ export function checkPrivateDir(dir: string): DirCheck {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'missing' };
     return { state: 'unsafe', problem: `cannot inspect ${dir}: ${(e as Error).message}` };
   }
-  const problem = problemWith(dir, st);
+  const problem = problemWith(dir, st, placedBy);
   return problem ? { state: 'unsafe', problem } : { state: 'ok' };
 }
 

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { tempDirs } from './helpers.js';
 import { LineSplitter } from '../../src/ipc/codec.js';
 import { contextFingerprint } from '../../src/ipc/context.js';
-import { clean, openLog } from '../../src/daemon/log.js';
+import { clean, openLog, openLogFile } from '../../src/daemon/log.js';
 import { daemonFiles, socketPathProblem } from '../../src/ipc/paths.js';
 import { checkPrivateDir, ensurePrivateDir } from '../../src/ipc/private-dir.js';
 import { parseIdleTimeout } from '../../src/daemon/run.js';
@@ -94,7 +94,7 @@ describe('daemon log', () => {
     const root = tmp();
     const dir = join(root, 'state', 'credmux');
     const file = join(dir, 'daemon.log');
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 }); // as credmux makes it: one others can enter is refused (below)
     writeFileSync(file, 'old\n', { mode: 0o644 });
     chmodSync(file, 0o644);
     const log = openLog(dir, file, 300);
@@ -108,6 +108,28 @@ describe('daemon log', () => {
     const fresh = join(root, 'new', 'credmux');
     openLog(fresh, join(fresh, 'daemon.log')).close();
     expect(statSync(fresh).mode & 0o777).toBe(0o700);
+  });
+
+  it('is not opened in a directory others can enter, nor through a link, nor when it is not a regular file', () => {
+    const root = tmp();
+    const open = join(root, 'open');
+    mkdirSync(open, { mode: 0o700 });
+    chmodSync(open, 0o755);
+    expect(openLogFile(open, join(open, 'daemon.log'))).toEqual({ problem: `${open} is accessible to group or others (mode 0755); run: chmod 700 ${open}` });
+    const dir = join(root, 'private');
+    mkdirSync(dir, { mode: 0o700 });
+    const target = join(root, 'target');
+    writeFileSync(target, 'mine\n', { mode: 0o644 });
+    symlinkSync(target, join(dir, 'daemon.log'));
+    expect(() => openLogFile(dir, join(dir, 'daemon.log'))).toThrow(expect.objectContaining({ code: 'ELOOP' }));
+    const log = openLog(dir, join(dir, 'daemon.log'));
+    log.info('started');
+    log.close();
+    expect(readFileSync(target, 'utf8')).toBe('mine\n');
+    expect(statSync(target).mode & 0o777).toBe(0o644);
+    const sub = join(root, 'private2');
+    mkdirSync(join(sub, 'daemon.log'), { recursive: true, mode: 0o700 });
+    expect(() => openLogFile(sub, join(sub, 'daemon.log'))).toThrow(expect.objectContaining({ code: 'EISDIR' }));
   });
 
   it('keeps every entry on one line and strips userinfo from anything URL-like', () => {
