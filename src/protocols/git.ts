@@ -79,7 +79,9 @@ export const git: ProtocolAdapter<GitCtx> = {
     // `store` must never record (nor an `erase` remove) a pattern covering every subdomain.
     if (/[\s@/\\?#%*]/.test(attrs.host)) return ignored('the host field contains characters a host name cannot have');
 
-    const url = `${protocol}://${attrs.host}${attrs.path ? `/${attrs.path}` : ''}`;
+    const path = attrs.path ? pathOfUrl(attrs.path) : '';
+    if (path === undefined) return ignored('the path field has a "." or ".." segment, so which path it names depends on the server');
+    const url = `${protocol}://${attrs.host}${path}`;
     const ctx: GitCtx = { op, authtype: attrs.capabilities.has('authtype') };
     const request = toRequest(op, url, attrs, ctx.authtype);
     if (request === undefined) return { kind: 'reply', output: NOTHING }; // e.g. ephemeral or partial store
@@ -153,6 +155,23 @@ function toRequest(op: GitCtx['op'], url: string, a: Attributes, authtype: boole
       return { op, url, credential };
     }
   }
+}
+
+/**
+ * git's `path` as the path of the URL we build. git percent-decodes the path before it calls a helper
+ * (credential_from_url), so the text is decoded once already: it must not be decoded again. Parsed as
+ * it is, `other/%2e%2e/team/x` (the remote said `other/%252e%252e/team/x`, a path inside `other/`)
+ * would read as `/team/x` and be served /team's credential. So every character a URL parser would
+ * interpret is escaped: "%" (an escape would be decoded a second time), "?" and "#" (they would end
+ * the path), "\" (a separator to the WHATWG parser), and controls and spaces. Everything else is left
+ * for the parser to encode, exactly as it encodes a rule's path, so the two compare equal.
+ * A "." or ".." segment left after git's decoding is refused: the remote had `..` or `%2e%2e`, and
+ * whether the request climbs out depends on the client and the server, so no path is safe to assume.
+ */
+export function pathOfUrl(decoded: string): string | undefined {
+  const segments = decoded.split('/');
+  if (segments.some((s) => s === '.' || s === '..')) return undefined;
+  return `/${decoded.replace(/[%?#\\\u0000-\u0020\u007f]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`)}`;
 }
 
 /** git_config_bool's spellings of true. */

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Credential, EngineResult, Parsed } from '../../src/model/types.js';
 import { git, type GitCtx } from '../../src/protocols/git.js';
+import { parseRequest } from '../../src/model/url.js';
 
 const parse = (op: string | string[], stdin: string | Buffer) =>
   git.parse(typeof op === 'string' ? [op] : op, typeof stdin === 'string' ? Buffer.from(stdin) : stdin);
@@ -52,6 +53,41 @@ describe('git.parse: the reader', () => {
       url: 'https://example.com:8443/org/repo.git',
       username: 'bob',
     });
+  });
+
+  it('treats path as text git already decoded: escapes are escaped again, never decoded a second time', () => {
+    // The remote said other/%252e%252e/team/x: a path inside other/, which must not read as /team/x.
+    expect(request(parse('get', 'protocol=https\nhost=h.example\npath=other/%2e%2e/team/x\n'))).toEqual({ op: 'get', url: 'https://h.example/other/%252e%252e/team/x' });
+    expect(parseRequest('https://h.example/other/%252e%252e/team/x').path).toBe('/other/%252e%252e/team/x');
+    expect(request(parse('get', 'protocol=https\nhost=h.example\npath=a?b#c\\d e%2fx\n'))).toEqual({ op: 'get', url: 'https://h.example/a%3Fb%23c%5Cd%20e%252fx' });
+    // The url= form is decoded as git decodes it, then handled the same way.
+    expect(request(parse('get', 'url=https://h.example/other/%252e%252e/team/x\n'))).toEqual({ op: 'get', url: 'https://h.example/other/%252e%252e/team/x' });
+  });
+
+  it('refuses a path with a "." or ".." segment after git decoded it (whether it climbs is up to the server)', () => {
+    for (const path of ['other/../team/x', '..', 'a/./b', 'a/.', './a']) {
+      expectIgnored(parse('get', `protocol=https\nhost=h.example\npath=${path}\n`), 'the path field has a "." or ".." segment');
+    }
+    expectIgnored(parse('get', 'url=https://h.example/other/%2e%2e/team\n'), 'the path field has a "." or ".." segment');
+    // Dots that are not a whole segment are ordinary characters.
+    expect(request(parse('get', 'protocol=https\nhost=h.example\npath=a/..b/.c/repo.git\n'))).toEqual({ op: 'get', url: 'https://h.example/a/..b/.c/repo.git' });
+  });
+
+  it('property: decoding the parsed path once gives back exactly the segments git sent', () => {
+    const char = fc.constantFrom('a', 'Z', '0', '%', '2', 'e', 'E', 'f', '.', '?', '#', '\\', ' ', '+', '@', ':', ';', '=', '&', '"', '<', '>', '^', '`', '{', '}', '|', '~', '*', 'é', '€', '💡');
+    const segment = fc.string({ unit: char, maxLength: 6 }).filter((s) => s !== '.' && s !== '..');
+    fc.assert(
+      fc.property(fc.array(segment, { minLength: 1, maxLength: 5 }), (segments) => {
+        const path = segments.join('/');
+        fc.pre(path !== '');
+        const req = request(parse('get', `protocol=https\nhost=h.example\npath=${path}\n`));
+        const parsed = parseRequest((req as { url: string }).url);
+        expect(parsed.host).toBe('h.example');
+        const back = parsed.path.slice(1).split('/').map((s) => decodeURIComponent(s.replaceAll('%2A', '*')));
+        expect(back).toEqual(segments);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('passes an empty username as a filter too (it is a value, not an absence)', () => {
