@@ -2,9 +2,14 @@
 //
 // Both sides go through the WHATWG URL parser (the one browsers, undici and most HTTP clients use),
 // so "which host is this?" gets the answer the client that sends the credential will act on
-// (`https://evil.net\@good.com` is evil.net; `https://%65xample.com` is example.com). Around it we
-// add what the parser does not: schemeless `host:port` requests, `*.` wildcards, a refusal of every
-// scheme but http/https, and error messages that quote the input without its secrets.
+// (`https://%65xample.com` is example.com). But that parser repairs what RFC 3986 refuses
+// (`https:///host`, `https:/host`, backslashes, `0x7f.1`, two "@"), and other clients (Python's
+// urllib, Go's net/url, Java's URI) repair differently or not at all: a URL two parsers read as two
+// hosts is how a credential goes to the wrong one. So the text is first held to RFC 3986 (strictProblem),
+// and only what every reader agrees on is handed to WHATWG for normalising; a test checks that for
+// every accepted input the RFC reading and the WHATWG reading agree on scheme, host, port and path.
+// Around that we add schemeless `host:port` requests, `*.` wildcards, a refusal of every scheme but
+// http/https, and error messages that quote the input without its secrets.
 import { CredmuxError } from './types.js';
 
 /** A rule's `match`, normalised. */
@@ -97,6 +102,7 @@ function parsePatternUnguarded(input: string): Pattern {
   // an address, not as host "*." with port ":1]").
   const wildcard = rest.startsWith('*.');
   const body = wildcard ? rest.slice(2) : rest;
+  strict('pattern', input, body);
   const auth = splitAuthority(body);
   if (auth.hasUserinfo) {
     fail('pattern', input, 'contains userinfo (user@ or user:password@); put the username in the rule\'s "username" field instead');
@@ -114,6 +120,7 @@ function parsePatternUnguarded(input: string): Pattern {
 
   const url = whatwg('pattern', input, `${scheme ?? 'https'}://${body}`);
   const canonicalHost = hostOf('pattern', input, url);
+  sameIpReading('pattern', input, host, canonicalHost);
   if (canonicalHost.includes('*')) {
     fail('pattern', input, 'has "*" inside the host name (percent-encoded); "*" is allowed only as the whole leftmost label, e.g. *.example.com');
   }
@@ -182,12 +189,14 @@ export function parseRequestFully(url: string): RequestTarget {
 
 function parseRequestWithParser(input: string): RequestTarget {
   const { scheme, rest } = locate(input, 'URL');
+  strict('URL', input, rest);
   const auth = splitAuthority(rest);
   checkAuthority('URL', input, auth.host, auth.port);
   // A schemeless request is parsed as https to get WHATWG's host handling; its port is read back
   // below without the https default, because "host:443" and "host" are different questions.
   const url = whatwg('URL', input, `${scheme ?? 'https'}://${rest}`);
   const host = hostOf('URL', input, url);
+  sameIpReading('URL', input, auth.host, host);
   // WHATWG accepts "*" in a host; a request naming one would be recorded as a wildcard rule by a store.
   if (host.includes('*')) fail('URL', input, 'has "*" in its host name; a request must name one host');
 
@@ -241,10 +250,13 @@ function locate(input: string, kind: Kind): Located {
   if (m) {
     const name = m[1]!.toLowerCase();
     if (name === 'https' || name === 'http') {
-      // Special schemes ignore any run of "/" and "\" before the authority (WHATWG).
-      let i = m[0].length;
-      while (i < input.length && (input[i] === '/' || input[i] === '\\')) i++;
-      return { scheme: name, rest: input.slice(i) };
+      // Exactly "//": WHATWG skips any run of "/" and "\\" here, so `https:/host`, `https:///host` and
+      // `https:\\host` all become https://host/ to it, while RFC 3986 reads no host, or a path.
+      const i = m[0].length;
+      if (input.slice(i, i + 2) !== '//' || input[i + 2] === '/' || input[i + 2] === '\\') {
+        fail(kind, input, `must have exactly "//" after "${m[1]}:" (write ${name}://host[:port][/path]); a lenient parser would read it as another URL`);
+      }
+      return { scheme: name, rest: input.slice(i + 2) };
     }
     const after = input.slice(m[0].length);
     // "host:5000" is a port. A dotted "scheme" not followed by "/" is a host with a bad port
@@ -303,6 +315,58 @@ function splitAuthority(rest: string): RawAuthority {
     }
   }
   return { hasUserinfo: at >= 0, host, port, end };
+}
+
+/** ASCII that RFC 3986 allows nowhere unescaped (and Unicode spaces, which no URL holds either). */
+const NEVER_IN_URL = /[\s"<>^`{|}]/;
+/** A "%" that starts no %XX escape: RFC 3986 refuses it; WHATWG keeps it as it is. */
+const BAD_ESCAPE = /%(?![0-9A-Fa-f]{2})/;
+/** Full stops WHATWG's IDNA mapping turns into "." (a label separator no RFC 3987 reader sees). */
+const IDEOGRAPHIC_DOTS = /[\u3002\uff0e\uff61]/;
+
+/**
+ * RFC 3986 (with RFC 3987's Unicode in host and path, which WHATWG maps the same way) on the text
+ * after "scheme://": what a lenient parser would repair into another URL is refused, never repaired.
+ */
+function strictProblem(rest: string): string | undefined {
+  if (rest.includes('\\')) return 'contains a backslash; write the URL with forward slashes (parsers disagree about what "\\" means)';
+  if (NEVER_IN_URL.test(rest)) return 'contains a character a URL cannot hold unescaped (a space, ", <, >, ^, `, {, | or }); percent-encode it';
+  const end = rest.search(/[/?#]/);
+  const authority = end < 0 ? rest : rest.slice(0, end);
+  // An IPv6 zone id ("%25eth0", or a bare "%eth0") is refused with its own words by checkAuthority.
+  if (BAD_ESCAPE.test(authority.startsWith('[') ? rest.slice(authority.length) : rest)) return 'has a "%" that starts no %XX escape; write "%25" for a literal "%"';
+  const at = authority.indexOf('@');
+  if (at !== authority.lastIndexOf('@')) return 'has more than one "@" before the host; percent-encode an "@" inside a username or password as %40';
+  const hostPort = authority.slice(at + 1);
+  if (authority.slice(0, at + 1).includes('[') || authority.slice(0, at + 1).includes(']')) return 'has "[" or "]" in its userinfo; percent-encode them';
+  // An IPv6 address (its insides are checked by checkAuthority and the parser); brackets nowhere else.
+  const close = hostPort.startsWith('[') ? hostPort.indexOf(']') : -1;
+  const host = hostPort.startsWith('[') ? hostPort.slice(0, close + 1) : hostPort.replace(/:.*$/, '');
+  if (close >= 0 ? hostPort.slice(1, close).includes('[') || hostPort.slice(close + 1).search(/[[\]]/) >= 0 : !hostPort.startsWith('[') && /[[\]]/.test(hostPort)) {
+    return 'has "[" or "]" outside an IPv6 address';
+  }
+  if (close >= 0 && hostPort.length > close + 1 && hostPort[close + 1] !== ':') return 'has something other than ":port" after an IPv6 address';
+  if (IDEOGRAPHIC_DOTS.test(host)) return 'has a full stop other than "." in its host name; write the host with "."';
+  if (end >= 0 && /[[\]]/.test(rest.slice(end))) return 'has "[" or "]" in its path, query or fragment; percent-encode them';
+  return undefined;
+}
+
+function strict(kind: Kind, input: string, rest: string): void {
+  const problem = strictProblem(rest);
+  if (problem) fail(kind, input, problem);
+}
+
+/**
+ * WHATWG reads a host whose last label is a number as an IPv4 address and rewrites it: `0x7f.1`,
+ * `127.1`, `0177.0.0.1`, `127.0.0.1.` and `%31%32%37.0.0.1` all become 127.0.0.1, while RFC 3986
+ * (and Python, Go, curl without its own repairs) read them as DNS names. Only the canonical dotted
+ * form, written as such, is read the same by everyone.
+ */
+function sameIpReading(kind: Kind, input: string, rawHost: string, canonical: string): void {
+  // Compared as written: an escape or a trailing dot makes it a DNS name to RFC 3986.
+  if (IPV4.test(canonical) && rawHost !== canonical) {
+    fail(kind, input, `has a host that only some parsers read as the IPv4 address ${canonical}; write it as ${canonical}`);
+  }
 }
 
 /**

@@ -161,17 +161,19 @@ function toRequest(op: GitCtx['op'], url: string, a: Attributes, authtype: boole
  * git's `path` as the path of the URL we build. git percent-decodes the path before it calls a helper
  * (credential_from_url), so the text is decoded once already: it must not be decoded again. Parsed as
  * it is, `other/%2e%2e/team/x` (the remote said `other/%252e%252e/team/x`, a path inside `other/`)
- * would read as `/team/x` and be served /team's credential. So every character a URL parser would
- * interpret is escaped: "%" (an escape would be decoded a second time), "?" and "#" (they would end
- * the path), "\" (a separator to the WHATWG parser), and controls and spaces. Everything else is left
- * for the parser to encode, exactly as it encodes a rule's path, so the two compare equal.
+ * would read as `/team/x` and be served /team's credential. So every ASCII character RFC 3986 does
+ * not allow as it is in a path is escaped: "%" (an escape would be decoded a second time), "?" and
+ * "#" (they would end the path), a backslash (a separator to the WHATWG parser), controls, spaces,
+ * brackets and the like. Non-ASCII is left for the parser to encode as UTF-8, exactly as it encodes
+ * a rule's path, so the two compare equal.
  * A "." or ".." segment left after git's decoding is refused: the remote had `..` or `%2e%2e`, and
  * whether the request climbs out depends on the client and the server, so no path is safe to assume.
  */
 export function pathOfUrl(decoded: string): string | undefined {
   const segments = decoded.split('/');
   if (segments.some((s) => s === '.' || s === '..')) return undefined;
-  return `/${decoded.replace(/[%?#\\\u0000-\u0020\u007f]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`)}`;
+  // Unicode spaces too: no URL holds one as it is.
+  return `/${decoded.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@/\u0080-\uffff]|\s/g, (c) => encodeURIComponent(c).replace(/^[^%].*/, (x) => `%${x.charCodeAt(0).toString(16).toUpperCase()}`))}`;
 }
 
 /** git_config_bool's spellings of true. */

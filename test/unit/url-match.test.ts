@@ -32,8 +32,6 @@ describe('parseRequest', () => {
     ['https://example.com./', { scheme: 'https', host: 'example.com', port: 443, path: '' }],
     ['https://%65xample.com/', { scheme: 'https', host: 'example.com', port: 443, path: '' }],
     ['https://[0:0:0:0:0:0:0:1]:5000/v2/', { scheme: 'https', host: '[::1]', port: 5000, path: '/v2/' }],
-    ['http://127.1/', { scheme: 'http', host: '127.0.0.1', port: 80, path: '' }],
-    ['https://evil.net\\@example.com', { scheme: 'https', host: 'evil.net', port: 443, path: '/@example.com' }],
     ['https://example.com@evil.net/', { scheme: 'https', host: 'evil.net', port: 443, path: '', username: 'example.com' }],
     ['https://h/simple/../admin', { scheme: 'https', host: 'h', port: 443, path: '/admin' }],
     ['https://h/simple/%2e%2E/admin', { scheme: 'https', host: 'h', port: 443, path: '/admin' }],
@@ -79,7 +77,29 @@ describe('parseRequest', () => {
     ['registry.example.com:abc', /port that is not a number/],
     ['https://[fe80::1%25eth0]:5000/', /IPv6 zone id/],
     ['https://[::1/', /invalid host name/],
-    ['https://exa mple.com/', /invalid host name/],
+    ['https://exa mple.com/', /cannot hold unescaped/],
+    // What WHATWG would repair into another URL (issue 15): RFC 3986 refuses it, so credmux does.
+    ['http://127.1/', /only some parsers read as the IPv4 address 127.0.0.1/],
+    ['https://0x7f.0.0.1/', /only some parsers read as the IPv4 address 127.0.0.1/],
+    ['https://0177.0.0.1/', /only some parsers read as the IPv4 address 127.0.0.1/],
+    ['https://2130706433/', /only some parsers read as the IPv4 address 127.0.0.1/],
+    ['https://%31%32%37.0.0.1/', /only some parsers read as the IPv4 address 127.0.0.1/],
+    ['https://127.0.0.1./', /only some parsers read as the IPv4 address 127.0.0.1/],
+    ['https://evil.net\\@example.com', /backslash/],
+    ['https:\\\\example.com/', /exactly "\/\/"/],
+    ['https:///example.com/', /exactly "\/\/"/],
+    ['https:/example.com/', /exactly "\/\/"/],
+    ['https:example.com/', /exactly "\/\/"/],
+    ['HTTPS:////example.com', /exactly "\/\/"/],
+    ['https://a@b@example.com/', /more than one "@"/],
+    ['https://example.com/a b', /cannot hold unescaped/],
+    ['https://example.com/a|b', /cannot hold unescaped/],
+    ['https://example.com/%zz', /starts no %XX escape/],
+    ['https://example.com/100%', /starts no %XX escape/],
+    ['https://example.com/[x]', /"\[" or "\]"/],
+    ['https://ex[am]ple.com/', /"\[" or "\]"/],
+    ['https://[::1]x/', /after an IPv6 address/],
+    ['https://example\u3002com/', /full stop other than/],
     ['https://example.com%2Fevil/', /invalid host name/],
     ['https://exa\nmple.com/', /control character/],
     ['https://example.com/a\u0000b', /control character/],
@@ -190,15 +210,12 @@ describe('matches', () => {
     ['*.example.com', 'https://badexample.com/', false],
     ['*.example.com', 'https://example.com@evil.net/', false],
     ['*.example.com', 'https://a.example.com@evil.net/', false],
-    ['*.example.com', 'https://evil.net\\@example.com/', false],
-    ['*.example.com', 'https://evil.net\\@a.example.com/', false],
     ['*.example.com', 'https://example.co/', false],
     ['*.example.com', 'https://xexample.com/', false],
     ['*.example.com', 'http://a.example.com/', false],
     ['*.b.example.com', 'https://example.com/', false],
     ['https://example.com', 'https://a.example.com/', false], // exact is exact
     ['https://example.com', 'https://example.com@evil.net/', false],
-    ['https://example.com', 'https://evil.net\\@example.com', false],
     ['https://example.com', 'https://example.com%2F@evil.net/', false],
     // Paths: prefix on segment boundaries.
     ['https://h/simple', 'https://h/simple', true],
@@ -227,7 +244,6 @@ describe('matches', () => {
     ['https://example.com.', 'https://example.com/', true],
     ['https://example.com', 'https://example.com./', true],
     ['https://example.com', 'https://%65xample.com/', true],
-    ['http://127.0.0.1:8080', 'http://127.1:8080/', true],
     ['http://127.0.0.1', 'http://127.0.0.2/', false],
     ['https://[::1]', 'https://[0:0::1]/', true],
     ['https://[::1]', 'https://[::2]/', false],
@@ -381,13 +397,13 @@ describe('properties', () => {
       `${scheme}${wild ? '*.' : ''}${host}${port === undefined ? '' : `:${port}`}${segments.map((s) => `/${s}`).join('')}`,
     );
 
-  it('a "%" that starts no escape is written as %25, so decoding the escape after it makes none', () => {
-    // Found by the property below: "/%%330" decoded to "/%30", which parsed again as "/0".
-    const p = parsePattern('a.aa/%%330');
-    expect(p.path).toBe('/%2530');
-    expect(parsePattern(formatPattern(p))).toEqual(p);
-    expect(matches(p, parseRequest('https://a.aa/%%330/x'))).toBe(true);
-    expect(matches(p, parseRequest('https://a.aa/0'))).toBe(false);
+  it('a "%" that starts no escape is refused, so decoding the escape after it can make none', () => {
+    // Found by the property below: "/%%330" decoded to "/%30", which parsed again as "/0". RFC 3986
+    // has no lone "%" (issue 15): refused in patterns and requests alike.
+    expect(badUrl(() => parsePattern('a.aa/%%330')).message).toMatch(/starts no %XX escape/);
+    expect(badUrl(() => parseRequest('https://a.aa/%%330/x')).message).toMatch(/starts no %XX escape/);
+    expect(parsePattern('a.aa/%2530').path).toBe('/%2530');
+    expect(matches(parsePattern('a.aa/%2530'), parseRequest('https://a.aa/0'))).toBe(false);
   });
 
   it('formatPattern ∘ parsePattern is idempotent', () => {
