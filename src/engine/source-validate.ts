@@ -1,7 +1,7 @@
 // Checks on a rule's source that the JSON Schema cannot express, run when the config is loaded so a
 // mistake is reported with its JSON path before any request — and before any secret is sent.
 import type { SecretRef, SourceConfig } from '../model/rule.js';
-import { parsePattern } from '../model/url.js';
+import { parsePattern, redactUrl } from '../model/url.js';
 import { endpointProblem } from '../http/policy.js';
 
 export interface SourceProblem {
@@ -15,7 +15,8 @@ export function sourceProblems(source: SourceConfig): SourceProblem[] {
   const endpoint = (at: string, url: string | undefined, insecure: boolean | undefined) => {
     if (url === undefined) return;
     const p = endpointProblem(url, insecure);
-    if (p) out.push({ at, message: `${url.replace(/\?.*$/, '')} ${p}` });
+    // Quoted without its userinfo (an endpoint written user:password@ is refused, not shown) or query.
+    if (p) out.push({ at, message: `${redactUrl(url)} ${p}` });
   };
   const ref = (at: string, r: SecretRef | undefined) => {
     if (!r || !('stored' in r)) return;

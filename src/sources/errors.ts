@@ -4,6 +4,7 @@
 import type { Rule } from '../model/rule.js';
 import { CredmuxError } from '../model/types.js';
 import { HttpFailure } from '../http/request.js';
+import { redactSecrets } from './redact.js';
 
 export function ruleLabel(rule: Rule): string {
   return `rule "${rule.id}" (${rule.match})`;
@@ -13,13 +14,18 @@ export function sourceError(rule: Rule, message: string): CredmuxError {
   return new CredmuxError('source', `${ruleLabel(rule)}: ${message}`);
 }
 
-/** Long runs of token alphabet: JWTs, API keys, base64 blobs. */
-const TOKENISH = /[A-Za-z0-9._~+/=-]{24,}/g;
+/** Long runs of token alphabet: JWTs, API keys, base64 blobs, and percent-encoded ones. */
+const TOKENISH = /[A-Za-z0-9._~+/=%-]{24,}/g;
 
-/** Server- or command-provided text made safe to show: one line, no secret, short. */
+/**
+ * Server- or command-provided text made safe to show: one line, no secret in any spelling a server
+ * could echo it in (redact.ts), nothing token-shaped, short. Redacted before the controls are
+ * folded, so a secret a JSON body escaped with "\n" is still found whole.
+ */
 export function safeText(text: string, secrets: readonly (string | undefined)[], max = 160): string {
-  let s = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
-  for (const secret of secrets) if (secret && secret.length >= 4) s = s.split(secret).join('[redacted]');
+  let s = redactSecrets(text, secrets);
+  s = s.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  s = redactSecrets(s, secrets);
   s = s.replace(TOKENISH, '[redacted]');
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }

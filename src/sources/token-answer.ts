@@ -43,8 +43,8 @@ export function parseJsonObject(text: string): Record<string, unknown> | undefin
 
 export function oauthErrorOf(body: Record<string, unknown> | undefined, secrets: readonly (string | undefined)[]): OAuthError | undefined {
   if (!body || typeof body.error !== 'string') return undefined;
-  // The error code is an ASCII token by spec; anything else is shown as "invalid".
-  const error = /^[\x20-\x21\x23-\x5b\x5d-\x7e]{1,64}$/.test(body.error) ? body.error : 'invalid';
+  // The error code is an ASCII token by spec; anything else (a secret echoed back included) is shown as "invalid".
+  const error = /^[\x20-\x21\x23-\x5b\x5d-\x7e]{1,64}$/.test(body.error) && safeText(body.error, secrets, 64) === body.error ? body.error : 'invalid';
   const description = typeof body.error_description === 'string' ? safeText(body.error_description, secrets) : undefined;
   return description ? { error, description } : { error };
 }
@@ -75,7 +75,8 @@ export async function readTokenAnswer(rule: Rule, res: HttpResponse, spec: Answe
   const field = spec.fields.find((f) => fieldAt(body, f) !== undefined);
   const value = field === undefined ? undefined : fieldAt(body, field);
   if (typeof value !== 'string' || value === '') {
-    const names = Object.keys(body).slice(0, 10).join(', ') || 'none';
+    // Field names are the server's text too: an echo could put a secret there.
+    const names = safeText(Object.keys(body).slice(0, 10).join(', '), spec.secrets) || 'none';
     throw sourceError(rule, `${at} answered without a ${spec.fields.map((f) => `"${f}"`).join(' or ')} string (fields: ${names}); set "tokenField" in the rule if the token is elsewhere`);
   }
   if (!TOKEN_CHARS.test(value)) throw sourceError(rule, `${at} answered with a token containing spaces or control characters; refused`);
@@ -88,8 +89,16 @@ export async function readTokenAnswer(rule: Rule, res: HttpResponse, spec: Answe
   }
 }
 
+/**
+ * Content types worth naming. Any other is the server's free text, which an echoing endpoint can
+ * fill with a piece of what it was sent (cut where no redaction can recognise it): not shown.
+ */
+const KNOWN_TYPES = new Set(['text/html', 'text/plain', 'text/xml', 'application/xml', 'application/json', 'application/problem+json', 'application/octet-stream', 'application/x-www-form-urlencoded', 'application/jwt']);
+
 function describeBody(res: HttpResponse): string {
-  const type = (res.headers['content-type'] ?? 'no content type').split(';')[0];
+  const given = res.headers['content-type'];
+  const named = given === undefined ? undefined : given.split(';')[0]!.trim().toLowerCase();
+  const type = named === undefined ? 'no content type' : KNOWN_TYPES.has(named) ? named : 'an unusual content type';
   return res.text.length === 0 ? 'empty body' : `${type}, ${res.text.length} bytes`;
 }
 

@@ -7,7 +7,14 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { jwtVerify, SignJWT } from 'jose';
 
-export type Mode = 'ok' | '500' | '503' | 'garbage' | 'not-jwt' | 'empty' | '401' | '403' | 'stall' | 'redirect-away';
+export type Mode = 'ok' | '500' | '503' | 'garbage' | 'not-jwt' | 'empty' | '401' | '403' | 'stall' | 'redirect-away' | EchoMode;
+/**
+ * A hostile endpoint: it answers with what it was sent (the body and the Authorization header),
+ * spelled as `echoEncoding` says. 'echo-401': as an OAuth error_description in a 401; 'echo-fields':
+ * as a field name of a 200 without a token; 'echo-type': as the content type of a 200 that is not JSON.
+ */
+export type EchoMode = 'echo-401' | 'echo-fields' | 'echo-type';
+export type EchoEncoding = 'raw' | 'base64' | 'base64url';
 
 export const ROUTES = {
   /** pyx: POST, Authorization: Bearer <api key>, empty body → {"access_token": jwt} */
@@ -63,6 +70,8 @@ export interface TokenServer {
   device: DeviceScript;
   /** The audience the mint and token-exchange routes require of an OIDC token. */
   oidcAudience: string;
+  /** How the echo modes spell what they were sent. */
+  echoEncoding: EchoEncoding;
   count(route: Route): number;
   total(): number;
   requests(route: Route): RecordedRequest[];
@@ -113,6 +122,7 @@ export async function startTokenServer(): Promise<TokenServer> {
     delayMs: {},
     device: { polls: ['ok'], interval: 1 },
     oidcAudience: 'credmux-test',
+    echoEncoding: 'raw',
     issued: [],
     count: (route) => counts.get(route) ?? 0,
     total: () => [...counts.values()].reduce((a, b) => a + b, 0),
@@ -128,6 +138,7 @@ export async function startTokenServer(): Promise<TokenServer> {
       state.expiresIn = undefined;
       state.ttl = 120;
       state.now = () => Date.now();
+      state.echoEncoding = 'raw';
     },
     oidcToken: ({ aud, expSeconds } = {}) =>
       new SignJWT({ repository: 'acme/app', ref: 'refs/heads/main' })
@@ -163,9 +174,20 @@ export async function startTokenServer(): Promise<TokenServer> {
   }
 
   /** Misbehaviour shared by every route; returns true when it answered. */
-  async function misbehave(route: string, res: ServerResponse, field: string): Promise<boolean> {
+  async function misbehave(route: string, res: ServerResponse, field: string, sent = ''): Promise<boolean> {
     const mode = modes.get(route) ?? 'ok';
+    const echo = state.echoEncoding === 'raw' ? sent : Buffer.from(sent, 'utf8').toString(state.echoEncoding);
     switch (mode) {
+      case 'echo-401':
+        json(res, 401, { error: 'invalid_client', error_description: `you sent: ${echo}` });
+        return true;
+      case 'echo-fields':
+        json(res, 200, { [echo]: 1 });
+        return true;
+      case 'echo-type':
+        res.writeHead(200, { 'content-type': echo.replace(/[^\x21-\x7e]/g, '_') });
+        res.end('not json');
+        return true;
       case 'ok':
         return false;
       case '500':
@@ -210,13 +232,13 @@ export async function startTokenServer(): Promise<TokenServer> {
 
     switch (route) {
       case ROUTES.pyx: {
-        if (await misbehave(route, res, 'access_token')) return;
+        if (await misbehave(route, res, 'access_token', `${body} ${auth}`)) return;
         if (req.method !== 'POST') return json(res, 405, { error: 'method' });
         if (auth !== `Bearer ${state.apiKey}`) return json(res, 401, { detail: 'invalid API key' });
         return json(res, 200, tokenBody('access_token', await issue()));
       }
       case ROUTES.exchangeJson: {
-        if (await misbehave(route, res, 'token')) return;
+        if (await misbehave(route, res, 'token', `${body} ${auth}`)) return;
         let parsed: Record<string, unknown> = {};
         try {
           parsed = JSON.parse(body) as Record<string, unknown>;
@@ -227,7 +249,7 @@ export async function startTokenServer(): Promise<TokenServer> {
         return json(res, 200, { token: await issue({ client: parsed.client }), expires_in: state.expiresIn ?? state.ttl });
       }
       case ROUTES.exchangeForm: {
-        if (await misbehave(route, res, 'access_token')) return;
+        if (await misbehave(route, res, 'access_token', `${body} ${auth}`)) return;
         const form = new URLSearchParams(body);
         if (form.get('key') !== state.apiKey) return json(res, 401, { error: 'invalid_token' });
         return json(res, 200, tokenBody('access_token', await issue()));
@@ -291,7 +313,7 @@ export async function startTokenServer(): Promise<TokenServer> {
   }
 
   async function tokenEndpoint(route: string, body: string, auth: string, res: ServerResponse): Promise<void> {
-    if (await misbehave(route, res, 'access_token')) return;
+    if (await misbehave(route, res, 'access_token', `${body} ${auth}`)) return;
     const form = new URLSearchParams(body);
     const grant = form.get('grant_type');
     if (grant === 'urn:ietf:params:oauth:grant-type:token-exchange') {

@@ -48,12 +48,28 @@ describe('config: token sources', () => {
     ['a relative command path', { type: 'command', command: ['./get-token.sh'] }, '/rules/0/source/command/0: "./get-token.sh" must be an absolute path or a program name found on PATH'],
     ['plain http to another host', { ...pyx, endpoint: 'http://api.pyx.dev/token', allowInsecureHttp: true }, '/rules/0/source/endpoint: http://api.pyx.dev/token uses plain http to a host that is not this machine; use https'],
     ['plain http to loopback without the opt-in', { ...pyx, endpoint: 'http://127.0.0.1:9/token' }, '/rules/0/source/endpoint: http://127.0.0.1:9/token uses plain http; allowed only to loopback and only with "allowInsecureHttp": true'],
-    ['userinfo in an endpoint', { ...pyx, endpoint: 'https://user:pw@api.test/token' }, '/rules/0/source/endpoint: https://user:pw@api.test/token must not carry user:password@'],
+    // Refused, and quoted without the password (issue 15: it used to be shown).
+    ['userinfo in an endpoint', { ...pyx, endpoint: 'https://user:pw@api.test/token' }, '/rules/0/source/endpoint: https://***@api.test/token must not carry user:password@'],
     ['a bad stored pattern', { ...pyx, secret: { stored: 'ftp://x' } }, '/rules/0/source/secret/stored: '],
   ])('%s', (_name, source, expected) => {
     const msg = problems(source);
     expect(msg).toContain('config.json');
     expect(msg).toContain(expected);
+  });
+
+  it('an endpoint written user:password@ is refused without quoting the password, in every endpoint field', () => {
+    const secret = 'Endp0int-Pw-s3cret';
+    for (const source of [
+      { ...pyx, endpoint: `https://u:${secret}@api.test/token` },
+      { type: 'oauth2', tokenEndpoint: `https://u:${secret}@idp.test/token`, clientId: 'c', refreshToken: { stored: 'https://idp.test' } },
+      { type: 'oauth2', tokenEndpoint: 'https://idp.test/token', deviceEndpoint: `https://u:${encodeURIComponent(secret)}@idp.test/device`, clientId: 'c', refreshToken: { stored: 'https://idp.test' } },
+      { ...pyx, endpoint: `https://:${secret}@api.test/token` },
+    ]) {
+      const msg = problems(source);
+      expect(msg).toMatch(/must not carry user:password@/);
+      expect(msg).not.toContain(secret);
+      expect(msg).not.toContain(secret.slice(0, 8));
+    }
   });
 
   it('an endpoint query string never shows in the error (it may carry a signature)', () => {
