@@ -87,7 +87,8 @@ async function bundle() {
       // The token libraries are 1 MB of source the daemon keeps in memory for as long as it runs; their
       // comments hold a few non-ASCII characters, which would make V8 store all of it two bytes a
       // character. Without comments and layout it is a third of that, and one byte a character.
-      ...(name === 'token-deps' ? { minifyWhitespace: true, minifySyntax: true, charset: 'ascii' } : {}),
+      // The Public Suffix List, likewise: loaded only to validate a wildcard rule (src/engine/public-suffix.ts).
+      ...(name === 'token-deps' || name === 'public-suffix' ? { minifyWhitespace: true, minifySyntax: true, charset: 'ascii' } : {}),
       ...(esm
         ? {
             format: 'esm',

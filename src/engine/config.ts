@@ -9,6 +9,7 @@ import { parsePattern, type Pattern } from '../model/url.js';
 import { EMPTY_CONFIG, type Config, type Rule, type RuleConfig } from '../model/rule.js';
 import { findDuplicateKey } from '../formats/json.js';
 import { sourceProblems } from './source-validate.js';
+import { publicSuffixProblem } from './public-suffix.js';
 
 /**
  * Identifies the config file's current content cheaply (one stat): inode, size and mtime. A missing
@@ -97,6 +98,8 @@ export function compileRules(config: Config, path = 'config.json'): Rule[] {
     } catch (e) {
       throw new CredmuxError('config', `${path}: /rules/${i}/match: ${(e as Error).message}`);
     }
+    const overSuffix = pattern.wildcard ? publicSuffixProblem(pattern.host) : undefined;
+    if (overSuffix) throw new CredmuxError('config', `${path}: /rules/${i}/match: pattern ${JSON.stringify(rule.match)} ${overSuffix}`);
     // What the schema cannot say: endpoints https (http only to loopback, opted in), patterns that parse.
     const problem = sourceProblems(rule.source)[0];
     if (problem) throw new CredmuxError('config', `${path}: /rules/${i}/source${problem.at}: ${problem.message}`);

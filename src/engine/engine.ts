@@ -8,7 +8,8 @@ import type { Config, Rule } from '../model/rule.js';
 import { matches, selectMostSpecific } from '../model/match.js';
 import type { Env } from '../platform/paths.js';
 import { CredmuxError, type Credential, type EngineRequest, type EngineResult, type ListedEntry, type StoredEntry } from '../model/types.js';
-import { formatPattern, parsePattern, parseRequest, patternFromRequest, type Pattern, type RequestTarget } from '../model/url.js';
+import { formatPattern, parsePattern, parseRequest, patternFromRequest, redactUrl, type Pattern, type RequestTarget } from '../model/url.js';
+import { publicSuffixProblem } from './public-suffix.js';
 import type { SecretStore } from '../store/types.js';
 import type { TokenCache } from '../cache/token-cache.js';
 import { sourceFor } from '../sources/index.js';
@@ -151,6 +152,8 @@ export function engineFrom(deps: EngineDeps): Engine {
     let pattern: Pattern;
     if (isWildcard(url)) {
       pattern = parsePattern(url); // `credmux login '*.example.com'`: the pattern is given as is
+      const overSuffix = publicSuffixProblem(pattern.host);
+      if (overSuffix) throw new CredmuxError('bad-url', `pattern ${JSON.stringify(redactUrl(url))} ${overSuffix}`);
     } else {
       const target = withUsername(parseRequest(url), credential.username);
       // A token rule owns its URL: what git stores back there is the token we served (a helper in
