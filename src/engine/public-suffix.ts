@@ -9,7 +9,8 @@
 // an in-process engine whose rules have no wildcard.
 import { join } from 'node:path';
 
-type Psl = typeof import('../lib/public-suffix.js');
+/** What dist/lib/public-suffix.cjs (src/lib/public-suffix.ts) exports. */
+type Psl = Pick<typeof import('tldts'), 'getPublicSuffix'>;
 
 let psl: Psl | undefined;
 
