@@ -1,7 +1,8 @@
 // The config file: rules for credentials that do not come from the store (env vars, netrc, and the
 // refreshing sources). Validated against protocols/config/config.schema.json by a validator compiled
 // at build time, then semantically (every `match` must parse), with messages that name the JSON path.
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import validateSchema from '../generated/config-validator.js';
 import { configFile, type Env } from '../platform/paths.js';
 import { CredmuxError } from '../model/types.js';
@@ -29,15 +30,68 @@ export function loadConfig(env: Env): { config: Config; path: string; stamp: str
   const path = configFile(env);
   let text: string;
   let stamp: string;
+  let fd: number | undefined;
   try {
-    const st = statSync(path);
+    // O_NONBLOCK: a FIFO planted as the config must not hang a helper in open(); it is refused below.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    const st = fstatSync(fd);
+    // The file we read is the file we checked: its owner and mode come from the open descriptor.
+    const problem = st.isFile() || st.isDirectory() ? untrustedConfig(path, st) : `${path} is not a regular file; point CREDMUX_CONFIG at the config file`;
+    if (problem) throw new CredmuxError('config', problem);
     stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
-    text = readFileSync(path, 'utf8');
+    text = readFileSync(fd, 'utf8');
   } catch (e) {
+    if (e instanceof CredmuxError) throw e;
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { config: EMPTY_CONFIG, path, stamp: 'absent' };
     throw new CredmuxError('config', `cannot read ${path}: ${(e as Error).message}`);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
   return { config: parseConfig(text, path), path, stamp };
+}
+
+/**
+ * The config decides which commands run as the caller (a `command` rule) and where secrets are sent,
+ * so, as ssh does with its own files, one that another user could have written is not obeyed: the file
+ * and the directory holding it (the link's and, for a symbolic link, its target's) must belong to the
+ * caller or to root, and be writable by nobody else. The fix is named, not applied.
+ */
+export function untrustedConfig(path: string, file: Stats): string | undefined {
+  const uid = process.getuid?.();
+  if (uid === undefined) return undefined; // Windows: no POSIX owners or modes to check
+  const own = (st: Stats, what: string, fix: string): string | undefined => {
+    if (st.uid !== uid && st.uid !== 0) {
+      return `${what} belongs to uid ${st.uid}, not to you (uid ${uid}) or root; credmux does not obey a config another user can change. Fix: ${fix.replace('%', `chown ${uid}`)}`;
+    }
+    if ((st.mode & 0o022) !== 0) {
+      const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
+      return `${what} is writable by group or others (mode ${mode}); credmux does not obey a config another user can change. Fix: ${fix.replace('%', 'chmod go-w')}`;
+    }
+    return undefined;
+  };
+  const fileProblem = own(file, path, `% ${shellQuote(path)}`);
+  if (fileProblem) return `${fileProblem}`;
+  const dirs = new Set([dirname(resolve(path))]);
+  try {
+    dirs.add(dirname(realpathSync.native(path)));
+  } catch {
+    // vanished since it was opened: the open descriptor is what is read, and it was checked
+  }
+  for (const dir of dirs) {
+    let st: Stats;
+    try {
+      st = statSync(dir);
+    } catch {
+      continue;
+    }
+    const problem = own(st, `the directory ${dir} holding ${path}`, `% ${shellQuote(dir)} (or move the config to a directory of yours)`);
+    if (problem) return problem;
+  }
+  return undefined;
+}
+
+function shellQuote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 export function parseConfig(text: string, path = 'config.json'): Config {
