@@ -30,6 +30,8 @@ import { daemonFiles, socketPathProblem, type DaemonFiles } from '../ipc/paths.j
 import { ensurePrivateDir } from '../ipc/private-dir.js';
 import { spawnLockedDaemon, type SpawnedDaemon } from './spawn.js';
 import { readEnvNames } from '../ipc/env-names-file.js';
+import { daemonDirTrust } from '../ipc/trust.js';
+import { sayUntrustedOnce } from './untrusted-notice.js';
 import type { CallerEnv } from '../sources/env-names.js';
 
 export interface AskOptions {
@@ -80,8 +82,11 @@ export async function askDaemon(req: EngineRequest, env: Env, opts: AskOptions =
   try {
     const files = daemonFiles(env);
     if (socketPathProblem(files.socket)) return undefined;
+    // Before anything there is connected to or read: another user may have planted it (ipc/trust.ts).
+    const trust = daemonDirTrust(files);
+    if (trust.state === 'untrusted') return void sayUntrustedOnce(trust.problem, env);
     const msg: ClientMessage = { v: PROTOCOL_VERSION, id: nextId++, req, ctx: contextFingerprint(env), ...callerEnv(files.dir, env) };
-    let verdict = judge(await ask(files.socket, msg, t), msg.id);
+    let verdict: Verdict = trust.state === 'absent' ? { kind: 'absent' } : judge(await ask(files.socket, msg, t), msg.id);
     // A daemon that came up (or reloaded its config) after we read env-names.json: once more, with
     // the variables it now lists. Still lacking them means resolving in process.
     if (verdict.kind === 'resend') verdict = judge(await ask(files.socket, { ...msg, ...callerEnv(files.dir, env) }, t), msg.id);

@@ -6,7 +6,8 @@ import { DaemonError, EXIT_BUSY } from '../ipc/errors.js';
 import { pidAlive } from '../platform/liveness.js';
 import { sleep } from '../platform/sleep.js';
 import { currentHolder, isAlive, type Holder } from '../ipc/lock.js';
-import { daemonFiles, socketPathProblem } from '../ipc/paths.js';
+import { daemonFiles, socketPathProblem, type DaemonFiles } from '../ipc/paths.js';
+import { daemonDirTrust } from '../ipc/trust.js';
 import { ensurePrivateDir } from '../ipc/private-dir.js';
 import { daemonBinPath, spawnLockedDaemon } from './spawn.js';
 
@@ -47,6 +48,8 @@ export async function daemonStatus(env: Env): Promise<DaemonStatusReport> {
   });
   const tooLong = socketPathProblem(files.socket);
   if (tooLong) return down(tooLong);
+  const trust = daemonDirTrust(files);
+  if (trust.state === 'untrusted') return down(`not using the daemon: ${trust.problem}; helpers answer without it`);
   const o = await control(files.socket, 'status');
   const m = replyOf(o);
   if (m && 'status' in m) return { running: true, ...m.status };
@@ -97,6 +100,7 @@ export async function startDaemon(env: Env, waitMs = 5_000): Promise<StartResult
   if (process.platform === 'win32') throw new DaemonError('unsupported', 'credmux daemon: not supported on Windows; helpers resolve in process');
   // Checked here too, so the person typing the command sees the chmod fix (a spawned daemon only logs it).
   ensurePrivateDir(files.dir);
+  refuseUntrusted(files);
   if (!daemonBinPath(env)) throw new DaemonError('start-failed', 'credmux daemon: cannot find the credmux-daemon executable (set CREDMUX_DAEMON_BIN)');
   const child = spawnLockedDaemon(env, files.dir);
   if (!child) throw new DaemonError('start-failed', `credmux daemon: cannot run ${daemonBinPath(env)}`);
@@ -128,6 +132,8 @@ export interface StopResult {
 export async function stopDaemon(env: Env, waitMs = 3_000): Promise<StopResult> {
   const files = daemonFiles(env);
   if (socketPathProblem(files.socket)) return { wasRunning: false };
+  // Nor are the lock files of a directory another user controls read: they name a pid to signal.
+  refuseUntrusted(files);
   let m = replyOf(await control(files.socket, 'ping'));
   // A daemon of another protocol version still understands shutdown in its own version.
   const v = m && 'error' in m && m.error.code === 'version' && typeof m.error.protocol === 'number' ? m.error.protocol : PROTOCOL_VERSION;
@@ -148,6 +154,11 @@ export async function stopDaemon(env: Env, waitMs = 3_000): Promise<StopResult> 
   process.kill(h.pid, 'SIGKILL');
   await waitFor(() => !isAlive(h), 1_000);
   return { wasRunning: true, pid: h.pid, how: 'SIGKILL' };
+}
+
+function refuseUntrusted(files: DaemonFiles): void {
+  const trust = daemonDirTrust(files);
+  if (trust.state === 'untrusted') throw new DaemonError('insecure-dir', `credmux daemon: refusing to use ${files.dir}: ${trust.problem}`);
 }
 
 async function waitFor(done: () => boolean, ms: number): Promise<boolean> {

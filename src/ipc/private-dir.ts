@@ -10,10 +10,9 @@ function shellQuote(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-function problemWith(dir: string, st: Stats, placedBy: string): string | undefined {
+function problemWith(dir: string, st: Stats, placedBy: string, uid: number | undefined): string | undefined {
   if (st.isSymbolicLink()) return `${dir} is a symbolic link; remove it (rm ${shellQuote(dir)}) so credmux can create a private directory`;
   if (!st.isDirectory()) return `${dir} is not a directory; remove it (rm ${shellQuote(dir)})`;
-  const uid = process.getuid?.();
   if (uid !== undefined && st.uid !== uid) {
     return `${dir} belongs to uid ${st.uid}, not to you (uid ${uid}); remove it or point ${placedBy} at a directory of yours`;
   }
@@ -28,7 +27,7 @@ function problemWith(dir: string, st: Stats, placedBy: string): string | undefin
  * Inspects without creating anything (the client's cheap pre-check before it spawns a daemon).
  * `placedBy`: the variable that chose where the directory is, for the fix a message names.
  */
-export function checkPrivateDir(dir: string, placedBy = 'XDG_RUNTIME_DIR'): DirCheck {
+export function checkPrivateDir(dir: string, placedBy = 'XDG_RUNTIME_DIR', uid: number | undefined = process.getuid?.()): DirCheck {
   let st: Stats;
   try {
     st = lstatSync(dir);
@@ -36,7 +35,7 @@ export function checkPrivateDir(dir: string, placedBy = 'XDG_RUNTIME_DIR'): DirC
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'missing' };
     return { state: 'unsafe', problem: `cannot inspect ${dir}: ${(e as Error).message}` };
   }
-  const problem = problemWith(dir, st, placedBy);
+  const problem = problemWith(dir, st, placedBy, uid);
   return problem ? { state: 'unsafe', problem } : { state: 'ok' };
 }
 

@@ -194,3 +194,170 @@ describe('a config another user could have written is refused, and nothing it na
     }
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// Class 1: a daemon directory someone else planted
+
+/**
+ * The attacker's daemon: creates `dir` (mode as given), publishes env-names.json naming the victim's
+ * CORP_TOKEN, listens on daemon.sock (open to all), records every connection and byte into
+ * `dir/received`, and answers every request line with a planted credential.
+ */
+const FAKE_DAEMON = String.raw`
+const fs = require('fs'), net = require('net');
+const [dir, mode] = process.argv.slice(1);
+fs.mkdirSync(dir, { recursive: true });
+fs.chmodSync(dir, parseInt(mode, 8));
+fs.writeFileSync(dir + '/env-names.json', JSON.stringify(['CORP_TOKEN', 'HOME']));
+const log = dir + '/received';
+fs.writeFileSync(log, '');
+fs.chmodSync(log, 0o644);
+const srv = net.createServer((c) => {
+  fs.appendFileSync(log, 'CONNECT\n');
+  c.on('error', () => {});
+  c.on('data', (d) => {
+    fs.appendFileSync(log, d);
+    for (const line of d.toString().split('\n')) {
+      if (!line) continue;
+      let id = null;
+      try { id = JSON.parse(line).id; } catch {}
+      c.write(JSON.stringify({ v: 1, id, res: { op: 'get', credential: { kind: 'basic', username: 'planted', secret: 'PLANTED-Answer-666' } } }) + '\n');
+    }
+  });
+});
+srv.listen(dir + '/daemon.sock', () => { fs.chmodSync(dir + '/daemon.sock', 0o777); console.log('ready'); });
+process.stdin.resume();
+process.stdin.on('end', () => { srv.close(); process.exit(0); });
+`;
+
+const STORE_SECRET = 'Git-Store-S3cret-x9';
+
+/**
+ * What the victim's helpers do against a planted daemon directory: store through git, Docker and
+ * keyring, then get through all four protocols. Every answer must come from the victim's own store,
+ * nothing may reach the planted socket, and the reason is said once across all of them.
+ */
+async function victimRuns(h: Home, runtimeDir: string, received: string, expectedProblem: RegExp): Promise<void> {
+  const env: Record<string, string> = { ...h.env, XDG_RUNTIME_DIR: runtimeDir };
+  delete env.CREDMUX_DAEMON;
+  const runs: Array<[string, Parameters<typeof runBytes>[0], string[], string | undefined]> = [
+    ['git store', 'git-credential-credmux', ['store'], `protocol=https\nhost=victim.example.com\nusername=alice\npassword=${STORE_SECRET}\n\n`],
+    ['docker store', 'docker-credential-credmux', ['store'], JSON.stringify({ ServerURL: 'registry.victim.example.com', Username: 'bob', Secret: `${STORE_SECRET}-docker` })],
+    ['keyring set', 'keyring', ['set', 'https://pypi.victim.example.com/simple/', 'carol'], `${STORE_SECRET}-keyring\n`],
+    ['git get', 'git-credential-credmux', ['get'], 'protocol=https\nhost=victim.example.com\n\n'],
+    ['docker get', 'docker-credential-credmux', ['get'], 'registry.victim.example.com'],
+    ['keyring get', 'keyring', ['get', 'https://pypi.victim.example.com/simple/', 'carol'], undefined],
+    ['bazel get (env rule: CORP_TOKEN)', 'credmux-bazel', ['get'], '{"uri":"https://build.corp.example/x"}'],
+  ];
+  mkdirSync(join(h.configFile, '..'), { recursive: true });
+  writeFileSync(h.configFile, JSON.stringify({ rules: [{ id: 'corp', match: '*.corp.example', source: { type: 'env', var: 'CORP_TOKEN' } }] }));
+  let notices = 0;
+  const out: Record<string, string> = {};
+  for (const [name, entry, argv, stdin] of runs) {
+    const r = await runBytes(entry, argv, env, stdin === undefined ? undefined : Buffer.from(stdin));
+    expect(r.code, `${name}: ${show(r)}`).toBe(0);
+    const said = r.stderr.split('\n').filter((l) => l.startsWith('credmux: not using the daemon: '));
+    for (const line of said) expect(line).toMatch(expectedProblem);
+    notices += said.length;
+    expect(r.stderr.replace(/^credmux: not using the daemon: .*\n/m, ''), `${name}: nothing else on stderr`).toBe('');
+    expect(r.stdout, name).not.toContain('PLANTED');
+    out[name] = r.stdout;
+  }
+  // The answers are the victim's own, from its own store and environment.
+  expect(out['git get']).toBe(`username=alice\npassword=${STORE_SECRET}\n`);
+  expect(JSON.parse(out['docker get']!)).toMatchObject({ Username: 'bob', Secret: `${STORE_SECRET}-docker` });
+  expect(out['keyring get']).toBe(`${STORE_SECRET}-keyring\n`);
+  expect(out['bazel get (env rule: CORP_TOKEN)']).toContain('Bearer Corp-Env-T0ken-42abX');
+  // Said once across seven processes, not once each (a git fetch alone runs two or three).
+  expect(notices).toBe(1);
+  // Nothing ever reached the planted socket: not a connection, not a byte.
+  expect(readFileSync(received, 'utf8')).toBe('');
+  // And the victim's `credmux daemon status` says why, every time.
+  const status = await runBytes('credmux', ['daemon', 'status'], env);
+  expect(status.stdout + status.stderr).toMatch(expectedProblem);
+}
+
+describe('a daemon directory another user planted is never connected to nor read', () => {
+  it('credmux/ open to others (0777) with a listener and env-names.json: refused with the chmod fix, answered in process', async () => {
+    const h = emptyHome('sock-mode');
+    const shared = sharedDir();
+    const self = await startLocal(FAKE_DAEMON, [join(shared.path, 'credmux'), '777']);
+    try {
+      await victimRuns(h, shared.path, join(shared.path, 'credmux', 'received'), new RegExp(`${join(shared.path, 'credmux')} is accessible to group or others \\(mode 0777\\); run: chmod 700`));
+    } finally {
+      await self.stop();
+      shared.cleanup();
+      h.cleanup();
+    }
+  });
+
+  it('credmux/ as a link to a directory with a listener: refused', async () => {
+    const h = emptyHome('sock-link');
+    const shared = sharedDir();
+    const elsewhere = join(shared.path, 'elsewhere');
+    const self = await startLocal(FAKE_DAEMON, [elsewhere, '700']);
+    try {
+      const { symlinkSync } = await import('node:fs');
+      symlinkSync(elsewhere, join(shared.path, 'credmux'));
+      await victimRuns(h, shared.path, join(elsewhere, 'received'), /is a symbolic link/);
+    } finally {
+      await self.stop();
+      shared.cleanup();
+      h.cleanup();
+    }
+  });
+
+  it('another account pre-creates credmux/ (0700, its own) in a shared XDG_RUNTIME_DIR and listens: never connected to, nothing sent, all four protocols answered from our store', async () => {
+    if (!attacker) return warnSingleUid('"another account pre-creates credmux/" (its single-uid halves are the two cases above, and test/daemon/trust.test.ts checks ownership with a spoofed caller uid)');
+    const h = emptyHome('sock-attack');
+    const shared = sharedDir();
+    const planted = await attacker.start(FAKE_DAEMON, [join(shared.path, 'credmux'), '700']);
+    try {
+      expect(statSync(join(shared.path, 'credmux')).uid).toBe(attacker.uid);
+      await victimRuns(h, shared.path, join(shared.path, 'credmux', 'received'), new RegExp(`${join(shared.path, 'credmux')} belongs to uid ${attacker.uid}, not to you \\(uid 0\\)`));
+    } finally {
+      await planted.stop();
+      shared.cleanup();
+      h.cleanup();
+    }
+  });
+
+  it('the caller\'s XDG_RUNTIME_DIR kept across su (another account owns it): refused by its owner', async () => {
+    if (!attacker) return warnSingleUid('"XDG_RUNTIME_DIR kept across su"');
+    const h = emptyHome('sock-su');
+    const shared = sharedDir();
+    const theirs = join(shared.path, 'run-user');
+    const made = await attacker.run(`require('fs').mkdirSync(process.argv[1], { mode: 0o700 })`, [theirs]);
+    expect(made.code, made.stderr).toBe(0);
+    const planted = await attacker.start(FAKE_DAEMON, [join(theirs, 'credmux'), '700']);
+    try {
+      await victimRuns(h, theirs, join(theirs, 'credmux', 'received'), new RegExp(`${theirs} belongs to uid ${attacker.uid}, who could replace`));
+    } finally {
+      await planted.stop();
+      shared.cleanup();
+      h.cleanup();
+    }
+  });
+});
+
+/** The same fake daemon run as this uid (the single-uid variants): stops when stdin closes. */
+async function startLocal(script: string, args: string[]): Promise<{ stop(): Promise<void> }> {
+  const { spawn } = await import('node:child_process');
+  const p = spawn(process.execPath, ['-e', script, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    p.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      if (/^ready$/m.test(out)) resolve();
+    });
+    p.on('exit', (code) => reject(new Error(`the fake daemon exited ${code} before it was ready`)));
+  });
+  return {
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (p.exitCode !== null || p.signalCode !== null) return resolve();
+        p.once('exit', () => resolve());
+        p.stdin!.end();
+      }),
+  };
+}
