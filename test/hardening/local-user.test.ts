@@ -3,7 +3,7 @@
 // (class 2), a config file or directory it owns or can write (class 3). As root (CI) the attacker is
 // a real second account, made with useradd and run with runuser; without root, the parts one uid can
 // stage run instead (modes and links), and the ownership half is said to be missing, never skipped.
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAttacker, IS_ROOT, sharedDir, warnSingleUid, type Attacker } from '../helpers/second-user.js';
@@ -53,7 +53,6 @@ describe('the daemon log cannot be turned against a file of ours', () => {
       const target = victimFile(h);
       const logDir = join(h.home, '.local', 'state', 'credmux');
       mkdirSync(logDir, { recursive: true, mode: 0o700 });
-      const { symlinkSync } = await import('node:fs');
       symlinkSync(target.path, join(logDir, 'daemon.log'));
       await daemonStartStop(h, join(h.home, '.local', 'state'));
       target.unchanged();
@@ -277,66 +276,65 @@ async function victimRuns(h: Home, runtimeDir: string, received: string, expecte
   expect(status.stdout + status.stderr).toMatch(expectedProblem);
 }
 
-describe('a daemon directory another user planted is never connected to nor read', () => {
-  it('credmux/ open to others (0777) with a listener and env-names.json: refused with the chmod fix, answered in process', async () => {
-    const h = emptyHome('sock-mode');
-    const shared = sharedDir();
-    const self = await startLocal(FAKE_DAEMON, [join(shared.path, 'credmux'), '777']);
-    try {
-      await victimRuns(h, shared.path, join(shared.path, 'credmux', 'received'), new RegExp(`${join(shared.path, 'credmux')} is accessible to group or others \\(mode 0777\\); run: chmod 700`));
-    } finally {
-      await self.stop();
-      shared.cleanup();
-      h.cleanup();
-    }
-  });
+/** A victim home and a shared directory; `plant` starts a fake daemon there, `check` runs the victim; all undone after. */
+async function withPlanted(name: string, plant: (shared: string) => Promise<{ stop(): Promise<void> }>, check: (h: Home, shared: string) => Promise<void>): Promise<void> {
+  const h = emptyHome(name);
+  const shared = sharedDir();
+  let fake: { stop(): Promise<void> } | undefined;
+  try {
+    fake = await plant(shared.path);
+    await check(h, shared.path);
+  } finally {
+    await fake?.stop();
+    shared.cleanup();
+    h.cleanup();
+  }
+}
 
-  it('credmux/ as a link to a directory with a listener: refused', async () => {
-    const h = emptyHome('sock-link');
-    const shared = sharedDir();
-    const elsewhere = join(shared.path, 'elsewhere');
-    const self = await startLocal(FAKE_DAEMON, [elsewhere, '700']);
-    try {
-      const { symlinkSync } = await import('node:fs');
-      symlinkSync(elsewhere, join(shared.path, 'credmux'));
-      await victimRuns(h, shared.path, join(elsewhere, 'received'), /is a symbolic link/);
-    } finally {
-      await self.stop();
-      shared.cleanup();
-      h.cleanup();
-    }
-  });
+describe('a daemon directory another user planted is never connected to nor read', () => {
+  it('credmux/ open to others (0777) with a listener and env-names.json: refused with the chmod fix, answered in process', () =>
+    withPlanted(
+      'sock-mode',
+      (shared) => startLocal(FAKE_DAEMON, [join(shared, 'credmux'), '777']),
+      (h, shared) => victimRuns(h, shared, join(shared, 'credmux', 'received'), new RegExp(`${join(shared, 'credmux')} is accessible to group or others \\(mode 0777\\); run: chmod 700`)),
+    ));
+
+  it('credmux/ as a link to a directory with a listener: refused', () =>
+    withPlanted(
+      'sock-link',
+      async (shared) => {
+        const fake = await startLocal(FAKE_DAEMON, [join(shared, 'elsewhere'), '700']);
+        symlinkSync(join(shared, 'elsewhere'), join(shared, 'credmux'));
+        return fake;
+      },
+      (h, shared) => victimRuns(h, shared, join(shared, 'elsewhere', 'received'), /is a symbolic link/),
+    ));
 
   it('another account pre-creates credmux/ (0700, its own) in a shared XDG_RUNTIME_DIR and listens: never connected to, nothing sent, all four protocols answered from our store', async () => {
     if (!attacker) return warnSingleUid('"another account pre-creates credmux/" (its single-uid halves are the two cases above, and test/daemon/trust.test.ts checks ownership with a spoofed caller uid)');
-    const h = emptyHome('sock-attack');
-    const shared = sharedDir();
-    const planted = await attacker.start(FAKE_DAEMON, [join(shared.path, 'credmux'), '700']);
-    try {
-      expect(statSync(join(shared.path, 'credmux')).uid).toBe(attacker.uid);
-      await victimRuns(h, shared.path, join(shared.path, 'credmux', 'received'), new RegExp(`${join(shared.path, 'credmux')} belongs to uid ${attacker.uid}, not to you \\(uid 0\\)`));
-    } finally {
-      await planted.stop();
-      shared.cleanup();
-      h.cleanup();
-    }
+    const account = attacker;
+    await withPlanted(
+      'sock-attack',
+      (shared) => account.start(FAKE_DAEMON, [join(shared, 'credmux'), '700']),
+      async (h, shared) => {
+        expect(statSync(join(shared, 'credmux')).uid).toBe(account.uid);
+        await victimRuns(h, shared, join(shared, 'credmux', 'received'), new RegExp(`${join(shared, 'credmux')} belongs to uid ${account.uid}, not to you \\(uid 0\\)`));
+      },
+    );
   });
 
-  it('the caller\'s XDG_RUNTIME_DIR kept across su (another account owns it): refused by its owner', async () => {
+  it("the caller's XDG_RUNTIME_DIR kept across su (another account owns it): refused by its owner", async () => {
     if (!attacker) return warnSingleUid('"XDG_RUNTIME_DIR kept across su"');
-    const h = emptyHome('sock-su');
-    const shared = sharedDir();
-    const theirs = join(shared.path, 'run-user');
-    const made = await attacker.run(`require('fs').mkdirSync(process.argv[1], { mode: 0o700 })`, [theirs]);
-    expect(made.code, made.stderr).toBe(0);
-    const planted = await attacker.start(FAKE_DAEMON, [join(theirs, 'credmux'), '700']);
-    try {
-      await victimRuns(h, theirs, join(theirs, 'credmux', 'received'), new RegExp(`${theirs} belongs to uid ${attacker.uid}, who could replace`));
-    } finally {
-      await planted.stop();
-      shared.cleanup();
-      h.cleanup();
-    }
+    const account = attacker;
+    await withPlanted(
+      'sock-su',
+      async (shared) => {
+        const made = await account.run(`require('fs').mkdirSync(process.argv[1], { mode: 0o700 })`, [join(shared, 'run-user')]);
+        expect(made.code, made.stderr).toBe(0);
+        return account.start(FAKE_DAEMON, [join(shared, 'run-user', 'credmux'), '700']);
+      },
+      (h, shared) => victimRuns(h, join(shared, 'run-user'), join(shared, 'run-user', 'credmux', 'received'), new RegExp(`${join(shared, 'run-user')} belongs to uid ${account.uid}, who could replace`)),
+    );
   });
 });
 
