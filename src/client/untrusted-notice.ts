@@ -42,7 +42,11 @@ function rememberedRecently(problem: string, env: Env, now: number): boolean {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     if (checkPrivateDir(dir, 'XDG_STATE_HOME').state !== 'ok') return false;
-    fd = openSync(join(dir, 'untrusted-daemon-dir.notice'), constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o600);
+    fd = openSync(
+      join(dir, 'untrusted-daemon-dir.notice'),
+      constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK,
+      0o600,
+    );
     const st = fstatSync(fd);
     if (!st.isFile() || st.uid !== process.getuid?.()) return false;
     const buf = Buffer.alloc(Math.min(st.size, 4096));

@@ -106,7 +106,8 @@ export function createConnectionServer(opts: ConnectionServerOptions): Connectio
           } catch {
             reply = undefined; // answer() turns every failure into a reply; a throw would be a bug, not the client's
           }
-          if (reply instanceof Promise) reply.then(settled, () => settled(undefined)); // never rejects; belt and braces
+          if (reply instanceof Promise)
+            reply.then(settled, () => settled(undefined)); // never rejects; belt and braces
           else settled(reply);
         }
         const out = batch;

@@ -251,7 +251,12 @@ function withUsername(target: RequestTarget, username: string | undefined): Requ
 
 /** Same secret as far as the caller could tell: git gets a bearer as username/password and stores it back as basic. */
 function sameCredential(a: Credential, b: Credential): boolean {
-  return a.username === b.username && a.secret === b.secret && (b.expiresAt === undefined || a.expiresAt === b.expiresAt) && (b.oauthRefreshToken === undefined || a.oauthRefreshToken === b.oauthRefreshToken);
+  return (
+    a.username === b.username &&
+    a.secret === b.secret &&
+    (b.expiresAt === undefined || a.expiresAt === b.expiresAt) &&
+    (b.oauthRefreshToken === undefined || a.oauthRefreshToken === b.oauthRefreshToken)
+  );
 }
 
 function stripUndefined<T extends object>(o: T): T {

@@ -12,7 +12,8 @@ const NOT_CONTEXT = new Set(['CREDMUX_DAEMON', 'CREDMUX_DAEMON_BIN', 'CREDMUX_ID
 export function contextFingerprint(env: Env, cwd: string = process.cwd()): string {
   const picked: string[] = [];
   for (const name of Object.keys(env).sort()) {
-    const isContext = name === 'HOME' || name === 'XDG_CONFIG_HOME' || name === 'XDG_DATA_HOME' || (name.startsWith('CREDMUX_') && !NOT_CONTEXT.has(name));
+    const isContext =
+      name === 'HOME' || name === 'XDG_CONFIG_HOME' || name === 'XDG_DATA_HOME' || (name.startsWith('CREDMUX_') && !NOT_CONTEXT.has(name));
     const value = env[name];
     if (!isContext || value === undefined) continue;
     // A relative config path means the same file for a client and the daemon it spawned (in another cwd) only once resolved.

@@ -34,11 +34,17 @@ export function daemonDirTrust(files: Pick<DaemonFiles, 'dir' | 'socket'>, uid: 
   const p = statSync(parent, { throwIfNoEntry: false });
   if (!p) return { state: 'absent' };
   if (p.uid !== uid && p.uid !== 0) {
-    return { state: 'untrusted', problem: `${parent} belongs to uid ${p.uid}, who could replace ${files.dir} (you are uid ${uid}); point XDG_RUNTIME_DIR at a directory of yours` };
+    return {
+      state: 'untrusted',
+      problem: `${parent} belongs to uid ${p.uid}, who could replace ${files.dir} (you are uid ${uid}); point XDG_RUNTIME_DIR at a directory of yours`,
+    };
   }
   if ((p.mode & 0o022) !== 0 && (p.mode & STICKY) === 0) {
     const mode = (p.mode & 0o7777).toString(8).padStart(4, '0');
-    return { state: 'untrusted', problem: `${parent} lets group or others replace ${files.dir} (mode ${mode}, no sticky bit); run: chmod go-w ${parent}, or point XDG_RUNTIME_DIR at a directory of yours` };
+    return {
+      state: 'untrusted',
+      problem: `${parent} lets group or others replace ${files.dir} (mode ${mode}, no sticky bit); run: chmod go-w ${parent}, or point XDG_RUNTIME_DIR at a directory of yours`,
+    };
   }
   const dir = checkPrivateDir(files.dir, 'XDG_RUNTIME_DIR', uid);
   if (dir.state === 'missing') return { state: 'absent' };

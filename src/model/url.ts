@@ -129,7 +129,11 @@ function parsePatternUnguarded(input: string): Pattern {
       fail('pattern', input, 'puts a wildcard on an IP address; wildcards work only on domain names, so list the address itself');
     }
     if (!canonicalHost.includes('.')) {
-      fail('pattern', input, 'puts a wildcard on a single label, which would match a whole top-level domain; use at least two labels, e.g. *.example.com');
+      fail(
+        'pattern',
+        input,
+        'puts a wildcard on a single label, which would match a whole top-level domain; use at least two labels, e.g. *.example.com',
+      );
     }
   }
   const s: Scheme = scheme ?? 'https'; // a bare host means https: plain HTTP only where a rule says so
@@ -215,7 +219,10 @@ function parseRequestWithParser(input: string): RequestTarget {
 /** Runs a parser so that any string yields a result or a CredmuxError, never a stray TypeError. */
 function guarded<T>(kind: Kind, input: unknown, parse: (s: string) => T): T {
   if (typeof input !== 'string') {
-    throw new CredmuxError('bad-url', `${kind === 'URL' ? 'the URL' : 'the pattern'} must be a string, got ${input === null ? 'null' : typeof input}`);
+    throw new CredmuxError(
+      'bad-url',
+      `${kind === 'URL' ? 'the URL' : 'the pattern'} must be a string, got ${input === null ? 'null' : typeof input}`,
+    );
   }
   try {
     return parse(trimEdges(kind, input));
@@ -254,7 +261,11 @@ function locate(input: string, kind: Kind): Located {
       // `https:\\host` all become https://host/ to it, while RFC 3986 reads no host, or a path.
       const i = m[0].length;
       if (input.slice(i, i + 2) !== '//' || input[i + 2] === '/' || input[i + 2] === '\\') {
-        fail(kind, input, `must have exactly "//" after "${m[1]}:" (write ${name}://host[:port][/path]); a lenient parser would read it as another URL`);
+        fail(
+          kind,
+          input,
+          `must have exactly "//" after "${m[1]}:" (write ${name}://host[:port][/path]); a lenient parser would read it as another URL`,
+        );
       }
       return { scheme: name, rest: input.slice(i + 2) };
     }
@@ -263,9 +274,13 @@ function locate(input: string, kind: Kind): Located {
     // ("registry.example.com:abc"), reported as such below. Anything else is a scheme we refuse.
     const hostPort = PORT_THEN_END.test(after) || (name.includes('.') && !after.startsWith('/') && !after.startsWith('\\'));
     if (!hostPort) {
-      fail(kind, input, kind === 'URL'
-        ? 'is not an https:// or http:// URL; credmux serves only those (or a bare host[:port]; a port must be a number)'
-        : 'is not an https:// or http:// URL; write https://host[:port][/path] (http:// only for a plain-HTTP host)');
+      fail(
+        kind,
+        input,
+        kind === 'URL'
+          ? 'is not an https:// or http:// URL; credmux serves only those (or a bare host[:port]; a port must be a number)'
+          : 'is not an https:// or http:// URL; write https://host[:port][/path] (http:// only for a plain-HTTP host)',
+      );
     }
   }
   if (input.startsWith('/') || input.startsWith('\\')) fail(kind, input, 'has no host; write it as https://host[/path]');
@@ -334,15 +349,21 @@ function strictProblem(rest: string): string | undefined {
   const end = rest.search(/[/?#]/);
   const authority = end < 0 ? rest : rest.slice(0, end);
   // An IPv6 zone id ("%25eth0", or a bare "%eth0") is refused with its own words by checkAuthority.
-  if (BAD_ESCAPE.test(authority.startsWith('[') ? rest.slice(authority.length) : rest)) return 'has a "%" that starts no %XX escape; write "%25" for a literal "%"';
+  if (BAD_ESCAPE.test(authority.startsWith('[') ? rest.slice(authority.length) : rest))
+    return 'has a "%" that starts no %XX escape; write "%25" for a literal "%"';
   const at = authority.indexOf('@');
   if (at !== authority.lastIndexOf('@')) return 'has more than one "@" before the host; percent-encode an "@" inside a username or password as %40';
   const hostPort = authority.slice(at + 1);
-  if (authority.slice(0, at + 1).includes('[') || authority.slice(0, at + 1).includes(']')) return 'has "[" or "]" in its userinfo; percent-encode them';
+  if (authority.slice(0, at + 1).includes('[') || authority.slice(0, at + 1).includes(']'))
+    return 'has "[" or "]" in its userinfo; percent-encode them';
   // An IPv6 address (its insides are checked by checkAuthority and the parser); brackets nowhere else.
   const close = hostPort.startsWith('[') ? hostPort.indexOf(']') : -1;
   const host = hostPort.startsWith('[') ? hostPort.slice(0, close + 1) : hostPort.replace(/:.*$/, '');
-  if (close >= 0 ? hostPort.slice(1, close).includes('[') || hostPort.slice(close + 1).search(/[[\]]/) >= 0 : !hostPort.startsWith('[') && /[[\]]/.test(hostPort)) {
+  if (
+    close >= 0
+      ? hostPort.slice(1, close).includes('[') || hostPort.slice(close + 1).search(/[[\]]/) >= 0
+      : !hostPort.startsWith('[') && /[[\]]/.test(hostPort)
+  ) {
     return 'has "[" or "]" outside an IPv6 address';
   }
   if (close >= 0 && hostPort.length > close + 1 && hostPort[close + 1] !== ':') return 'has something other than ":port" after an IPv6 address';
@@ -446,7 +467,10 @@ function decodeUnreserved(_escape: string, hex: string | undefined): string {
     (c >= 0x41 && c <= 0x5a) || // A-Z
     (c >= 0x61 && c <= 0x7a) || // a-z
     (c >= 0x30 && c <= 0x39) || // 0-9
-    c === 0x2d || c === 0x2e || c === 0x5f || c === 0x7e; // - . _ ~
+    c === 0x2d ||
+    c === 0x2e ||
+    c === 0x5f ||
+    c === 0x7e; // - . _ ~
   return unreserved ? String.fromCharCode(c) : `%${hex.toUpperCase()}`;
 }
 

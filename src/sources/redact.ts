@@ -51,7 +51,8 @@ export function secretSpellings(secret: string): string[] {
   forms.add(ascii.replace(/\\u([0-9a-f]{4})/g, (_m, h: string) => `\\u${h.toUpperCase()}`));
   // base64 of the secret as sent: raw (a Bearer echoed in base64, Basic's user:secret), or form-encoded
   // first (RFC 6749 §2.3.1 encodes client credentials before they go into a Basic header).
-  for (const sent of new Set([secret, uri, new URLSearchParams({ x: secret }).toString().slice(2)])) for (const core of base64Cores(sent)) forms.add(core);
+  for (const sent of new Set([secret, uri, new URLSearchParams({ x: secret }).toString().slice(2)]))
+    for (const core of base64Cores(sent)) forms.add(core);
   // The longest first, so a form that contains another is cut whole.
   return [...forms].filter((f) => f.length >= MIN_SECRET).sort((a, b) => b.length - a.length);
 }

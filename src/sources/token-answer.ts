@@ -77,7 +77,10 @@ export async function readTokenAnswer(rule: Rule, res: HttpResponse, spec: Answe
   if (typeof value !== 'string' || value === '') {
     // Field names are the server's text too: an echo could put a secret there.
     const names = safeText(Object.keys(body).slice(0, 10).join(', '), spec.secrets) || 'none';
-    throw sourceError(rule, `${at} answered without a ${spec.fields.map((f) => `"${f}"`).join(' or ')} string (fields: ${names}); set "tokenField" in the rule if the token is elsewhere`);
+    throw sourceError(
+      rule,
+      `${at} answered without a ${spec.fields.map((f) => `"${f}"`).join(' or ')} string (fields: ${names}); set "tokenField" in the rule if the token is elsewhere`,
+    );
   }
   if (!TOKEN_CHARS.test(value)) throw sourceError(rule, `${at} answered with a token containing spaces or control characters; refused`);
   try {
@@ -93,7 +96,17 @@ export async function readTokenAnswer(rule: Rule, res: HttpResponse, spec: Answe
  * Content types worth naming. Any other is the server's free text, which an echoing endpoint can
  * fill with a piece of what it was sent (cut where no redaction can recognise it): not shown.
  */
-const KNOWN_TYPES = new Set(['text/html', 'text/plain', 'text/xml', 'application/xml', 'application/json', 'application/problem+json', 'application/octet-stream', 'application/x-www-form-urlencoded', 'application/jwt']);
+const KNOWN_TYPES = new Set([
+  'text/html',
+  'text/plain',
+  'text/xml',
+  'application/xml',
+  'application/json',
+  'application/problem+json',
+  'application/octet-stream',
+  'application/x-www-form-urlencoded',
+  'application/jwt',
+]);
 
 function describeBody(res: HttpResponse): string {
   const given = res.headers['content-type'];

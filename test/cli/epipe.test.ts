@@ -11,12 +11,20 @@ import { isolatedEnv } from './run-bin.js';
 function bigStore(env: Record<string, string>): void {
   const dir = join(env.XDG_DATA_HOME!, 'credmux');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const entries = Array.from({ length: 20_000 }, (_, i) => ({ url: `https://host-${i}.example.com`, username: `user-${i}`, kind: 'basic', secret: `pw-${i}` }));
+  const entries = Array.from({ length: 20_000 }, (_, i) => ({
+    url: `https://host-${i}.example.com`,
+    username: `user-${i}`,
+    kind: 'basic',
+    secret: `pw-${i}`,
+  }));
   writeFileSync(join(dir, 'credentials.json'), JSON.stringify({ version: 1, entries }), { mode: 0o600 });
 }
 
 /** Runs `credmux args`, reads its first line of stdout, then closes the pipe as `head -1` does. */
-function readOneLineThenClose(args: string[], env: Record<string, string>): Promise<{ code: number | null; signal: string | null; first: string; stderr: string }> {
+function readOneLineThenClose(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; signal: string | null; first: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const p = spawn(distBin('credmux'), args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let first = '';
@@ -54,7 +62,10 @@ describe('a closed stdout ends the CLI quietly', () => {
     const env = isolatedEnv();
     bigStore(env);
     const r = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-      const p = spawn('bash', ['-c', `"$0" list | head -1; echo "status=\${PIPESTATUS[0]}"`, distBin('credmux')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const p = spawn('bash', ['-c', `"$0" list | head -1; echo "status=\${PIPESTATUS[0]}"`, distBin('credmux')], {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       let err = '';
       p.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));

@@ -36,7 +36,13 @@ describe('EngineHolder', () => {
     names = ['A', 'B'];
     h.publishEnvNames(e);
     expect(publish).toHaveBeenLastCalledWith(['A', 'B']);
-    const failing = new EngineHolder(async () => e, () => { throw new Error('EROFS'); }, quietLog);
+    const failing = new EngineHolder(
+      async () => e,
+      () => {
+        throw new Error('EROFS');
+      },
+      quietLog,
+    );
     expect(() => failing.publishEnvNames(engineWith(() => ['C']))).not.toThrow();
     expect(quietLog.warn).toHaveBeenCalledWith('cannot publish env-names.json', { error: 'Error' });
   });
@@ -73,7 +79,11 @@ describe('socketOwnership', () => {
   it('is ours until the socket is removed or another takes the path', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cmx-sock-'));
     const path = join(dir, 's');
-    const listen = () => new Promise<ReturnType<typeof createServer>>((resolve) => { const s = createServer(); s.listen(path, () => resolve(s)); });
+    const listen = () =>
+      new Promise<ReturnType<typeof createServer>>((resolve) => {
+        const s = createServer();
+        s.listen(path, () => resolve(s));
+      });
     const first = await listen();
     const ours = socketOwnership(path);
     expect(ours()).toBe(true);

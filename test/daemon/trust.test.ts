@@ -37,7 +37,9 @@ const me = process.getuid!();
 describe('daemonDirTrust', () => {
   it('absent: no runtime dir, no credmux/ in it, or no socket in a private credmux/', () => {
     const f = layout();
-    expect(daemonDirTrust({ dir: join(f.root, 'nope', 'credmux'), socket: join(f.root, 'nope', 'credmux', 'daemon.sock') })).toEqual({ state: 'absent' });
+    expect(daemonDirTrust({ dir: join(f.root, 'nope', 'credmux'), socket: join(f.root, 'nope', 'credmux', 'daemon.sock') })).toEqual({
+      state: 'absent',
+    });
     expect(daemonDirTrust(f)).toEqual({ state: 'absent' });
     mkdirSync(f.dir, { mode: 0o700 });
     expect(daemonDirTrust(f)).toEqual({ state: 'absent' });
@@ -55,10 +57,13 @@ describe('daemonDirTrust', () => {
     mkdirSync(f.dir, { mode: 0o700 });
     chmodSync(f.dir, 0o777);
     await listen(f.socket);
-    expect(daemonDirTrust(f)).toEqual({ state: 'untrusted', problem: `${f.dir} is accessible to group or others (mode 0777); run: chmod 700 ${f.dir}` });
+    expect(daemonDirTrust(f)).toEqual({
+      state: 'untrusted',
+      problem: `${f.dir} is accessible to group or others (mode 0777); run: chmod 700 ${f.dir}`,
+    });
   });
 
-  it('untrusted: credmux/ is a link (to a directory of ours or anyone\'s)', async () => {
+  it("untrusted: credmux/ is a link (to a directory of ours or anyone's)", async () => {
     const f = layout();
     const elsewhere = join(f.root, 'elsewhere');
     mkdirSync(elsewhere, { mode: 0o700 });

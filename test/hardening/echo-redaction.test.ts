@@ -31,7 +31,12 @@ const UNICODE_KEY = 'Echo-ünï-cøde key/+=& 0123456789-€';
  * the three alignments it can have inside a longer input.
  */
 function spellings(secret: string): string[] {
-  const out = new Set<string>([secret, encodeURIComponent(secret), encodeURIComponent(secret).toLowerCase(), new URLSearchParams({ k: secret }).toString().slice(2)]);
+  const out = new Set<string>([
+    secret,
+    encodeURIComponent(secret),
+    encodeURIComponent(secret).toLowerCase(),
+    new URLSearchParams({ k: secret }).toString().slice(2),
+  ]);
   const json = JSON.stringify(secret).slice(1, -1);
   out.add(json);
   out.add(json.replace(/[^\x00-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
@@ -48,7 +53,8 @@ function spellings(secret: string): string[] {
 }
 
 function expectNoSpelling(text: string, secret: string, where: string): void {
-  for (const form of spellings(secret)) expect(text.includes(form), `${where} holds the secret spelled ${JSON.stringify(form)}:\n${text}`).toBe(false);
+  for (const form of spellings(secret))
+    expect(text.includes(form), `${where} holds the secret spelled ${JSON.stringify(form)}:\n${text}`).toBe(false);
   expect(secretPiece(text, secret), `${where} holds a piece of the secret:\n${text}`).toBeUndefined();
 }
 
@@ -60,16 +66,45 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { name: 'bearer style (Authorization: Bearer <key>)', route: ROUTES.pyx, secret: ASCII_KEY, source: (v) => ({ style: 'bearer', secret: { env: v } }) },
-  { name: 'form style (key=<percent-encoded key>)', route: ROUTES.exchangeForm, secret: UNICODE_KEY, source: (v) => ({ style: 'form', secretField: 'key', secret: { env: v } }) },
-  { name: 'form style, ASCII specials', route: ROUTES.exchangeForm, secret: ASCII_KEY, source: (v) => ({ style: 'form', secretField: 'key', secret: { env: v } }) },
-  { name: 'json style ({"api_key": <JSON-escaped key>})', route: ROUTES.exchangeJson, secret: UNICODE_KEY, source: (v) => ({ style: 'json', secretField: 'api_key', secret: { env: v } }) },
-  { name: 'json style, ASCII specials', route: ROUTES.exchangeJson, secret: ASCII_KEY, source: (v) => ({ style: 'json', secretField: 'api_key', secret: { env: v } }) },
+  {
+    name: 'bearer style (Authorization: Bearer <key>)',
+    route: ROUTES.pyx,
+    secret: ASCII_KEY,
+    source: (v) => ({ style: 'bearer', secret: { env: v } }),
+  },
+  {
+    name: 'form style (key=<percent-encoded key>)',
+    route: ROUTES.exchangeForm,
+    secret: UNICODE_KEY,
+    source: (v) => ({ style: 'form', secretField: 'key', secret: { env: v } }),
+  },
+  {
+    name: 'form style, ASCII specials',
+    route: ROUTES.exchangeForm,
+    secret: ASCII_KEY,
+    source: (v) => ({ style: 'form', secretField: 'key', secret: { env: v } }),
+  },
+  {
+    name: 'json style ({"api_key": <JSON-escaped key>})',
+    route: ROUTES.exchangeJson,
+    secret: UNICODE_KEY,
+    source: (v) => ({ style: 'json', secretField: 'api_key', secret: { env: v } }),
+  },
+  {
+    name: 'json style, ASCII specials',
+    route: ROUTES.exchangeJson,
+    secret: ASCII_KEY,
+    source: (v) => ({ style: 'json', secretField: 'api_key', secret: { env: v } }),
+  },
 ];
 
 function configure(h: Home, c: Case): Record<string, string> {
   mkdirSync(join(h.configFile, '..'), { recursive: true });
-  const rule = { id: 'echo', match: 'https://echo.example.com', source: { type: 'exchange', endpoint: `${srv.url}${c.route}`, allowInsecureHttp: true, ...c.source('ECHO_KEY') } };
+  const rule = {
+    id: 'echo',
+    match: 'https://echo.example.com',
+    source: { type: 'exchange', endpoint: `${srv.url}${c.route}`, allowInsecureHttp: true, ...c.source('ECHO_KEY') },
+  };
   writeFileSync(h.configFile, JSON.stringify({ rules: [rule] }));
   return { ...h.env, ECHO_KEY: c.secret };
 }
@@ -144,7 +179,11 @@ describe('an endpoint written with user:password@', () => {
       const h = emptyHome('endpoint-pw');
       try {
         mkdirSync(join(h.configFile, '..'), { recursive: true });
-        const rule = { id: 'pw', match: 'https://echo.example.com', source: { type: 'exchange', endpoint: `https://alice:${PW}@api.example.com/token`, secret: { env: 'K' } } };
+        const rule = {
+          id: 'pw',
+          match: 'https://echo.example.com',
+          source: { type: 'exchange', endpoint: `https://alice:${PW}@api.example.com/token`, secret: { env: 'K' } },
+        };
         writeFileSync(h.configFile, JSON.stringify({ rules: [rule] }));
         const r = await runBytes(entry, [...argv], h.env, input);
         expect(r.stdout + r.stderr, show(r)).toContain('must not carry user:password@');

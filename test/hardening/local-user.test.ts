@@ -101,7 +101,15 @@ describe('the daemon log cannot be turned against a file of ours', () => {
 
 /** A config whose `command` rule would run as the victim and leave `marker` behind. */
 function plantedConfig(marker: string): string {
-  return JSON.stringify({ rules: [{ id: 'planted', match: 'https://victim.example.com', source: { type: 'command', command: ['/bin/sh', '-c', `echo ran > ${marker}; echo planted-token`] } }] });
+  return JSON.stringify({
+    rules: [
+      {
+        id: 'planted',
+        match: 'https://victim.example.com',
+        source: { type: 'command', command: ['/bin/sh', '-c', `echo ran > ${marker}; echo planted-token`] },
+      },
+    ],
+  });
 }
 
 /** Every entry, as a user's tools run them, against the config at `env`'s XDG_CONFIG_HOME: each must refuse in its own shape and run nothing. */
@@ -130,7 +138,11 @@ describe('a config another user could have written is refused, and nothing it na
       mkdirSync(join(h.configFile, '..'), { recursive: true });
       writeFileSync(h.configFile, plantedConfig(marker));
       chmodSync(h.configFile, 0o666);
-      await expectConfigRefused(h.env, marker, new RegExp(`${h.configFile} is writable by group or others \\(mode 0666\\).*Fix: chmod go-w ${h.configFile}`));
+      await expectConfigRefused(
+        h.env,
+        marker,
+        new RegExp(`${h.configFile} is writable by group or others \\(mode 0666\\).*Fix: chmod go-w ${h.configFile}`),
+      );
     } finally {
       h.cleanup();
     }
@@ -144,7 +156,11 @@ describe('a config another user could have written is refused, and nothing it na
       mkdirSync(dir, { recursive: true });
       writeFileSync(h.configFile, plantedConfig(marker));
       chmodSync(dir, 0o777);
-      await expectConfigRefused(h.env, marker, new RegExp(`the directory ${dir} holding ${h.configFile} is writable by group or others \\(mode 0777\\).*Fix: chmod go-w ${dir}`));
+      await expectConfigRefused(
+        h.env,
+        marker,
+        new RegExp(`the directory ${dir} holding ${h.configFile} is writable by group or others \\(mode 0777\\).*Fix: chmod go-w ${dir}`),
+      );
     } finally {
       h.cleanup();
     }
@@ -166,7 +182,11 @@ describe('a config another user could have written is refused, and nothing it na
       expect(planted.code, planted.stderr).toBe(0);
       expect(statSync(file).uid).toBe(attacker.uid);
       const env = { ...h.env, XDG_CONFIG_HOME: shared.path };
-      await expectConfigRefused(env, marker, new RegExp(`${file} belongs to uid ${attacker.uid}, not to you \\(uid 0\\) or root.*Fix: chown 0 ${file}`));
+      await expectConfigRefused(
+        env,
+        marker,
+        new RegExp(`${file} belongs to uid ${attacker.uid}, not to you \\(uid 0\\) or root.*Fix: chown 0 ${file}`),
+      );
       // …and with the attacker's file moved into a directory of the victim's, still refused by its owner.
       const mine = join(h.home, '.config', 'credmux');
       mkdirSync(mine, { recursive: true });
@@ -183,7 +203,10 @@ describe('a config another user could have written is refused, and nothing it na
     const h = emptyHome('cfg-root');
     try {
       mkdirSync(join(h.configFile, '..'), { recursive: true });
-      writeFileSync(h.configFile, JSON.stringify({ rules: [{ id: 'env', match: 'https://victim.example.com', source: { type: 'env', var: 'CORP_TOKEN' } }] }));
+      writeFileSync(
+        h.configFile,
+        JSON.stringify({ rules: [{ id: 'env', match: 'https://victim.example.com', source: { type: 'env', var: 'CORP_TOKEN' } }] }),
+      );
       if (IS_ROOT) expect(statSync(h.configFile).uid).toBe(0);
       const r = await runBytes('credmux-bazel', ['get'], h.env, Buffer.from('{"uri":"https://victim.example.com/x"}'));
       expect(r.code, show(r)).toBe(0);
@@ -241,7 +264,12 @@ async function victimRuns(h: Home, runtimeDir: string, received: string, expecte
   delete env.CREDMUX_DAEMON;
   const runs: Array<[string, Parameters<typeof runBytes>[0], string[], string | undefined]> = [
     ['git store', 'git-credential-credmux', ['store'], `protocol=https\nhost=victim.example.com\nusername=alice\npassword=${STORE_SECRET}\n\n`],
-    ['docker store', 'docker-credential-credmux', ['store'], JSON.stringify({ ServerURL: 'registry.victim.example.com', Username: 'bob', Secret: `${STORE_SECRET}-docker` })],
+    [
+      'docker store',
+      'docker-credential-credmux',
+      ['store'],
+      JSON.stringify({ ServerURL: 'registry.victim.example.com', Username: 'bob', Secret: `${STORE_SECRET}-docker` }),
+    ],
     ['keyring set', 'keyring', ['set', 'https://pypi.victim.example.com/simple/', 'carol'], `${STORE_SECRET}-keyring\n`],
     ['git get', 'git-credential-credmux', ['get'], 'protocol=https\nhost=victim.example.com\n\n'],
     ['docker get', 'docker-credential-credmux', ['get'], 'registry.victim.example.com'],
@@ -277,7 +305,11 @@ async function victimRuns(h: Home, runtimeDir: string, received: string, expecte
 }
 
 /** A victim home and a shared directory; `plant` starts a fake daemon there, `check` runs the victim; all undone after. */
-async function withPlanted(name: string, plant: (shared: string) => Promise<{ stop(): Promise<void> }>, check: (h: Home, shared: string) => Promise<void>): Promise<void> {
+async function withPlanted(
+  name: string,
+  plant: (shared: string) => Promise<{ stop(): Promise<void> }>,
+  check: (h: Home, shared: string) => Promise<void>,
+): Promise<void> {
   const h = emptyHome(name);
   const shared = sharedDir();
   let fake: { stop(): Promise<void> } | undefined;
@@ -296,7 +328,13 @@ describe('a daemon directory another user planted is never connected to nor read
     withPlanted(
       'sock-mode',
       (shared) => startLocal(FAKE_DAEMON, [join(shared, 'credmux'), '777']),
-      (h, shared) => victimRuns(h, shared, join(shared, 'credmux', 'received'), new RegExp(`${join(shared, 'credmux')} is accessible to group or others \\(mode 0777\\); run: chmod 700`)),
+      (h, shared) =>
+        victimRuns(
+          h,
+          shared,
+          join(shared, 'credmux', 'received'),
+          new RegExp(`${join(shared, 'credmux')} is accessible to group or others \\(mode 0777\\); run: chmod 700`),
+        ),
     ));
 
   it('credmux/ as a link to a directory with a listener: refused', () =>
@@ -311,14 +349,22 @@ describe('a daemon directory another user planted is never connected to nor read
     ));
 
   it('another account pre-creates credmux/ (0700, its own) in a shared XDG_RUNTIME_DIR and listens: never connected to, nothing sent, all four protocols answered from our store', async () => {
-    if (!attacker) return warnSingleUid('"another account pre-creates credmux/" (its single-uid halves are the two cases above, and test/daemon/trust.test.ts checks ownership with a spoofed caller uid)');
+    if (!attacker)
+      return warnSingleUid(
+        '"another account pre-creates credmux/" (its single-uid halves are the two cases above, and test/daemon/trust.test.ts checks ownership with a spoofed caller uid)',
+      );
     const account = attacker;
     await withPlanted(
       'sock-attack',
       (shared) => account.start(FAKE_DAEMON, [join(shared, 'credmux'), '700']),
       async (h, shared) => {
         expect(statSync(join(shared, 'credmux')).uid).toBe(account.uid);
-        await victimRuns(h, shared, join(shared, 'credmux', 'received'), new RegExp(`${join(shared, 'credmux')} belongs to uid ${account.uid}, not to you \\(uid 0\\)`));
+        await victimRuns(
+          h,
+          shared,
+          join(shared, 'credmux', 'received'),
+          new RegExp(`${join(shared, 'credmux')} belongs to uid ${account.uid}, not to you \\(uid 0\\)`),
+        );
       },
     );
   });
@@ -333,7 +379,13 @@ describe('a daemon directory another user planted is never connected to nor read
         expect(made.code, made.stderr).toBe(0);
         return account.start(FAKE_DAEMON, [join(shared, 'run-user', 'credmux'), '700']);
       },
-      (h, shared) => victimRuns(h, join(shared, 'run-user'), join(shared, 'run-user', 'credmux', 'received'), new RegExp(`${join(shared, 'run-user')} belongs to uid ${account.uid}, who could replace`)),
+      (h, shared) =>
+        victimRuns(
+          h,
+          join(shared, 'run-user'),
+          join(shared, 'run-user', 'credmux', 'received'),
+          new RegExp(`${join(shared, 'run-user')} belongs to uid ${account.uid}, who could replace`),
+        ),
     );
   });
 });

@@ -45,11 +45,13 @@ export async function createAttacker(): Promise<Attacker> {
   const name = `cmxatk${process.pid}${Math.floor(Math.random() * 1e4)}`.slice(0, 30);
   for (let attempt = 0; ; attempt++) {
     try {
-      execFileSync('useradd', ['--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', '--user-group', name], { stdio: 'pipe' });
+      execFileSync('useradd', ['--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', '--user-group', name], {
+        stdio: 'pipe',
+      });
       break;
     } catch (e) {
       const err = String((e as { stderr?: Buffer }).stderr ?? e);
-      if (attempt >= 50 || !/lock/i.test(err)) throw new Error(`useradd ${name} failed: ${err}`);
+      if (attempt >= 50 || !/lock/i.test(err)) throw new Error(`useradd ${name} failed: ${err}`, { cause: e });
       await new Promise((r) => setTimeout(r, 20 * (attempt + 1))); // another useradd holds /etc/passwd's lock
     }
   }

@@ -57,11 +57,20 @@ describe('git.parse: the reader', () => {
 
   it('treats path as text git already decoded: escapes are escaped again, never decoded a second time', () => {
     // The remote said other/%252e%252e/team/x: a path inside other/, which must not read as /team/x.
-    expect(request(parse('get', 'protocol=https\nhost=h.example\npath=other/%2e%2e/team/x\n'))).toEqual({ op: 'get', url: 'https://h.example/other/%252e%252e/team/x' });
+    expect(request(parse('get', 'protocol=https\nhost=h.example\npath=other/%2e%2e/team/x\n'))).toEqual({
+      op: 'get',
+      url: 'https://h.example/other/%252e%252e/team/x',
+    });
     expect(parseRequest('https://h.example/other/%252e%252e/team/x').path).toBe('/other/%252e%252e/team/x');
-    expect(request(parse('get', 'protocol=https\nhost=h.example\npath=a?b#c\\d e%2fx\n'))).toEqual({ op: 'get', url: 'https://h.example/a%3Fb%23c%5Cd%20e%252fx' });
+    expect(request(parse('get', 'protocol=https\nhost=h.example\npath=a?b#c\\d e%2fx\n'))).toEqual({
+      op: 'get',
+      url: 'https://h.example/a%3Fb%23c%5Cd%20e%252fx',
+    });
     // The url= form is decoded as git decodes it, then handled the same way.
-    expect(request(parse('get', 'url=https://h.example/other/%252e%252e/team/x\n'))).toEqual({ op: 'get', url: 'https://h.example/other/%252e%252e/team/x' });
+    expect(request(parse('get', 'url=https://h.example/other/%252e%252e/team/x\n'))).toEqual({
+      op: 'get',
+      url: 'https://h.example/other/%252e%252e/team/x',
+    });
   });
 
   it('refuses a path with a "." or ".." segment after git decoded it (whether it climbs is up to the server)', () => {
@@ -70,11 +79,51 @@ describe('git.parse: the reader', () => {
     }
     expectIgnored(parse('get', 'url=https://h.example/other/%2e%2e/team\n'), 'the path field has a "." or ".." segment');
     // Dots that are not a whole segment are ordinary characters.
-    expect(request(parse('get', 'protocol=https\nhost=h.example\npath=a/..b/.c/repo.git\n'))).toEqual({ op: 'get', url: 'https://h.example/a/..b/.c/repo.git' });
+    expect(request(parse('get', 'protocol=https\nhost=h.example\npath=a/..b/.c/repo.git\n'))).toEqual({
+      op: 'get',
+      url: 'https://h.example/a/..b/.c/repo.git',
+    });
   });
 
   it('property: decoding the parsed path once gives back exactly the segments git sent', () => {
-    const char = fc.constantFrom('a', 'Z', '0', '%', '2', 'e', 'E', 'f', '.', '?', '#', '\\', ' ', '+', '@', ':', ';', '=', '&', '"', '<', '>', '^', '`', '{', '}', '|', '~', '*', 'é', '€', '💡', '[', ']', '\u00a0', '\u3000');
+    const char = fc.constantFrom(
+      'a',
+      'Z',
+      '0',
+      '%',
+      '2',
+      'e',
+      'E',
+      'f',
+      '.',
+      '?',
+      '#',
+      '\\',
+      ' ',
+      '+',
+      '@',
+      ':',
+      ';',
+      '=',
+      '&',
+      '"',
+      '<',
+      '>',
+      '^',
+      '`',
+      '{',
+      '}',
+      '|',
+      '~',
+      '*',
+      'é',
+      '€',
+      '💡',
+      '[',
+      ']',
+      '\u00a0',
+      '\u3000',
+    );
     const segment = fc.string({ unit: char, maxLength: 6 }).filter((s) => s !== '.' && s !== '..');
     fc.assert(
       fc.property(fc.array(segment, { minLength: 1, maxLength: 5 }), (segments) => {
@@ -83,7 +132,10 @@ describe('git.parse: the reader', () => {
         const req = request(parse('get', `protocol=https\nhost=h.example\npath=${path}\n`));
         const parsed = parseRequest((req as { url: string }).url);
         expect(parsed.host).toBe('h.example');
-        const back = parsed.path.slice(1).split('/').map((s) => decodeURIComponent(s.replaceAll('%2A', '*')));
+        const back = parsed.path
+          .slice(1)
+          .split('/')
+          .map((s) => decodeURIComponent(s.replaceAll('%2A', '*')));
         expect(back).toEqual(segments);
       }),
       { numRuns: 2000 },
@@ -153,33 +205,71 @@ describe('git.parse: the reader', () => {
 
   it('a host that survives the reader cannot carry userinfo or a path into the URL', () => {
     fc.assert(
-      fc.property(fc.string({ unit: fc.constantFrom('a', 'b', '.', ':', '1', '@', '/', '\\', '?', '#', '%', '2', 'f', '4', '0', ' ', '\r', '\n', '\0', '\t', '[', ']', 'é') }), (host) => {
-        const p = parse('get', `protocol=https\nhost=${host}\n\n`);
-        if (p.kind !== 'request' || p.request.op !== 'get') return;
-        let url: URL;
-        try {
-          url = new URL(p.request.url);
-        } catch {
-          return; // the engine refuses what does not parse
-        }
-        expect(url.username).toBe('');
-        expect(url.password).toBe('');
-        expect(url.pathname).toBe('/');
-        expect(url.search + url.hash).toBe('');
-      }),
+      fc.property(
+        fc.string({
+          unit: fc.constantFrom(
+            'a',
+            'b',
+            '.',
+            ':',
+            '1',
+            '@',
+            '/',
+            '\\',
+            '?',
+            '#',
+            '%',
+            '2',
+            'f',
+            '4',
+            '0',
+            ' ',
+            '\r',
+            '\n',
+            '\0',
+            '\t',
+            '[',
+            ']',
+            'é',
+          ),
+        }),
+        (host) => {
+          const p = parse('get', `protocol=https\nhost=${host}\n\n`);
+          if (p.kind !== 'request' || p.request.op !== 'get') return;
+          let url: URL;
+          try {
+            url = new URL(p.request.url);
+          } catch {
+            return; // the engine refuses what does not parse
+          }
+          expect(url.username).toBe('');
+          expect(url.password).toBe('');
+          expect(url.pathname).toBe('/');
+          expect(url.search + url.hash).toBe('');
+        },
+      ),
     );
   });
 });
 
 describe('git.parse: url=', () => {
   it('is split like credential_from_url, percent-decoded, trailing slashes dropped', () => {
-    expect(request(parse('get', 'url=https://bob@example.com/org/repo.git/\n'))).toEqual({ op: 'get', url: 'https://example.com/org/repo.git', username: 'bob' });
+    expect(request(parse('get', 'url=https://bob@example.com/org/repo.git/\n'))).toEqual({
+      op: 'get',
+      url: 'https://example.com/org/repo.git',
+      username: 'bob',
+    });
     expect(request(parse('get', 'url=https://b%40b@example.com\n'))).toEqual({ op: 'get', url: 'https://example.com', username: 'b@b' });
     expect(request(parse('get', 'url=https://example.com\n'))).toEqual({ op: 'get', url: 'https://example.com' });
   });
 
   it('carries user:password into erase', () => {
-    expect(request(parse('erase', 'url=https://bob:pw@example.com\n'))).toEqual({ op: 'erase', url: 'https://example.com', username: 'bob', secret: 'pw' });
+    expect(request(parse('erase', 'url=https://bob:pw@example.com\n'))).toEqual({
+      op: 'erase',
+      url: 'https://example.com',
+      username: 'bob',
+      secret: 'pw',
+    });
   });
 
   it('refuses a decoded host that would move the authority, a decoded line break, no scheme, and conflicts', () => {
@@ -230,7 +320,14 @@ describe('git.parse: store and erase', () => {
   });
 
   it('store: partial or ephemeral credentials are not stored', () => {
-    for (const extra of ['username=u\n', 'password=p\n', '', 'username=u\npassword=p\nephemeral=1\n', 'username=u\npassword=p\nephemeral=true\n', 'username=u\npassword=p\nephemeral=YES\n']) {
+    for (const extra of [
+      'username=u\n',
+      'password=p\n',
+      '',
+      'username=u\npassword=p\nephemeral=1\n',
+      'username=u\npassword=p\nephemeral=true\n',
+      'username=u\npassword=p\nephemeral=YES\n',
+    ]) {
       expect(parse('store', base + extra)).toEqual({ kind: 'reply', output: { stdout: '', stderr: '', exitCode: 0 } });
     }
     expect(parse('store', `${base}username=u\npassword=p\nephemeral=0\n`).kind).toBe('request');
@@ -238,8 +335,17 @@ describe('git.parse: store and erase', () => {
 
   it('erase: username and password filter when given; a bearer erases by its credential', () => {
     expect(request(parse('erase', base))).toEqual({ op: 'erase', url: 'https://example.com' });
-    expect(request(parse('erase', `${base}username=u\npassword=p\n`))).toEqual({ op: 'erase', url: 'https://example.com', username: 'u', secret: 'p' });
-    expect(request(parse('erase', `capability[]=authtype\nauthtype=bearer\ncredential=tok\n${base}`))).toEqual({ op: 'erase', url: 'https://example.com', secret: 'tok' });
+    expect(request(parse('erase', `${base}username=u\npassword=p\n`))).toEqual({
+      op: 'erase',
+      url: 'https://example.com',
+      username: 'u',
+      secret: 'p',
+    });
+    expect(request(parse('erase', `capability[]=authtype\nauthtype=bearer\ncredential=tok\n${base}`))).toEqual({
+      op: 'erase',
+      url: 'https://example.com',
+      secret: 'tok',
+    });
   });
 });
 
@@ -289,13 +395,19 @@ describe('git.format', () => {
 
   it('every answer is well-formed key=value lines', () => {
     fc.assert(
-      fc.property(fc.constantFrom<'basic' | 'bearer'>('basic', 'bearer'), fc.string(), fc.string(), fc.boolean(), (kind, username, secret, authtype) => {
-        const out = git.format(ctx(authtype), got({ kind, username, secret }));
-        if (out.exitCode !== 0) return;
-        const lines = out.stdout.split('\n');
-        expect(lines.pop()).toBe('');
-        for (const l of lines) expect(l).toMatch(/^[a-z_[\]]+=[^\n\0\r]*$/);
-      }),
+      fc.property(
+        fc.constantFrom<'basic' | 'bearer'>('basic', 'bearer'),
+        fc.string(),
+        fc.string(),
+        fc.boolean(),
+        (kind, username, secret, authtype) => {
+          const out = git.format(ctx(authtype), got({ kind, username, secret }));
+          if (out.exitCode !== 0) return;
+          const lines = out.stdout.split('\n');
+          expect(lines.pop()).toBe('');
+          for (const l of lines) expect(l).toMatch(/^[a-z_[\]]+=[^\n\0\r]*$/);
+        },
+      ),
     );
   });
 

@@ -12,8 +12,27 @@ import { MemoryStore } from '../../src/store/memory.js';
 
 const rule = (match: string) => ({ rules: [{ id: 'r', match, source: { type: 'env' as const, var: 'X' } }] });
 
-const SUFFIXES = ['*.co.uk', '*.github.io', '*.s3.amazonaws.com', '*.pvt.k12.ma.us', '*.blogspot.com', '*.xn--55qx5d.cn', '*.公司.cn', 'https://*.herokuapp.com', '*.CO.UK.', '*.co.uk:8443/x'];
-const REGISTRABLE = ['*.example.co.uk', '*.example.com', '*.acme.github.io', '*.corp.internal', '*.wild.example', '*.pkg.dev', '*.bucket.s3.amazonaws.com'];
+const SUFFIXES = [
+  '*.co.uk',
+  '*.github.io',
+  '*.s3.amazonaws.com',
+  '*.pvt.k12.ma.us',
+  '*.blogspot.com',
+  '*.xn--55qx5d.cn',
+  '*.公司.cn',
+  'https://*.herokuapp.com',
+  '*.CO.UK.',
+  '*.co.uk:8443/x',
+];
+const REGISTRABLE = [
+  '*.example.co.uk',
+  '*.example.com',
+  '*.acme.github.io',
+  '*.corp.internal',
+  '*.wild.example',
+  '*.pkg.dev',
+  '*.bucket.s3.amazonaws.com',
+];
 
 describe('wildcards over public suffixes', () => {
   it.each(SUFFIXES)('%s is refused as invalid config, naming the suffix and the fix', (match) => {
@@ -25,7 +44,9 @@ describe('wildcards over public suffixes', () => {
     }
     expect(err).toBeInstanceOf(CredmuxError);
     expect((err as CredmuxError).code).toBe('config');
-    expect((err as CredmuxError).message).toMatch(/^\/cfg\/config\.json: \/rules\/0\/match: pattern .* puts a wildcard on \S+, a public suffix .*; name your own domain, e\.g\. \*\.example\./);
+    expect((err as CredmuxError).message).toMatch(
+      /^\/cfg\/config\.json: \/rules\/0\/match: pattern .* puts a wildcard on \S+, a public suffix .*; name your own domain, e\.g\. \*\.example\./,
+    );
   });
 
   it.each(REGISTRABLE)('%s (a registrable domain under a suffix) is accepted', (match) => {
@@ -46,7 +67,9 @@ describe('wildcards over public suffixes', () => {
       expect(r).toMatchObject({ op: 'error', error: { code: 'bad-url', message: expect.stringContaining('a public suffix') } });
     }
     expect(await store.list()).toEqual([]);
-    expect(await engine.handle({ op: 'store', url: '*.example.co.uk', credential: { kind: 'basic', username: 'u', secret: 'pw-0123456789' } })).toEqual({ op: 'store', stored: true });
+    expect(
+      await engine.handle({ op: 'store', url: '*.example.co.uk', credential: { kind: 'basic', username: 'u', secret: 'pw-0123456789' } }),
+    ).toEqual({ op: 'store', stored: true });
   });
 
   it('tldts is bundled only into dist/lib/public-suffix.cjs: never into a helper, the engine, the daemon or the CLI', () => {

@@ -18,7 +18,7 @@ const UNRESERVED = /[A-Za-z0-9\-._~]/;
 /** §6.2.2.1–2: escapes of unreserved characters decoded, other escapes upper-cased; Unicode (RFC 3987 §3.1) as UTF-8 escapes. */
 function normaliseEscapes(s: string): string {
   let out = '';
-  for (let i = 0; i < s.length; ) {
+  for (let i = 0; i < s.length;) {
     if (s[i] === '%') {
       const c = String.fromCharCode(parseInt(s.slice(i + 1, i + 3), 16));
       out += UNRESERVED.test(c) ? c : `%${s.slice(i + 1, i + 3).toUpperCase()}`;
@@ -120,9 +120,9 @@ function credmuxReading(url: string): Reading {
 // ---------------------------------------------------------------------------------------------
 // Inputs: URL-shaped text with every ingredient a lenient parser repairs
 
-const pick = <T,>(...xs: T[]) => fc.constantFrom(...xs);
+const pick = <T>(...xs: T[]) => fc.constantFrom(...xs);
 /** Mostly ordinary parts, often a strange one: both sides of the strict line get visited. */
-const mostly = <T,>(usual: fc.Arbitrary<T>, odd: fc.Arbitrary<T>) => fc.oneof({ weight: 5, arbitrary: usual }, { weight: 1, arbitrary: odd });
+const mostly = <T>(usual: fc.Arbitrary<T>, odd: fc.Arbitrary<T>) => fc.oneof({ weight: 5, arbitrary: usual }, { weight: 1, arbitrary: odd });
 const schemePart = mostly(pick('https://', 'http://', 'HTTPS://', ''), pick('https:/', 'https:///', 'https:', 'https:\\\\', 'https:/\\', 'ftp://'));
 const userinfo = mostly(pick('', 'alice@', 'alice:pw@', 'a%40b@', ':@', 'ü@'), pick('a@b@', 'x\\@', 'a[1]@'));
 const label = mostly(
@@ -132,7 +132,22 @@ const label = mostly(
 const host = fc.oneof(
   { weight: 4, arbitrary: fc.array(label, { minLength: 1, maxLength: 4 }).map((ls) => ls.join('.')) },
   { weight: 1, arbitrary: fc.array(label, { minLength: 1, maxLength: 4 }).map((ls) => `${ls.join('.')}.`) },
-  { weight: 1, arbitrary: pick('[::1]', '[0:0::1]', '[2001:DB8::0:1]', '[fe80::1%25eth0]', '[::1', 'a]b', '[v1.x]', '127.0.0.1', '127.1', '10.0.0.256', '1.2.3.04') },
+  {
+    weight: 1,
+    arbitrary: pick(
+      '[::1]',
+      '[0:0::1]',
+      '[2001:DB8::0:1]',
+      '[fe80::1%25eth0]',
+      '[::1',
+      'a]b',
+      '[v1.x]',
+      '127.0.0.1',
+      '127.1',
+      '10.0.0.256',
+      '1.2.3.04',
+    ),
+  },
 );
 const port = mostly(pick('', ':443', ':80', ':8080', ':'), pick(':0', ':65536', ':8o8', ':1:2'));
 const segment = mostly(
@@ -196,7 +211,13 @@ describe('strict URLs: RFC 3986 and WHATWG agree on everything credmux accepts',
   });
 
   it('patterns are held to the same rules', () => {
-    for (const pattern of ['https:///victim.example.com', 'https:/victim.example.com', 'https://a@b@victim.example.com', 'http://127.1', 'https://h/%zz']) {
+    for (const pattern of [
+      'https:///victim.example.com',
+      'https:/victim.example.com',
+      'https://a@b@victim.example.com',
+      'http://127.1',
+      'https://h/%zz',
+    ]) {
       expect(() => parsePattern(pattern), pattern).toThrow(CredmuxError);
     }
   });

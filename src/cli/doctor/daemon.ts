@@ -9,7 +9,13 @@ export async function checkDaemon(env: Env): Promise<{ check: Check; status: Dae
     status = await withTimeout(daemonStatus(env), 5_000, 'the daemon');
   } catch (e) {
     return {
-      check: { section: 'credmux', area: 'daemon', status: 'error', summary: (e as Error).message, fix: 'credmux daemon stop   (the next request starts a fresh one)' },
+      check: {
+        section: 'credmux',
+        area: 'daemon',
+        status: 'error',
+        summary: (e as Error).message,
+        fix: 'credmux daemon stop   (the next request starts a fresh one)',
+      },
       status: undefined,
     };
   }
