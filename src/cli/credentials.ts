@@ -3,8 +3,8 @@
 import { compileRules, loadConfig } from '../engine/config.js';
 import { openEngine, type OpenedEngine } from '../engine/open.js';
 import type { Env } from '../platform/paths.js';
-import { CredmuxError, type Credential, type EngineResult } from '../model/types.js';
-import { redactUrl } from '../model/url.js';
+import { CredmuxError, DOCKER_HUB_URL, isDockerHub, type Credential, type EngineResult } from '../model/types.js';
+import { formatPattern, parsePattern, parseRequest, patternFromRequest, redactUrl } from '../model/url.js';
 import { promptHidden, secretFromStdin } from './prompt.js';
 import { EXIT } from './exit-codes.js';
 
@@ -18,6 +18,28 @@ function unwrap<T extends EngineResult['op']>(r: EngineResult, op: T): Extract<E
   if (r.op !== op) throw new CredmuxError('internal', `expected ${op}, got ${r.op}`);
   return r as Extract<EngineResult, { op: T }>;
 }
+
+function isWildcard(url: string): boolean {
+  return /^(?:[a-z]+:\/\/)?\*\./i.test(url);
+}
+
+/**
+ * The URL a login, logout or get names, with Docker Hub under its one name (src/model/types.ts): the
+ * docker CLI and skopeo never ask for `https://docker.io`, so a login stored there would serve nobody.
+ */
+export function canonicalUrl(url: string): string {
+  return !isWildcard(url) && isDockerHub(url) ? DOCKER_HUB_URL : url;
+}
+
+/** Where the engine's `store` keeps a login for `url`: a wildcard as given, else exactly this origin and path. */
+export function storedUrl(url: string): string {
+  return isWildcard(url) ? formatPattern(parsePattern(url)) : formatPattern(patternFromRequest(parseRequest(url)));
+}
+
+/** What earlier credmux versions stored for Docker Hub logins, which no Docker request finds: logout removes them too. */
+const DOCKER_HUB_LEGACY = ['https://docker.io', 'https://registry-1.docker.io', `${DOCKER_HUB_URL}/v1/`];
+
+const DOCKER_HUB_NOTE = `Docker Hub: kept under ${DOCKER_HUB_URL}, which serves docker (https://index.docker.io/v1/), skopeo, podman and buildah (docker.io) and pulls (registry-1.docker.io)`;
 
 export async function login(
   env: Env,
@@ -40,9 +62,11 @@ export async function login(
   const credential: Credential = bearer
     ? { kind: 'bearer', username: username ?? '__token__', secret }
     : { kind: 'basic', username: username as string, secret };
+  const url = canonicalUrl(args.url);
   const engine = await openEngine(env);
-  unwrap(await engine.handle({ op: 'store', url: args.url, credential }), 'store');
-  io.err(`Stored ${bearer ? 'a token' : `the password of ${credential.username}`} for ${redactUrl(args.url)} in the ${engine.storeReason}\n`);
+  unwrap(await engine.handle({ op: 'store', url, credential }), 'store');
+  io.err(`Stored ${bearer ? 'a token' : `the password of ${credential.username}`} for ${redactUrl(url)} in the ${engine.storeReason}\n`);
+  if (url === DOCKER_HUB_URL) io.err(`${DOCKER_HUB_NOTE}\n`);
   return EXIT.ok;
 }
 
@@ -72,8 +96,12 @@ async function promptVisible(question: string): Promise<string> {
 }
 
 export async function logout(env: Env, io: Io, args: { url: string; username?: string }): Promise<number> {
+  const url = canonicalUrl(args.url);
   const engine = await openEngine(env);
-  const { removed } = unwrap(await engine.handle({ op: 'erase', url: args.url, username: args.username }), 'erase');
+  let removed = 0;
+  for (const u of url === DOCKER_HUB_URL ? [url, ...DOCKER_HUB_LEGACY] : [url]) {
+    removed += unwrap(await engine.handle({ op: 'erase', url: u, username: args.username }), 'erase').removed;
+  }
   if (removed === 0) {
     io.err(`No stored credential for ${redactUrl(args.url)}${args.username ? ` (user ${args.username})` : ''}\n`);
     return EXIT.notFound;
@@ -84,7 +112,7 @@ export async function logout(env: Env, io: Io, args: { url: string; username?: s
 
 export async function get(env: Env, io: Io, args: { url: string; json?: boolean; showSecret?: boolean }): Promise<number> {
   const engine = await openEngine(env);
-  const r = unwrap(await engine.handle({ op: 'get', url: args.url }), 'get');
+  const r = unwrap(await engine.handle({ op: 'get', url: canonicalUrl(args.url) }), 'get');
   const c = r.credential;
   if (args.json) {
     const credential = c && {

@@ -18,6 +18,30 @@ export interface Credential {
 export const IDENTITY_TOKEN_USERNAME = '<token>';
 
 /**
+ * Docker Hub has several names (docs/protocols.md §3.3–3.4): the docker CLI asks a helper for
+ * `https://index.docker.io/v1/`, containers/image (skopeo, podman, buildah) for `docker.io`, and pulls
+ * go to `registry-1.docker.io`. credmux keeps one entry for all of them, under DOCKER_HUB_URL, so a
+ * store or a login under any name is found by a request under any other.
+ */
+export const DOCKER_HUB_URL = 'https://index.docker.io';
+/** The docker CLI's key for Docker Hub (`getAuthConfigKey`): what its `credHelpers` and a helper's `list` use. */
+export const DOCKER_HUB_KEY = 'https://index.docker.io/v1/';
+export const DOCKER_HUB_HOSTS: ReadonlySet<string> = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
+
+/** The registry a Docker server URL names, as docker's ConvertToHostname gives it: scheme and path dropped. */
+export function registryHost(serverURL: string): string {
+  const scheme = serverURL.indexOf('://');
+  const rest = scheme >= 0 ? serverURL.slice(scheme + 3) : serverURL;
+  const slash = rest.indexOf('/');
+  return slash >= 0 ? rest.slice(0, slash) : rest;
+}
+
+/** Does this server URL, registry name or login URL name Docker Hub (under any of its names)? */
+export function isDockerHub(serverURL: string): boolean {
+  return DOCKER_HUB_HOSTS.has(registryHost(serverURL.trim()).toLowerCase());
+}
+
+/**
  * The credential's own fields, rebuilt in one order, for what is kept for long (a cached token, a
  * daemon's answer): a copy made by spreading gets a hidden class of its own in optimized code, or
  * once frozen (V8 cannot share the frozen transition of a cloned map), and thousands of kept

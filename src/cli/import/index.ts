@@ -6,8 +6,7 @@ import { readFileSync } from 'node:fs';
 import { openEngine, type OpenedEngine } from '../../engine/open.js';
 import type { Env } from '../../platform/paths.js';
 import { CredmuxError, type Credential } from '../../model/types.js';
-import { formatPattern, parsePattern, parseRequest, patternFromRequest } from '../../model/url.js';
-import type { Io } from '../credentials.js';
+import { storedUrl, type Io } from '../credentials.js';
 import { EXIT } from '../exit-codes.js';
 import { EXIT_PROBLEMS, shq, tilde } from '../setup/common.js';
 import { dockerImport } from './docker.js';
@@ -36,11 +35,6 @@ interface Tally {
   skipped: number;
   badFiles: number;
   filesRead: number;
-}
-
-/** The pattern the engine stores `url` under (engine.ts `store`): a wildcard as given, else exactly this origin and path. */
-function storedUrl(url: string): string {
-  return /^(?:[a-z]+:\/\/)?\*\./i.test(url) ? formatPattern(parsePattern(url)) : formatPattern(patternFromRequest(parseRequest(url)));
 }
 
 export async function runImport(env: Env, io: Io, opts: { sources?: readonly string[]; dryRun: boolean }): Promise<number> {
