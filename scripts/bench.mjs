@@ -19,7 +19,7 @@ import { secretServicePeer } from './bench/secret-service.mjs';
 import { checkTargets, printTargets } from './bench/targets.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const bin = (n) => join(root, 'dist/bin', n);
+const bin = (n) => join(root, n === 'keyring' ? 'dist/keyring-bin' : 'dist/bin', n);
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
   const i = args.indexOf(name);

@@ -77,7 +77,7 @@ async function bundle() {
     metas.push({ name: `bin/${name}`, meta: r.metafile });
     // The daemon is started by the helpers with process.execPath; it gets no launcher on PATH.
     if (name === 'credmux-daemon') continue;
-    const launcher = join(out, 'bin', name);
+    const launcher = join(out, OWN_DIR[name] ?? 'bin', name);
     mkdirSync(dirname(launcher), { recursive: true });
     writeFileSync(launcher, launcherScript(name, CACHED.includes(name)), { mode: 0o755 });
   }
@@ -143,6 +143,13 @@ self=$0
 exec node ${run} "$@"
 `;
 }
+
+/**
+ * Entries whose launcher gets a directory of its own instead of dist/bin. `keyring` is the name pip and
+ * uv run, and the README puts dist/bin on PATH: there it would shadow Python's keyring CLI for every
+ * program. `credmux setup pip|uv` links it from dist/keyring-bin into a directory holding only it.
+ */
+const OWN_DIR = { keyring: 'keyring-bin' };
 
 /**
  * The protocol helpers start through boot.cjs with a code cache. Not \`credmux\`: its human CLI is an

@@ -1,8 +1,8 @@
 // `credmux doctor` on the BUILT binary: a deliberately broken setup is reported problem by problem,
 // each with the command that fixes it, and exits 6; once fixed (by running exactly those commands)
 // it exits 0. Never prints a secret.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { distBin, requireBuilt } from '../helpers/dist.js';
 import { run, show } from '../helpers/run.js';
@@ -174,5 +174,31 @@ describe('credmux doctor', () => {
     expect(find(set.checks, 'rule ci')!.status).toBe('ok');
     expect(set.raw).not.toContain(SECRET);
     expect(set.code).toBe(0);
+  });
+
+  it("dist/bin (the README's PATH line) holds no `keyring`; doctor says when the `keyring` on PATH is credmux's, and repairs a stale link", async () => {
+    h = await newHome('doctor-keyring');
+    const distBinDir = dirname(distBin('credmux'));
+    expect(existsSync(join(distBinDir, 'keyring'))).toBe(false);
+    const withDistBin = { ...h.env, PATH: `${distBinDir}:${h.env.PATH}` };
+    const before = find((await doctorJson(withDistBin)).checks, 'keyring');
+    if (before) expect(before.summary).toContain("not credmux's"); // Python's keyring, where the machine has one
+
+    await h.ok(['setup', 'pip']);
+    const keyringBin = join(h.home, '.local/share/credmux/keyring-bin');
+    const onPath = { ...withDistBin, PATH: `${keyringBin}:${withDistBin.PATH}` };
+    const ours = find((await doctorJson(onPath)).checks, 'keyring')!;
+    expect(ours.status).toBe('info');
+    expect(ours.summary).toContain(`\`keyring\` on PATH is credmux's (${join(keyringBin, 'keyring')})`);
+    expect(ours.summary).toContain('any other program that runs `keyring`');
+
+    // A link from an older layout (dist/bin/keyring, gone now): putting it on PATH cannot help, setup again does.
+    rmSync(join(keyringBin, 'keyring'));
+    symlinkSync('/opt/old-credmux/dist/bin/keyring', join(keyringBin, 'keyring'));
+    const pip = find((await doctorJson(onPath)).checks, 'pip')!;
+    expect(pip.status).toBe('error');
+    expect(pip.fix).toBe('run: credmux setup pip');
+    await h.ok(['setup', 'pip']);
+    expect(find((await doctorJson(onPath)).checks, 'pip')!.status).toBe('ok');
   });
 });

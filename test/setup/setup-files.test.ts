@@ -61,7 +61,7 @@ function expectWired(h: Home, tool: Tool, hadFile: boolean) {
       expect(text).toMatch(/^\[global\]\n(?:.*\n)*keyring-provider = subprocess\n/);
       if (hadFile)
         expect(text).toContain('timeout = 60\nindex-url = https://pypi.org/simple\nkeyring-provider = subprocess\n\n[install]\nno-compile = true\n');
-      expect(readlinkSync(join(h.home, '.local/share/credmux/keyring-bin/keyring'))).toBe(`${bin}/keyring`);
+      expect(readlinkSync(join(h.home, '.local/share/credmux/keyring-bin/keyring'))).toBe(`${dirname(bin)}/keyring-bin/keyring`);
       break;
     case 'uv':
       if (hadFile)
@@ -180,7 +180,7 @@ describe('setup keeps what the person did since', () => {
     await h.ok(['setup', 'uv']);
     const link = join(h.home, '.local/share/credmux/keyring-bin/keyring');
     await h.ok(['setup', 'pip', '--undo']);
-    expect(readlinkSync(link)).toBe(`${BIN()}/keyring`);
+    expect(readlinkSync(link)).toBe(`${dirname(BIN())}/keyring-bin/keyring`);
     await h.ok(['setup', 'uv', '--undo']);
     expect(existsSync(link)).toBe(false);
     expect(snapshot(h.home, CREDMUX_OWN)).toEqual(before);

@@ -10,7 +10,7 @@ import { helperPath, shq } from '../setup/common.js';
 import { DOCKER_HELPER_NAME, dockerConfigPath, dockerHelperOnPath, dockerKeys } from '../setup/docker.js';
 import { childEnv, execArgv, isExecutableFile, sameFile, whichOnPath } from '../setup/exec.js';
 import { gitUrls } from '../setup/git.js';
-import { keyringOnPath } from '../setup/keyring-dir.js';
+import { keyringDir, keyringOnPath } from '../setup/keyring-dir.js';
 import { pipConfigPath, pipKeyringProvider } from '../setup/pip.js';
 import { isUnscopableHost, type Target } from '../setup/targets.js';
 import { parseTomlValue } from '../../formats/toml.js';
@@ -35,7 +35,32 @@ const tool = (area: string, status: Check['status'], summary: string, extra: Par
 });
 
 export async function checkTools(env: Env, targets: Target[]): Promise<Check[]> {
-  return [bazel(env, targets), await git(env, targets), docker(env, targets), pip(env), uv(env)];
+  return [bazel(env, targets), await git(env, targets), docker(env, targets), pip(env), uv(env), ...keyringCommand(env)];
+}
+
+/**
+ * Whose `keyring` PATH finds. Ours answers pip and uv, but also every other program that runs
+ * `keyring` in this PATH, which then no longer reaches Python's keyring: worth saying either way.
+ */
+function keyringCommand(env: Env): Check[] {
+  const found = whichOnPath('keyring', env.PATH);
+  if (!found) return [];
+  const ours = helperPath(env, 'keyring');
+  if (!sameFile(found, ours)) return [tool('keyring', 'info', `\`keyring\` on PATH is ${found}, not credmux's`)];
+  const own = dirname(found) === keyringDir(env) || dirname(found) === dirname(ours);
+  return [
+    tool(
+      'keyring',
+      own ? 'info' : 'warn',
+      `\`keyring\` on PATH is credmux's (${found}): pip, uv and any other program that runs \`keyring\` with this PATH ask credmux, not Python's keyring`,
+      own
+        ? {}
+        : {
+            details: [`${dirname(found)} holds more than credmux's keyring entry; credmux setup pip|uv make ${keyringDir(env)}, which holds only it`],
+            fix: `put ${keyringDir(env)} on PATH instead of a link in ${dirname(found)}`,
+          },
+    ),
+  ];
 }
 
 /** Where a helper path from a tool's config leads: the executable, or why it would not start. */
