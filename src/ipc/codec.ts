@@ -10,7 +10,7 @@
 // {"code":"version","protocol":<daemon's>,…}}; and {"v":<daemon's>,"id":…,"ctl":"shutdown"} stops it.
 // Imported by the client hot path: plain code, no dependencies.
 import type { CacheReport } from '../cache/registry.js';
-import type { Credential, EngineRequest, EngineResult } from '../model/types.js';
+import { PROTOCOL_NAMES, type Credential, type EngineRequest, type EngineResult, type ProtocolName } from '../model/types.js';
 import type { CallerEnv } from '../sources/env-names.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -163,7 +163,7 @@ function isObj(x: unknown): x is Obj {
 // The fields each message may have (made once: an array literal in the check would be a new array per message).
 const CREDENTIAL_FIELDS = ['kind', 'username', 'secret', 'expiresAt', 'oauthRefreshToken'] as const;
 const GET_FIELDS = ['op', 'url', 'username'] as const;
-const STORE_FIELDS = ['op', 'url', 'credential'] as const;
+const STORE_FIELDS = ['op', 'url', 'credential', 'via'] as const;
 const ERASE_FIELDS = ['op', 'url', 'username', 'secret'] as const;
 const LIST_FIELDS = ['op'] as const;
 const CONTROL_FIELDS = ['v', 'id', 'ctl'] as const;
@@ -214,13 +214,21 @@ export function checkEngineRequest(r: unknown): { ok: true; req: EngineRequest }
       }
       break;
     case 'store':
-      problem = onlyKeys(r, STORE_FIELDS, w) ?? str(r, 'url', w) ?? checkCredential(r.credential);
+      problem =
+        onlyKeys(r, STORE_FIELDS, w) ??
+        str(r, 'url', w) ??
+        checkCredential(r.credential) ??
+        (r.via === undefined || (PROTOCOL_NAMES as readonly unknown[]).includes(r.via)
+          ? undefined
+          : `${w}via must be one of ${PROTOCOL_NAMES.join(', ')}`);
       if (!problem) {
         const c = r.credential as Obj;
         const credential: Credential = { kind: c.kind as Credential['kind'], username: c.username as string, secret: c.secret as string };
         if (c.expiresAt !== undefined) credential.expiresAt = c.expiresAt as number;
         if (c.oauthRefreshToken !== undefined) credential.oauthRefreshToken = c.oauthRefreshToken as string;
-        return { ok: true, req: { op: 'store', url: r.url as string, credential } };
+        const store: Extract<EngineRequest, { op: 'store' }> = { op: 'store', url: r.url as string, credential };
+        if (r.via !== undefined) store.via = r.via as ProtocolName;
+        return { ok: true, req: store };
       }
       break;
     case 'erase':

@@ -56,12 +56,23 @@ export function plainCredential(c: Credential): Credential {
   return expiresAt !== undefined ? { kind, username, secret, expiresAt } : { kind, username, secret };
 }
 
+/** The four helper protocols (docs/protocols.md §6). */
+export type ProtocolName = 'bazel' | 'git' | 'docker' | 'keyring';
+export const PROTOCOL_NAMES: readonly ProtocolName[] = ['bazel', 'git', 'docker', 'keyring'];
+
 /** A stored secret. Stored entries are rules too: `url` is their match pattern. */
 export interface StoredEntry extends Credential {
   /** Normalised match pattern, e.g. `https://pkgs.example.com` or `http://127.0.0.1:8080/simple`. */
   url: string;
   /** ISO time of the last write, for `list`. */
   updatedAt?: string;
+  /**
+   * The protocols whose tools it was stored for: the one a helper stored it through (`docker login`,
+   * git's `store`, `keyring set`), or what `credmux login --for` named. Absent: every tool (a login
+   * without --for, and everything stored before this existed). Every protocol is still SERVED the
+   * entry; this only decides which tools `credmux setup` wires the host into.
+   */
+  protocols?: ProtocolName[];
 }
 
 /**
@@ -84,7 +95,11 @@ export interface EntryKey {
 /** What a protocol asks the engine. `url` is as the caller gave it (full URL, or schemeless `host[:port][/path]`). */
 export type EngineRequest =
   | { op: 'get'; url: string; username?: string }
-  | { op: 'store'; url: string; credential: Credential }
+  /**
+   * `via`: the protocol a helper stored it through, added to what the entry is for. `protocols`: what a
+   * person said it is for (`credmux login --for`; 'all' without), replacing what it was for.
+   */
+  | { op: 'store'; url: string; credential: Credential; via?: ProtocolName; protocols?: ProtocolName[] | 'all' }
   | { op: 'erase'; url: string; username?: string; secret?: string }
   | { op: 'list' };
 
@@ -154,7 +169,7 @@ export interface ProtocolOutput {
 export type Parsed<Ctx> = { kind: 'request'; request: EngineRequest; ctx: Ctx } | { kind: 'reply'; output: ProtocolOutput };
 
 export interface ProtocolAdapter<Ctx = unknown> {
-  readonly name: 'bazel' | 'git' | 'docker' | 'keyring';
+  readonly name: ProtocolName;
   /** argv excludes the program name: e.g. `['get']`. */
   parse(argv: readonly string[], stdin: Buffer): Parsed<Ctx>;
   format(ctx: Ctx, result: EngineResult): ProtocolOutput;

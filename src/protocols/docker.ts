@@ -71,7 +71,12 @@ export const docker: ProtocolAdapter<DockerCtx> = {
         // `<token>` is kept as the username: it marks an identity token and `get` must give it back.
         return {
           kind: 'request',
-          request: { op: 'store', url: lookupUrl(serverURL), credential: { kind: 'basic', username: creds.Username, secret: creds.Secret } },
+          request: {
+            op: 'store',
+            url: lookupUrl(serverURL),
+            credential: { kind: 'basic', username: creds.Username, secret: creds.Secret },
+            via: 'docker',
+          },
           ctx: { action },
         };
       }

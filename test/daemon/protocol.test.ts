@@ -247,6 +247,7 @@ describe('schema and validator', () => {
         username: fc.oneof(str, junk),
         secret: fc.oneof(str, junk),
         credential: fc.oneof(credential, junk),
+        via: fc.oneof(fc.constantFrom('bazel', 'git', 'docker', 'keyring', 'pip'), junk),
         extra: junk,
       },
       { requiredKeys: [] },
