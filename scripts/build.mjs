@@ -9,6 +9,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildCommit } from './commit.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -63,7 +64,7 @@ async function bundle() {
     legalComments: 'none',
     // The native keychain addon cannot be bundled; it is required at run time, and only by the keychain store.
     external: ['@napi-rs/keyring'],
-    define: { __CREDMUX_BUNDLED__: 'true', __CREDMUX_VERSION__: JSON.stringify(version) },
+    define: { __CREDMUX_BUNDLED__: 'true', __CREDMUX_VERSION__: JSON.stringify(version), __CREDMUX_COMMIT__: JSON.stringify(buildCommit(root)) },
     metafile: true,
   };
   // Build beside dist/ and swap it in at the end, so a test or a helper running from dist/ meanwhile

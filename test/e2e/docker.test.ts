@@ -56,8 +56,8 @@ describe('docker CLI with credHelpers → credmux', () => {
     expect(login.code, show(login)).toBe(0);
     expect(login.stdout).toContain('Login Succeeded');
 
-    // Recorded the DESIGN way: a schemeless registry name means https.
-    expect(await sb.listEntries()).toMatchObject([{ url: `https://${registry.host}`, username: USER }]);
+    // Recorded the DESIGN way: a schemeless registry name means https; stored through docker, for docker's tools.
+    expect(await sb.listEntries()).toMatchObject([{ url: `https://${registry.host}`, username: USER, protocols: ['docker'] }]);
     expect(await sb.served(registry.host)).toEqual({ username: USER, secret: PASSWORD });
     expectNoSecret(join(sb.home, '.docker', 'config.json'));
   });

@@ -12,7 +12,7 @@ import { childEnv, execArgv, isExecutableFile, sameFile, whichOnPath } from '../
 import { gitUrls } from '../setup/git.js';
 import { keyringDir, keyringOnPath } from '../setup/keyring-dir.js';
 import { pipConfigPath, pipKeyringProvider } from '../setup/pip.js';
-import { isUnscopableHost, type Target } from '../setup/targets.js';
+import { isUnscopableHost, targetsFor, type Target } from '../setup/targets.js';
 import { parseTomlValue } from '../../formats/toml.js';
 import { uvConfigPath } from '../setup/uv.js';
 import type { Check } from './check.js';
@@ -35,7 +35,15 @@ const tool = (area: string, status: Check['status'], summary: string, extra: Par
 });
 
 export async function checkTools(env: Env, targets: Target[]): Promise<Check[]> {
-  return [bazel(env, targets), await git(env, targets), docker(env, targets), pip(env), uv(env), ...keyringCommand(env)];
+  // Each tool is checked for the hosts it is wired for (src/cli/setup/targets.ts).
+  return [
+    bazel(env, targetsFor(targets, 'bazel')),
+    await git(env, targetsFor(targets, 'git')),
+    docker(env, targetsFor(targets, 'docker')),
+    pip(env),
+    uv(env),
+    ...keyringCommand(env),
+  ];
 }
 
 /**

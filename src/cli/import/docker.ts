@@ -15,6 +15,7 @@ export function dockerServerUrl(key: string): string {
 
 export const dockerImport: ImportSource = {
   name: 'docker',
+  protocols: ['docker'],
   files: (env: Env) => [join(env.DOCKER_CONFIG || join(env.HOME || homedir(), '.docker'), 'config.json')],
   parse(text) {
     const data = parseJsonObject(text);

@@ -52,6 +52,7 @@ export function splitGitStoreLine(line: string): GitStoreLine | string {
 
 export const gitImport: ImportSource = {
   name: 'git',
+  protocols: ['git'],
   files(env: Env) {
     const home = env.HOME || homedir();
     const xdg = env.XDG_CONFIG_HOME && env.XDG_CONFIG_HOME.startsWith('/') ? env.XDG_CONFIG_HOME : join(home, '.config');

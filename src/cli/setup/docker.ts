@@ -116,7 +116,9 @@ export function planDocker(env: Env, targets: Target[] | null, opts: SetupOption
   if (!opts.undo) {
     if (wanted.length) notes.push(`docker, skopeo and podman ask docker-credential-${DOCKER_HELPER_NAME} for: ${wanted.join(', ')}`);
     else if (!wildcards.length)
-      warnings.push('Nothing to wire: no rules or stored credentials. Store one first (credmux login HOST …), then run credmux setup docker again.');
+      warnings.push(
+        'Nothing to wire: no rule, and no stored credential for docker. Store one first (credmux login HOST …), then run credmux setup docker again.',
+      );
     if (wildcards.length) {
       warnings.push(
         `Docker has no wildcard registries, so these cannot be wired: ${wildcards.join(', ')}. ` +
