@@ -67,7 +67,8 @@ export async function main(argv: string[], env: Env): Promise<number> {
           .option('for', {
             type: 'string',
             array: true,
-            describe: 'The tools it is for, which `credmux setup` wires it into: bazel, git, docker, pip, uv (comma-separated; default: every tool)',
+            describe:
+              'The tools it is for, which `credmux setup` wires it into: bazel, git, docker, podman, skopeo, buildah, pip, uv (comma-separated; default: every tool)',
           })
           .option('json', { type: 'boolean', describe: 'Machine-readable output (never the secret)' })
           .conflicts('oauth', ['password-stdin', 'token-stdin', 'username', 'for'])
@@ -127,10 +128,14 @@ export async function main(argv: string[], env: Env): Promise<number> {
     // setup / doctor / import (src/cli/setup, src/cli/doctor, src/cli/import): loaded when run.
     .command(
       'setup <tool>',
-      "Wire credmux into a tool's own config: bazel (~/.bazelrc), git (global config), docker (config.json credHelpers), pip (pip.conf), uv (uv.toml)",
+      "Wire credmux into a tool's own config: bazel (~/.bazelrc), git (global config), docker (config.json credHelpers), podman/skopeo/buildah (registries.conf.d), pip (pip.conf), uv (uv.toml)",
       (y) =>
         y
-          .positional('tool', { choices: ['bazel', 'git', 'docker', 'pip', 'uv'] as const, demandOption: true, describe: 'The tool to wire' })
+          .positional('tool', {
+            choices: ['bazel', 'git', 'docker', 'podman', 'pip', 'uv'] as const,
+            demandOption: true,
+            describe: 'The tool to wire (podman also wires skopeo and buildah)',
+          })
           .option('dry-run', { type: 'boolean', describe: 'Print what would change (a diff); write nothing' })
           .option('undo', { type: 'boolean', describe: 'Take credmux out again: the file comes back byte for byte' })
           .option('workspace', { type: 'string', describe: 'bazel: edit DIR/.bazelrc instead of ~/.bazelrc' })

@@ -272,3 +272,68 @@ describe('each tool is wired for its own hosts only (issue 17)', () => {
     expect(Object.keys(JSON.parse(readFileSync(dockerConfig, 'utf8')).credHelpers).sort()).toEqual([registry.host, 'shared.example.com'].sort());
   });
 });
+
+describe('credmux setup podman → a plain `skopeo login` stores through credmux (issue 17)', () => {
+  it('after setup podman, skopeo login (no --authfile) stores in credmux, push and inspect are served, and no auth.json holds the password', async () => {
+    h = await newHome('e2e-podman');
+    const bin = join(h.root, 'bin');
+    mkdirSync(bin);
+    symlinkSync(distBin('docker-credential-credmux'), join(bin, 'docker-credential-credmux'));
+    // The machine's registries.conf is read as skopeo reads it, and nothing names an auth file: with
+    // DOCKER_CONFIG or REGISTRY_AUTH_FILE set, skopeo would use only that file (a plain login has neither).
+    const { DOCKER_CONFIG: _dockerConfig, ...isolated } = h.env;
+    const env: NodeJS.ProcessEnv = { ...isolated, PATH: `${bin}:${h.env.PATH}` };
+    expect(Object.keys(env).filter((k) => k === 'REGISTRY_AUTH_FILE' || k === 'DOCKER_CONFIG')).toEqual([]);
+    const skopeo = (args: string[], input?: string) =>
+      run('skopeo', ['--insecure-policy', ...args], { env, cwd: h.root, ...(input !== undefined ? { input } : {}) });
+    const authFiles = [
+      join(env.XDG_RUNTIME_DIR!, 'containers', 'auth.json'),
+      join(h.home, '.config', 'containers', 'auth.json'),
+      join(h.home, '.docker', 'config.json'),
+    ];
+    const noPasswordAnywhere = () => {
+      for (const f of authFiles) {
+        if (!existsSync(f)) continue;
+        const text = readFileSync(f, 'utf8');
+        expect(text, f).not.toContain(PASSWORD);
+        expect(text, f).not.toContain(Buffer.from(`${USER}:${PASSWORD}`).toString('base64'));
+      }
+    };
+    const pushed = `${registry.host}/credmux/pushed:1.0`;
+
+    const setup = await h.ok(['setup', 'podman'], { env });
+    expect(setup.stdout).not.toContain('Action needed');
+
+    const login = await skopeo(['login', '--tls-verify=false', '-u', USER, '--password-stdin', registry.host], PASSWORD);
+    expect(login.code, show(login)).toBe(0);
+    const entries = JSON.parse((await h.ok(['list', '--json'])).stdout).entries;
+    expect(entries).toMatchObject([{ url: `https://${registry.host}`, username: USER, protocols: ['docker'] }]);
+    noPasswordAnywhere();
+
+    // Push (a copy into a new repository) and inspect, both authenticated by what credmux serves.
+    const mark = await markLog(registry);
+    const copy = await skopeo(['copy', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${registry.imageRef}`, `docker://${pushed}`]);
+    expect(copy.code, show(copy)).toBe(0);
+    const wrote = (l: AuthLogLine[]) => l.some((x) => x.method === 'PUT' && x.uri === '/v2/credmux/pushed/manifests/1.0' && x.status === 201);
+    const lines = await mark.lines(wrote);
+    expect(wrote(lines), summary(lines).join('\n')).toBe(true);
+    const inspect = await skopeo(['inspect', '--tls-verify=false', `docker://${pushed}`]);
+    expect(inspect.code, show(inspect)).toBe(0);
+    expect(JSON.parse(inspect.stdout).Digest).toBe(registry.manifestDigest);
+    noPasswordAnywhere();
+
+    // skopeo logout erases it from credmux; then the registry refuses.
+    const logout = await skopeo(['logout', registry.host]);
+    expect(logout.code, show(logout)).toBe(0);
+    expect(JSON.parse((await h.ok(['list', '--json'])).stdout).entries).toEqual([]);
+    const refused = await skopeo(['inspect', '--tls-verify=false', `docker://${pushed}`]);
+    expect(refused.code, show(refused)).not.toBe(0);
+
+    // Negative control: without credmux in credential-helpers, the same login writes the password in plain text.
+    await h.ok(['setup', 'podman', '--undo'], { env });
+    const plain = await skopeo(['login', '--tls-verify=false', '-u', USER, '--password-stdin', registry.host], PASSWORD);
+    expect(plain.code, show(plain)).toBe(0);
+    expect(readFileSync(authFiles[0]!, 'utf8')).toContain(Buffer.from(`${USER}:${PASSWORD}`).toString('base64'));
+    expect(JSON.parse((await h.ok(['list', '--json'])).stdout).entries).toEqual([]);
+  });
+});

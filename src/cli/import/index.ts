@@ -57,8 +57,8 @@ interface ReportFile {
 
 /** The setups that wire what each source imported (its ImportSource.protocols). */
 const SETUPS_FOR: Record<SourceName, string> = {
-  netrc: 'git|docker|bazel|pip|uv',
-  docker: 'docker',
+  netrc: 'git|docker|podman|bazel|pip|uv',
+  docker: 'docker|podman',
   git: 'git',
   pypirc: 'pip|uv',
   uv: 'pip|uv',
