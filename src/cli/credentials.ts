@@ -167,10 +167,22 @@ function andList(items: readonly string[]): string {
 }
 
 /** `credmux login URL --oauth`: the device flow, then the refresh token into the store (src/cli/oauth2-login.ts). */
-export async function loginOAuth(env: Env, io: Io, args: import('./oauth2-login.js').OAuthLoginArgs): Promise<number> {
+export async function loginOAuth(env: Env, io: Io, args: import('./oauth2-login.js').OAuthLoginArgs, json = false): Promise<number> {
   const { oauthLogin } = await import('./oauth2-login.js');
   const engine = await openEngine(env);
+  // The device code and where to enter it go to stderr even with --json: the person needs them.
   const r = await oauthLogin(env, engine.store, args, (line) => io.err(`${line}\n`));
+  if (json) {
+    const answer = {
+      url: r.ref.stored,
+      username: r.ref.username,
+      kind: 'refresh-token',
+      rule: r.ruleId ?? null,
+      store: { kind: engine.store.kind, location: engine.store.location },
+    };
+    io.out(`${JSON.stringify(answer, null, 2)}\n`);
+    return EXIT.ok;
+  }
   io.err(`Logged in: stored a refresh token for ${r.ref.stored} (user ${r.ref.username}) in the ${engine.storeReason}\n`);
   if (!r.ruleId) {
     io.err(

@@ -79,14 +79,19 @@ export async function main(argv: string[], env: Env): Promise<number> {
       (a) =>
         run(() =>
           a.oauth
-            ? creds.loginOAuth(env, io, {
-                url: requireUrl(a.url, 'login URL --oauth'),
-                deviceEndpoint: a.deviceEndpoint,
-                tokenEndpoint: a.tokenEndpoint,
-                clientId: a.clientId,
-                scope: a.scope,
-                allowInsecureHttp: a.allowInsecureHttp,
-              })
+            ? creds.loginOAuth(
+                env,
+                io,
+                {
+                  url: requireUrl(a.url, 'login URL --oauth'),
+                  deviceEndpoint: a.deviceEndpoint,
+                  tokenEndpoint: a.tokenEndpoint,
+                  clientId: a.clientId,
+                  scope: a.scope,
+                  allowInsecureHttp: a.allowInsecureHttp,
+                },
+                !!a.json,
+              )
             : creds.login(env, io, {
                 url: a.url,
                 username: a.username,
