@@ -35,6 +35,8 @@ export interface Engine {
 export interface HandleOptions {
   /** Refuse (code 'deferred') instead of minting: a helper at cold start leaves minting to the daemon it started. */
   deferTokens?: boolean;
+  /** For a store or erase: called inside the store's write lock just before the write commits (WriteOptions.guard). */
+  guard?: () => void;
 }
 
 export interface EngineDeps {
@@ -147,7 +149,7 @@ export function engineFrom(deps: EngineDeps): Engine {
     return (await resolve(target, callerEnv, opts)) ?? NOT_FOUND;
   }
 
-  async function store(url: string, credential: Credential, callerEnv: CallerEnv | undefined): Promise<EngineResult> {
+  async function store(url: string, credential: Credential, callerEnv: CallerEnv | undefined, guard?: () => void): Promise<EngineResult> {
     let pattern: Pattern;
     if (isWildcard(url)) {
       pattern = parsePattern(url); // `credmux login '*.example.com'`: the pattern is given as is
@@ -173,13 +175,13 @@ export function engineFrom(deps: EngineDeps): Engine {
     const newest = Math.max(0, ...(await deps.store.list()).filter((e) => e.url === entryUrl).map((e) => Date.parse(e.updatedAt ?? '') || 0));
     const at = Math.max(deps.now() * 1000, newest + 1000);
     const entry: StoredEntry = { url: entryUrl, ...stripUndefined(credential), updatedAt: new Date(at).toISOString() };
-    await deps.store.put(entry);
+    await deps.store.put(entry, { guard });
     changed(entry.url);
     return { op: 'store', stored: true };
   }
 
   /** Removes the stored entries that would answer this URL (or, for a wildcard, that exact pattern). */
-  async function erase(url: string, username?: string, secret?: string): Promise<EngineResult> {
+  async function erase(url: string, username?: string, secret?: string, guard?: () => void): Promise<EngineResult> {
     const exact = isWildcard(url) ? formatPattern(parsePattern(url)) : undefined;
     const target = exact === undefined ? withUsername(parseRequest(url), username) : undefined;
     const removed = await deps.store.remove((entry) => {
@@ -188,7 +190,7 @@ export function engineFrom(deps: EngineDeps): Engine {
       if (exact !== undefined) return entry.url === exact;
       const pattern = tryParsePattern(entry.url);
       return pattern !== undefined && target !== undefined && matches(pattern, target);
-    });
+    }, { guard });
     changed(url);
     return { op: 'erase', removed };
   }
@@ -217,9 +219,9 @@ export function engineFrom(deps: EngineDeps): Engine {
           case 'get':
             return await get(req.url, req.username, callerEnv, opts);
           case 'store':
-            return await store(req.url, req.credential, callerEnv);
+            return await store(req.url, req.credential, callerEnv, opts.guard);
           case 'erase':
-            return await erase(req.url, req.username, req.secret);
+            return await erase(req.url, req.username, req.secret, opts.guard);
           case 'list':
             return await list();
           default:

@@ -123,13 +123,13 @@ function cachingStore(store: SecretStore): SecretStore & { listNow: () => Stored
     location: store.location,
     version: () => store.version(),
     get: (key) => store.get(key),
-    put: async (entry) => {
+    put: async (entry, opts) => {
       invalidate();
-      await store.put(entry);
+      await store.put(entry, opts);
     },
-    remove: async (pred) => {
+    remove: async (pred, opts) => {
       invalidate();
-      return store.remove(pred);
+      return store.remove(pred, opts);
     },
     list() {
       if (!versionSync) return store.version().then(entriesAt);

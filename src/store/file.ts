@@ -14,7 +14,7 @@ import { FORMAT_VERSION, parseStoreFile, serializeStoreFile } from './file-forma
 import { withFileLock } from './file-lock.js';
 import { errnoMeaning, storeFsError } from './fs-errors.js';
 import { ensurePrivateDir } from './secure-dir.js';
-import type { SecretStore } from './types.js';
+import type { SecretStore, WriteOptions } from './types.js';
 
 export const STORE_FILE_NAME = 'credentials.json';
 
@@ -43,9 +43,9 @@ export class FileStore implements SecretStore {
     return (await this.read()).find((e) => sameKey(e, key));
   }
 
-  async put(entry: StoredEntry): Promise<void> {
+  async put(entry: StoredEntry, opts: WriteOptions = {}): Promise<void> {
     const e = entryForPut(entry);
-    await this.mutate((entries) => {
+    await this.mutate(opts, (entries) => {
       const i = entries.findIndex((x) => sameKey(x, e));
       if (i >= 0) entries[i] = e;
       else entries.push(e);
@@ -53,8 +53,8 @@ export class FileStore implements SecretStore {
     });
   }
 
-  async remove(predicate: (entry: StoredEntry) => boolean): Promise<number> {
-    return this.mutate((entries) => {
+  async remove(predicate: (entry: StoredEntry) => boolean, opts: WriteOptions = {}): Promise<number> {
+    return this.mutate(opts, (entries) => {
       // The predicate gets a copy, so it cannot alter what is written back.
       const keep = entries.filter((e) => !predicate({ ...e }));
       const removed = entries.length - keep.length;
@@ -131,7 +131,7 @@ export class FileStore implements SecretStore {
   }
 
   /** Read-modify-write inside the lock: the only way a write happens. */
-  private mutate<T>(change: (entries: StoredEntry[]) => { result: T; changed: boolean }): Promise<T> {
+  private mutate<T>(opts: WriteOptions, change: (entries: StoredEntry[]) => { result: T; changed: boolean }): Promise<T> {
     const run = async (): Promise<T> => {
       await ensurePrivateDir(this.dir, true);
       return withFileLock(this.lockPath, `the credential file ${this.file}`, async (assertHeld) => {
@@ -140,6 +140,7 @@ export class FileStore implements SecretStore {
         if (!changed) return result;
         assertHeld();
         await this.removeLeftoverTemps();
+        opts.guard?.(); // last, next to the rename: nothing awaited between the check and the write's start
         try {
           await writeFileAtomic(this.file, serializeStoreFile(entries), { mode: 0o600 });
         } catch (e) {

@@ -23,7 +23,7 @@ import { decodeItem, encodeAccount, encodePassword } from './keychain-codec.js';
 import { parseBusAddress } from './dbus-connection.js';
 import { DEFAULT_PROBE_TIMEOUT_MS, probeSecretService } from './secret-service-probe.js';
 import { ensurePrivateDir } from './secure-dir.js';
-import type { SecretStore } from './types.js';
+import type { SecretStore, WriteOptions } from './types.js';
 
 export const KEYCHAIN_SERVICE = 'credmux';
 export const DEFAULT_KEYCHAIN_TIMEOUT_MS = 2000;
@@ -81,19 +81,21 @@ export class KeychainStore implements SecretStore {
     return password === null ? undefined : this.decode(account, password);
   }
 
-  async put(entry: StoredEntry): Promise<void> {
+  async put(entry: StoredEntry, opts: WriteOptions = {}): Promise<void> {
     const e = entryForPut(entry);
     const password = encodePassword(e);
     await this.locked(async () => {
+      opts.guard?.();
       await this.ask({ op: 'set', account: encodeAccount(e), password }, 'write a keychain item', [password, e.secret, e.oauthRefreshToken ?? '']);
     });
   }
 
-  async remove(predicate: (entry: StoredEntry) => boolean): Promise<number> {
+  async remove(predicate: (entry: StoredEntry) => boolean, opts: WriteOptions = {}): Promise<number> {
     return this.locked(async () => {
       let removed = 0;
-      for (const e of await this.list()) {
-        if (!predicate(e)) continue;
+      const doomed = (await this.list()).filter((e) => predicate(e));
+      if (doomed.length) opts.guard?.();
+      for (const e of doomed) {
         if (await this.ask({ op: 'delete', account: encodeAccount(e) }, 'delete a keychain item')) removed++;
       }
       return removed;

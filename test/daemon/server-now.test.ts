@@ -48,7 +48,7 @@ function deps(e: EngineLike | undefined): DispatchDeps {
   };
 }
 
-const line = (id: number) => JSON.stringify({ v: 1, id, req: { op: 'get', url: 'https://a.example/x' }, env: { A: 'x' } });
+const line = (id: number) => JSON.stringify({ v: 2, id, req: { op: 'get', url: 'https://a.example/x' }, env: { A: 'x' } });
 
 describe('dispatchLine', () => {
   it('returns the reply itself when the engine answers from memory, as the awaited path would', async () => {
@@ -56,32 +56,32 @@ describe('dispatchLine', () => {
     const d = deps(e);
     const now = dispatchLine(line(1), d);
     expect(now).not.toBeInstanceOf(Promise);
-    expect(now).toEqual({ v: 1, id: 1, res: GOT });
+    expect(now).toEqual({ v: 2, id: 1, res: GOT });
     expect(e.used).toBe(1); // env-names.json is refreshed after it too
     const later = await dispatchLine(line(2), deps(engine(() => undefined)));
-    expect(later).toEqual({ v: 1, id: 2, res: GOT });
+    expect(later).toEqual({ v: 2, id: 2, res: GOT });
     expect(d.counters).toMatchObject({ total: 1, get: 1, errors: 0 });
   });
 
   it('awaits the engine when it declines, or before it is open', async () => {
     const declines = dispatchLine(line(3), deps(engine(() => undefined)));
     expect(declines).toBeInstanceOf(Promise);
-    expect(await declines).toEqual({ v: 1, id: 3, res: GOT });
+    expect(await declines).toEqual({ v: 2, id: 3, res: GOT });
     const notOpen = dispatchLine(line(4), deps(undefined));
     expect(notOpen).toBeInstanceOf(Promise);
-    expect(await notOpen).toEqual({ v: 1, id: 4, res: GOT });
+    expect(await notOpen).toEqual({ v: 2, id: 4, res: GOT });
   });
 
   it('maps a stale caller environment and a throwing engine as the awaited path does', () => {
     const stale = deps(engine(() => ({ op: 'error', error: { code: 'caller-env', message: 'the request did not carry $B' } })));
-    expect(dispatchLine(line(5), stale)).toEqual({ v: 1, id: 5, error: { code: 'env', message: 'the request did not carry $B' } });
+    expect(dispatchLine(line(5), stale)).toEqual({ v: 2, id: 5, error: { code: 'env', message: 'the request did not carry $B' } });
     expect(stale.counters).toMatchObject({ total: 0, get: 0, contextMismatch: 1 });
     const broken = deps(
       engine(() => {
         throw new TypeError('bug');
       }),
     );
-    expect(dispatchLine(line(6), broken)).toMatchObject({ v: 1, id: 6, error: { code: 'engine' } });
+    expect(dispatchLine(line(6), broken)).toMatchObject({ v: 2, id: 6, error: { code: 'engine' } });
     expect(broken.counters).toMatchObject({ errors: 1 });
   });
 });
