@@ -20,7 +20,8 @@ import { daemonFiles, socketPathProblem } from '../ipc/paths.js';
 import { ensurePrivateDir } from '../ipc/private-dir.js';
 import { publisher } from '../ipc/env-names-file.js';
 import { createConnectionServer } from './server.js';
-import { ExecutableWatch, installProcessHooks, socketOwnership, startMaintenance } from './watchers.js';
+import { clearStuckMarker } from '../ipc/stuck-marker.js';
+import { ExecutableWatch, installProcessHooks, socketOwnership, startMaintenance, watchSocketPath } from './watchers.js';
 
 export type EngineFactory = (env: Env) => Promise<EngineLike>;
 
@@ -128,6 +129,8 @@ export async function serveDaemon(env: Env, openEngine: EngineFactory, opts: Ser
     uptimeSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
     idleTimeoutSeconds: idleMs / 1000,
     logFile: files.logFile,
+    context,
+    ...storeOf(engine.opened()),
     requests: { ...counters },
     connections: { open: conns.open(), total: conns.total() },
     cache: cacheReport(),
@@ -180,7 +183,13 @@ export async function serveDaemon(env: Env, openEngine: EngineFactory, opts: Ser
     const collect = opts.collectGarbage;
     const stopCollecting = collect ? collectAfterBursts(totalFetches, collect) : () => {};
 
+    // A helper that found us silent left daemon.stuck naming us (src/ipc/stuck-marker.ts); running
+    // again, we take it back so helpers stop skipping us: at once when resumed, else on the tick.
+    const me = ownRecord();
+    const notStuck = () => clearStuckMarker(files.dir, { pid: me.pid, start: me.start });
+    if (owns) process.on('SIGCONT', notStuck);
     const stopMaintenance = startMaintenance({
+      eachTick: notStuck,
       intervalMs: opts.maintenanceMs ?? 30_000,
       socketIsOurs,
       lockHeld: () => lock.stillHeld(),
@@ -190,6 +199,7 @@ export async function serveDaemon(env: Env, openEngine: EngineFactory, opts: Ser
       stop: (why) => stop(why),
     });
     const uninstallHooks = owns ? installProcessHooks(log, (why, code) => stop(why, code)) : () => {};
+    const unwatchSocket = watchSocketPath(files.socket, socketIsOurs, () => stop('the socket was removed or replaced'));
 
     stop = (why, code = 0) => {
       if (stopping) return;
@@ -197,6 +207,8 @@ export async function serveDaemon(env: Env, openEngine: EngineFactory, opts: Ser
       cancelIdle();
       stopCollecting();
       stopMaintenance();
+      unwatchSocket();
+      process.off('SIGCONT', notStuck);
       log.info('stopping', { reason: why });
       // Unlink first so new clients stop coming here; only our own socket (never a successor's).
       removeIf(files.socket, socketIsOurs);
@@ -210,6 +222,10 @@ export async function serveDaemon(env: Env, openEngine: EngineFactory, opts: Ser
       });
     };
   });
+}
+
+function storeOf(e: EngineLike | undefined): Pick<DaemonStatus, 'store'> {
+  return e?.store ? { store: { kind: e.store.kind, location: e.store.location } } : {};
 }
 
 function writePidFile(path: string): void {
