@@ -2,19 +2,16 @@
 // upgrade: the next client then starts the new version), its socket removed or replaced (another
 // daemon took the path over), its lock lost. Checked on a maintenance tick, and for the executable
 // also on requests, at most once a second.
-import { lstatSync, statSync, watch, type Stats } from 'node:fs';
+import { lstatSync, statSync, watch } from 'node:fs';
+import { fileIdentity } from '../platform/file-identity.js';
 import { basename, dirname } from 'node:path';
 import { liveCaches } from '../cache/registry.js';
 import type { RequestCounters } from './dispatch.js';
 import type { Logger } from './log.js';
 
-function fileId(st: Stats): string {
-  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
-}
-
 function statId(path: string): string | undefined {
   try {
-    return fileId(statSync(path));
+    return fileIdentity(statSync(path));
   } catch {
     return undefined;
   }

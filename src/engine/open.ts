@@ -56,7 +56,7 @@ function oncePerTurn<T>(look: () => T | undefined): { (): T | undefined; reset()
   return Object.assign(get, { reset });
 }
 
-/** Rules from the config file, recompiled only when the file changed (by inode, size and mtime). */
+/** Rules from the config file, recompiled only when the file changed (its identity: platform/file-identity.ts). */
 function reloadingRules(env: Env): () => Rule[] {
   let stamp: string | undefined;
   let rules: Rule[] = [];

@@ -5,6 +5,7 @@
 // the next write.
 import { readFileSync, statSync } from 'node:fs';
 import { fsp } from '../platform/lazy-fs.js';
+import { fileIdentity } from '../platform/file-identity.js';
 import { join } from 'node:path';
 import { CredmuxError, type EntryKey, type StoredEntry } from '../model/types.js';
 import { tempPrefix, writeFileAtomic } from '../platform/atomic-write.js';
@@ -63,15 +64,12 @@ export class FileStore implements SecretStore {
     });
   }
 
-  /** Every write renames a new inode into place, so (inode, size, mtime, ctime) changes with it. */
+  /**
+   * Every write of ours renames a new inode into place; another program may rewrite the file in place,
+   * with the same size and even the same mtime (`cp -p`): the identity includes ctime for that.
+   */
   async version(): Promise<string> {
-    try {
-      // Synchronous, as the read below: one system call, and no fs/promises to load (lazy-fs.ts).
-      const st = statSync(this.file, { bigint: true, throwIfNoEntry: false });
-      return st ? `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}` : 'absent';
-    } catch (e) {
-      throw storeFsError(`cannot inspect the credential file ${this.file}`, e);
-    }
+    return this.versionSync();
   }
 
   /**
@@ -80,10 +78,10 @@ export class FileStore implements SecretStore {
    */
   versionSync(): string {
     try {
-      // Not bigint (it builds Date objects eagerly): the inode alone changes with every rename, and
-      // mtime/ctime as doubles still resolve microseconds.
+      // Synchronous, as the read below: one system call, and no fs/promises to load (lazy-fs.ts). Not
+      // bigint (it builds Date objects eagerly): mtime and ctime as doubles still resolve microseconds.
       const st = statSync(this.file, { throwIfNoEntry: false });
-      return st ? `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}` : 'absent';
+      return st ? fileIdentity(st) : 'absent';
     } catch (e) {
       throw storeFsError(`cannot inspect the credential file ${this.file}`, e);
     }

@@ -11,6 +11,7 @@
 // in that directory, rewritten after every write: cheap to stat, but blind to changes made by other
 // programs (secret-tool, Seahorse) — those show up after a daemon restart.
 import { fsp } from '../platform/lazy-fs.js';
+import { fileIdentity } from '../platform/file-identity.js';
 import { join } from 'node:path';
 import { dataDir, type Env } from '../platform/paths.js';
 import { CredmuxError, type EntryKey, type StoredEntry } from '../model/types.js';
@@ -104,8 +105,7 @@ export class KeychainStore implements SecretStore {
 
   async version(): Promise<string> {
     try {
-      const st = await fsp().stat(this.generationFile(), { bigint: true });
-      return `${st.ino}:${st.size}:${st.mtimeNs}`;
+      return fileIdentity(await fsp().stat(this.generationFile()));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 'none';
       throw storeFsError(`cannot inspect ${this.generationFile()}`, e);
