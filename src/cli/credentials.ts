@@ -7,6 +7,7 @@ import { CredmuxError, type Credential, type EngineResult } from '../model/types
 import { redactUrl } from '../model/url.js';
 import { promptHidden, secretFromStdin } from './prompt.js';
 import { EXIT } from './exit-codes.js';
+import { keepDaemonOnStore } from './daemon-store-sync.js';
 
 export interface Io {
   out: (s: string) => void;
@@ -43,6 +44,7 @@ export async function login(
   const engine = await openEngine(env);
   unwrap(await engine.handle({ op: 'store', url: args.url, credential }), 'store');
   io.err(`Stored ${bearer ? 'a token' : `the password of ${credential.username}`} for ${redactUrl(args.url)} in the ${engine.storeReason}\n`);
+  await keepDaemonOnStore(env, engine.store, io);
   return EXIT.ok;
 }
 
@@ -52,6 +54,7 @@ export async function loginOAuth(env: Env, io: Io, args: import('./oauth2-login.
   const engine = await openEngine(env);
   const r = await oauthLogin(env, engine.store, args, (line) => io.err(`${line}\n`));
   io.err(`Logged in: stored a refresh token for ${r.ref.stored} (user ${r.ref.username}) in the ${engine.storeReason}\n`);
+  await keepDaemonOnStore(env, engine.store, io);
   if (!r.ruleId) {
     io.err(`No oauth2 rule in ${r.configPath} matches ${redactUrl(args.url)} yet; add one with "type": "oauth2" (tokenEndpoint, clientId) so helpers use it\n`);
   }
@@ -77,6 +80,7 @@ export async function logout(env: Env, io: Io, args: { url: string; username?: s
     return EXIT.notFound;
   }
   io.err(`Removed ${removed} stored credential${removed === 1 ? '' : 's'} for ${redactUrl(args.url)}\n`);
+  await keepDaemonOnStore(env, engine.store, io);
   return EXIT.ok;
 }
 

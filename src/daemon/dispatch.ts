@@ -54,6 +54,11 @@ export interface DispatchDeps {
   onEngineUsed?: (engine: EngineLike) => void;
   /** An engine request arrived (keeps the daemon from idling out). */
   onActivity: () => void;
+  /**
+   * Whether the engine's store is still the session's (store-watch.ts): undefined to go on at once,
+   * else a promise (false: the store changed, decline).
+   */
+  storeGate?: () => Promise<boolean> | undefined;
   log: Logger;
 }
 
@@ -92,6 +97,22 @@ export function dispatchLine(line: string, deps: DispatchDeps): DaemonMessage | 
   // Read after its caller stopped waiting (this daemon was stopped or stuck meanwhile): the caller did
   // it itself, and doing it now could undo a newer write.
   if (deadline !== undefined && deadlinePassed(deadline)) return expired(id, deps);
+  const gate = deps.storeGate?.();
+  if (gate) {
+    const after: PendingReply = gate.then((same) => (same ? serve(id, req, env, deadline, deps) : storeChanged(id, deps)));
+    after.requestId = id;
+    return after;
+  }
+  return serve(id, req, env, deadline, deps);
+}
+
+function storeChanged(id: number, deps: DispatchDeps): DaemonMessage {
+  deps.counters.contextMismatch++;
+  return wireError(id, 'context', "this daemon serves another secret store than the session's now (it is stopping); resolve in process");
+}
+
+/** The request, once it is known to be this daemon's to answer. */
+function serve(id: number, req: EngineRequest, env: CallerEnv | undefined, deadline: number | undefined, deps: DispatchDeps): DaemonMessage | PendingReply {
   const c = deps.counters;
   c.total++;
   c[req.op]++;

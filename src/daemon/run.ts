@@ -21,6 +21,7 @@ import { ensurePrivateDir } from '../ipc/private-dir.js';
 import { publisher } from '../ipc/env-names-file.js';
 import { createConnectionServer } from './server.js';
 import { clearStuckMarker } from '../ipc/stuck-marker.js';
+import { StoreWatch, type StoreChoice } from './store-watch.js';
 import { ExecutableWatch, installProcessHooks, socketOwnership, startMaintenance, watchSocketPath } from './watchers.js';
 
 export type EngineFactory = (env: Env) => Promise<EngineLike>;
@@ -40,6 +41,14 @@ export interface ServeOptions {
   onListening?: (info: { socket: string; pid: number }) => void;
   /** A full garbage collection, run after each burst of token fetches (collect-after-bursts.ts). */
   collectGarbage?: () => void;
+  /**
+   * How the session's store is chosen and watched (CREDMUX_STORE=auto on Linux): the daemon then
+   * stops when it changes (store-watch.ts). Without it (tests' fake engines), nothing is watched.
+   */
+  sessionStore?: {
+    choose: (env: Env) => Promise<StoreChoice>;
+    watch: (env: Env, onChange: () => void) => Promise<() => void>;
+  };
 }
 
 /** CREDMUX_IDLE_TIMEOUT in seconds (0 = never); undefined when the value is not a number. */
@@ -119,6 +128,13 @@ export async function serveDaemon(env: Env, openEngine: EngineFactory, opts: Ser
   const engine = new EngineHolder(() => openEngine(engineEnv), publisher(files.dir), log);
   let lastActivity = performance.now();
   const executable = new ExecutableWatch(opts.watchExecutable, () => stop('the daemon executable changed (upgrade)'));
+  const storeWatch = watchesStore(env, opts)
+    ? new StoreWatch({
+        current: () => engine.opened()?.store,
+        choose: () => opts.sessionStore!.choose(engineEnv),
+        onChanged: (from, to) => stop(`the session's secret store changed from ${from.kind} (${from.location}) to ${to.kind} (${to.location})`),
+      })
+    : undefined;
 
   const status = (): DaemonStatus => ({
     pid: process.pid,
@@ -152,6 +168,7 @@ export async function serveDaemon(env: Env, openEngine: EngineFactory, opts: Ser
       lastActivity = performance.now();
       executable.onActivity(lastActivity);
     },
+    storeGate: storeWatch && (() => storeWatch.gate()),
     log,
   };
   const conns = createConnectionServer({
@@ -200,6 +217,10 @@ export async function serveDaemon(env: Env, openEngine: EngineFactory, opts: Ser
     });
     const uninstallHooks = owns ? installProcessHooks(log, (why, code) => stop(why, code)) : () => {};
     const unwatchSocket = watchSocketPath(files.socket, socketIsOurs, () => stop('the socket was removed or replaced'));
+    let unwatchSession = () => {};
+    if (storeWatch) {
+      void opts.sessionStore!.watch(engineEnv, () => void storeWatch.check()).then((un) => (stopping ? un() : (unwatchSession = un)));
+    }
 
     stop = (why, code = 0) => {
       if (stopping) return;
@@ -208,6 +229,7 @@ export async function serveDaemon(env: Env, openEngine: EngineFactory, opts: Ser
       stopCollecting();
       stopMaintenance();
       unwatchSocket();
+      unwatchSession();
       process.off('SIGCONT', notStuck);
       log.info('stopping', { reason: why });
       // Unlink first so new clients stop coming here; only our own socket (never a successor's).
@@ -222,6 +244,12 @@ export async function serveDaemon(env: Env, openEngine: EngineFactory, opts: Ser
       });
     };
   });
+}
+
+/** Only where the store depends on the session: CREDMUX_STORE=auto (or unset) on Linux with a session bus. */
+function watchesStore(env: Env, opts: ServeOptions): boolean {
+  const choice = (env.CREDMUX_STORE ?? '').trim();
+  return opts.sessionStore !== undefined && process.platform === 'linux' && (choice === '' || choice === 'auto') && !!env.DBUS_SESSION_BUS_ADDRESS;
 }
 
 function storeOf(e: EngineLike | undefined): Pick<DaemonStatus, 'store'> {

@@ -5,6 +5,7 @@ import { configFile, type Env } from '../../platform/paths.js';
 import type { StoredEntry } from '../../model/types.js';
 import { parsePattern } from '../../model/url.js';
 import { openStore } from '../../store/select.js';
+import type { SecretStore } from '../../store/types.js';
 import { shq } from '../setup/common.js';
 import type { Target } from '../setup/targets.js';
 import { withTimeout, type Check } from './check.js';
@@ -37,7 +38,7 @@ export function checkConfig(env: Env): { check: Check; rules: Rule[]; patterns: 
   }
 }
 
-export async function checkStore(env: Env): Promise<{ check: Check; entries: StoredEntry[]; patterns: Target[] }> {
+export async function checkStore(env: Env): Promise<{ check: Check; entries: StoredEntry[]; patterns: Target[]; store?: SecretStore }> {
   try {
     const { store, reason } = await withTimeout(openStore(env), STORE_TIMEOUT_MS, 'choosing the store');
     const entries = await withTimeout(store.list(), STORE_TIMEOUT_MS, `the ${store.kind} store`);
@@ -53,6 +54,7 @@ export async function checkStore(env: Env): Promise<{ check: Check; entries: Sto
       check: { section: 'credmux', area: 'store', status: 'ok', summary: `${reason}; answers, ${entries.length} stored credential${entries.length === 1 ? '' : 's'}` },
       entries,
       patterns,
+      store,
     };
   } catch (e) {
     const msg = (e as Error).message;

@@ -9,6 +9,7 @@ import { CredmuxError, type Credential } from '../../model/types.js';
 import { formatPattern, parsePattern, parseRequest, patternFromRequest } from '../../model/url.js';
 import type { Io } from '../credentials.js';
 import { EXIT } from '../exit-codes.js';
+import { keepDaemonOnStore } from '../daemon-store-sync.js';
 import { EXIT_PROBLEMS, shq, tilde } from '../setup/common.js';
 import { dockerImport } from './docker.js';
 import { gitImport } from './git-credentials.js';
@@ -102,6 +103,7 @@ export async function runImport(env: Env, io: Io, opts: { sources?: readonly str
   );
   if (!opts.dryRun && tally.imported) out.push('To have your tools ask credmux for them: credmux setup git|docker|bazel|pip|uv');
   io.out(`${out.join('\n')}\n`);
+  if (!opts.dryRun && tally.imported) await keepDaemonOnStore(env, engine.store, io);
   if (tally.conflicts || tally.badFiles) return EXIT_PROBLEMS;
   if (tally.filesRead === 0) return EXIT.notFound;
   return EXIT.ok;
