@@ -352,7 +352,7 @@ function drive(dial, socketPath, next, onReply) {
       target = next(now);
       if (target === undefined) return void conn.destroy();
       sentAt = now;
-      conn.write(`{"v":1,"id":${++id},${target.body}`);
+      conn.write(`{"v":2,"id":${++id},${target.body}`);
     };
     conn = dial(socketPath, {
       connect: () => send(performance.now()),
