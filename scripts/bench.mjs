@@ -363,9 +363,12 @@ function drive(dial, socketPath, next, onReply) {
         held = undefined;
         let start = 0;
         for (let nl = data.indexOf(10); nl >= 0; nl = data.indexOf(10, start)) {
-          const now = performance.now();
-          onReply(target, data.subarray(start, nl), now - sentAt, now);
+          const line = data.subarray(start, nl);
           start = nl + 1;
+          // The daemon still working on it (a token being minted): not the answer.
+          if (line.length < 64 && line.includes('"progress":true')) continue;
+          const now = performance.now();
+          onReply(target, line, now - sentAt, now);
           send(now);
         }
         if (start < data.length) held = Buffer.from(data.subarray(start));
