@@ -65,6 +65,9 @@ describe('a stopped daemon, through the real entries', () => {
       expect(docker!.stdout, show(docker!)).toBe('{"ServerURL":"get.example.com","Username":"alice","Secret":"get-pw-1"}\n');
       expect(keyring!.stdout, show(keyring!)).toBe('get-pw-1\n');
       for (const r of runs) expect(r.ms, show(r)).toBeLessThan(BOUND_MS);
+      // doctor says what is wrong with it and how to get it back.
+      const doctor = JSON.parse((await sb.run(sb.bin('credmux'), ['doctor', '--json'])).stdout) as { checks: { area: string; status: string; summary: string; fix?: string }[] };
+      expect(doctor.checks.find((c) => c.area === 'daemon')).toMatchObject({ status: 'warn', summary: expect.stringContaining('it is stopped'), fix: expect.stringContaining(`kill -CONT ${pid}`) });
     } finally {
       process.kill(pid!, 'SIGCONT');
     }
