@@ -15,6 +15,7 @@ import { currentHolder } from '../../src/ipc/lock.js';
 import { daemonFiles } from '../../src/ipc/paths.js';
 import { readStuckMarker, stuckMarkerPath } from '../../src/ipc/stuck-marker.js';
 import { daemonStatus } from '../../src/client/daemon-control.js';
+import { ask } from '../../src/client/connection.js';
 import { processProgress } from '../../src/platform/liveness.js';
 import { expectedSecret } from './fixtures/fake-engine.js';
 import { buildFakeBundles, daemonPids, disposeBundles, exited, lineServer, readLog, runClient, testHome, waitUntil, type Bundles, type ClientRun, type TestHome } from './helpers.js';
@@ -115,6 +116,9 @@ describe('a stuck daemon (its event loop blocked)', () => {
       });
       c.on('error', reject);
     });
+    // Stuck once a ping goes unanswered (its event loop no longer runs).
+    const ping = { v: PROTOCOL_VERSION, id: 2, ctl: 'ping' } as const;
+    await waitUntil(async () => (await ask(daemonFiles(env).socket, ping, { connectMs: 500, answerMs: 300 })).kind === 'lost', 5_000, 'the daemon to block');
   }
 
   it('is given up on within the bound and marked; later helpers skip it at once; long stuck, it is replaced through the lock', { timeout: 60_000 }, async () => {
