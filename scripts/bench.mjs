@@ -82,7 +82,15 @@ const HOST = 'bench.example.com';
 /** The environment the tools would hand a helper: the machine's, with our HOME and store. */
 function baseEnv(extra = {}) {
   const env = { ...process.env, HOME, XDG_RUNTIME_DIR: join(HOME, '.run'), CREDMUX_STORE: 'file', ...extra };
-  for (const k of ['XDG_CONFIG_HOME', 'XDG_DATA_HOME', 'XDG_STATE_HOME', 'XDG_CACHE_HOME', 'CREDMUX_CONFIG', 'CREDMUX_DAEMON', 'DBUS_SESSION_BUS_ADDRESS']) {
+  for (const k of [
+    'XDG_CONFIG_HOME',
+    'XDG_DATA_HOME',
+    'XDG_STATE_HOME',
+    'XDG_CACHE_HOME',
+    'CREDMUX_CONFIG',
+    'CREDMUX_DAEMON',
+    'DBUS_SESSION_BUS_ADDRESS',
+  ]) {
     if (!(k in extra)) delete env[k];
   }
   return env;
@@ -104,7 +112,11 @@ chmodSync(floor, 0o755);
 const gitStoreFile = join(work, 'git-credentials');
 writeFileSync(gitStoreFile, `https://alice:${SECRET}@${HOST}\n`, { mode: 0o600 });
 const gitCacheSock = join(work, 'git-cache.sock');
-sh('git', ['credential-cache', '--socket', gitCacheSock, '--timeout', '3600', 'store'], `protocol=https\nhost=${HOST}\nusername=alice\npassword=${SECRET}\n\n`);
+sh(
+  'git',
+  ['credential-cache', '--socket', gitCacheSock, '--timeout', '3600', 'store'],
+  `protocol=https\nhost=${HOST}\nusername=alice\npassword=${SECRET}\n\n`,
+);
 
 /** Python keyring peers, pinned to their fastest file backend: 25.x in a venv (what pip >= 26.2 needs) and Debian's. */
 function pythonKeyrings() {
@@ -112,15 +124,21 @@ function pythonKeyrings() {
   const pyEnv = { PYTHON_KEYRING_BACKEND: 'keyrings.alt.file.PlaintextKeyring', XDG_DATA_HOME: join(HOME, '.pydata') };
   const debian = '/usr/bin/keyring';
   if (existsSync(debian)) {
-    const v = spawnSync('/usr/bin/python3', ['-c', 'import importlib.metadata as m; print(m.version("keyring"))'], { encoding: 'utf8' }).stdout.trim();
+    const v = spawnSync('/usr/bin/python3', ['-c', 'import importlib.metadata as m; print(m.version("keyring"))'], {
+      encoding: 'utf8',
+    }).stdout.trim();
     peers.push({ name: `python keyring ${v} (Debian)`, cmd: debian, env: pyEnv });
   }
   const venv = join(work, 'kr-venv');
   const made = spawnSync('/usr/bin/python3', ['-m', 'venv', '--system-site-packages', venv], { stdio: 'ignore' });
   if (made.status === 0) {
-    const inst = spawnSync(join(venv, 'bin/pip'), ['install', '-q', '--retries', '0', '--disable-pip-version-check', 'keyring>=25.2.1,<26'], { encoding: 'utf8' });
+    const inst = spawnSync(join(venv, 'bin/pip'), ['install', '-q', '--retries', '0', '--disable-pip-version-check', 'keyring>=25.2.1,<26'], {
+      encoding: 'utf8',
+    });
     if (inst.status === 0) {
-      const v = spawnSync(join(venv, 'bin/python'), ['-c', 'import importlib.metadata as m; print(m.version("keyring"))'], { encoding: 'utf8' }).stdout.trim();
+      const v = spawnSync(join(venv, 'bin/python'), ['-c', 'import importlib.metadata as m; print(m.version("keyring"))'], {
+        encoding: 'utf8',
+      }).stdout.trim();
       peers.push({ name: `python keyring ${v} (venv)`, cmd: join(venv, 'bin/keyring'), env: pyEnv });
     } else console.error(`(keyring 25.x not installable here: ${inst.stderr.trim().split('\n').pop()})`);
   }
@@ -146,9 +164,31 @@ const commands = [
   { name: 'git-credential-credmux get (warm)', cmd: bin('git-credential-credmux'), argv: ['get'], input: gitIn, expect: SECRET, target: 'warm' },
   { name: 'docker-credential-credmux get (warm)', cmd: bin('docker-credential-credmux'), argv: ['get'], input: HOST, expect: SECRET, target: 'warm' },
   { name: 'keyring get (warm)', cmd: bin('keyring'), argv: ['get', `https://${HOST}/simple/`, 'alice'], expect: SECRET, target: 'warm' },
-  { name: 'docker get, no rule matches', cmd: bin('docker-credential-credmux'), argv: ['get'], input: 'unrelated.example.org', expect: 'not found', target: 'warm' },
-  { name: 'credmux-bazel get (cold: no daemon)', cmd: bin('credmux-bazel'), argv: ['get'], input: bazelIn, expect: 'Basic', before: stopDaemon, target: 'cold' },
-  { name: 'credmux-bazel get (in process, CREDMUX_DAEMON=0)', cmd: bin('credmux-bazel'), argv: ['get'], input: bazelIn, expect: 'Basic', env: { CREDMUX_DAEMON: '0' } },
+  {
+    name: 'docker get, no rule matches',
+    cmd: bin('docker-credential-credmux'),
+    argv: ['get'],
+    input: 'unrelated.example.org',
+    expect: 'not found',
+    target: 'warm',
+  },
+  {
+    name: 'credmux-bazel get (cold: no daemon)',
+    cmd: bin('credmux-bazel'),
+    argv: ['get'],
+    input: bazelIn,
+    expect: 'Basic',
+    before: stopDaemon,
+    target: 'cold',
+  },
+  {
+    name: 'credmux-bazel get (in process, CREDMUX_DAEMON=0)',
+    cmd: bin('credmux-bazel'),
+    argv: ['get'],
+    input: bazelIn,
+    expect: 'Basic',
+    env: { CREDMUX_DAEMON: '0' },
+  },
   { name: 'git credential-store get', cmd: 'git', argv: ['credential-store', '--file', gitStoreFile, 'get'], input: gitIn, expect: SECRET },
   { name: 'git credential-cache get', cmd: 'git', argv: ['credential-cache', '--socket', gitCacheSock, 'get'], input: gitIn, expect: SECRET },
 ];
@@ -157,7 +197,9 @@ for (const peer of pythonKeyrings()) {
 }
 // Docker's own Secret Service helper, on a private gnome-keyring, answering the same lookup. (Its
 // `-pass` sibling needs a GPG key and `pass init`: not set up here.)
-const secretService = args.includes('--daemon-only') ? undefined : await secretServicePeer(join(work, 'secret-service'), { host: HOST, username: 'alice', secret: SECRET });
+const secretService = args.includes('--daemon-only')
+  ? undefined
+  : await secretServicePeer(join(work, 'secret-service'), { host: HOST, username: 'alice', secret: SECRET });
 if (secretService) commands.push({ ...secretService, expect: SECRET });
 
 function timeOnce(c, env) {
@@ -207,7 +249,13 @@ function runSet(label, short, env) {
   const floorMs = median(samples.get('floor: one-line Node helper'));
   const rows = commands.map((c) => {
     const med = median(samples.get(c.name));
-    return { name: c.name, medianMs: +med.toFixed(2), ratioToFloor: +(med / floorMs).toFixed(3), ...(c.target && { target: c.target }), ...(c.python && { python: true }) };
+    return {
+      name: c.name,
+      medianMs: +med.toFixed(2),
+      ratioToFloor: +(med / floorMs).toFixed(3),
+      ...(c.target && { target: c.target }),
+      ...(c.python && { python: true }),
+    };
   });
   console.log(`\n${label}  (${ROUNDS} interleaved rounds; ratio = median / floor median)`);
   console.log(`${'command'.padEnd(52)} ${'median ms'.padStart(10)} ${'× floor'.padStart(8)}`);
@@ -330,7 +378,15 @@ async function loadDialer() {
 /** A module of credmux's source, bundled at bench time (the bench runs on the built package otherwise). */
 async function loadSource(entry) {
   const { build } = await import('esbuild');
-  const out = await build({ entryPoints: [join(root, entry)], bundle: true, write: false, format: 'esm', platform: 'node', target: 'node20', logLevel: 'silent' });
+  const out = await build({
+    entryPoints: [join(root, entry)],
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    logLevel: 'silent',
+  });
   const file = join(work, `${entry.replaceAll('/', '-')}.mjs`);
   writeFileSync(file, out.outputFiles[0].text);
   return import(pathToFileURL(file).href);
@@ -523,7 +579,8 @@ console.log(`credmux bench — ${machine}`);
 const sets = [];
 const ONLY_DAEMON = args.includes('--daemon-only');
 const extraCa = process.env.NODE_EXTRA_CA_CERTS;
-if (extraCa && !ONLY_DAEMON) sets.push(runSet(`With NODE_EXTRA_CA_CERTS=${extraCa} (as this machine exports it)`, 'with CA bundle', baseEnv({ NODE_EXTRA_CA_CERTS: extraCa })));
+if (extraCa && !ONLY_DAEMON)
+  sets.push(runSet(`With NODE_EXTRA_CA_CERTS=${extraCa} (as this machine exports it)`, 'with CA bundle', baseEnv({ NODE_EXTRA_CA_CERTS: extraCa })));
 if (!ONLY_DAEMON) {
   const env = baseEnv();
   delete env.NODE_EXTRA_CA_CERTS;
@@ -537,6 +594,9 @@ if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ machine, rounds: ROUNDS, 
 if (SAVE) {
   const file = join(root, 'bench/results', `${new Date().toISOString().slice(0, 10)}-node${process.versions.node.split('.')[0]}.md`);
   mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, `# npm run bench, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC\n\n\`\`\`\n${report.join('\n').trim()}\n\`\`\`\n`);
+  writeFileSync(
+    file,
+    `# npm run bench, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC\n\n\`\`\`\n${report.join('\n').trim()}\n\`\`\`\n`,
+  );
   log(`saved ${file}`);
 }

@@ -5,7 +5,7 @@
 // One file per entry means one read and one compile at startup: the cheapest a Node helper can be.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,17 +14,21 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 
 /** Schemas whose validators the code imports, and where the generated module goes. */
-const validators = [
-  { schema: 'protocols/config/config.schema.json', out: 'src/generated/config-validator.js' },
-];
+const validators = [{ schema: 'protocols/config/config.schema.json', out: 'src/generated/config-validator.js' }];
 
 function compileValidators() {
   const Ajv = require('ajv').default;
   const standalone = require('ajv/dist/standalone').default;
   for (const { schema, out } of validators) {
-    const ajv = new Ajv({ allErrors: true, strict: true, code: { source: true, esm: true }, allowUnionTypes: true,
+    const ajv = new Ajv({
+      allErrors: true,
+      strict: true,
+      code: { source: true, esm: true },
+      allowUnionTypes: true,
       // String lengths by .length: the unicode-aware count needs a runtime require of ajv itself.
-      unicode: false, logger: { log() {}, warn() {}, error: console.error } });
+      unicode: false,
+      logger: { log() {}, warn() {}, error: console.error },
+    });
     const validate = ajv.compile(JSON.parse(readFileSync(join(root, schema), 'utf8')));
     const outPath = join(root, out);
     mkdirSync(dirname(outPath), { recursive: true });
@@ -40,7 +44,9 @@ function compileValidators() {
 function entries(dir) {
   const abs = join(root, dir);
   try {
-    return readdirSync(abs).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')).map((f) => join(abs, f));
+    return readdirSync(abs)
+      .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
+      .map((f) => join(abs, f));
   } catch {
     return [];
   }
@@ -155,7 +161,8 @@ function makeCodeCaches(out) {
   // name the file the cache was made for; V8 matches a cache by its source, not its name).
   const pairs = [...CACHED, 'engine'].map((n) => `${join(out, 'lib', `${n}.cjs`)}=${join(root, 'dist', 'lib', `${n}.cjs`)}`);
   const r = spawnSync('node', [join(out, 'lib', 'boot.cjs'), '--make-code-cache', ...pairs], { encoding: 'utf8' });
-  if (r.status !== 0) console.warn(`build: no V8 code cache made (${(r.stderr || r.error?.message || '').trim().split('\n')[0]}); helpers compile from source`);
+  if (r.status !== 0)
+    console.warn(`build: no V8 code cache made (${(r.stderr || r.error?.message || '').trim().split('\n')[0]}); helpers compile from source`);
 }
 
 compileValidators();

@@ -61,7 +61,8 @@ export async function secretServicePeer(dir, cred) {
   };
   const input = JSON.stringify({ ServerURL: cred.host, Username: cred.username, Secret: cred.secret });
   for (let i = 0; i < 100; i++) {
-    if (spawnSync(helper, ['store'], { env, input }).status === 0) return { name: 'docker-credential-secretservice get', cmd: helper, argv: ['get'], input: cred.host, env, stop };
+    if (spawnSync(helper, ['store'], { env, input }).status === 0)
+      return { name: 'docker-credential-secretservice get', cmd: helper, argv: ['get'], input: cred.host, env, stop };
     await new Promise((r) => setTimeout(r, 50));
   }
   stop();

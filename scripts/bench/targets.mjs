@@ -11,16 +11,27 @@ export function checkTargets(sets, daemon) {
       out.push({ what: `${set.short}: ${r.name}`, target: '≤ 1.15× floor', value: `${r.ratioToFloor.toFixed(2)}×`, met: r.ratioToFloor <= 1.15 });
     }
     const cold = set.rows.find((r) => r.target === 'cold');
-    if (cold) out.push({ what: `${set.short}: ${cold.name}`, target: '≤ 2× floor', value: `${cold.ratioToFloor.toFixed(2)}×`, met: cold.ratioToFloor <= 2 });
+    if (cold)
+      out.push({ what: `${set.short}: ${cold.name}`, target: '≤ 2× floor', value: `${cold.ratioToFloor.toFixed(2)}×`, met: cold.ratioToFloor <= 2 });
     const ours = row(set, 'keyring get (warm)');
     for (const r of set.rows.filter((r) => r.python)) {
       const times = r.medianMs / ours.medianMs;
       const need = /keyring 25\./.test(r.name) ? 3 : 1.5;
-      out.push({ what: `${set.short}: keyring get vs ${r.name}`, target: `≥ ${need}× faster`, value: `${times.toFixed(2)}× faster`, met: times >= need });
+      out.push({
+        what: `${set.short}: keyring get vs ${r.name}`,
+        target: `≥ ${need}× faster`,
+        value: `${times.toFixed(2)}× faster`,
+        met: times >= need,
+      });
     }
   }
   if (daemon) {
-    out.push({ what: 'daemon: lookups/s over 64 connections', target: '≥ 20,000', value: String(daemon.lookupsPerSecond), met: daemon.lookupsPerSecond >= 20_000 });
+    out.push({
+      what: 'daemon: lookups/s over 64 connections',
+      target: '≥ 20,000',
+      value: String(daemon.lookupsPerSecond),
+      met: daemon.lookupsPerSecond >= 20_000,
+    });
     out.push({ what: 'daemon: p99 latency', target: '< 5 ms', value: `${daemon.p99Ms} ms`, met: daemon.p99Ms < 5 });
     out.push({ what: 'daemon: resident memory', target: '< 80 MB', value: `${daemon.rssMb} MB`, met: daemon.rssMb < 80 });
     out.push({ what: 'daemon: wrong answers', target: '0', value: String(daemon.wrongAnswers), met: daemon.wrongAnswers === 0 });

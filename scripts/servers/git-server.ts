@@ -40,7 +40,9 @@ export async function startGitServer(opts: { user: string; password: string }): 
     await git(['init', '-q', '--bare', '-b', 'main', repoDir]);
     await git(['config', 'http.receivepack', 'true'], repoDir); // push needs auth AND this
     // One commit with one file, written straight into the bare repo (no work tree needed).
-    const blob = (await run('git', ['hash-object', '-w', '--stdin'], { cwd: repoDir, env: gitEnv, input: 'hello from the credmux test server\n' })).trim();
+    const blob = (
+      await run('git', ['hash-object', '-w', '--stdin'], { cwd: repoDir, env: gitEnv, input: 'hello from the credmux test server\n' })
+    ).trim();
     const tree = (await run('git', ['mktree'], { cwd: repoDir, env: gitEnv, input: `100644 blob ${blob}\tREADME\n` })).trim();
     const who = { GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.invalid', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.invalid' };
     const commit = (await run('git', ['commit-tree', tree, '-m', 'initial'], { cwd: repoDir, env: { ...gitEnv, ...who } })).trim();

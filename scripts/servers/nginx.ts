@@ -3,15 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  httpGet,
-  readLines,
-  superviseProcess,
-  waitReady,
-  withFreePort,
-  run,
-  type Supervised,
-} from './process.js';
+import { httpGet, readLines, superviseProcess, waitReady, withFreePort, run, type Supervised } from './process.js';
 
 /** One request as the server saw it. `user` is the Basic-auth user sent (even when rejected). */
 export interface AuthLogLine {
@@ -85,7 +77,9 @@ ${serverBody}
     if (!ok) {
       const exited = proc.hasExited();
       await proc.stop();
-      const why = readLines(errorLog).concat(readLines(join(dir, 'nginx.out'))).join('\n');
+      const why = readLines(errorLog)
+        .concat(readLines(join(dir, 'nginx.out')))
+        .join('\n');
       // Lost the port to another process: try another. Anything else is a real failure.
       if (!exited || why.includes('Address already in use')) return undefined;
       throw new Error(`nginx did not start:\n${why}`);

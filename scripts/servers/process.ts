@@ -14,11 +14,7 @@ const SUPERVISE = join(dirname(fileURLToPath(import.meta.url)), 'supervise.sh');
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Runs a command to completion (stdin = `input`, or empty); throws with its stderr when it fails. */
-export function run(
-  cmd: string,
-  args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string | Buffer } = {},
-): Promise<string> {
+export function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string | Buffer } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
     const p = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
@@ -160,11 +156,7 @@ export async function withFreePort<T>(attempt: (port: number) => Promise<T | und
  * config). The probe must recognise OUR server (a nonce), not just an open port: a port stolen by
  * another process would otherwise look ready.
  */
-export async function waitReady(
-  proc: Supervised,
-  probe: () => Promise<boolean>,
-  timeoutMs = 10_000,
-): Promise<boolean> {
+export async function waitReady(proc: Supervised, probe: () => Promise<boolean>, timeoutMs = 10_000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (proc.hasExited()) return false;

@@ -6,18 +6,7 @@ import { join } from 'node:path';
 import type { AuthLogLine } from './nginx.js';
 import { writeHtpasswd } from './nginx.js';
 import { writeOciLayout } from './oci-image.js';
-import {
-  httpGet,
-  makeTempDir,
-  pollFor,
-  readLines,
-  removeDir,
-  run,
-  superviseProcess,
-  waitReady,
-  withFreePort,
-  type Supervised,
-} from './process.js';
+import { httpGet, makeTempDir, pollFor, readLines, removeDir, run, superviseProcess, waitReady, withFreePort, type Supervised } from './process.js';
 
 export interface RegistryServer {
   /** The server's temp dir (config, logs, data); removed by stop(). */

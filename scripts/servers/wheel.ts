@@ -65,8 +65,7 @@ export function buildWheel(name: string, version: string): Wheel {
     [`${distInfo}/WHEEL`, Buffer.from('Wheel-Version: 1.0\nGenerator: credmux-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n')],
   ];
   const b64 = (d: Buffer) => createHash('sha256').update(d).digest('base64url');
-  const record =
-    files.map(([p, d]) => `${p},sha256=${b64(d)},${d.length}`).join('\n') + `\n${distInfo}/RECORD,,\n`;
+  const record = files.map(([p, d]) => `${p},sha256=${b64(d)},${d.length}`).join('\n') + `\n${distInfo}/RECORD,,\n`;
   files.push([`${distInfo}/RECORD`, Buffer.from(record)]);
   const data = zip(files);
   return {

@@ -56,7 +56,9 @@ export async function loginOAuth(env: Env, io: Io, args: import('./oauth2-login.
   io.err(`Logged in: stored a refresh token for ${r.ref.stored} (user ${r.ref.username}) in the ${engine.storeReason}\n`);
   await keepDaemonOnStore(env, engine.store, io);
   if (!r.ruleId) {
-    io.err(`No oauth2 rule in ${r.configPath} matches ${redactUrl(args.url)} yet; add one with "type": "oauth2" (tokenEndpoint, clientId) so helpers use it\n`);
+    io.err(
+      `No oauth2 rule in ${r.configPath} matches ${redactUrl(args.url)} yet; add one with "type": "oauth2" (tokenEndpoint, clientId) so helpers use it\n`,
+    );
   }
   return EXIT.ok;
 }
@@ -124,7 +126,9 @@ export async function list(env: Env, io: Io, args: { json?: boolean }): Promise<
   const engine: OpenedEngine = await openEngine(env);
   const { entries } = unwrap(await engine.handle({ op: 'list' }), 'list');
   if (args.json) {
-    io.out(JSON.stringify({ store: { kind: engine.store.kind, location: engine.store.location }, config: loaded.path, rules, entries }, null, 2) + '\n');
+    io.out(
+      JSON.stringify({ store: { kind: engine.store.kind, location: engine.store.location }, config: loaded.path, rules, entries }, null, 2) + '\n',
+    );
     return EXIT.ok;
   }
   const lines = [`Store: ${engine.storeReason}`, `Config: ${loaded.path}${loaded.stamp === 'absent' ? ' (none)' : ''}`, ''];

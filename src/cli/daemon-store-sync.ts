@@ -25,5 +25,7 @@ export async function keepDaemonOnStore(env: Env, store: StoreName, io: Io): Pro
   if (!s?.running || !s.store || s.context !== contextFingerprint(env)) return;
   if (s.store.kind === store.kind && s.store.location === store.location) return;
   await stopDaemon(env).catch(() => undefined);
-  io.err(`Stopped the credmux daemon (pid ${s.pid}): it served the ${describeStore(s.store)}, not the ${describeStore(store)} this session uses; the next request starts one on it\n`);
+  io.err(
+    `Stopped the credmux daemon (pid ${s.pid}): it served the ${describeStore(s.store)}, not the ${describeStore(store)} this session uses; the next request starts one on it\n`,
+  );
 }

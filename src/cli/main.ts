@@ -13,7 +13,11 @@ const EPILOG = `Exit codes: 0 ok, 1 not found, 2 usage or bad input, 3 invalid c
 Protocol entries: credmux bazel|git|docker|keyring <args> (same as credmux-bazel, git-credential-credmux, docker-credential-credmux, keyring).`;
 
 function urlArg(y: Argv) {
-  return y.positional('url', { type: 'string', demandOption: true, describe: 'URL or pattern, e.g. https://pkgs.example.com, 127.0.0.1:5000, *.example.com' });
+  return y.positional('url', {
+    type: 'string',
+    demandOption: true,
+    describe: 'URL or pattern, e.g. https://pkgs.example.com, 127.0.0.1:5000, *.example.com',
+  });
 }
 
 export async function main(argv: string[], env: Env): Promise<number> {
@@ -33,12 +37,23 @@ export async function main(argv: string[], env: Env): Promise<number> {
           .option('password-stdin', { type: 'boolean', describe: 'Read the password from stdin (Basic credential)' })
           .option('token-stdin', { type: 'boolean', describe: 'Read a token from stdin (Bearer credential)' })
           // --oauth: the device flow (RFC 8628) for an oauth2 rule; the flags override or stand in for the rule's settings.
-          .option('oauth', { type: 'boolean', describe: 'Sign in with OAuth (device flow) and store the refresh token the matching oauth2 rule uses' })
-          .option('device-endpoint', { type: 'string', implies: 'oauth', describe: 'With --oauth: device authorization endpoint (default: from the rule)' })
+          .option('oauth', {
+            type: 'boolean',
+            describe: 'Sign in with OAuth (device flow) and store the refresh token the matching oauth2 rule uses',
+          })
+          .option('device-endpoint', {
+            type: 'string',
+            implies: 'oauth',
+            describe: 'With --oauth: device authorization endpoint (default: from the rule)',
+          })
           .option('token-endpoint', { type: 'string', implies: 'oauth', describe: 'With --oauth: token endpoint (default: from the rule)' })
           .option('client-id', { type: 'string', implies: 'oauth', describe: 'With --oauth: OAuth client id (default: from the rule)' })
           .option('scope', { type: 'string', implies: 'oauth', describe: 'With --oauth: scopes to ask for (default: from the rule)' })
-          .option('allow-insecure-http', { type: 'boolean', implies: 'oauth', describe: 'With --oauth: allow plain http to a loopback endpoint (tests)' })
+          .option('allow-insecure-http', {
+            type: 'boolean',
+            implies: 'oauth',
+            describe: 'With --oauth: allow plain http to a loopback endpoint (tests)',
+          })
           .conflicts('oauth', ['password-stdin', 'token-stdin', 'username'])
           .example('echo "$PASS" | $0 login https://pkgs.example.com --username alice --password-stdin', '')
           .example('echo "$TOKEN" | $0 login "*.pkg.dev" --token-stdin --username oauth2accesstoken', '')
@@ -93,7 +108,12 @@ export async function main(argv: string[], env: Env): Promise<number> {
           .example('$0 setup docker --undo', ''),
       (a) =>
         run(async () =>
-          (await import('./setup/index.js')).runSetup(env, io, a.tool, { dryRun: !!a.dryRun, undo: !!a.undo, workspace: a.workspace, unscoped: !!a.unscoped }),
+          (await import('./setup/index.js')).runSetup(env, io, a.tool, {
+            dryRun: !!a.dryRun,
+            undo: !!a.undo,
+            workspace: a.workspace,
+            unscoped: !!a.unscoped,
+          }),
         )(),
     )
     .command(
@@ -107,12 +127,20 @@ export async function main(argv: string[], env: Env): Promise<number> {
       'Copy credentials from netrc, docker, git, pypirc, uv or rattler files, or from the other secret store (store --from file|keychain), into the store (default: every file found; exit 6: conflicts or unreadable files)',
       (y) =>
         y
-          .positional('sources', { choices: ['netrc', 'docker', 'git', 'pypirc', 'uv', 'rattler', 'store'] as const, array: true, describe: 'Which files to read, or store: the other secret store' })
-          .option('from', { choices: ['file', 'keychain'] as const, describe: 'With store: the store to copy from (the file store, or the OS keychain)' })
+          .positional('sources', {
+            choices: ['netrc', 'docker', 'git', 'pypirc', 'uv', 'rattler', 'store'] as const,
+            array: true,
+            describe: 'Which files to read, or store: the other secret store',
+          })
+          .option('from', {
+            choices: ['file', 'keychain'] as const,
+            describe: 'With store: the store to copy from (the file store, or the OS keychain)',
+          })
           .option('dry-run', { type: 'boolean', describe: 'List what would be imported (never a secret); store nothing' })
           .check((a) => {
             const store = (a.sources ?? []).includes('store');
-            if (store && (a.sources ?? []).length > 1) throw new Error('import store copies from the other secret store; run it on its own (credmux import store --from file|keychain)');
+            if (store && (a.sources ?? []).length > 1)
+              throw new Error('import store copies from the other secret store; run it on its own (credmux import store --from file|keychain)');
             if (store && !a.from) throw new Error('import store needs --from file or --from keychain: the store to copy from');
             if (!store && a.from) throw new Error('--from goes with import store');
             return true;
@@ -124,7 +152,10 @@ export async function main(argv: string[], env: Env): Promise<number> {
         run(async () =>
           a.from
             ? (await import('./import/store.js')).runStoreImport(env, io, { from: a.from, dryRun: !!a.dryRun })
-            : (await import('./import/index.js')).runImport(env, io, { sources: a.sources as Exclude<NonNullable<typeof a.sources>[number], 'store'>[] | undefined, dryRun: !!a.dryRun }),
+            : (await import('./import/index.js')).runImport(env, io, {
+                sources: a.sources as Exclude<NonNullable<typeof a.sources>[number], 'store'>[] | undefined,
+                dryRun: !!a.dryRun,
+              }),
         )(),
     )
     .command(

@@ -72,7 +72,10 @@ export async function oauthLogin(
     throw new CredmuxError('bad-request', `${where}; pass ${missing.join(', ')} (or add them to the rule)`);
   }
   const insecure = args.allowInsecureHttp ?? src.allowInsecureHttp;
-  for (const [flag, url] of [['--device-endpoint', deviceEndpoint], ['--token-endpoint', tokenEndpoint]] as const) {
+  for (const [flag, url] of [
+    ['--device-endpoint', deviceEndpoint],
+    ['--token-endpoint', tokenEndpoint],
+  ] as const) {
     const p = endpointProblem(url as string, insecure);
     if (p) throw new CredmuxError('bad-request', `${flag} ${String(url).replace(/\?.*$/, '')} ${p}`);
   }
@@ -100,9 +103,11 @@ export async function oauthLogin(
       'device login: approved, but the server issued no refresh token, so credmux could not renew access; ask for offline access (e.g. --scope "offline_access …") or use another source',
     );
   }
-  const ref = rule
-    ? refreshTokenRef(rule)
-    : { stored: patternText(args.url), username: REFRESH_TOKEN_USERNAME };
+  const ref = rule ? refreshTokenRef(rule) : { stored: patternText(args.url), username: REFRESH_TOKEN_USERNAME };
   await secrets.write(ref, result.refreshToken);
-  return { ref: { stored: ref.stored, username: ref.username ?? REFRESH_TOKEN_USERNAME }, ...(rule ? { ruleId: rule.id } : {}), configPath: loaded.path };
+  return {
+    ref: { stored: ref.stored, username: ref.username ?? REFRESH_TOKEN_USERNAME },
+    ...(rule ? { ruleId: rule.id } : {}),
+    configPath: loaded.path,
+  };
 }

@@ -11,9 +11,10 @@
 // Node 22, 24 and 26 (hyperfine, a warm git get): it caches only what compiles while a module loads,
 // not the functions a call runs later, and was no faster than no cache (35.5 vs 36.1 ms on 22, 37.4
 // vs 37.7 on 24, 36.1 vs 35.7 on 26) where this cache was 32.9, 36.5 and 34.4 ms.
-import { accessSync, constants as fsConstants, lstatSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, lstatSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { constants, Script, type ScriptOptions } from 'node:vm';
+import { writeFileAtomicSync } from '../platform/atomic-write.js';
 import { cacheDir, type Env } from '../platform/paths.js';
 
 /** `credmux` loads the human CLI (ESM) with import(): a vm script needs to be told how. */
@@ -102,19 +103,6 @@ export function writableCachePath(bundle: string, env: Env = process.env): strin
   return privateDir(dirname(own)) ? own : undefined;
 }
 
-/** Writes `data` to `path` through a temporary file and a rename, so no reader sees half a cache. */
-function writeWhole(path: string, data: Buffer): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  try {
-    writeFileSync(tmp, data, { mode: 0o644, flag: 'wx' });
-    renameSync(tmp, path);
-  } catch {
-    try {
-      unlinkSync(tmp);
-    } catch {}
-  }
-}
-
 /**
  * Runs a CommonJS bundle compiled from its cache and returns its exports. `req` resolves the
  * bundle's own requires: node builtins and absolute paths, which any CommonJS require does alike.
@@ -125,7 +113,13 @@ export function runBundle(bundle: string, req: NodeJS.Require, env: Env = proces
   if (cache !== 'accepted') {
     process.once('exit', () => {
       const path = writableCachePath(bundle, env);
-      if (path) writeWhole(path, script.createCachedData());
+      if (!path) return;
+      try {
+        // No fsync: a cache lost in a crash is made again by the next call.
+        writeFileAtomicSync(path, script.createCachedData(), { mode: 0o644, durable: 'none', tmp: `${path}.${process.pid}.tmp` });
+      } catch {
+        // a full disk, a directory that went away: the next call tries again
+      }
     });
   }
   const module = { exports: {} as unknown };

@@ -106,7 +106,14 @@ export async function askDaemon(req: EngineRequest, env: Env, opts: AskOptions =
   return answer;
 }
 
-async function askWith(attempt: Attempt, files: DaemonFiles, req: EngineRequest, env: Env, t: AskTimeouts, opts: AskOptions): Promise<EngineResult | undefined> {
+async function askWith(
+  attempt: Attempt,
+  files: DaemonFiles,
+  req: EngineRequest,
+  env: Env,
+  t: AskTimeouts,
+  opts: AskOptions,
+): Promise<EngineResult | undefined> {
   try {
     const msg: ClientMessage = { v: PROTOCOL_VERSION, id: nextId++, req, ctx: contextFingerprint(env), ...callerEnv(files.dir, env) };
     if (attempt.deadline !== undefined) msg.deadline = attempt.deadline;

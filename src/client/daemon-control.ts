@@ -58,7 +58,10 @@ export async function daemonStatus(env: Env): Promise<DaemonStatusReport> {
   }
   const holder = safeHolder(files.dir);
   if (holder) return down(`a daemon (pid ${holder.pid}) holds the lock but does not answer (${describe(o)})`, { pid: holder.pid });
-  if (o.kind === 'absent') return down(env.CREDMUX_DAEMON === '0' ? 'no daemon is running (disabled by CREDMUX_DAEMON=0)' : 'no daemon is running; the next request starts one');
+  if (o.kind === 'absent')
+    return down(
+      env.CREDMUX_DAEMON === '0' ? 'no daemon is running (disabled by CREDMUX_DAEMON=0)' : 'no daemon is running; the next request starts one',
+    );
   return down(`no usable daemon (${describe(o)})`);
 }
 
@@ -97,7 +100,8 @@ export async function startDaemon(env: Env, waitMs = 5_000): Promise<StartResult
   if (process.platform === 'win32') throw new DaemonError('unsupported', 'credmux daemon: not supported on Windows; helpers resolve in process');
   // Checked here too, so the person typing the command sees the chmod fix (a spawned daemon only logs it).
   ensurePrivateDir(files.dir);
-  if (!daemonBinPath(env)) throw new DaemonError('start-failed', 'credmux daemon: cannot find the credmux-daemon executable (set CREDMUX_DAEMON_BIN)');
+  if (!daemonBinPath(env))
+    throw new DaemonError('start-failed', 'credmux daemon: cannot find the credmux-daemon executable (set CREDMUX_DAEMON_BIN)');
   const child = spawnLockedDaemon(env, files.dir);
   if (!child) throw new DaemonError('start-failed', `credmux daemon: cannot run ${daemonBinPath(env)}`);
   let exit: number | null | undefined;

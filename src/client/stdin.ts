@@ -7,7 +7,7 @@ export const STDIN_LIMIT = 1024 * 1024;
 export type StdinResult = { ok: true; data: Buffer } | { ok: false; reason: 'too-large' };
 
 export async function readStdin(limit = STDIN_LIMIT): Promise<StdinResult> {
-  let isTty = false;
+  let isTty: boolean;
   try {
     isTty = fstatSync(0).isCharacterDevice();
   } catch {

@@ -112,7 +112,13 @@ function storeChanged(id: number, deps: DispatchDeps): DaemonMessage {
 }
 
 /** The request, once it is known to be this daemon's to answer. */
-function serve(id: number, req: EngineRequest, env: CallerEnv | undefined, deadline: number | undefined, deps: DispatchDeps): DaemonMessage | PendingReply {
+function serve(
+  id: number,
+  req: EngineRequest,
+  env: CallerEnv | undefined,
+  deadline: number | undefined,
+  deps: DispatchDeps,
+): DaemonMessage | PendingReply {
   const c = deps.counters;
   c.total++;
   c[req.op]++;
@@ -137,16 +143,27 @@ function serve(id: number, req: EngineRequest, env: CallerEnv | undefined, deadl
 /** Throws once the caller's deadline has passed: checked by the store inside its write lock, just before committing. */
 function writeGuard(deadline: number): () => void {
   return () => {
-    if (deadlinePassed(deadline, monotonicMs())) throw new CredmuxError('expired', "the caller's deadline passed before the write committed; nothing was changed");
+    if (deadlinePassed(deadline, monotonicMs()))
+      throw new CredmuxError('expired', "the caller's deadline passed before the write committed; nothing was changed");
   };
 }
 
 function expired(id: number, deps: DispatchDeps): DaemonMessage {
   deps.counters.expired++;
-  return wireError(id, 'expired', 'the deadline of this request passed before the daemon could carry it out; nothing was changed: resolve in process');
+  return wireError(
+    id,
+    'expired',
+    'the deadline of this request passed before the daemon could carry it out; nothing was changed: resolve in process',
+  );
 }
 
-async function answerLater(id: number, req: EngineRequest, callerEnv: CallerEnv, deps: DispatchDeps, guard: (() => void) | undefined): Promise<DaemonMessage> {
+async function answerLater(
+  id: number,
+  req: EngineRequest,
+  callerEnv: CallerEnv,
+  deps: DispatchDeps,
+  guard: (() => void) | undefined,
+): Promise<DaemonMessage> {
   let engine: EngineLike;
   let res: EngineResult;
   try {

@@ -11,11 +11,14 @@ export function watchIdle(idleMs: number, src: IdleSource, onIdle: (quietMs: num
   if (idleMs <= 0) return () => {};
   let timer: NodeJS.Timeout;
   const arm = (ms: number) => {
-    timer = setTimeout(() => {
-      const quiet = performance.now() - src.lastActivity();
-      if (src.inflight() === 0 && quiet >= idleMs) onIdle(quiet);
-      else arm(src.inflight() > 0 ? idleMs : idleMs - quiet);
-    }, Math.max(ms, 10));
+    timer = setTimeout(
+      () => {
+        const quiet = performance.now() - src.lastActivity();
+        if (src.inflight() === 0 && quiet >= idleMs) onIdle(quiet);
+        else arm(src.inflight() > 0 ? idleMs : idleMs - quiet);
+      },
+      Math.max(ms, 10),
+    );
   };
   arm(idleMs);
   return () => clearTimeout(timer);

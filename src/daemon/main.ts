@@ -19,8 +19,8 @@ export async function runDaemon(env: Env, opts: ServeOptions = {}): Promise<numb
     {
       watchExecutable: process.argv[1],
       sessionStore: {
-        choose: async (e) => (await import('../store/select.js')).storeChoice(e),
-        watch: async (e, onChange) => (await import('../store/session-watch.js')).watchSecretService(e.DBUS_SESSION_BUS_ADDRESS, onChange),
+        choose: async (e) => (await import('../engine/session-store.js')).sessionStoreChoice(e),
+        watch: async (e, onChange) => (await import('../engine/session-store.js')).watchSessionStore(e, onChange),
       },
       ...opts,
     },

@@ -178,7 +178,10 @@ export async function serveDaemon(env: Env, openEngine: EngineFactory, opts: Ser
   });
 
   // Published before the socket exists, so the first burst of clients already sends what the rules read.
-  await engine.get().then((e) => engine.publishEnvNames(e), () => {});
+  await engine.get().then(
+    (e) => engine.publishEnvNames(e),
+    () => {},
+  );
   try {
     await conns.listen(files.socket);
   } catch (e) {
@@ -189,7 +192,14 @@ export async function serveDaemon(env: Env, openEngine: EngineFactory, opts: Ser
   writePidFile(files.pidFile);
   removeIf(files.failedMarker, () => true); // we started: clients may spawn again when we are gone
   engine.get().catch((e: unknown) => log.error('engine failed to open; will retry on the next request', { error: (e as Error)?.name }));
-  log.info('started', { pid: process.pid, version: VERSION, protocol: PROTOCOL_VERSION, socket: files.socket, lock: lock.gen, idleTimeout: idleMs / 1000 });
+  log.info('started', {
+    pid: process.pid,
+    version: VERSION,
+    protocol: PROTOCOL_VERSION,
+    socket: files.socket,
+    lock: lock.gen,
+    idleTimeout: idleMs / 1000,
+  });
   opts.onListening?.({ socket: files.socket, pid: process.pid });
 
   return new Promise<number>((resolveExit) => {

@@ -123,7 +123,10 @@ export function startMaintenance(d: MaintenanceDeps): () => void {
 export function installProcessHooks(log: Pick<Logger, 'error'>, stop: (why: string, code?: number) => void): () => void {
   const onSignal = (sig: NodeJS.Signals) => stop(`signal ${sig}`);
   const onCrash = (e: unknown) => {
-    log.error('crashed', { error: e instanceof Error ? e.name : String(typeof e), where: e instanceof Error ? (e.stack ?? '').split('\n')[1]?.trim() : undefined });
+    log.error('crashed', {
+      error: e instanceof Error ? e.name : String(typeof e),
+      where: e instanceof Error ? (e.stack ?? '').split('\n')[1]?.trim() : undefined,
+    });
     stop('crash', 70);
   };
   const signals = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;

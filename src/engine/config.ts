@@ -50,7 +50,11 @@ export function parseConfig(text: string, path = 'config.json'): Config {
     // the position is passed on, as a line and column.
     const at = /at position (\d+)/.exec((e as Error).message);
     const before = at ? text.slice(0, Number(at[1])).split('\n') : undefined;
-    const where = before ? ` at line ${before.length}, column ${before[before.length - 1]!.length + 1}` : text.trim() === '' ? ' (the file is empty)' : '';
+    const where = before
+      ? ` at line ${before.length}, column ${before[before.length - 1]!.length + 1}`
+      : text.trim() === ''
+        ? ' (the file is empty)'
+        : '';
     throw new CredmuxError('config', `${path} is not valid JSON${where}; fix it or move it away`);
   }
   // JSON.parse keeps the last of two equal keys: a rule written twice would silently lose the first.
@@ -135,7 +139,10 @@ const SCHEMA_HINTS: [RegExp, (at: string) => string][] = [
   [/\/secretRef\/anyOf\/\d+\/required$/, () => ''], // the anyOf line above says it
   [/\/secretRef\/then\/properties\/env\/false schema$/, (at) => `${at}: give either "stored" or "env", not both`],
   [/\/properties\/(secretField|fields)\/false schema$/, (at) => `${at}: only used with "style": "json" or "form"; remove it or set the style`],
-  [/\/properties\/(audience|scope|requestedTokenType|clientId)\/false schema$/, (at) => `${at}: only used with "grant": "token-exchange"; remove it or set the grant`],
+  [
+    /\/properties\/(audience|scope|requestedTokenType|clientId)\/false schema$/,
+    (at) => `${at}: only used with "grant": "token-exchange"; remove it or set the grant`,
+  ],
 ];
 
 /** Turns an ajv error into "<json path>: <what is wrong>; <what to write instead>". */

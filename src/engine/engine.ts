@@ -184,13 +184,16 @@ export function engineFrom(deps: EngineDeps): Engine {
   async function erase(url: string, username?: string, secret?: string, guard?: () => void): Promise<EngineResult> {
     const exact = isWildcard(url) ? formatPattern(parsePattern(url)) : undefined;
     const target = exact === undefined ? withUsername(parseRequest(url), username) : undefined;
-    const removed = await deps.store.remove((entry) => {
-      if (username !== undefined && entry.username !== username) return false;
-      if (secret !== undefined && entry.secret !== secret) return false;
-      if (exact !== undefined) return entry.url === exact;
-      const pattern = tryParsePattern(entry.url);
-      return pattern !== undefined && target !== undefined && matches(pattern, target);
-    }, { guard });
+    const removed = await deps.store.remove(
+      (entry) => {
+        if (username !== undefined && entry.username !== username) return false;
+        if (secret !== undefined && entry.secret !== secret) return false;
+        if (exact !== undefined) return entry.url === exact;
+        const pattern = tryParsePattern(entry.url);
+        return pattern !== undefined && target !== undefined && matches(pattern, target);
+      },
+      { guard },
+    );
     changed(url);
     return { op: 'erase', removed };
   }
@@ -250,7 +253,12 @@ function withUsername(target: RequestTarget, username: string | undefined): Requ
 
 /** Same secret as far as the caller could tell: git gets a bearer as username/password and stores it back as basic. */
 function sameCredential(a: Credential, b: Credential): boolean {
-  return a.username === b.username && a.secret === b.secret && (b.expiresAt === undefined || a.expiresAt === b.expiresAt) && (b.oauthRefreshToken === undefined || a.oauthRefreshToken === b.oauthRefreshToken);
+  return (
+    a.username === b.username &&
+    a.secret === b.secret &&
+    (b.expiresAt === undefined || a.expiresAt === b.expiresAt) &&
+    (b.oauthRefreshToken === undefined || a.oauthRefreshToken === b.oauthRefreshToken)
+  );
 }
 
 function stripUndefined<T extends object>(o: T): T {

@@ -34,7 +34,8 @@ export class Hits {
   /** The answer from a rule's credential; null when there is none or it is for another user than asked. */
   fromRule(rule: Rule, target: RequestTarget, credential: Credential | null, fromCache: boolean): Hit | null {
     if (!credential) return null;
-    if (target.username !== undefined && rule.username === undefined && credential.kind === 'basic' && credential.username !== target.username) return null;
+    if (target.username !== undefined && rule.username === undefined && credential.kind === 'basic' && credential.username !== target.username)
+      return null;
     const kept = fromCache ? this.tokens.get(credential) : undefined;
     if (kept?.rule === rule) return kept.hit;
     const info = { id: `config:${rule.id}`, match: rule.match, source: rule.source.type };

@@ -43,7 +43,10 @@ export function sourceProblems(source: SourceConfig): SourceProblem[] {
       // No shell and no cwd to rely on (the daemon runs in /): a program is absolute or found on PATH.
       const program = source.command[0] ?? '';
       if (program === '' || (program.includes('/') && !program.startsWith('/'))) {
-        out.push({ at: '/command/0', message: `${JSON.stringify(program)} must be an absolute path or a program name found on PATH (no shell, no relative paths)` });
+        out.push({
+          at: '/command/0',
+          message: `${JSON.stringify(program)} must be an absolute path or a program name found on PATH (no shell, no relative paths)`,
+        });
       }
       break;
     }

@@ -30,7 +30,10 @@ const HEADER = /^\[([^\]]+)\]\s*(?:[#;].*)?$/;
 const KEY_VALUE = /^([^=:\s][^=:]*?)\s*[=:]\s*(.*)$/;
 
 export function parseIni(text: string): IniDoc {
-  const lines = text.replace(/^\ufeff/, '').split('\n').map((l) => l.replace(/\r$/, ''));
+  const lines = text
+    .replace(/^\ufeff/, '')
+    .split('\n')
+    .map((l) => l.replace(/\r$/, ''));
   const sections: IniSection[] = [];
   const entries: IniEntry[] = [];
   let section: IniSection | null = null;
@@ -89,7 +92,13 @@ export interface IniOwned {
 const NOTHING: IniOwned = { prev: null, createdSection: false, addedNewline: false, addedBlank: false };
 
 /** Sets `key = value` in `section`, editing only that line (or adding the line, or the section at the end). */
-export function iniSet(text: string | null, section: string, key: string, value: string, normalize = pipKey): { text: string | null; owned: IniOwned } {
+export function iniSet(
+  text: string | null,
+  section: string,
+  key: string,
+  value: string,
+  normalize = pipKey,
+): { text: string | null; owned: IniOwned } {
   const doc = parseIni(text ?? '');
   const matches = doc.entries.filter((e) => e.section === section && normalize(e.key) === normalize(key));
   const lines = [...doc.lines];

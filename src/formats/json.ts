@@ -13,7 +13,10 @@ export function findDuplicateKey(text: string): { path: string; key: string } | 
   const pointer = (f: Frame | undefined): string => {
     const segs: string[] = [];
     for (; f?.parent; f = f.parent) segs.push(f.seg.replace(/~/g, '~0').replace(/\//g, '~1'));
-    return segs.reverse().map((x) => `/${x}`).join('');
+    return segs
+      .reverse()
+      .map((x) => `/${x}`)
+      .join('');
   };
   let top: Frame | undefined;
   for (let i = 0; i < text.length; i++) {

@@ -47,7 +47,7 @@ export function parseToml(text: string): TomlDoc {
   const lines = text.split('\n');
   const topLevel: TomlDoc['topLevel'] = [];
   let firstHeaderLine: number | null = null;
-  for (let i = 0; i < lines.length; ) {
+  for (let i = 0; i < lines.length;) {
     const t = lines[i]!.trim(); // trim() also drops a BOM and the \r of a CRLF line
     if (t === '' || t.startsWith('#')) {
       i++;

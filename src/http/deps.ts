@@ -14,6 +14,7 @@ export function tokenDeps(): Promise<TokenDeps> {
     if (typeof __CREDMUX_BUNDLED__ !== 'undefined') {
       // A variable, not a literal: esbuild must leave this require for run time.
       const spec = typeof __dirname === 'string' ? join(__dirname, '../lib/token-deps.cjs') : './token-deps.cjs';
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- a CommonJS bundle's own require, at run time
       deps = new Promise<TokenDeps>((resolve) => resolve(require(spec) as TokenDeps));
     } else {
       deps = import('./token-deps.js');

@@ -93,7 +93,10 @@ function dispatcherFor(u: Undici, env: Env, connectMs: number): { dispatcher: Di
   if (!entry) {
     const { ca, problem } = extraCa(env);
     const tls = ca ? { timeout: connectMs, ca } : { timeout: connectMs };
-    entry = { dispatcher: new u.EnvHttpProxyAgent({ httpProxy, httpsProxy, noProxy, connect: tls, requestTls: tls, proxyTls: tls }), caProblem: problem };
+    entry = {
+      dispatcher: new u.EnvHttpProxyAgent({ httpProxy, httpsProxy, noProxy, connect: tls, requestTls: tls, proxyTls: tls }),
+      caProblem: problem,
+    };
     dispatchers.set(key, entry);
   }
   return entry;
@@ -236,13 +239,19 @@ function failureOf(e: unknown, shown: string, limits: HttpLimits, signal: AbortS
   if (signal.aborted || err?.name === 'TimeoutError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
     return new HttpFailure('timeout', shown, `${shown} did not answer within ${limits.totalMs / 1000} s`);
   }
-  if (code === 'UND_ERR_CONNECT_TIMEOUT') return new HttpFailure('timeout', shown, `could not connect to ${shown} within ${limits.connectMs / 1000} s`);
+  if (code === 'UND_ERR_CONNECT_TIMEOUT')
+    return new HttpFailure('timeout', shown, `could not connect to ${shown} within ${limits.connectMs / 1000} s`);
   if (TLS_CODES.has(code) || /^ERR_TLS_|^ERR_SSL_/.test(code)) {
-    return new HttpFailure('tls', shown, `TLS verification of ${shown} failed (${code}); if a proxy or private CA is in the way, add its certificate with NODE_EXTRA_CA_CERTS`);
+    return new HttpFailure(
+      'tls',
+      shown,
+      `TLS verification of ${shown} failed (${code}); if a proxy or private CA is in the way, add its certificate with NODE_EXTRA_CA_CERTS`,
+    );
   }
   if (code === 'ECONNREFUSED') return new HttpFailure('connect', shown, `${shown} refused the connection`);
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new HttpFailure('connect', shown, `cannot resolve the host of ${shown} (${code})`);
-  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE') return new HttpFailure('network', shown, `the connection to ${shown} was reset`);
+  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE')
+    return new HttpFailure('network', shown, `the connection to ${shown} was reset`);
   if (code === 'UND_ERR_ABORTED') return new HttpFailure('timeout', shown, `${shown} did not answer within ${limits.totalMs / 1000} s`);
   return new HttpFailure('network', shown, `request to ${shown} failed (${code || err?.name || 'unknown error'})`);
 }

@@ -27,8 +27,7 @@ export const MAX_MESSAGE_BYTES = 1 << 20;
 export type ControlName = 'ping' | 'status' | 'shutdown';
 
 export type ClientMessage =
-  | { v: number; id: number; req: EngineRequest; ctx?: string; env?: CallerEnv; deadline?: number }
-  | { v: number; id: number; ctl: ControlName };
+  { v: number; id: number; req: EngineRequest; ctx?: string; env?: CallerEnv; deadline?: number } | { v: number; id: number; ctl: ControlName };
 
 export type WireErrorCode =
   | 'version' // the message's `v` is not the daemon's: see `protocol`
@@ -285,7 +284,10 @@ export function decodeClientLine(line: string, version: string): DecodedClientLi
     const got = typeof msg.v === 'number' || typeof msg.v === 'string' ? ` ${JSON.stringify(msg.v)}` : msg.v === undefined ? ' (none)' : '';
     return {
       kind: 'invalid',
-      reply: wireError(id, 'version', `protocol version${got} not spoken here: this daemon speaks ${PROTOCOL_VERSION}`, { protocol: PROTOCOL_VERSION, version }),
+      reply: wireError(id, 'version', `protocol version${got} not spoken here: this daemon speaks ${PROTOCOL_VERSION}`, {
+        protocol: PROTOCOL_VERSION,
+        version,
+      }),
     };
   }
   if (id === null) return { kind: 'invalid', reply: wireError(null, 'bad-message', 'id must be a non-negative integer') };

@@ -18,7 +18,14 @@ export interface DaemonFiles {
 export function daemonFiles(env: Env): DaemonFiles {
   const dir = runtimeDir(env);
   const logDir = stateDir(env);
-  return { dir, socket: join(dir, 'daemon.sock'), pidFile: join(dir, 'daemon.pid'), failedMarker: join(dir, 'daemon.failed'), logDir, logFile: join(logDir, 'daemon.log') };
+  return {
+    dir,
+    socket: join(dir, 'daemon.sock'),
+    pidFile: join(dir, 'daemon.pid'),
+    failedMarker: join(dir, 'daemon.failed'),
+    logDir,
+    logFile: join(logDir, 'daemon.log'),
+  };
 }
 
 /** sun_path is 108 bytes on Linux and 104 on macOS/BSD, NUL included. */

@@ -47,5 +47,6 @@ export function ensurePrivateDir(dir: string): void {
     if ((st.mode & 0o700) !== 0o700) chmodSync(dir, 0o700);
   }
   const check = checkPrivateDir(dir);
-  if (check.state !== 'ok') throw new DaemonError('insecure-dir', `credmux daemon: refusing to start: ${check.state === 'missing' ? `${dir} vanished` : check.problem}`);
+  if (check.state !== 'ok')
+    throw new DaemonError('insecure-dir', `credmux daemon: refusing to start: ${check.state === 'missing' ? `${dir} vanished` : check.problem}`);
 }

@@ -34,11 +34,7 @@ export function compareSpecificity(a: Pattern, b: Pattern): number {
 }
 
 /** The most specific of `items` whose pattern matches `target`; the earliest wins a tie. */
-export function selectMostSpecific<T>(
-  items: readonly T[],
-  patternOf: (t: T) => Pattern,
-  target: RequestTarget,
-): T | undefined {
+export function selectMostSpecific<T>(items: readonly T[], patternOf: (t: T) => Pattern, target: RequestTarget): T | undefined {
   let best: T | undefined;
   let bestPattern: Pattern | undefined;
   for (const item of items) {
@@ -62,10 +58,7 @@ function hostMatches(p: Pattern, host: string): boolean {
   if (host === p.host) return true;
   const cut = host.length - p.host.length - 1;
   return (
-    cut > 0 &&
-    host.charCodeAt(cut) === 0x2e /* . */ &&
-    host.endsWith(p.host) &&
-    !isIpLiteral(host) // parsePattern refuses IP suffixes; this guards hand-built patterns too
+    cut > 0 && host.charCodeAt(cut) === 0x2e /* . */ && host.endsWith(p.host) && !isIpLiteral(host) // parsePattern refuses IP suffixes; this guards hand-built patterns too
   );
 }
 
@@ -73,7 +66,7 @@ function hostMatches(p: Pattern, host: string): boolean {
 function pathMatches(prefix: string, path: string): boolean {
   if (prefix === '') return true;
   if (!path.startsWith(prefix)) return false;
-  return path.length === prefix.length || path.charCodeAt(prefix.length) === 0x2f /* / */;
+  return path.length === prefix.length || path.charCodeAt(prefix.length) === 0x2f; /* / */
 }
 
 const IPV4ISH = /^[0-9.]+$/;

@@ -15,7 +15,10 @@ export class RuleIndex<T> {
   private positions: Map<T, number> | undefined;
 
   /** `items` are distinct objects (a rule or an entry each), none of them an array. */
-  constructor(private readonly items: readonly T[], patternOf: (item: T) => Pattern) {
+  constructor(
+    private readonly items: readonly T[],
+    patternOf: (item: T) => Pattern,
+  ) {
     for (const item of items) {
       const p = patternOf(item);
       const map = p.wildcard ? this.wildcard : this.exact;

@@ -128,9 +128,7 @@ export interface ProtocolOutput {
  * A protocol adapter is pure: bytes in, request out; result in, bytes out. `Ctx` carries whatever the
  * adapter needs from the request to format the answer (git capabilities, keyring mode, Docker's ServerURL…).
  */
-export type Parsed<Ctx> =
-  | { kind: 'request'; request: EngineRequest; ctx: Ctx }
-  | { kind: 'reply'; output: ProtocolOutput };
+export type Parsed<Ctx> = { kind: 'request'; request: EngineRequest; ctx: Ctx } | { kind: 'reply'; output: ProtocolOutput };
 
 export interface ProtocolAdapter<Ctx = unknown> {
   readonly name: 'bazel' | 'git' | 'docker' | 'keyring';

@@ -122,7 +122,11 @@ function parsePatternUnguarded(input: string): Pattern {
       fail('pattern', input, 'puts a wildcard on an IP address; wildcards work only on domain names, so list the address itself');
     }
     if (!canonicalHost.includes('.')) {
-      fail('pattern', input, 'puts a wildcard on a single label, which would match a whole top-level domain; use at least two labels, e.g. *.example.com');
+      fail(
+        'pattern',
+        input,
+        'puts a wildcard on a single label, which would match a whole top-level domain; use at least two labels, e.g. *.example.com',
+      );
     }
   }
   const s: Scheme = scheme ?? 'https'; // a bare host means https: plain HTTP only where a rule says so
@@ -206,7 +210,10 @@ function parseRequestWithParser(input: string): RequestTarget {
 /** Runs a parser so that any string yields a result or a CredmuxError, never a stray TypeError. */
 function guarded<T>(kind: Kind, input: unknown, parse: (s: string) => T): T {
   if (typeof input !== 'string') {
-    throw new CredmuxError('bad-url', `${kind === 'URL' ? 'the URL' : 'the pattern'} must be a string, got ${input === null ? 'null' : typeof input}`);
+    throw new CredmuxError(
+      'bad-url',
+      `${kind === 'URL' ? 'the URL' : 'the pattern'} must be a string, got ${input === null ? 'null' : typeof input}`,
+    );
   }
   try {
     return parse(trimEdges(kind, input));
@@ -251,9 +258,13 @@ function locate(input: string, kind: Kind): Located {
     // ("registry.example.com:abc"), reported as such below. Anything else is a scheme we refuse.
     const hostPort = PORT_THEN_END.test(after) || (name.includes('.') && !after.startsWith('/') && !after.startsWith('\\'));
     if (!hostPort) {
-      fail(kind, input, kind === 'URL'
-        ? 'is not an https:// or http:// URL; credmux serves only those (or a bare host[:port]; a port must be a number)'
-        : 'is not an https:// or http:// URL; write https://host[:port][/path] (http:// only for a plain-HTTP host)');
+      fail(
+        kind,
+        input,
+        kind === 'URL'
+          ? 'is not an https:// or http:// URL; credmux serves only those (or a bare host[:port]; a port must be a number)'
+          : 'is not an https:// or http:// URL; write https://host[:port][/path] (http:// only for a plain-HTTP host)',
+      );
     }
   }
   if (input.startsWith('/') || input.startsWith('\\')) fail(kind, input, 'has no host; write it as https://host[/path]');
@@ -382,7 +393,10 @@ function decodeUnreserved(_escape: string, hex: string | undefined): string {
     (c >= 0x41 && c <= 0x5a) || // A-Z
     (c >= 0x61 && c <= 0x7a) || // a-z
     (c >= 0x30 && c <= 0x39) || // 0-9
-    c === 0x2d || c === 0x2e || c === 0x5f || c === 0x7e; // - . _ ~
+    c === 0x2d ||
+    c === 0x2e ||
+    c === 0x5f ||
+    c === 0x7e; // - . _ ~
   return unreserved ? String.fromCharCode(c) : `%${hex.toUpperCase()}`;
 }
 

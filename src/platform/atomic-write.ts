@@ -49,7 +49,9 @@ export async function writeFileAtomic(target: string, data: string | Buffer, opt
     }
     await fsp().rename(tmp, target);
   } catch (e) {
-    await fsp().unlink(tmp).catch(() => {});
+    await fsp()
+      .unlink(tmp)
+      .catch(() => {});
     throw e;
   }
   if (durable === 'file-and-dir') await syncDir(dirname(target));

@@ -2,7 +2,14 @@
 // git ignores a helper's exit status and its stdout for store/erase, so "no answer" is empty stdout.
 // Everything here is about never answering for the wrong host: CR/NUL smuggling (CVE-2024-52006),
 // missing protocol/host (CVE-2020-11008), duplicated fields, and values that could inject lines.
-import { IDENTITY_TOKEN_USERNAME, type Credential, type EngineRequest, type EngineResult, type ProtocolAdapter, type ProtocolOutput } from '../model/types.js';
+import {
+  IDENTITY_TOKEN_USERNAME,
+  type Credential,
+  type EngineRequest,
+  type EngineResult,
+  type ProtocolAdapter,
+  type ProtocolOutput,
+} from '../model/types.js';
 import { decodeUtf8, line, output, reply, unexpectedResult } from './util.js';
 
 export interface GitCtx {
@@ -45,7 +52,16 @@ interface Attributes {
 
 type Field = Exclude<keyof Attributes, 'capabilities'>;
 const FIELDS: ReadonlySet<string> = new Set<Field>([
-  'protocol', 'host', 'path', 'username', 'password', 'authtype', 'credential', 'password_expiry_utc', 'oauth_refresh_token', 'ephemeral',
+  'protocol',
+  'host',
+  'path',
+  'username',
+  'password',
+  'authtype',
+  'credential',
+  'password_expiry_utc',
+  'oauth_refresh_token',
+  'ephemeral',
 ]);
 
 export const git: ProtocolAdapter<GitCtx> = {
@@ -184,7 +200,8 @@ function readAttributes(text: string): Attributes | string {
     const key = raw.slice(0, eq);
     const value = raw.slice(eq + 1);
     if (key === 'capability[]') {
-      if (value === '') attrs.capabilities.clear(); // an empty value resets a multi-valued key
+      if (value === '')
+        attrs.capabilities.clear(); // an empty value resets a multi-valued key
       else attrs.capabilities.add(value);
       continue;
     }

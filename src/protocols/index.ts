@@ -16,7 +16,10 @@ const LAUNCHER_SUFFIX = /\.(exe|cmd|bat|ps1|js|cjs|mjs)$/i;
  * `docker-credential-<any>`, `keyring`. Case-insensitive, as Windows file names are.
  */
 export function adapterForProgram(basename: string): ProtocolAdapter | undefined {
-  const name = basename.replace(/^.*[/\\]/, '').replace(LAUNCHER_SUFFIX, '').toLowerCase();
+  const name = basename
+    .replace(/^.*[/\\]/, '')
+    .replace(LAUNCHER_SUFFIX, '')
+    .toLowerCase();
   if (name === 'credmux-bazel') return adapters.bazel;
   if (name === 'keyring') return adapters.keyring;
   if (/^git-credential-./.test(name)) return adapters.git;

@@ -193,7 +193,10 @@ export const keyring: ProtocolAdapter<KeyringCtx> = {
     // The engine reads a service starting "*." as a wildcard pattern (for `credmux login`); pip and uv
     // name one index, so `set`/`del` from here must never record or remove a pattern.
     if (/^(?:[A-Za-z][A-Za-z0-9+.-]*:\/\/)?[^/?#]*\*/.test(service)) {
-      return { kind: 'reply', output: failure(`the service ${shown(service)} has "*" in its host name; name one index (use \`credmux login\` for wildcard patterns)`) };
+      return {
+        kind: 'reply',
+        output: failure(`the service ${shown(service)} has "*" in its host name; name one index (use \`credmux login\` for wildcard patterns)`),
+      };
     }
     const ctx: KeyringCtx = { op, mode: args.mode, output: args.output, service };
     if (username !== undefined) ctx.username = username;
@@ -210,7 +213,10 @@ export const keyring: ProtocolAdapter<KeyringCtx> = {
       // keyring runs `pass_from_pipe() or getpass()`: an empty password means "prompt". We cannot prompt
       // (and a terminal gives us no stdin at all), so say how to pass it instead of storing "".
       if (password === '') {
-        return { kind: 'reply', output: failure(`no password on stdin; pipe it in, e.g. printf '%s\\n' "$PASSWORD" | keyring set ${shown(service)} ${username!}`) };
+        return {
+          kind: 'reply',
+          output: failure(`no password on stdin; pipe it in, e.g. printf '%s\\n' "$PASSWORD" | keyring set ${shown(service)} ${username!}`),
+        };
       }
       request = { op: 'store', url: service, credential: { kind: 'basic', username: username!, secret: password } };
     }

@@ -35,7 +35,13 @@ export function runCommand(argv: readonly string[], env: NodeJS.ProcessEnv, time
     // detached: its own process group, so a timeout can kill everything it started.
     // child_process is loaded when a command runs, not by every process that loads the sources.
     const { spawn } = process.getBuiltinModule('node:child_process');
-    const child = spawn(program, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: process.platform !== 'win32', shell: false, windowsHide: true });
+    const child = spawn(program, args, {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: process.platform !== 'win32',
+      shell: false,
+      windowsHide: true,
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let outBytes = 0;
@@ -107,11 +113,13 @@ export const commandSource: TokenSource = {
       r = await runCommand(src.command, ctx.env as NodeJS.ProcessEnv, timeoutS * 1000);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') throw sourceError(rule, `command not found: ${program}; install it, put it on PATH (of the daemon or helper), or fix the rule's "command"`);
+      if (code === 'ENOENT')
+        throw sourceError(rule, `command not found: ${program}; install it, put it on PATH (of the daemon or helper), or fix the rule's "command"`);
       if (code === 'EACCES') throw sourceError(rule, `command ${program} is not executable (EACCES)`);
       throw sourceError(rule, `command ${program} could not start (${code ?? (e as Error).name})`);
     }
-    if (r.timedOut) throw sourceError(rule, `command ${program} did not finish within ${timeoutS} s and was killed; raise "timeoutSeconds" or fix the command`);
+    if (r.timedOut)
+      throw sourceError(rule, `command ${program} did not finish within ${timeoutS} s and was killed; raise "timeoutSeconds" or fix the command`);
     if (r.tooLarge) throw sourceError(rule, `command ${program} printed more than ${MAX_STDOUT_BYTES} bytes; not a token`);
     const stdout = r.stdout.trim();
     if (r.code !== 0) {
@@ -129,7 +137,8 @@ export const commandSource: TokenSource = {
       token = v.trim();
     }
     if (token === '') throw sourceError(rule, `command ${program} printed no token`);
-    if (!TOKEN_CHARS.test(token)) throw sourceError(rule, `command ${program} printed more than one token (spaces or several lines); set "jsonField" or fix the command`);
+    if (!TOKEN_CHARS.test(token))
+      throw sourceError(rule, `command ${program} printed more than one token (spaces or several lines); set "jsonField" or fix the command`);
     let expiresAt: number | undefined;
     try {
       expiresAt = await tokenExpiry(token, { expect: src.expect, ttlSeconds: src.ttlSeconds, now: ctx.now() });

@@ -27,7 +27,8 @@ export function safeText(text: string, secrets: readonly (string | undefined)[],
 /** A request that got no HTTP answer (timeout, connection, TLS, redirect) as the rule's error. */
 export function transportError(rule: Rule, e: unknown, what: string): CredmuxError {
   if (e instanceof HttpFailure) {
-    const retry = e.kind === 'refused-url' || e.kind === 'redirect' ? '' : '; credmux keeps retrying with backoff (check the network and HTTPS_PROXY/NO_PROXY)';
+    const retry =
+      e.kind === 'refused-url' || e.kind === 'redirect' ? '' : '; credmux keeps retrying with backoff (check the network and HTTPS_PROXY/NO_PROXY)';
     return sourceError(rule, `${what}: ${e.message}${retry}`);
   }
   if (e instanceof CredmuxError) return e;

@@ -47,7 +47,13 @@ export const exchangeSource: TokenSource = {
     }
     let res;
     try {
-      res = await httpRequest({ url: src.endpoint, method: 'POST', ...buildRequest(src, secret), allowInsecureHttp: src.allowInsecureHttp, env: ctx.env });
+      res = await httpRequest({
+        url: src.endpoint,
+        method: 'POST',
+        ...buildRequest(src, secret),
+        allowInsecureHttp: src.allowInsecureHttp,
+        env: ctx.env,
+      });
     } catch (e) {
       throw transportError(rule, e, 'token exchange');
     }

@@ -62,13 +62,17 @@ export async function runDeviceFlow(o: DeviceFlowOptions): Promise<DeviceFlowRes
   const grant = parseJsonObject(start.text);
   if (start.status < 200 || start.status >= 300 || !grant) {
     const err = oauthErrorOf(grant, secrets);
-    throw fail(`device login: ${deviceAt} answered HTTP ${start.status}${err ? ` (${describeOAuthError(err)})` : ''}; check deviceEndpoint and clientId`);
+    throw fail(
+      `device login: ${deviceAt} answered HTTP ${start.status}${err ? ` (${describeOAuthError(err)})` : ''}; check deviceEndpoint and clientId`,
+    );
   }
   const deviceCode = grant.device_code;
   const userCode = grant.user_code;
   const verificationUri = grant.verification_uri ?? grant.verification_url; // Google says _url
   if (typeof deviceCode !== 'string' || typeof userCode !== 'string' || typeof verificationUri !== 'string') {
-    throw fail(`device login: ${deviceAt} answered without device_code, user_code and verification_uri; is it a device authorization endpoint (RFC 8628)?`);
+    throw fail(
+      `device login: ${deviceAt} answered without device_code, user_code and verification_uri; is it a device authorization endpoint (RFC 8628)?`,
+    );
   }
   let intervalS = positive(grant.interval) ?? DEFAULT_INTERVAL_S;
   const expiresAtMs = nowMs() + (positive(grant.expires_in) ?? 600) * 1000;

@@ -41,7 +41,12 @@ export async function ciIdentityToken(rule: Rule, identity: OidcIdentity, ctx: I
   const exp = await jwtExp(token);
   if (exp === undefined) throw sourceError(rule, `${what} is not a JWT; an OIDC identity token is one`);
   if (typeof exp === 'number' && exp <= ctx.now()) {
-    const fix = identity.provider === 'file' ? ' (is the token file still being refreshed?)' : identity.provider === 'github' ? '' : ' (CI sets it once per job: re-run the job)';
+    const fix =
+      identity.provider === 'file'
+        ? ' (is the token file still being refreshed?)'
+        : identity.provider === 'github'
+          ? ''
+          : ' (CI sets it once per job: re-run the job)';
     throw sourceError(rule, `${what} expired at ${new Date(exp * 1000).toISOString()}${fix}`);
   }
   return token;
@@ -101,7 +106,13 @@ async function githubIdToken(rule: Rule, audience: string | undefined, ctx: Iden
   const at = displayEndpoint(url.href);
   let res;
   try {
-    res = await httpRequest({ url: url.href, method: 'GET', headers: { authorization: `Bearer ${requestToken}` }, allowInsecureHttp: ctx.allowInsecureHttp, env: ctx.env });
+    res = await httpRequest({
+      url: url.href,
+      method: 'GET',
+      headers: { authorization: `Bearer ${requestToken}` },
+      allowInsecureHttp: ctx.allowInsecureHttp,
+      env: ctx.env,
+    });
   } catch (e) {
     throw transportError(rule, e, 'GitHub ID token request');
   }

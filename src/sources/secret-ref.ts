@@ -162,5 +162,8 @@ export function refWording(ref: SecretRef, what = 'secret'): { name: string; fix
     const user = ref.username !== undefined ? ` --username ${shellWord(ref.username)}` : '';
     return { name: `the ${what} stored for ${ref.stored}`, fix: `credmux login ${shellWord(ref.stored)} --token-stdin${user}` };
   }
-  return { name: `the ${what} in $${ref.env}`, fix: `set ${ref.env} to a valid ${what} where the helper runs (a running daemon keeps the environment it was started with: restart it with credmux daemon stop)` };
+  return {
+    name: `the ${what} in $${ref.env}`,
+    fix: `set ${ref.env} to a valid ${what} where the helper runs (a running daemon keeps the environment it was started with: restart it with credmux daemon stop)`,
+  };
 }

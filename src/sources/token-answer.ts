@@ -76,7 +76,10 @@ export async function readTokenAnswer(rule: Rule, res: HttpResponse, spec: Answe
   const value = field === undefined ? undefined : fieldAt(body, field);
   if (typeof value !== 'string' || value === '') {
     const names = Object.keys(body).slice(0, 10).join(', ') || 'none';
-    throw sourceError(rule, `${at} answered without a ${spec.fields.map((f) => `"${f}"`).join(' or ')} string (fields: ${names}); set "tokenField" in the rule if the token is elsewhere`);
+    throw sourceError(
+      rule,
+      `${at} answered without a ${spec.fields.map((f) => `"${f}"`).join(' or ')} string (fields: ${names}); set "tokenField" in the rule if the token is elsewhere`,
+    );
   }
   if (!TOKEN_CHARS.test(value)) throw sourceError(rule, `${at} answered with a token containing spaces or control characters; refused`);
   try {

@@ -10,9 +10,13 @@ export async function backupCorruptFile(file: string, raw: Buffer): Promise<stri
   const prefix = `${basename(file)}.corrupt-`;
   for (const name of (await fsp().readdir(dir)).filter((n) => n.startsWith(prefix)).sort()) {
     const path = join(dir, name);
-    const st = await fsp().stat(path).catch(() => undefined);
+    const st = await fsp()
+      .stat(path)
+      .catch(() => undefined);
     if (!st?.isFile() || st.size !== raw.length) continue;
-    const existing = await fsp().readFile(path).catch(() => undefined);
+    const existing = await fsp()
+      .readFile(path)
+      .catch(() => undefined);
     if (existing?.equals(raw)) return path;
   }
   // ISO time without ':' (not allowed in file names on some systems); unique to the millisecond.

@@ -26,7 +26,10 @@ export interface BusSocket {
 
 /** Unescapes a D-Bus address value (`%xx` for any byte). */
 function unescapeValue(v: string): string {
-  return Buffer.from(v.replace(/%([0-9a-fA-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1').toString('utf8');
+  return Buffer.from(
+    v.replace(/%([0-9a-fA-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))),
+    'latin1',
+  ).toString('utf8');
 }
 
 /**

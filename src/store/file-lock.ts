@@ -44,7 +44,8 @@ export async function withFileLock<T>(lockPath: string, what: string, fn: (asser
     throw storeFsError(`cannot write ${what}: cannot create the lock ${lockPath}`, e, 'nothing was changed');
   }
   const assertHeld: AssertHeld = () => {
-    if (lost) throw new CredmuxError('store', `lost the lock ${lockPath} while writing ${what} (was the process suspended?); nothing was changed, retry`);
+    if (lost)
+      throw new CredmuxError('store', `lost the lock ${lockPath} while writing ${what} (was the process suspended?); nothing was changed, retry`);
   };
   const owner = recordOwner(lockPath);
   try {

@@ -155,12 +155,19 @@ export class FileStore implements SecretStore {
   /** Temp files of a writer killed mid-write hold secrets; called under the lock. */
   private async removeLeftoverTemps(): Promise<void> {
     const prefix = tempPrefix(this.file);
-    const names = await fsp().readdir(this.dir).catch(() => [] as string[]);
+    const names = await fsp()
+      .readdir(this.dir)
+      .catch(() => [] as string[]);
     for (const name of names) {
       if (!name.startsWith(prefix)) continue;
       const path = join(this.dir, name);
-      const st = await fsp().stat(path).catch(() => undefined);
-      if (st && Date.now() - st.mtimeMs > LEFTOVER_TEMP_MS) await fsp().unlink(path).catch(() => {});
+      const st = await fsp()
+        .stat(path)
+        .catch(() => undefined);
+      if (st && Date.now() - st.mtimeMs > LEFTOVER_TEMP_MS)
+        await fsp()
+          .unlink(path)
+          .catch(() => {});
     }
   }
 }

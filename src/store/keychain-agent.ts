@@ -46,10 +46,7 @@ process.stdin.on('end', () => process.exit(0));
 `;
 
 export type AgentRequest =
-  | { op: 'get'; account: string }
-  | { op: 'set'; account: string; password: string }
-  | { op: 'delete'; account: string }
-  | { op: 'find' };
+  { op: 'get'; account: string } | { op: 'set'; account: string; password: string } | { op: 'delete'; account: string } | { op: 'find' };
 
 export class AgentError extends Error {
   constructor(
@@ -112,7 +109,10 @@ export class KeychainAgent {
     let modulePath: string;
     try {
       // In the CJS bundles import.meta is empty; __filename is the bundle's own path there.
-      modulePath = process.getBuiltinModule('node:module').createRequire(typeof __filename === 'string' ? __filename : import.meta.url).resolve('@napi-rs/keyring');
+      modulePath = process
+        .getBuiltinModule('node:module')
+        .createRequire(typeof __filename === 'string' ? __filename : import.meta.url)
+        .resolve('@napi-rs/keyring');
     } catch {
       throw new AgentError('unavailable', 'the @napi-rs/keyring package is not installed');
     }
@@ -134,7 +134,7 @@ export class KeychainAgent {
     child.stdout.on('data', (chunk: string) => {
       if (this.child !== child) return;
       this.stdoutBuf += chunk;
-      for (let i; (i = this.stdoutBuf.indexOf('\n')) >= 0; ) {
+      for (let i; (i = this.stdoutBuf.indexOf('\n')) >= 0;) {
         const line = this.stdoutBuf.slice(0, i);
         this.stdoutBuf = this.stdoutBuf.slice(i + 1);
         this.onReply(line);

@@ -67,7 +67,11 @@ export class KeychainStore implements SecretStore {
     this.preflight = (opts.preflight ?? true) && this.platform !== 'darwin' && this.platform !== 'win32';
     this.agent = new KeychainAgent({ env: opts.env, service: this.service, timeoutMs: this.timeoutMs });
     const backend =
-      this.platform === 'darwin' ? 'macOS Keychain' : this.platform === 'win32' ? 'Windows Credential Manager' : `Secret Service on ${this.bus ?? 'the session bus'}`;
+      this.platform === 'darwin'
+        ? 'macOS Keychain'
+        : this.platform === 'win32'
+          ? 'Windows Credential Manager'
+          : `Secret Service on ${this.bus ?? 'the session bus'}`;
     this.location = `${backend}, service "${this.service}"`;
   }
 
@@ -146,7 +150,9 @@ export class KeychainStore implements SecretStore {
       const budget = Math.min(DEFAULT_PROBE_TIMEOUT_MS, this.timeoutMs);
       const probe = await probeSecretService(this.busAddress, budget);
       if (!probe.ok) {
-        const lead = probe.timedOut ? `the OS keychain did not answer within ${duration(budget)} (trying to ${doing})` : `cannot ${doing} in the OS keychain`;
+        const lead = probe.timedOut
+          ? `the OS keychain did not answer within ${duration(budget)} (trying to ${doing})`
+          : `cannot ${doing} in the OS keychain`;
         throw new CredmuxError('store', `${lead}: ${probe.problem}; ${this.fix()}, or set CREDMUX_STORE=file`);
       }
     }
@@ -165,7 +171,8 @@ export class KeychainStore implements SecretStore {
   }
 
   private explain(e: AgentError, doing: string): string {
-    if (e.reason === 'timeout') return `the OS keychain did not answer within ${duration(this.timeoutMs)} (trying to ${doing}); ${this.fix()}, or set CREDMUX_STORE=file`;
+    if (e.reason === 'timeout')
+      return `the OS keychain did not answer within ${duration(this.timeoutMs)} (trying to ${doing}); ${this.fix()}, or set CREDMUX_STORE=file`;
     return `cannot ${doing} in the OS keychain: ${e.message}; ${this.fix()}, or set CREDMUX_STORE=file`;
   }
 
@@ -173,8 +180,7 @@ export class KeychainStore implements SecretStore {
     const d = decodeItem(account, password);
     if ('entry' in d) return d.entry;
     // Not dropped silently: a damaged item would otherwise vanish from `list` and be unservable.
-    const clear =
-      this.platform === 'linux' ? ` (e.g. secret-tool clear service ${this.service} username '${account}')` : '';
+    const clear = this.platform === 'linux' ? ` (e.g. secret-tool clear service ${this.service} username '${account}')` : '';
     throw new CredmuxError(
       'store',
       `the keychain item "${account}" (service "${this.service}") is not a valid credmux entry: ${d.problem}. Remove or fix it${clear}, then store it again`,

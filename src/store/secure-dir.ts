@@ -43,7 +43,10 @@ export async function ensurePrivateDir(dir: string, create: boolean): Promise<bo
 
   const uid = process.getuid?.();
   if (uid !== undefined && st.uid !== uid) {
-    throw new CredmuxError('store', `the credential store directory ${dir} belongs to uid ${st.uid}, not to you (uid ${uid}); refusing to use it. Fix: move it away or chown it to yourself`);
+    throw new CredmuxError(
+      'store',
+      `the credential store directory ${dir} belongs to uid ${st.uid}, not to you (uid ${uid}); refusing to use it. Fix: move it away or chown it to yourself`,
+    );
   }
   const mode = st.mode & 0o777;
   if (mode & 0o077) {

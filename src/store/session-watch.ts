@@ -31,7 +31,13 @@ export async function watchSecretService(address: string | undefined, onChange: 
   try {
     conn = await DBusConnection.open(bus, life.signal);
     for (const rule of MATCHES) {
-      await conn.call({ destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'AddMatch', args: [{ type: 's', value: rule }] });
+      await conn.call({
+        destination: 'org.freedesktop.DBus',
+        path: '/org/freedesktop/DBus',
+        interface: 'org.freedesktop.DBus',
+        member: 'AddMatch',
+        args: [{ type: 's', value: rule }],
+      });
     }
   } catch {
     life.abort();

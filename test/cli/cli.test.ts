@@ -97,7 +97,15 @@ describe('credmux login / get / list / logout', () => {
     const env = isolatedEnv();
     const dir = join(env.HOME!, '.config', 'credmux');
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'config.json'), JSON.stringify({ rules: [{ match: 'https://a.example.com', source: { type: 'envv' } }, { match: 'ftp://x', source: { type: 'netrc' } }] }));
+    writeFileSync(
+      join(dir, 'config.json'),
+      JSON.stringify({
+        rules: [
+          { match: 'https://a.example.com', source: { type: 'envv' } },
+          { match: 'ftp://x', source: { type: 'netrc' } },
+        ],
+      }),
+    );
     const r = await run('credmux', ['list'], env);
     expect(r.code).toBe(3);
     expect(r.stderr).toContain('/rules/0/source/type');
@@ -113,7 +121,10 @@ describe('credmux login / get / list / logout', () => {
     const env = isolatedEnv({ CI_TOKEN: 'env-secret-9' });
     const dir = join(env.HOME!, '.config', 'credmux');
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'config.json'), JSON.stringify({ rules: [{ id: 'ci', match: '*.corp.example', username: 'ci', source: { type: 'env', var: 'CI_TOKEN' } }] }));
+    writeFileSync(
+      join(dir, 'config.json'),
+      JSON.stringify({ rules: [{ id: 'ci', match: '*.corp.example', username: 'ci', source: { type: 'env', var: 'CI_TOKEN' } }] }),
+    );
     const r = await run('credmux-bazel', ['get'], env, '{"uri":"https://pkgs.corp.example/x"}');
     expect(JSON.parse(r.stdout)).toEqual({ headers: { Authorization: ['Bearer env-secret-9'] } });
     const bad = await run('credmux-bazel', ['get'], { ...env, CI_TOKEN: '' }, '{"uri":"https://pkgs.corp.example/x"}');
@@ -152,8 +163,12 @@ describe('credmux login / get / list / logout', () => {
   it('speaks each protocol through the explicit forms credmux bazel|git|docker|keyring', async () => {
     const env = isolatedEnv();
     await run('credmux', ['login', 'https://pkgs.example.com', '--username', 'alice', '--password-stdin'], env, `${SECRET}\n`);
-    expect(JSON.parse((await run('credmux', ['bazel', 'get'], env, '{"uri":"https://pkgs.example.com/a"}')).stdout).headers.Authorization).toHaveLength(1);
-    expect((await run('credmux', ['git', 'get'], env, 'protocol=https\nhost=pkgs.example.com\n\n')).stdout).toBe(`username=alice\npassword=${SECRET}\n`);
+    expect(
+      JSON.parse((await run('credmux', ['bazel', 'get'], env, '{"uri":"https://pkgs.example.com/a"}')).stdout).headers.Authorization,
+    ).toHaveLength(1);
+    expect((await run('credmux', ['git', 'get'], env, 'protocol=https\nhost=pkgs.example.com\n\n')).stdout).toBe(
+      `username=alice\npassword=${SECRET}\n`,
+    );
     expect(JSON.parse((await run('credmux', ['docker', 'get'], env, 'pkgs.example.com')).stdout).Secret).toBe(SECRET);
     expect((await run('credmux', ['keyring', 'get', 'https://pkgs.example.com/simple/', 'alice'], env)).stdout).toBe(`${SECRET}\n`);
   });

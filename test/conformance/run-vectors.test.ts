@@ -50,7 +50,8 @@ async function runStep(engine: { handle(r: EngineRequest): Promise<EngineResult>
 
 function checkOutput(v: Vector, step: VectorStep, out: ProtocolOutput, label: string): void {
   const e = step.expect;
-  if (e.exitCode !== undefined) expect(out.exitCode, `${label} exit code (stdout ${JSON.stringify(out.stdout)}, stderr ${JSON.stringify(out.stderr)})`).toBe(e.exitCode);
+  if (e.exitCode !== undefined)
+    expect(out.exitCode, `${label} exit code (stdout ${JSON.stringify(out.stdout)}, stderr ${JSON.stringify(out.stderr)})`).toBe(e.exitCode);
   if (e.stdout !== undefined) expect(out.stdout, `${label} stdout`).toBe(e.stdout);
   if (e.stdoutJson !== undefined) expect(JSON.parse(out.stdout), `${label} stdout JSON`).toEqual(e.stdoutJson);
   if (e.stdoutMatches !== undefined) expect(out.stdout, `${label} stdout`).toMatch(new RegExp(e.stdoutMatches));

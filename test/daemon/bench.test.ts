@@ -63,7 +63,11 @@ describe('cost of a daemon round trip vs a process start', () => {
       'helper process, no daemon (spawn + wait)': median(cold),
       'askDaemon round trip (in a warm process)': median(roundTrip),
     };
-    console.log(Object.entries(report).map(([k, v]) => `${k.padEnd(45)} ${v.toFixed(1)} ms`).join('\n'));
+    console.log(
+      Object.entries(report)
+        .map(([k, v]) => `${k.padEnd(45)} ${v.toFixed(1)} ms`)
+        .join('\n'),
+    );
     expect(report['askDaemon round trip (in a warm process)']).toBeLessThan(report['node -e 0 (process start)'] / 4);
     expect(report['helper process, daemon running']).toBeLessThan(report['helper process, no daemon (spawn + wait)']);
   });

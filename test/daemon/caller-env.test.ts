@@ -13,7 +13,10 @@ describe('caller environment through the daemon', () => {
     sb = await createSandbox('caller-env');
     const dir = join(sb.home, '.config', 'credmux');
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'config.json'), JSON.stringify({ rules: [{ id: 'ci', match: 'https://ci.example.com', source: { type: 'env', var: 'CI_TOKEN' } }] }));
+    writeFileSync(
+      join(dir, 'config.json'),
+      JSON.stringify({ rules: [{ id: 'ci', match: 'https://ci.example.com', source: { type: 'env', var: 'CI_TOKEN' } }] }),
+    );
     const ask = (token: string | undefined) =>
       sb!.run(sb!.bin('credmux-bazel'), ['get'], {
         input: '{"uri":"https://ci.example.com/x"}',

@@ -8,7 +8,11 @@ afterEach(() => vi.useRealTimers());
 it('collects once, at the first quiet check after a burst, and not while fetches go on', () => {
   let fetches = 0;
   let collected = 0;
-  const stop = collectAfterBursts(() => fetches, () => collected++, 1000);
+  const stop = collectAfterBursts(
+    () => fetches,
+    () => collected++,
+    1000,
+  );
   for (let s = 0; s < 5; s++) {
     fetches += 40; // 200 fetches over five seconds
     vi.advanceTimersByTime(1000);
@@ -24,7 +28,11 @@ it('collects once, at the first quiet check after a burst, and not while fetches
 it('leaves a trickle below the burst size to V8, and counts caches replaced in between', () => {
   let fetches = 100;
   let collected = 0;
-  const stop = collectAfterBursts(() => fetches, () => collected++, 1000);
+  const stop = collectAfterBursts(
+    () => fetches,
+    () => collected++,
+    1000,
+  );
   fetches += BURST_FETCHES - 1;
   vi.advanceTimersByTime(2000);
   expect(collected).toBe(0);

@@ -158,7 +158,12 @@ describe('a daemon that dies', () => {
     await waitUntil(() => exited(old), 10_000, 'daemon to die');
     // What it leaves: a socket file nobody answers, and a lock file naming a dead pid.
     expect(statSync(files.socket).isSocket()).toBe(true);
-    const connectError = () => new Promise<string>((r) => createConnection(files.socket).on('error', (e: NodeJS.ErrnoException) => r(e.code ?? '')).on('connect', () => r('connected')));
+    const connectError = () =>
+      new Promise<string>((r) =>
+        createConnection(files.socket)
+          .on('error', (e: NodeJS.ErrnoException) => r(e.code ?? ''))
+          .on('connect', () => r('connected')),
+      );
     // Right after the kill the kernel may still be tearing the listener down (ECONNRESET); then: refused.
     await waitUntil(async () => (await connectError()) === 'ECONNREFUSED', 5_000, 'connections to be refused');
     expect(readdirSync(files.dir)).toContain('daemon.lock.1');

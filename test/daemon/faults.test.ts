@@ -3,7 +3,7 @@
 // is not a fault, a socket deleted or replaced. The goal each test holds: every helper answers within
 // 2 s of its start (asserted as < 5 s: a bound, not a benchmark), later helpers learn from the first
 // (counted: why each gave up), and never two live daemons.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createConnection, type Server } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -18,7 +18,20 @@ import { daemonStatus } from '../../src/client/daemon-control.js';
 import { ask } from '../../src/client/connection.js';
 import { processProgress } from '../../src/platform/liveness.js';
 import { expectedSecret } from './fixtures/fake-engine.js';
-import { buildFakeBundles, daemonPids, disposeBundles, exited, lineServer, readLog, runClient, testHome, waitUntil, type Bundles, type ClientRun, type TestHome } from './helpers.js';
+import {
+  buildFakeBundles,
+  daemonPids,
+  disposeBundles,
+  exited,
+  lineServer,
+  readLog,
+  runClient,
+  testHome,
+  waitUntil,
+  type Bundles,
+  type ClientRun,
+  type TestHome,
+} from './helpers.js';
 
 /** The goal is 2 s from a helper's start; asserted with room for a loaded machine. */
 const BOUND_MS = 5_000;
@@ -61,23 +74,27 @@ function expectAnswered(r: ClientRun, host: string): void {
 }
 
 describe('a stopped daemon (SIGSTOP)', () => {
-  it('every helper answers in process within the bound, seeing the stop at its first look; SIGCONT and it serves again', { timeout: 60_000 }, async () => {
-    const { env, pid } = await runningDaemon();
-    process.kill(pid, 'SIGSTOP');
-    const runs = await Promise.all(Array.from({ length: 8 }, (_, i) => runClient(bins.client, get(`s${i}.example`), env)));
-    for (const [i, r] of runs.entries()) {
-      expectAnswered(r, `s${i}.example`);
-      expect(r).toMatchObject({ via: 'process', gaveUp: 'stopped' });
-    }
-    // Stopped is not stuck: nobody replaced it, and no second daemon started.
-    expect(daemonPids(bins.daemon, env)).toEqual([pid]);
-    expect(processProgress(pid)?.stopped).toBe(true);
-    process.kill(pid, 'SIGCONT');
-    const after = await runClient(bins.client, get('after.example'), env);
-    expectAnswered(after, 'after.example');
-    expect(after.via).toBe('daemon');
-    expect(after.gaveUp).toBeUndefined();
-  });
+  it(
+    'every helper answers in process within the bound, seeing the stop at its first look; SIGCONT and it serves again',
+    { timeout: 60_000 },
+    async () => {
+      const { env, pid } = await runningDaemon();
+      process.kill(pid, 'SIGSTOP');
+      const runs = await Promise.all(Array.from({ length: 8 }, (_, i) => runClient(bins.client, get(`s${i}.example`), env)));
+      for (const [i, r] of runs.entries()) {
+        expectAnswered(r, `s${i}.example`);
+        expect(r).toMatchObject({ via: 'process', gaveUp: 'stopped' });
+      }
+      // Stopped is not stuck: nobody replaced it, and no second daemon started.
+      expect(daemonPids(bins.daemon, env)).toEqual([pid]);
+      expect(processProgress(pid)?.stopped).toBe(true);
+      process.kill(pid, 'SIGCONT');
+      const after = await runClient(bins.client, get('after.example'), env);
+      expectAnswered(after, 'after.example');
+      expect(after.via).toBe('daemon');
+      expect(after.gaveUp).toBeUndefined();
+    },
+  );
 });
 
 describe('a socket that accepts and never answers', () => {
@@ -118,38 +135,46 @@ describe('a stuck daemon (its event loop blocked)', () => {
     });
     // Stuck once a ping goes unanswered (its event loop no longer runs).
     const ping = { v: PROTOCOL_VERSION, id: 2, ctl: 'ping' } as const;
-    await waitUntil(async () => (await ask(daemonFiles(env).socket, ping, { connectMs: 500, answerMs: 300 })).kind === 'lost', 5_000, 'the daemon to block');
+    await waitUntil(
+      async () => (await ask(daemonFiles(env).socket, ping, { connectMs: 500, answerMs: 300 })).kind === 'lost',
+      5_000,
+      'the daemon to block',
+    );
   }
 
-  it('is given up on within the bound and marked; later helpers skip it at once; long stuck, it is replaced through the lock', { timeout: 60_000 }, async () => {
-    const { env, pid } = await runningDaemon();
-    await wedge(env);
-    const first = await runClient(bins.client, get('w0.example'), env);
-    expectAnswered(first, 'w0.example');
-    expect(first).toMatchObject({ via: 'process', gaveUp: 'silent' });
-    const dir = daemonFiles(env).dir;
-    const marker = readStuckMarker(dir)!;
-    expect(marker).toMatchObject({ pid });
-    const second = await runClient(bins.client, get('w1.example'), env);
-    expectAnswered(second, 'w1.example');
-    expect(second).toMatchObject({ via: 'process', gaveUp: 'marked' });
-    expect(daemonPids(bins.daemon, env)).toEqual([pid]); // not yet: 30 s of silence first
+  it(
+    'is given up on within the bound and marked; later helpers skip it at once; long stuck, it is replaced through the lock',
+    { timeout: 60_000 },
+    async () => {
+      const { env, pid } = await runningDaemon();
+      await wedge(env);
+      const first = await runClient(bins.client, get('w0.example'), env);
+      expectAnswered(first, 'w0.example');
+      expect(first).toMatchObject({ via: 'process', gaveUp: 'silent' });
+      const dir = daemonFiles(env).dir;
+      const marker = readStuckMarker(dir)!;
+      expect(marker).toMatchObject({ pid });
+      const second = await runClient(bins.client, get('w1.example'), env);
+      expectAnswered(second, 'w1.example');
+      expect(second).toMatchObject({ via: 'process', gaveUp: 'marked' });
+      expect(daemonPids(bins.daemon, env)).toEqual([pid]); // not yet: 30 s of silence first
 
-    // As if helpers had found it silent for a minute: the next one replaces it.
-    writeFileSync(stuckMarkerPath(dir), JSON.stringify({ ...marker, since: Date.now() - 60_000, at: Date.now() }), { mode: 0o600 });
-    const third = await runClient(bins.client, get('w2.example'), env);
-    expectAnswered(third, 'w2.example');
-    expect(third.gaveUp).toBe('marked');
-    await waitUntil(() => exited(pid), 5_000, 'the stuck daemon killed');
-    await waitUntil(async () => (await daemonStatus(env)).running, 10_000, 'a new daemon');
-    const s = await daemonStatus(env);
-    expect(s.running && s.pid).not.toBe(pid);
-    expect(daemonPids(bins.daemon, env)).toHaveLength(1);
-    const served = await runClient(bins.client, get('w3.example'), env);
-    expectAnswered(served, 'w3.example');
-    expect(served.via).toBe('daemon');
-    expect(readStuckMarker(dir)).toBeUndefined();
-  });
+      // As if helpers had found it silent for a minute: the next one replaces it.
+      writeFileSync(stuckMarkerPath(dir), JSON.stringify({ ...marker, since: Date.now() - 60_000, at: Date.now() }), { mode: 0o600 });
+      const third = await runClient(bins.client, get('w2.example'), env);
+      expectAnswered(third, 'w2.example');
+      expect(third.gaveUp).toBe('marked');
+      await waitUntil(() => exited(pid), 5_000, 'the stuck daemon killed');
+      await waitUntil(async () => (await daemonStatus(env)).running, 10_000, 'a new daemon');
+      const s = await daemonStatus(env);
+      expect(s.running && s.pid).not.toBe(pid);
+      expect(daemonPids(bins.daemon, env)).toHaveLength(1);
+      const served = await runClient(bins.client, get('w3.example'), env);
+      expectAnswered(served, 'w3.example');
+      expect(served.via).toBe('daemon');
+      expect(readStuckMarker(dir)).toBeUndefined();
+    },
+  );
 
   it('a stopped daemon is never replaced, however long a marker says it was silent', { timeout: 60_000 }, async () => {
     const { env, pid } = await runningDaemon();
@@ -169,13 +194,17 @@ describe('a stuck daemon (its event loop blocked)', () => {
 });
 
 describe('a slow source is not a fault', () => {
-  it('a daemon working on a 2 s answer sends progress, and the helper waits for it instead of resolving in process', { timeout: 30_000 }, async () => {
-    const { env } = await runningDaemon({ FAKE_ENGINE_DELAY_MS: '2000' });
-    const r = await runClient(bins.client, get('slow.example'), env);
-    expect(r).toMatchObject({ via: 'daemon', result: { credential: { secret: expectedSecret('https://slow.example') } } });
-    expect(r.gaveUp).toBeUndefined();
-    expect(r.ms).toBeGreaterThanOrEqual(2_000);
-  });
+  it(
+    'a daemon working on a 2 s answer sends progress, and the helper waits for it instead of resolving in process',
+    { timeout: 30_000 },
+    async () => {
+      const { env } = await runningDaemon({ FAKE_ENGINE_DELAY_MS: '2000' });
+      const r = await runClient(bins.client, get('slow.example'), env);
+      expect(r).toMatchObject({ via: 'daemon', result: { credential: { secret: expectedSecret('https://slow.example') } } });
+      expect(r.gaveUp).toBeUndefined();
+      expect(r.ms).toBeGreaterThanOrEqual(2_000);
+    },
+  );
 });
 
 describe('a daemon whose socket is deleted or replaced', () => {

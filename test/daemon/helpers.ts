@@ -102,7 +102,12 @@ export function disposeBundles(dir: string | undefined): void {
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
-      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').some((a) => a.startsWith(`${dir}/`))) process.kill(Number(name), 'SIGKILL');
+      if (
+        readFileSync(`/proc/${name}/cmdline`, 'utf8')
+          .split('\0')
+          .some((a) => a.startsWith(`${dir}/`))
+      )
+        process.kill(Number(name), 'SIGKILL');
     } catch {
       // exited meanwhile
     }
@@ -212,7 +217,11 @@ export function readLog(env: Env): string {
  * A server listening at `path` that hands every complete line it receives to `onLine`, with the
  * socket it came on (a stand-in daemon); `onConnection` sees each new connection first.
  */
-export async function lineServer(path: string, onLine: (line: string, socket: Socket) => void, onConnection?: (socket: Socket) => void): Promise<Server> {
+export async function lineServer(
+  path: string,
+  onLine: (line: string, socket: Socket) => void,
+  onConnection?: (socket: Socket) => void,
+): Promise<Server> {
   const server = createServer((socket) => {
     onConnection?.(socket);
     let buf = '';

@@ -23,7 +23,9 @@ function put(d: string, gen: number, rec: object | string): void {
 }
 
 function lockFiles(d: string): string[] {
-  return readdirSync(d).filter((f) => f.startsWith('daemon.lock.')).sort();
+  return readdirSync(d)
+    .filter((f) => f.startsWith('daemon.lock.'))
+    .sort();
 }
 
 describe('acquireLock', () => {
@@ -100,7 +102,7 @@ describe('acquireLock', () => {
     put(d, 1, { ...me, released: true });
     const r1 = acquireLock(d, me);
     expect(r1.ok && r1.lock.gen).toBe(2);
-    r1.ok && r1.lock.release();
+    if (r1.ok) r1.lock.release();
     put(d, 3, { ...me, start: 'not-my-start-time' });
     expect(isAlive({ ...me, start: 'not-my-start-time' })).toBe(false);
     const r2 = acquireLock(d, me);

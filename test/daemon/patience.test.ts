@@ -114,7 +114,7 @@ describe('patience with a silent daemon', () => {
     expect(looks).toBeGreaterThan(1);
   });
 
-  it('time this process was not run (its own timers late) does not count as the daemon\'s silence', () => {
+  it("time this process was not run (its own timers late) does not count as the daemon's silence", () => {
     const s = setup({ proc: { runnable: false } });
     // Every look fires 200 ms late: only the scheduled 100 ms of each interval count.
     let next = s.p.firstLookMs;
@@ -156,7 +156,10 @@ describe('later helpers learn from the first', () => {
   });
 
   it('a marker naming another daemon (another pid, or the same pid started at another time) is ignored', () => {
-    for (const other of [{ pid: HOLDER.pid + 1, start: HOLDER.start }, { pid: HOLDER.pid, start: '778' }]) {
+    for (const other of [
+      { pid: HOLDER.pid + 1, start: HOLDER.start },
+      { pid: HOLDER.pid, start: '778' },
+    ]) {
       const s = setup({ proc: { runnable: false } });
       markStuck(s.dir, other);
       const r = s.runUntilGiveUp(5_000);

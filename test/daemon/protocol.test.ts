@@ -93,7 +93,15 @@ beforeAll(async () => {
   h = testHome(bins.daemon);
   daemon = spawn(process.execPath, [bins.daemon], { env: h.env as NodeJS.ProcessEnv, stdio: 'ignore' });
   await waitUntil(() => holderPid(h.env) === daemon.pid, 5_000, 'daemon lock');
-  await waitUntil(async () => connect(daemonFiles(h.env).socket).then((c) => (c.socket.destroy(), true), () => false), 5_000, 'daemon socket');
+  await waitUntil(
+    async () =>
+      connect(daemonFiles(h.env).socket).then(
+        (c) => (c.socket.destroy(), true),
+        () => false,
+      ),
+    5_000,
+    'daemon socket',
+  );
   pid = daemon.pid!;
   ctx = contextFingerprint(h.env);
 });
@@ -195,9 +203,19 @@ describe('schema and validator', () => {
     const d = spawn(process.execPath, [bins.daemon], { env: h2.env as NodeJS.ProcessEnv, stdio: 'ignore' });
     try {
       const sock = daemonFiles(h2.env).socket;
-      await waitUntil(async () => connect(sock).then((c) => (c.socket.destroy(), true), () => false), 5_000, 'socket');
+      await waitUntil(
+        async () =>
+          connect(sock).then(
+            (c) => (c.socket.destroy(), true),
+            () => false,
+          ),
+        5_000,
+        'socket',
+      );
       const c = await connect(sock);
-      c.socket.write(`${JSON.stringify({ v: PROTOCOL_VERSION, id: 1, req: { op: 'get', url: 'https://s.example' }, ctx: contextFingerprint(h2.env) })}\n`);
+      c.socket.write(
+        `${JSON.stringify({ v: PROTOCOL_VERSION, id: 1, req: { op: 'get', url: 'https://s.example' }, ctx: contextFingerprint(h2.env) })}\n`,
+      );
       await c.next();
       c.socket.write(`${JSON.stringify({ v: PROTOCOL_VERSION, id: 2, ctl: 'status' })}\n`);
       const status = JSON.parse(await c.next()) as { status: { cache: { entries: unknown[] }; context: string } };
@@ -216,11 +234,25 @@ describe('schema and validator', () => {
     const maybe = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined });
     const junk = fc.oneof(fc.integer(), fc.constant(null), fc.boolean(), fc.string({ maxLength: 3 }), fc.constant({}), fc.constant([]));
     const credential = fc.record(
-      { kind: fc.oneof(fc.constantFrom('basic', 'bearer', 'ntlm'), junk), username: fc.oneof(str, junk), secret: fc.oneof(str, junk), expiresAt: fc.oneof(fc.integer(), fc.double(), junk), oauthRefreshToken: fc.oneof(str, junk), extra: junk },
+      {
+        kind: fc.oneof(fc.constantFrom('basic', 'bearer', 'ntlm'), junk),
+        username: fc.oneof(str, junk),
+        secret: fc.oneof(str, junk),
+        expiresAt: fc.oneof(fc.integer(), fc.double(), junk),
+        oauthRefreshToken: fc.oneof(str, junk),
+        extra: junk,
+      },
       { requiredKeys: [] },
     );
     const req = fc.record(
-      { op: fc.oneof(fc.constantFrom('get', 'store', 'erase', 'list', 'nope'), junk), url: fc.oneof(str, junk), username: fc.oneof(str, junk), secret: fc.oneof(str, junk), credential: fc.oneof(credential, junk), extra: junk },
+      {
+        op: fc.oneof(fc.constantFrom('get', 'store', 'erase', 'list', 'nope'), junk),
+        url: fc.oneof(str, junk),
+        username: fc.oneof(str, junk),
+        secret: fc.oneof(str, junk),
+        credential: fc.oneof(credential, junk),
+        extra: junk,
+      },
       { requiredKeys: [] },
     );
     const msg = fc.record(

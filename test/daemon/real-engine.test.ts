@@ -10,7 +10,6 @@ import { daemonStatus } from '../../src/client/daemon-control.js';
 import { bundle, daemonPids, disposeBundles, exited, testHome, waitUntil, type TestHome } from './helpers.js';
 
 let bundleDir: string | undefined;
-let binDir: string;
 let daemonBin: string;
 let gitBin: string;
 const homes: TestHome[] = [];
@@ -23,7 +22,6 @@ beforeAll(async () => {
     'lib/engine.cjs': 'src/lib/engine.ts',
   });
   bundleDir = dir;
-  binDir = join(dir, 'lib');
   daemonBin = paths['lib/credmux-daemon.cjs']!;
   gitBin = paths['lib/git-credential-credmux.cjs']!;
 });
@@ -87,7 +85,10 @@ describe('git-credential-credmux with the real daemon and engine', () => {
 
     process.kill(s1.pid, 'SIGKILL');
     await waitUntil(() => exited(s1.pid), 10_000, 'daemon gone');
-    expect(git({ ...env, CREDMUX_DAEMON: '0' }, 'get', 'protocol=https\nhost=git.example\n\n')).toEqual({ username: 'alice', password: 'p4ss-w0rd-x' });
+    expect(git({ ...env, CREDMUX_DAEMON: '0' }, 'get', 'protocol=https\nhost=git.example\n\n')).toEqual({
+      username: 'alice',
+      password: 'p4ss-w0rd-x',
+    });
     expect(git(env, 'get', 'protocol=https\nhost=git.example\n\n')).toEqual({ username: 'alice', password: 'p4ss-w0rd-x' });
     await waitFor(env); // that call answered in process and started a new daemon in the background
     const s2 = await requests(env);
@@ -101,7 +102,10 @@ describe('git-credential-credmux with the real daemon and engine', () => {
     const { pid } = await requests(env);
     const cfgDir = join(env.HOME!, '.config', 'credmux');
     mkdirSync(cfgDir, { recursive: true });
-    writeFileSync(join(cfgDir, 'config.tmp'), JSON.stringify({ rules: [{ id: 'ci', match: 'https://env.example', source: { type: 'env', var: 'CMX_TEST_TOKEN' } }] }));
+    writeFileSync(
+      join(cfgDir, 'config.tmp'),
+      JSON.stringify({ rules: [{ id: 'ci', match: 'https://env.example', source: { type: 'env', var: 'CMX_TEST_TOKEN' } }] }),
+    );
     renameSync(join(cfgDir, 'config.tmp'), join(cfgDir, 'config.json'));
     expect(git(env, 'get', 'protocol=https\nhost=env.example\n\n')).toMatchObject({ password: 'env-tok-123' });
 

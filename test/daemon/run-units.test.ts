@@ -37,7 +37,13 @@ describe('EngineHolder', () => {
     names = ['A', 'B'];
     h.publishEnvNames(e);
     expect(publish).toHaveBeenLastCalledWith(['A', 'B']);
-    const failing = new EngineHolder(async () => e, () => { throw new Error('EROFS'); }, quietLog);
+    const failing = new EngineHolder(
+      async () => e,
+      () => {
+        throw new Error('EROFS');
+      },
+      quietLog,
+    );
     expect(() => failing.publishEnvNames(engineWith(() => ['C']))).not.toThrow();
     expect(quietLog.warn).toHaveBeenCalledWith('cannot publish env-names.json', { error: 'Error' });
   });
@@ -74,7 +80,11 @@ describe('socketOwnership', () => {
   it('is ours until the socket is removed or another takes the path', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cmx-sock-'));
     const path = join(dir, 's');
-    const listen = () => new Promise<ReturnType<typeof createServer>>((resolve) => { const s = createServer(); s.listen(path, () => resolve(s)); });
+    const listen = () =>
+      new Promise<ReturnType<typeof createServer>>((resolve) => {
+        const s = createServer();
+        s.listen(path, () => resolve(s));
+      });
     const first = await listen();
     const ours = socketOwnership(path);
     expect(ours()).toBe(true);
@@ -174,7 +184,12 @@ describe('StoreWatch', () => {
   it('a changed store declines every request from then on and reports the change once', async () => {
     const changes: string[] = [];
     let session = file;
-    const w = new StoreWatch({ current: () => file, choose: async () => session, onChanged: (from, to) => changes.push(`${from.kind}->${to.kind}`), everyMs: 60_000 });
+    const w = new StoreWatch({
+      current: () => file,
+      choose: async () => session,
+      onChanged: (from, to) => changes.push(`${from.kind}->${to.kind}`),
+      everyMs: 60_000,
+    });
     expect(await w.check()).toBe(true); // a signal, nothing changed
     session = keychain;
     expect(await w.check()).toBe(false);

@@ -15,7 +15,11 @@ import { PROGRESS_EVERY_MS } from '../../src/daemon/progress.js';
 
 const tmp = tempDirs('cmx-now-');
 
-const GOT: EngineResult = { op: 'get', credential: { kind: 'basic', username: 'u', secret: 'pw-0123456789' }, rule: { id: 'stored:https://a.example#u', match: 'https://a.example', source: 'stored' } };
+const GOT: EngineResult = {
+  op: 'get',
+  credential: { kind: 'basic', username: 'u', secret: 'pw-0123456789' },
+  rule: { id: 'stored:https://a.example#u', match: 'https://a.example', source: 'stored' },
+};
 
 /** An engine whose handleNow answers `now(req)` (undefined: it declines) and whose handle answers GOT. */
 function engine(now: (req: EngineRequest) => EngineResult | undefined): EngineLike & { used: number } {
@@ -150,7 +154,14 @@ describe('the connection server with immediate replies', () => {
         c.end([1, 2, 3, 4].map((id) => `{"id":${id}}\n`).join('')); // one write, then half-close
       });
       c.on('data', (d) => (data += d.toString()));
-      c.on('close', () => resolve(data.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { id: number }).id)));
+      c.on('close', () =>
+        resolve(
+          data
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => (JSON.parse(l) as { id: number }).id),
+        ),
+      );
     });
     expect(ids.slice(0, 2)).toEqual([2, 4]);
     expect(ids.slice(2).sort()).toEqual([1, 3]);
@@ -175,7 +186,14 @@ describe('the connection server with immediate replies', () => {
       let data = '';
       const c = createConnection(sock, () => c.end('{"id":1}\n{"id":2}\n'));
       c.on('data', (d) => (data += d.toString()));
-      c.on('close', () => resolve(data.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id: number })));
+      c.on('close', () =>
+        resolve(
+          data
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l) as { id: number }),
+        ),
+      );
     });
     expect(lines[0]).toMatchObject({ id: 1, res: {} });
     const progress = lines.filter((l) => l.progress);

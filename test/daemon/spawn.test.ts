@@ -26,9 +26,14 @@ function fakeDaemon(name: string, code: number): { bin: string; report: string }
 describe('spawnDaemon', () => {
   it('starts the daemon detached in /, single-threaded, with no stdio, the CA bundle handed back and a relative config resolved; reports its exit code', async () => {
     const { bin, report } = fakeDaemon('d', 75);
-    const child = spawnDaemon(
-      { PATH: process.env.PATH, HOME: dir, CREDMUX_DAEMON_BIN: bin, CREDMUX_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt', CREDMUX_CONFIG: 'rel/config.json', UNSET: undefined },
-    );
+    const child = spawnDaemon({
+      PATH: process.env.PATH,
+      HOME: dir,
+      CREDMUX_DAEMON_BIN: bin,
+      CREDMUX_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt',
+      CREDMUX_CONFIG: 'rel/config.json',
+      UNSET: undefined,
+    });
     expect(child).toBeDefined();
     const code = await new Promise((r) => child!.onExit(r));
     expect(code).toBe(75);

@@ -55,7 +55,10 @@ describe('private directory', () => {
     const open = join(root, 'open');
     mkdirSync(open);
     chmodSync(open, 0o750);
-    expect(checkPrivateDir(open)).toEqual({ state: 'unsafe', problem: `${open} is accessible to group or others (mode 0750); run: chmod 700 ${open}` });
+    expect(checkPrivateDir(open)).toEqual({
+      state: 'unsafe',
+      problem: `${open} is accessible to group or others (mode 0750); run: chmod 700 ${open}`,
+    });
     expect(() => ensurePrivateDir(open)).toThrow(`chmod 700 ${open}`);
     const link = join(root, 'link');
     mkdirSync(join(root, 'target'), { mode: 0o700 });
@@ -83,9 +86,15 @@ describe('socket path length', () => {
   });
 
   it('socket and log live where docs/architecture.md "Files" says', () => {
-    expect(daemonFiles({ HOME: '/h', XDG_RUNTIME_DIR: '/run/user/1' })).toMatchObject({ socket: '/run/user/1/credmux/daemon.sock', logFile: '/h/.local/state/credmux/daemon.log' });
+    expect(daemonFiles({ HOME: '/h', XDG_RUNTIME_DIR: '/run/user/1' })).toMatchObject({
+      socket: '/run/user/1/credmux/daemon.sock',
+      logFile: '/h/.local/state/credmux/daemon.log',
+    });
     expect(daemonFiles({ HOME: '/h' }).socket).toBe('/h/.cache/credmux/run/daemon.sock');
-    expect(daemonFiles({ HOME: '/h', XDG_RUNTIME_DIR: 'relative', XDG_STATE_HOME: '/s' })).toMatchObject({ socket: '/h/.cache/credmux/run/daemon.sock', logFile: '/s/credmux/daemon.log' });
+    expect(daemonFiles({ HOME: '/h', XDG_RUNTIME_DIR: 'relative', XDG_STATE_HOME: '/s' })).toMatchObject({
+      socket: '/h/.cache/credmux/run/daemon.sock',
+      logFile: '/s/credmux/daemon.log',
+    });
   });
 });
 
@@ -137,7 +146,9 @@ describe('settings', () => {
   it('the environment fingerprint follows config/store selection (the session bus included) and nothing else', () => {
     const base = { HOME: '/h', PATH: '/bin', CREDMUX_STORE: 'file' };
     const fp = contextFingerprint(base, '/cwd');
-    expect(contextFingerprint({ ...base, PATH: '/other', PWD: '/x', CREDMUX_DAEMON: '1', CREDMUX_IDLE_TIMEOUT: '3', CREDMUX_DAEMON_BIN: '/b' }, '/cwd')).toBe(fp);
+    expect(
+      contextFingerprint({ ...base, PATH: '/other', PWD: '/x', CREDMUX_DAEMON: '1', CREDMUX_IDLE_TIMEOUT: '3', CREDMUX_DAEMON_BIN: '/b' }, '/cwd'),
+    ).toBe(fp);
     expect(contextFingerprint({ ...base, CREDMUX_STORE: 'keychain' }, '/cwd')).not.toBe(fp);
     expect(contextFingerprint({ ...base, XDG_CONFIG_HOME: '/c' }, '/cwd')).not.toBe(fp);
     expect(contextFingerprint({ ...base, HOME: '/other' }, '/cwd')).not.toBe(fp);
@@ -146,10 +157,16 @@ describe('settings', () => {
     expect(contextFingerprint({ ...base, DBUS_SESSION_BUS_ADDRESS: bus }, '/cwd')).toBe(fp);
     const auto = { HOME: '/h', PATH: '/bin' };
     expect(contextFingerprint({ ...auto, DBUS_SESSION_BUS_ADDRESS: bus }, '/cwd')).not.toBe(contextFingerprint(auto, '/cwd'));
-    expect(contextFingerprint({ ...auto, DBUS_SESSION_BUS_ADDRESS: bus }, '/cwd')).not.toBe(contextFingerprint({ ...auto, DBUS_SESSION_BUS_ADDRESS: 'unix:path=/tmp/other' }, '/cwd'));
-    expect(contextFingerprint({ ...auto, CREDMUX_STORE: 'keychain', DBUS_SESSION_BUS_ADDRESS: bus }, '/cwd')).not.toBe(contextFingerprint({ ...auto, CREDMUX_STORE: 'keychain' }, '/cwd'));
+    expect(contextFingerprint({ ...auto, DBUS_SESSION_BUS_ADDRESS: bus }, '/cwd')).not.toBe(
+      contextFingerprint({ ...auto, DBUS_SESSION_BUS_ADDRESS: 'unix:path=/tmp/other' }, '/cwd'),
+    );
+    expect(contextFingerprint({ ...auto, CREDMUX_STORE: 'keychain', DBUS_SESSION_BUS_ADDRESS: bus }, '/cwd')).not.toBe(
+      contextFingerprint({ ...auto, CREDMUX_STORE: 'keychain' }, '/cwd'),
+    );
     // A relative config path names the same file from the client's cwd as the absolute one the daemon gets.
-    expect(contextFingerprint({ ...base, CREDMUX_CONFIG: 'conf.json' }, '/work')).toBe(contextFingerprint({ ...base, CREDMUX_CONFIG: '/work/conf.json' }, '/'));
+    expect(contextFingerprint({ ...base, CREDMUX_CONFIG: 'conf.json' }, '/work')).toBe(
+      contextFingerprint({ ...base, CREDMUX_CONFIG: '/work/conf.json' }, '/'),
+    );
   });
 });
 
@@ -182,8 +199,19 @@ describe('connections', () => {
     expect(idle.ms).toBeLessThan(1_000);
     const slow = await talk([{ id: 1, delay: 400 }], false); // in flight longer than the idle time
     expect(slow.data).toBe('{"v":1,"id":1,"res":{"op":"list","entries":[]}}\n');
-    const half = await talk([{ id: 2, delay: 50 }, { id: 3, delay: 0 }], true);
-    expect(half.data.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { id: number }).id)).toEqual([3, 2]); // as they complete
+    const half = await talk(
+      [
+        { id: 2, delay: 50 },
+        { id: 3, delay: 0 },
+      ],
+      true,
+    );
+    expect(
+      half.data
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => (JSON.parse(l) as { id: number }).id),
+    ).toEqual([3, 2]); // as they complete
     await conns.drain(100);
   });
 });

@@ -66,8 +66,14 @@ describe('a stopped daemon, through the real entries', () => {
       expect(keyring!.stdout, show(keyring!)).toBe('get-pw-1\n');
       for (const r of runs) expect(r.ms, show(r)).toBeLessThan(BOUND_MS);
       // doctor says what is wrong with it and how to get it back.
-      const doctor = JSON.parse((await sb.run(sb.bin('credmux'), ['doctor', '--json'])).stdout) as { checks: { area: string; status: string; summary: string; fix?: string }[] };
-      expect(doctor.checks.find((c) => c.area === 'daemon')).toMatchObject({ status: 'warn', summary: expect.stringContaining('it is stopped'), fix: expect.stringContaining(`kill -CONT ${pid}`) });
+      const doctor = JSON.parse((await sb.run(sb.bin('credmux'), ['doctor', '--json'])).stdout) as {
+        checks: { area: string; status: string; summary: string; fix?: string }[];
+      };
+      expect(doctor.checks.find((c) => c.area === 'daemon')).toMatchObject({
+        status: 'warn',
+        summary: expect.stringContaining('it is stopped'),
+        fix: expect.stringContaining(`kill -CONT ${pid}`),
+      });
     } finally {
       process.kill(pid!, 'SIGCONT');
     }
@@ -88,7 +94,11 @@ describe('a stopped daemon, through the real entries', () => {
     try {
       // Each helper gives up on the stopped daemon and does its write itself…
       const writes = [
-        await timed(() => sb.run(sb.bin('git-credential-credmux'), ['store'], { input: 'protocol=https\nhost=w1.example.com\nusername=alice\npassword=w1-helper\n\n' })),
+        await timed(() =>
+          sb.run(sb.bin('git-credential-credmux'), ['store'], {
+            input: 'protocol=https\nhost=w1.example.com\nusername=alice\npassword=w1-helper\n\n',
+          }),
+        ),
         await timed(() => sb.run(sb.bin('docker-credential-credmux'), ['erase'], { input: 'w2.example.com' })),
         await timed(() => sb.run(sb.bin('keyring'), ['set', 'https://w3.example.com/simple/', 'carol'], { input: 'w3-helper\n' })),
       ];

@@ -85,7 +85,10 @@ describe('docker CLI with credHelpers → credmux', () => {
     const refused = await inspect();
     expect(refused.code, show(refused)).not.toBe(0);
     const refusedLines = await after.lines((l) => l.some((x) => x.status === 401));
-    expect(refusedLines.filter((x) => x.status === 200 && x.uri.includes('/manifests/')), summary(refusedLines).join('\n')).toEqual([]);
+    expect(
+      refusedLines.filter((x) => x.status === 200 && x.uri.includes('/manifests/')),
+      summary(refusedLines).join('\n'),
+    ).toEqual([]);
   });
 
   it('a credential stored by `credmux login` serves docker too', async () => {
@@ -105,8 +108,7 @@ describe('skopeo with credHelpers in --authfile → credmux', () => {
     authfile = join(sb.root, 'auth.json');
     await writeFile(authfile, JSON.stringify({ credHelpers: { [registry.host]: 'credmux' } }));
   });
-  const skopeo = (args: string[], input?: string) =>
-    sb.run('skopeo', ['--insecure-policy', ...args], input === undefined ? {} : { input });
+  const skopeo = (args: string[], input?: string) => sb.run('skopeo', ['--insecure-policy', ...args], input === undefined ? {} : { input });
   const inspect = () => skopeo(['inspect', '--tls-verify=false', '--authfile', authfile, `docker://${registry.imageRef}`]);
 
   it('inspect and copy use the credential stored by `credmux login`; with none stored, inspect fails', async () => {
@@ -122,21 +124,17 @@ describe('skopeo with credHelpers in --authfile → credmux', () => {
     expect(JSON.parse(ok.stdout).Digest).toBe(registry.manifestDigest);
 
     const dest = join(sb.root, 'copy');
-    const copy = await skopeo([
-      'copy',
-      '--src-tls-verify=false',
-      '--src-authfile',
-      authfile,
-      `docker://${registry.imageRef}`,
-      `dir:${dest}`,
-    ]);
+    const copy = await skopeo(['copy', '--src-tls-verify=false', '--src-authfile', authfile, `docker://${registry.imageRef}`, `dir:${dest}`]);
     expect(copy.code, show(copy)).toBe(0);
     expect(existsSync(join(dest, 'manifest.json'))).toBe(true);
 
     const lines = await mark.lines((l) => l.some((x) => x.uri.includes('/blobs/') && x.status === 200 && x.user === USER));
     const log = summary(lines).join('\n');
     expect(aliceReadManifest(lines), log).toBe(true);
-    expect(lines.some((x) => x.uri.includes('/blobs/') && x.status === 200 && x.user === USER), log).toBe(true);
+    expect(
+      lines.some((x) => x.uri.includes('/blobs/') && x.status === 200 && x.user === USER),
+      log,
+    ).toBe(true);
   });
 
   it('skopeo login stores through the helper and logout erases', async () => {

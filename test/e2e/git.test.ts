@@ -50,7 +50,10 @@ describe('git clone/push through git-credential-credmux', () => {
     expect(denied.code, show(denied)).not.toBe(0);
     expect(denied.stderr).toMatch(/terminal prompts disabled|Authentication failed/);
     const deniedLog = await before.lines((l) => l.some((x) => x.status === 401));
-    expect(deniedLog.filter((x) => x.status === 200), summary(deniedLog).join('\n')).toEqual([]);
+    expect(
+      deniedLog.filter((x) => x.status === 200),
+      summary(deniedLog).join('\n'),
+    ).toEqual([]);
 
     await sb.login(server.url, USER, PASSWORD);
 
@@ -60,7 +63,9 @@ describe('git clone/push through git-credential-credmux', () => {
     expect(existsSync(join(sb.root, 'work', 'README'))).toBe(true);
 
     const work = join(sb.root, 'work');
-    const commit = await git(['-c', 'user.name=t', '-c', 'user.email=t@example.invalid', 'commit', '-q', '--allow-empty', '-m', 'via credmux'], { cwd: work });
+    const commit = await git(['-c', 'user.name=t', '-c', 'user.email=t@example.invalid', 'commit', '-q', '--allow-empty', '-m', 'via credmux'], {
+      cwd: work,
+    });
     expect(commit.code, show(commit)).toBe(0);
     const push = await git(['push', '-q', 'origin', 'main'], { cwd: work });
     expect(push.code, show(push)).toBe(0);
@@ -70,7 +75,10 @@ describe('git clone/push through git-credential-credmux', () => {
     expect(authenticatedOk(lines, '/git-upload-pack'), log).toBe(true);
     expect(authenticatedOk(lines, '/git-receive-pack'), log).toBe(true);
     // Everything the server answered with 200 was answered to alice.
-    expect(lines.filter((l) => l.status === 200 && l.user !== USER), log).toEqual([]);
+    expect(
+      lines.filter((l) => l.status === 200 && l.user !== USER),
+      log,
+    ).toEqual([]);
     // git `store`d the credential after each success: still one entry, not a duplicate.
     expect(await sb.listEntries()).toMatchObject([{ url: server.url, username: USER }]);
     // The push really landed.
@@ -107,7 +115,10 @@ describe('git clone/push through git-credential-credmux', () => {
 
     // The server saw alice try, and never let her in.
     const lines = await mark.lines((l) => l.some((x) => x.user === USER && x.status === 401));
-    expect(lines.some((x) => x.user === USER && x.status === 401), summary(lines).join('\n')).toBe(true);
+    expect(
+      lines.some((x) => x.user === USER && x.status === 401),
+      summary(lines).join('\n'),
+    ).toBe(true);
     expect(lines.filter((x) => x.status === 200)).toEqual([]);
 
     // git called `erase` with the rejected password: the bad entry is gone, the other one stays.

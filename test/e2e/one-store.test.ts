@@ -66,7 +66,10 @@ describe('one store, four doors', () => {
     });
     expect(res.status).toBe(200);
     const lines = await mark.lines((l) => l.some((x) => x.user === USER && x.status === 200));
-    expect(lines.some((x) => x.user === USER && x.status === 200), summary(lines).join('\n')).toBe(true);
+    expect(
+      lines.some((x) => x.user === USER && x.status === 200),
+      summary(lines).join('\n'),
+    ).toBe(true);
     // Never downgraded to http.
     expect((await bazel(`http://${registry.host}/v2/`)).headers).toEqual({});
 
@@ -119,6 +122,9 @@ describe('one store, four doors', () => {
     const dk = await sb.run('docker', ['manifest', 'inspect', '--insecure', registry.imageRef]);
     expect(dk.code, show(dk)).toBe(0);
     const lines = await mark.lines((l) => l.filter((x) => x.uri.includes('/manifests/') && x.user === USER && x.status === 200).length >= 2);
-    expect(lines.filter((x) => x.uri.includes('/manifests/') && x.user === USER && x.status === 200).length, summary(lines).join('\n')).toBeGreaterThanOrEqual(2);
+    expect(
+      lines.filter((x) => x.uri.includes('/manifests/') && x.user === USER && x.status === 200).length,
+      summary(lines).join('\n'),
+    ).toBeGreaterThanOrEqual(2);
   });
 });

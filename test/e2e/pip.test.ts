@@ -39,7 +39,18 @@ async function makePipVenv(): Promise<void> {
   venvDir = await mkdtemp(join(tmpdir(), 'credmux-pip26-'));
   await runPlain(machinePython, ['-m', 'venv', '--without-pip', venvDir]);
   venvPython = join(venvDir, 'bin', 'python');
-  await runPlain(machinePython, ['-m', 'pip', '--python', venvPython, 'install', '-q', '--retries', '0', '--disable-pip-version-check', `pip==${PIP_NEW}`]);
+  await runPlain(machinePython, [
+    '-m',
+    'pip',
+    '--python',
+    venvPython,
+    'install',
+    '-q',
+    '--retries',
+    '0',
+    '--disable-pip-version-check',
+    `pip==${PIP_NEW}`,
+  ]);
 }
 
 beforeAll(async () => {
@@ -63,11 +74,19 @@ function pipDownload(python: string, indexUrl: string, provider = 'subprocess') 
   return sb.run(
     python,
     [
-      '-m', 'pip', 'download',
-      '--no-deps', '--no-cache-dir', '--no-input', '--disable-pip-version-check',
-      '--keyring-provider', provider,
-      '--index-url', indexUrl,
-      '-d', join(sb.root, 'dl'),
+      '-m',
+      'pip',
+      'download',
+      '--no-deps',
+      '--no-cache-dir',
+      '--no-input',
+      '--disable-pip-version-check',
+      '--keyring-provider',
+      provider,
+      '--index-url',
+      indexUrl,
+      '-d',
+      join(sb.root, 'dl'),
       `${index.project}==${index.version}`,
     ],
     { timeoutMs: 60_000 },
@@ -95,7 +114,10 @@ describe(`machine pip (23.x): keyring get <index-url> <user>`, () => {
     const denied = await pipDownload(machinePython, url);
     expect(denied.code, show(denied)).not.toBe(0);
     const deniedLog = await m0.lines((l) => l.some((x) => x.status === 401));
-    expect(deniedLog.filter((x) => x.status === 200), summary(deniedLog).join('\n')).toEqual([]);
+    expect(
+      deniedLog.filter((x) => x.status === 200),
+      summary(deniedLog).join('\n'),
+    ).toEqual([]);
 
     await sb.login(index.indexUrl, USER, PASSWORD);
 

@@ -38,8 +38,7 @@ afterAll(async () => {
 });
 
 const basic = (u: string, p: string) => ({ authorization: `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}` });
-const git = (args: string[], cwd?: string) =>
-  sb.run('git', ['-c', 'credential.helper=', ...args], cwd === undefined ? {} : { cwd });
+const git = (args: string[], cwd?: string) => sb.run('git', ['-c', 'credential.helper=', ...args], cwd === undefined ? {} : { cwd });
 
 describe('git server (nginx + fcgiwrap + git http-backend)', () => {
   it('refuses anonymous and wrong-password clones, with 401 in its log', async () => {
@@ -103,7 +102,11 @@ describe('PyPI index (nginx autoindex, auth_basic)', () => {
     expect(await ok.text()).toContain(`href="${pypi.wheelFilename}"`);
     const wheel = await fetch(`${page}${pypi.wheelFilename}`, { headers: basic(USER, PASSWORD) });
     const { createHash } = await import('node:crypto');
-    expect(createHash('sha256').update(Buffer.from(await wheel.arrayBuffer())).digest('hex')).toBe(pypi.wheelSha256);
+    expect(
+      createHash('sha256')
+        .update(Buffer.from(await wheel.arrayBuffer()))
+        .digest('hex'),
+    ).toBe(pypi.wheelSha256);
     const log = await pypi.waitForLog((l) => l.some((x) => x.uri.endsWith('.whl')));
     expect(log.map((x) => [x.user, x.status])).toEqual([
       ['', 401],

@@ -31,13 +31,15 @@ afterAll(async () => {
   await ss?.stop();
 });
 
-const credmux = (env: NodeJS.ProcessEnv, args: string[], input?: string) => sb.run(sb.bin('credmux'), args, { env, ...(input === undefined ? {} : { input }) });
+const credmux = (env: NodeJS.ProcessEnv, args: string[], input?: string) =>
+  sb.run(sb.bin('credmux'), args, { env, ...(input === undefined ? {} : { input }) });
 const login = async (env: NodeJS.ProcessEnv, url: string, user: string, pw: string): Promise<RunResult> => {
   const r = await credmux(env, ['login', url, '--username', user, '--password-stdin'], pw);
   expect(r.code, show(r)).toBe(0);
   return r;
 };
-const gitGet = (env: NodeJS.ProcessEnv, host: string) => sb.run(sb.bin('git-credential-credmux'), ['get'], { env, input: `protocol=https\nhost=${host}\n\n` });
+const gitGet = (env: NodeJS.ProcessEnv, host: string) =>
+  sb.run(sb.bin('git-credential-credmux'), ['get'], { env, input: `protocol=https\nhost=${host}\n\n` });
 
 interface Status {
   running: boolean;
@@ -69,57 +71,64 @@ async function exitedPid(pid: number): Promise<void> {
 }
 
 describe('a daemon started in an ssh session (file store), and a desktop session with a keyring appearing', () => {
-  it('the desktop helpers are never answered from the file store; status and doctor say so; import store moves what is left', { timeout: 90_000 }, async () => {
-    expect((await login(ssh, 'https://s.example.com', 'alice', 'file-pw')).stderr).toContain('file store');
-    await login(ssh, 'https://f.example.com', 'bob', 'file-only-pw');
-    expect((await credmux(ssh, ['daemon', 'start'])).code).toBe(0);
-    expect((await gitGet(ssh, 's.example.com')).stdout).toBe('username=alice\npassword=file-pw\n');
-    const daemon = await status(ssh);
-    expect(daemon.store).toMatchObject({ kind: 'file' });
-    expect((await credmux(ssh, ['daemon', 'status'])).stdout).toMatch(/store: +file store \(/);
+  it(
+    'the desktop helpers are never answered from the file store; status and doctor say so; import store moves what is left',
+    { timeout: 90_000 },
+    async () => {
+      expect((await login(ssh, 'https://s.example.com', 'alice', 'file-pw')).stderr).toContain('file store');
+      await login(ssh, 'https://f.example.com', 'bob', 'file-only-pw');
+      expect((await credmux(ssh, ['daemon', 'start'])).code).toBe(0);
+      expect((await gitGet(ssh, 's.example.com')).stdout).toBe('username=alice\npassword=file-pw\n');
+      const daemon = await status(ssh);
+      expect(daemon.store).toMatchObject({ kind: 'file' });
+      expect((await credmux(ssh, ['daemon', 'status'])).stdout).toMatch(/store: +file store \(/);
 
-    // The desktop session stores to the keychain; its helpers get that, never the daemon's file store.
-    expect((await login(desktop, 'https://s.example.com', 'alice', 'key-pw')).stderr).toContain('OS keychain');
-    const got = await gitGet(desktop, 's.example.com');
-    expect(got.stdout, show(got)).toBe('username=alice\npassword=key-pw\n');
-    expect((await gitGet(desktop, 'f.example.com')).stdout).toBe(''); // not in the keychain
-    const after = await status(ssh);
-    expect(after.pid).toBe(daemon.pid);
-    expect(after.requests!.contextMismatch).toBeGreaterThanOrEqual(2); // asked, and declined
-    expect((await gitGet(ssh, 's.example.com')).stdout).toBe('username=alice\npassword=file-pw\n'); // the ssh session still served
+      // The desktop session stores to the keychain; its helpers get that, never the daemon's file store.
+      expect((await login(desktop, 'https://s.example.com', 'alice', 'key-pw')).stderr).toContain('OS keychain');
+      const got = await gitGet(desktop, 's.example.com');
+      expect(got.stdout, show(got)).toBe('username=alice\npassword=key-pw\n');
+      expect((await gitGet(desktop, 'f.example.com')).stdout).toBe(''); // not in the keychain
+      const after = await status(ssh);
+      expect(after.pid).toBe(daemon.pid);
+      expect(after.requests!.contextMismatch).toBeGreaterThanOrEqual(2); // asked, and declined
+      expect((await gitGet(ssh, 's.example.com')).stdout).toBe('username=alice\npassword=file-pw\n'); // the ssh session still served
 
-    // doctor, from the desktop: the daemon is another environment's, and one credential is left behind.
-    const checks = await doctor(desktop);
-    expect(checks.find((c) => c.area === 'daemon')).toMatchObject({ status: 'warn', summary: expect.stringContaining('another environment') });
-    const left = checks.find((c) => c.area === 'store' && c.status === 'warn');
-    expect(left, JSON.stringify(checks, null, 2)).toMatchObject({ summary: expect.stringMatching(/^1 credential in the file store is not served here/), fix: expect.stringContaining('credmux import store --from file') });
-    expect(left!.details!.join('\n')).toContain('https://f.example.com  bob');
-    expect(JSON.stringify(checks)).not.toMatch(/file-pw|file-only-pw|key-pw/);
+      // doctor, from the desktop: the daemon is another environment's, and one credential is left behind.
+      const checks = await doctor(desktop);
+      expect(checks.find((c) => c.area === 'daemon')).toMatchObject({ status: 'warn', summary: expect.stringContaining('another environment') });
+      const left = checks.find((c) => c.area === 'store' && c.status === 'warn');
+      expect(left, JSON.stringify(checks, null, 2)).toMatchObject({
+        summary: expect.stringMatching(/^1 credential in the file store is not served here/),
+        fix: expect.stringContaining('credmux import store --from file'),
+      });
+      expect(left!.details!.join('\n')).toContain('https://f.example.com  bob');
+      expect(JSON.stringify(checks)).not.toMatch(/file-pw|file-only-pw|key-pw/);
 
-    // import store: a dry run changes nothing; the real one copies bob, keeps alice's keychain password.
-    const dry = await credmux(desktop, ['import', 'store', '--from', 'file', '--dry-run']);
-    expect(dry.code, show(dry)).toBe(6); // the conflict
-    expect(dry.stdout).toMatch(/would import +https:\/\/f\.example\.com {2}bob \(basic\)/);
-    expect(dry.stdout).toMatch(/conflict +https:\/\/s\.example\.com {2}alice \(basic\): a different secret is already stored here; kept it/);
-    expect(dry.stdout).not.toMatch(/file-pw|file-only-pw|key-pw/);
-    expect((await gitGet(desktop, 'f.example.com')).stdout).toBe('');
-    const real = await credmux(desktop, ['import', 'store', '--from', 'file']);
-    expect(real.code, show(real)).toBe(6);
-    expect(real.stdout).toContain('Imported 1, already present 0, conflicts 1.');
-    expect((await gitGet(desktop, 'f.example.com')).stdout).toBe('username=bob\npassword=file-only-pw\n');
-    expect((await gitGet(desktop, 's.example.com')).stdout).toBe('username=alice\npassword=key-pw\n');
-    const again = await credmux(desktop, ['import', 'store', '--from', 'file']);
-    expect(again.stdout).toContain('Imported 0, already present 1, conflicts 1.');
-    // Nothing left behind now but the conflict, which doctor no longer counts (the key is served here).
-    expect((await doctor(desktop)).find((c) => c.area === 'store' && c.status === 'warn')).toBeUndefined();
-    // Importing from the store in use is a usage error that says where to run it instead.
-    const same = await credmux(desktop, ['import', 'store', '--from', 'keychain']);
-    expect(same.code, show(same)).toBe(2);
-    expect(same.stderr).toContain('already uses the OS keychain');
-    expect((await credmux(desktop, ['import', 'store'])).code).not.toBe(0); // --from is required
+      // import store: a dry run changes nothing; the real one copies bob, keeps alice's keychain password.
+      const dry = await credmux(desktop, ['import', 'store', '--from', 'file', '--dry-run']);
+      expect(dry.code, show(dry)).toBe(6); // the conflict
+      expect(dry.stdout).toMatch(/would import +https:\/\/f\.example\.com {2}bob \(basic\)/);
+      expect(dry.stdout).toMatch(/conflict +https:\/\/s\.example\.com {2}alice \(basic\): a different secret is already stored here; kept it/);
+      expect(dry.stdout).not.toMatch(/file-pw|file-only-pw|key-pw/);
+      expect((await gitGet(desktop, 'f.example.com')).stdout).toBe('');
+      const real = await credmux(desktop, ['import', 'store', '--from', 'file']);
+      expect(real.code, show(real)).toBe(6);
+      expect(real.stdout).toContain('Imported 1, already present 0, conflicts 1.');
+      expect((await gitGet(desktop, 'f.example.com')).stdout).toBe('username=bob\npassword=file-only-pw\n');
+      expect((await gitGet(desktop, 's.example.com')).stdout).toBe('username=alice\npassword=key-pw\n');
+      const again = await credmux(desktop, ['import', 'store', '--from', 'file']);
+      expect(again.stdout).toContain('Imported 0, already present 1, conflicts 1.');
+      // Nothing left behind now but the conflict, which doctor no longer counts (the key is served here).
+      expect((await doctor(desktop)).find((c) => c.area === 'store' && c.status === 'warn')).toBeUndefined();
+      // Importing from the store in use is a usage error that says where to run it instead.
+      const same = await credmux(desktop, ['import', 'store', '--from', 'keychain']);
+      expect(same.code, show(same)).toBe(2);
+      expect(same.stderr).toContain('already uses the OS keychain');
+      expect((await credmux(desktop, ['import', 'store'])).code).not.toBe(0); // --from is required
 
-    expect((await credmux(ssh, ['daemon', 'stop'])).code).toBe(0);
-  });
+      expect((await credmux(ssh, ['daemon', 'stop'])).code).toBe(0);
+    },
+  );
 });
 
 describe('a daemon started in the desktop session (keychain), and the keyring going away', () => {
@@ -148,7 +157,7 @@ describe('one session bus, its keyring appearing after the daemon started', () =
     await bus?.stop();
   });
 
-  it('credmux login to the keychain is what the helpers then serve, not the daemon\'s file store', { timeout: 90_000 }, async () => {
+  it("credmux login to the keychain is what the helpers then serve, not the daemon's file store", { timeout: 90_000 }, async () => {
     bus = await startPrivateBus();
     const session = { ...ssh, DBUS_SESSION_BUS_ADDRESS: bus.address };
     await login(ssh, 'https://s.example.com', 'alice', 'file-pw');

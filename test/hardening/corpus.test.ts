@@ -9,7 +9,19 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/dist.js';
 import { inputBytes, loadCorpus, type CorpusCase } from './corpus.js';
-import { cloneHome, daemonExecutable, disposeBuiltSnapshot, secretPiece, SEEDED_SECRETS, seededTemplate, show, snapshotDir, runBytes, sleep, type Home } from './helpers.js';
+import {
+  cloneHome,
+  daemonExecutable,
+  disposeBuiltSnapshot,
+  secretPiece,
+  SEEDED_SECRETS,
+  seededTemplate,
+  show,
+  snapshotDir,
+  runBytes,
+  sleep,
+  type Home,
+} from './helpers.js';
 
 const VERSION = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 const corpus = loadCorpus();
@@ -166,7 +178,12 @@ function exchange(path: string, bytes: Buffer): Promise<unknown[]> {
       s.destroy();
       const text = Buffer.concat(chunks).toString('utf8');
       try {
-        resolve(text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as unknown));
+        resolve(
+          text
+            .split('\n')
+            .filter((l) => l !== '')
+            .map((l) => JSON.parse(l) as unknown),
+        );
       } catch {
         reject(new Error(`a reply is not JSON: ${text.slice(0, 500)}`));
       }

@@ -60,13 +60,17 @@ export function loadCorpus(): CorpusFile[] {
   return readdirSync(CORPUS_DIR)
     .filter((f) => f.endsWith('.json'))
     .sort()
-    .map((f) => ({ area: f.replace(/\.json$/, ''), cases: (JSON.parse(readFileSync(join(CORPUS_DIR, f), 'utf8')) as { cases: CorpusCase[] }).cases }));
+    .map((f) => ({
+      area: f.replace(/\.json$/, ''),
+      cases: (JSON.parse(readFileSync(join(CORPUS_DIR, f), 'utf8')) as { cases: CorpusCase[] }).cases,
+    }));
 }
 
 export function inputBytes(c: InputSpec): Buffer | undefined {
   const given = [c.stdin, c.stdinBase64, c.stdinFill, c.stdinParts].filter((x) => x !== undefined).length;
   if (given > 1) throw new Error('a case gives more than one of stdin, stdinBase64, stdinFill, stdinParts');
-  if (c.stdinParts !== undefined) return Buffer.from(c.stdinParts.map((p) => (typeof p === 'string' ? p : p.repeat.repeat(p.times))).join(''), 'utf8');
+  if (c.stdinParts !== undefined)
+    return Buffer.from(c.stdinParts.map((p) => (typeof p === 'string' ? p : p.repeat.repeat(p.times))).join(''), 'utf8');
   if (c.stdin !== undefined) return Buffer.from(c.stdin, 'utf8');
   if (c.stdinBase64 !== undefined) return Buffer.from(c.stdinBase64, 'base64');
   if (c.stdinFill !== undefined) {

@@ -15,7 +15,20 @@ import { adapters } from '../../src/protocols/index.js';
 import { FileStore } from '../../src/store/file.js';
 import { requireTools, type Entry } from '../helpers/dist.js';
 import { startPrivateBus, squatName, type PrivateBus } from '../store/secret-service.js';
-import { cloneHome, daemonExecutable, disposeBuiltSnapshot, emptyHome, entryPath, SEEDED_SECRETS, seededTemplate, show, sleep, runBytes, type BytesResult, type Home } from './helpers.js';
+import {
+  cloneHome,
+  daemonExecutable,
+  disposeBuiltSnapshot,
+  emptyHome,
+  entryPath,
+  SEEDED_SECRETS,
+  seededTemplate,
+  show,
+  sleep,
+  runBytes,
+  type BytesResult,
+  type Home,
+} from './helpers.js';
 
 let template: Home;
 beforeAll(async () => {
@@ -45,13 +58,68 @@ interface Writer {
 }
 
 const WRITERS: Writer[] = [
-  { name: 'git store', entry: 'git-credential-credmux', argv: ['store'], stdin: `protocol=https\nhost=new.example.com\nusername=u\npassword=${NEW_SECRET}\n\n`, stream: 'stderr', exitCode: 1, prefix: 'credmux: ' },
-  { name: 'git erase', entry: 'git-credential-credmux', argv: ['erase'], stdin: 'protocol=https\nhost=victim.example.com\nusername=alice\n\n', stream: 'stderr', exitCode: 1, prefix: 'credmux: ' },
-  { name: 'docker store', entry: 'docker-credential-credmux', argv: ['store'], stdin: JSON.stringify({ ServerURL: 'new.example.com', Username: 'u', Secret: NEW_SECRET }), stream: 'stdout', exitCode: 1, prefix: 'credmux: ' },
-  { name: 'docker erase', entry: 'docker-credential-credmux', argv: ['erase'], stdin: 'victim.example.com', stream: 'stdout', exitCode: 1, prefix: 'credmux: ' },
-  { name: 'keyring set', entry: 'keyring', argv: ['set', 'https://new.example.com/simple/', 'u'], stdin: `${NEW_SECRET}\n`, stream: 'stderr', exitCode: 1, prefix: 'keyring: ' },
-  { name: 'keyring del', entry: 'keyring', argv: ['del', 'https://victim.example.com/', 'alice'], stream: 'stderr', exitCode: 1, prefix: 'keyring: ' },
-  { name: 'credmux login', entry: 'credmux', argv: ['login', 'https://new.example.com', '--username', 'u', '--password-stdin'], stdin: `${NEW_SECRET}\n`, stream: 'stderr', exitCode: 4, prefix: 'credmux: ' },
+  {
+    name: 'git store',
+    entry: 'git-credential-credmux',
+    argv: ['store'],
+    stdin: `protocol=https\nhost=new.example.com\nusername=u\npassword=${NEW_SECRET}\n\n`,
+    stream: 'stderr',
+    exitCode: 1,
+    prefix: 'credmux: ',
+  },
+  {
+    name: 'git erase',
+    entry: 'git-credential-credmux',
+    argv: ['erase'],
+    stdin: 'protocol=https\nhost=victim.example.com\nusername=alice\n\n',
+    stream: 'stderr',
+    exitCode: 1,
+    prefix: 'credmux: ',
+  },
+  {
+    name: 'docker store',
+    entry: 'docker-credential-credmux',
+    argv: ['store'],
+    stdin: JSON.stringify({ ServerURL: 'new.example.com', Username: 'u', Secret: NEW_SECRET }),
+    stream: 'stdout',
+    exitCode: 1,
+    prefix: 'credmux: ',
+  },
+  {
+    name: 'docker erase',
+    entry: 'docker-credential-credmux',
+    argv: ['erase'],
+    stdin: 'victim.example.com',
+    stream: 'stdout',
+    exitCode: 1,
+    prefix: 'credmux: ',
+  },
+  {
+    name: 'keyring set',
+    entry: 'keyring',
+    argv: ['set', 'https://new.example.com/simple/', 'u'],
+    stdin: `${NEW_SECRET}\n`,
+    stream: 'stderr',
+    exitCode: 1,
+    prefix: 'keyring: ',
+  },
+  {
+    name: 'keyring del',
+    entry: 'keyring',
+    argv: ['del', 'https://victim.example.com/', 'alice'],
+    stream: 'stderr',
+    exitCode: 1,
+    prefix: 'keyring: ',
+  },
+  {
+    name: 'credmux login',
+    entry: 'credmux',
+    argv: ['login', 'https://new.example.com', '--username', 'u', '--password-stdin'],
+    stdin: `${NEW_SECRET}\n`,
+    stream: 'stderr',
+    exitCode: 4,
+    prefix: 'credmux: ',
+  },
   { name: 'credmux logout', entry: 'credmux', argv: ['logout', 'https://victim.example.com'], stream: 'stderr', exitCode: 4, prefix: 'credmux: ' },
 ];
 
@@ -83,10 +151,21 @@ async function inBrokenStore(h: Home, mode: 'ro' | 'full', entry: Entry, argv: s
   try {
     writeFileSync(join(out, 'stdin'), stdin);
     const unshare = process.getuid?.() === 0 ? ['--mount', '--propagation', 'private'] : ['--map-root-user', '--mount', '--propagation', 'private'];
-    const r = await runBytes('/usr/bin/env', ['unshare', ...unshare, 'sh', '-c', NS_SCRIPT, 'ns', h.dataDir, out, mode, entryPath(entry), ...argv], h.env);
-    if (r.code !== 0) throw new Error(`the mount namespace could not be set up (${mode}); these tests need root or unprivileged user namespaces, and unshare/mount from util-linux: ${show(r)}`);
+    const r = await runBytes(
+      '/usr/bin/env',
+      ['unshare', ...unshare, 'sh', '-c', NS_SCRIPT, 'ns', h.dataDir, out, mode, entryPath(entry), ...argv],
+      h.env,
+    );
+    if (r.code !== 0)
+      throw new Error(
+        `the mount namespace could not be set up (${mode}); these tests need root or unprivileged user namespaces, and unshare/mount from util-linux: ${show(r)}`,
+      );
     return {
-      r: { code: Number(readFileSync(join(out, 'code'), 'utf8')), stdout: readFileSync(join(out, 'stdout'), 'utf8'), stderr: readFileSync(join(out, 'stderr'), 'utf8') },
+      r: {
+        code: Number(readFileSync(join(out, 'code'), 'utf8')),
+        stdout: readFileSync(join(out, 'stdout'), 'utf8'),
+        stderr: readFileSync(join(out, 'stderr'), 'utf8'),
+      },
       after: readFileSync(join(out, 'after')),
       listing: readFileSync(join(out, 'ls'), 'utf8').split('\n').filter(Boolean).sort(),
     };
@@ -130,7 +209,9 @@ describe('a store directory that is read-only or full, through every writing ent
       const git = await inBrokenStore(h, mode, 'git-credential-credmux', ['get'], 'protocol=https\nhost=victim.example.com\n\n');
       expect(git.r.stdout, show(git.r)).toBe(ALICE);
       const bazel = await inBrokenStore(h, mode, 'credmux-bazel', ['get'], '{"uri":"https://victim.example.com/x"}');
-      expect(JSON.parse(bazel.r.stdout), show(bazel.r)).toEqual({ headers: { Authorization: [`Basic ${Buffer.from('alice:Victim-S3cret-7f3a9c').toString('base64')}`] } });
+      expect(JSON.parse(bazel.r.stdout), show(bazel.r)).toEqual({
+        headers: { Authorization: [`Basic ${Buffer.from('alice:Victim-S3cret-7f3a9c').toString('base64')}`] },
+      });
       const listed = await inBrokenStore(h, mode, 'credmux', ['list']);
       expect(listed.r.code, show(listed.r)).toBe(0);
       expect(listed.r.stdout).toContain('https://victim.example.com  alice');
@@ -146,11 +227,23 @@ describe('a corrupted credentials file, through each protocol entry and the CLI'
   const GARBAGE = '{"version":1,"entries":[{"url":"https://victim.example.com","username":"alice","kind":"basic","secret":"Corrupt-Kept-S3cret-5';
   const RUNS: Array<{ entry: Entry; argv: string[]; stdin?: string; stream: 'stdout' | 'stderr'; exitCode: number }> = [
     { entry: 'git-credential-credmux', argv: ['get'], stdin: 'protocol=https\nhost=victim.example.com\n\n', stream: 'stderr', exitCode: 1 },
-    { entry: 'git-credential-credmux', argv: ['store'], stdin: `protocol=https\nhost=new.example.com\nusername=u\npassword=${NEW_SECRET}\n\n`, stream: 'stderr', exitCode: 1 },
+    {
+      entry: 'git-credential-credmux',
+      argv: ['store'],
+      stdin: `protocol=https\nhost=new.example.com\nusername=u\npassword=${NEW_SECRET}\n\n`,
+      stream: 'stderr',
+      exitCode: 1,
+    },
     { entry: 'git-credential-credmux', argv: ['erase'], stdin: 'protocol=https\nhost=victim.example.com\n\n', stream: 'stderr', exitCode: 1 },
     { entry: 'credmux-bazel', argv: ['get'], stdin: '{"uri":"https://victim.example.com/"}', stream: 'stderr', exitCode: 1 },
     { entry: 'docker-credential-credmux', argv: ['get'], stdin: 'victim.example.com', stream: 'stdout', exitCode: 1 },
-    { entry: 'docker-credential-credmux', argv: ['store'], stdin: JSON.stringify({ ServerURL: 'new.example.com', Username: 'u', Secret: NEW_SECRET }), stream: 'stdout', exitCode: 1 },
+    {
+      entry: 'docker-credential-credmux',
+      argv: ['store'],
+      stdin: JSON.stringify({ ServerURL: 'new.example.com', Username: 'u', Secret: NEW_SECRET }),
+      stream: 'stdout',
+      exitCode: 1,
+    },
     { entry: 'docker-credential-credmux', argv: ['erase'], stdin: 'victim.example.com', stream: 'stdout', exitCode: 1 },
     { entry: 'docker-credential-credmux', argv: ['list'], stdin: '', stream: 'stdout', exitCode: 1 },
     { entry: 'keyring', argv: ['get', 'https://victim.example.com/', 'alice'], stream: 'stderr', exitCode: 1 },
@@ -158,7 +251,13 @@ describe('a corrupted credentials file, through each protocol entry and the CLI'
     { entry: 'keyring', argv: ['del', 'https://victim.example.com/', 'alice'], stream: 'stderr', exitCode: 1 },
     { entry: 'credmux', argv: ['list'], stream: 'stderr', exitCode: 4 },
     { entry: 'credmux', argv: ['get', 'https://victim.example.com'], stream: 'stderr', exitCode: 4 },
-    { entry: 'credmux', argv: ['login', 'https://new.example.com', '--username', 'u', '--password-stdin'], stdin: `${NEW_SECRET}\n`, stream: 'stderr', exitCode: 4 },
+    {
+      entry: 'credmux',
+      argv: ['login', 'https://new.example.com', '--username', 'u', '--password-stdin'],
+      stdin: `${NEW_SECRET}\n`,
+      stream: 'stderr',
+      exitCode: 4,
+    },
     { entry: 'credmux', argv: ['logout', 'https://victim.example.com'], stream: 'stderr', exitCode: 4 },
   ];
 
@@ -191,7 +290,12 @@ describe('a corrupted credentials file, through each protocol entry and the CLI'
     const h = cloneHome(template);
     try {
       writeFileSync(h.storeFile, '');
-      const r = await runBytes('git-credential-credmux', ['store'], h.env, Buffer.from(`protocol=https\nhost=new.example.com\nusername=u\npassword=${NEW_SECRET}\n\n`));
+      const r = await runBytes(
+        'git-credential-credmux',
+        ['store'],
+        h.env,
+        Buffer.from(`protocol=https\nhost=new.example.com\nusername=u\npassword=${NEW_SECRET}\n\n`),
+      );
       expect(r.code, show(r)).toBe(1);
       expect(r.stderr).toContain('is corrupted (it is empty)');
       expect(readFileSync(h.storeFile, 'utf8')).toBe('');
@@ -232,7 +336,12 @@ describe('a Secret Service that never answers, through CREDMUX_STORE=auto/keycha
   const GETS: Array<{ entry: Entry; argv: string[]; stdin?: string; served: (r: BytesResult) => boolean }> = [
     { entry: 'git-credential-credmux', argv: ['get'], stdin: 'protocol=https\nhost=victim.example.com\n\n', served: (r) => r.stdout === ALICE },
     { entry: 'credmux-bazel', argv: ['get'], stdin: '{"uri":"https://victim.example.com/"}', served: (r) => r.stdout.includes('"Authorization"') },
-    { entry: 'docker-credential-credmux', argv: ['get'], stdin: 'victim.example.com', served: (r) => JSON.parse(r.stdout).Secret === 'Victim-S3cret-7f3a9c' },
+    {
+      entry: 'docker-credential-credmux',
+      argv: ['get'],
+      stdin: 'victim.example.com',
+      served: (r) => JSON.parse(r.stdout).Secret === 'Victim-S3cret-7f3a9c',
+    },
     { entry: 'keyring', argv: ['get', 'https://victim.example.com/simple/', 'alice'], served: (r) => r.stdout === 'Victim-S3cret-7f3a9c\n' },
   ];
 
@@ -251,7 +360,9 @@ describe('a Secret Service that never answers, through CREDMUX_STORE=auto/keycha
         const list = await runBytes('credmux', ['list'], h.env);
         expect(list.code, show(list)).toBe(0);
         const stage = kind === 'a socket that never speaks' ? 'the D-Bus session bus' : 'the Secret Service';
-        expect(list.stdout).toContain(`Store: file store at ${h.storeFile}: ${stage} at ${address.replace(/,guid=.*/, "")} did not answer within 500ms`);
+        expect(list.stdout).toContain(
+          `Store: file store at ${h.storeFile}: ${stage} at ${address.replace(/,guid=.*/, '')} did not answer within 500ms`,
+        );
         expect(list.ms).toBeLessThan(3000);
       } finally {
         h.cleanup();
@@ -296,7 +407,11 @@ describe('the system clock jumping forward and back, for expiring stored credent
       let now = EXP - 3600;
       const store = new FileStore(h.dataDir);
       const engine = createEngine({ store, now: () => now });
-      const stored = await engine.handle({ op: 'store', url: 'https://git.example.com', credential: { kind: 'basic', username: 'u', secret: 'Expiring-S3cret', expiresAt: EXP } });
+      const stored = await engine.handle({
+        op: 'store',
+        url: 'https://git.example.com',
+        credential: { kind: 'basic', username: 'u', secret: 'Expiring-S3cret', expiresAt: EXP },
+      });
       expect(stored).toEqual({ op: 'store', stored: true });
       const bytes = readFileSync(join(h.dataDir, 'credentials.json'));
       const gitAnswer = `username=u\npassword=Expiring-S3cret\npassword_expiry_utc=${EXP}\n`;
@@ -306,7 +421,10 @@ describe('the system clock jumping forward and back, for expiring stored credent
         expect(await ask(engine, 'git', 'protocol=https\nhost=git.example.com\n\n'), `now=${t}`).toBe(gitAnswer);
         expect(await ask(engine, 'bazel', '{"uri":"https://git.example.com/x"}'), `now=${t}`).toBe(bazelAnswer);
         // git stores back what it was served after every fetch: never a rewrite, whatever the clock says.
-        const back = adapters.git.parse(['store'], Buffer.from(`protocol=https\nhost=git.example.com\nusername=u\npassword=Expiring-S3cret\npassword_expiry_utc=${EXP}\n\n`));
+        const back = adapters.git.parse(
+          ['store'],
+          Buffer.from(`protocol=https\nhost=git.example.com\nusername=u\npassword=Expiring-S3cret\npassword_expiry_utc=${EXP}\n\n`),
+        );
         if (back.kind !== 'request') throw new Error('refused');
         expect(await engine.handle(back.request)).toEqual({ op: 'store', stored: false });
         expect(readFileSync(join(h.dataDir, 'credentials.json')).equals(bytes), `now=${t}: the store was rewritten`).toBe(true);
@@ -316,14 +434,18 @@ describe('the system clock jumping forward and back, for expiring stored credent
     }
   });
 
-  it('an expiry beyond what RFC 3339 can write, or a clock at 0, never breaks Bazel\'s answer', async () => {
+  it("an expiry beyond what RFC 3339 can write, or a clock at 0, never breaks Bazel's answer", async () => {
     for (const [expiresAt, now] of [
       [253402300800, 0],
       [-5, 1_700_000_000],
       [Number.MAX_SAFE_INTEGER, 1_700_000_000],
     ] as const) {
       const engine = createEngine({ store: new (await import('../../src/store/memory.js')).MemoryStore(), now: () => now });
-      await engine.handle({ op: 'store', url: 'https://b.example.com', credential: { kind: 'bearer', username: '__token__', secret: 'T0k-x', expiresAt } });
+      await engine.handle({
+        op: 'store',
+        url: 'https://b.example.com',
+        credential: { kind: 'bearer', username: '__token__', secret: 'T0k-x', expiresAt },
+      });
       const out = await ask(engine, 'bazel', '{"uri":"https://b.example.com/"}');
       const body = JSON.parse(out) as { headers: unknown; expires?: string };
       expect(body.headers).toEqual({ Authorization: ['Bearer T0k-x'] });
@@ -371,7 +493,10 @@ describe('the daemon SIGKILLed under load', () => {
         while (next < N) {
           const i = next++;
           const op = i % 3 === 0 ? 'store' : 'get';
-          const stdin = op === 'store' ? `protocol=https\nhost=load${i}.example.com\nusername=u${i}\npassword=Load-S3cret-${i}\n\n` : 'protocol=https\nhost=victim.example.com\n\n';
+          const stdin =
+            op === 'store'
+              ? `protocol=https\nhost=load${i}.example.com\nusername=u${i}\npassword=Load-S3cret-${i}\n\n`
+              : 'protocol=https\nhost=victim.example.com\n\n';
           results.push({ i, r: await runBytes('git-credential-credmux', [op], h.env, Buffer.from(stdin)) });
           // Kill whatever daemon serves, twice, while requests are in flight.
           if ((i === 12 || i === 30) && killed < 2) {
@@ -392,9 +517,16 @@ describe('the daemon SIGKILLed under load', () => {
       const entries = await new FileStore(h.dataDir).list();
       expect(entries).toHaveLength(6 + N / 3);
       for (let i = 0; i < N; i += 3) {
-        expect(entries.find((e) => e.url === `https://load${i}.example.com`), `load${i}`).toMatchObject({ username: `u${i}`, secret: `Load-S3cret-${i}` });
+        expect(
+          entries.find((e) => e.url === `https://load${i}.example.com`),
+          `load${i}`,
+        ).toMatchObject({ username: `u${i}`, secret: `Load-S3cret-${i}` });
       }
-      for (const s of SEEDED_SECRETS.slice(0, 6)) expect(entries.some((e) => e.secret === s), s).toBe(true);
+      for (const s of SEEDED_SECRETS.slice(0, 6))
+        expect(
+          entries.some((e) => e.secret === s),
+          s,
+        ).toBe(true);
 
       // The next request is served by one daemon (a new one), never two.
       const again = await runBytes('git-credential-credmux', ['get'], h.env, Buffer.from('protocol=https\nhost=victim.example.com\n\n'));

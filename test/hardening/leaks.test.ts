@@ -10,7 +10,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { daemonStatus } from '../../src/client/daemon-control.js';
 import type { Entry } from '../helpers/dist.js';
 import { startSecretService, type SecretService } from '../store/secret-service.js';
-import { builtBinDir, builtDistDir, daemonExecutable, disposeBuiltSnapshot, emptyHome, runBytes, secretPiece, show, sleep, type BytesResult, type Home } from './helpers.js';
+import {
+  builtBinDir,
+  builtDistDir,
+  daemonExecutable,
+  disposeBuiltSnapshot,
+  emptyHome,
+  runBytes,
+  secretPiece,
+  show,
+  sleep,
+  type BytesResult,
+  type Home,
+} from './helpers.js';
 import { startProcSampler, type SamplerReport } from './proc-sampler.js';
 
 afterAll(() => disposeBuiltSnapshot());
@@ -81,17 +93,48 @@ const storeFiles = (rel: string) => /^\.local\/share\/credmux\/credentials\.json
 /** `S`: the secret credmux is given on stdin; `A`: a secret the caller puts in an argv URL. */
 function protocolFlows(S: string, A: string): Flow[] {
   return [
-    { name: 'login (password)', entry: 'credmux', argv: ['login', 'https://leak.example.com', '--username', 'alice', '--password-stdin'], stdin: `${S}\n` },
-    { name: 'login (token, wildcard)', entry: 'credmux', argv: ['login', '*.leaktok.example', '--token-stdin', '--username', 'x-access-token'], stdin: `${S}\n` },
-    { name: 'git store', entry: 'git-credential-credmux', argv: ['store'], stdin: `protocol=https\nhost=git.leak.example\nusername=bob\npassword=${S}\n\n` },
+    {
+      name: 'login (password)',
+      entry: 'credmux',
+      argv: ['login', 'https://leak.example.com', '--username', 'alice', '--password-stdin'],
+      stdin: `${S}\n`,
+    },
+    {
+      name: 'login (token, wildcard)',
+      entry: 'credmux',
+      argv: ['login', '*.leaktok.example', '--token-stdin', '--username', 'x-access-token'],
+      stdin: `${S}\n`,
+    },
+    {
+      name: 'git store',
+      entry: 'git-credential-credmux',
+      argv: ['store'],
+      stdin: `protocol=https\nhost=git.leak.example\nusername=bob\npassword=${S}\n\n`,
+    },
     { name: 'git get', entry: 'git-credential-credmux', argv: ['get'], stdin: 'protocol=https\nhost=git.leak.example\n\n', answers: true },
-    { name: 'git get (bearer, authtype)', entry: 'git-credential-credmux', argv: ['get'], stdin: 'capability[]=authtype\nprotocol=https\nhost=a.leaktok.example\n\n', answers: true },
-    { name: 'docker store', entry: 'docker-credential-credmux', argv: ['store'], stdin: JSON.stringify({ ServerURL: 'registry.leak.example:5000', Username: 'carol', Secret: S }) },
+    {
+      name: 'git get (bearer, authtype)',
+      entry: 'git-credential-credmux',
+      argv: ['get'],
+      stdin: 'capability[]=authtype\nprotocol=https\nhost=a.leaktok.example\n\n',
+      answers: true,
+    },
+    {
+      name: 'docker store',
+      entry: 'docker-credential-credmux',
+      argv: ['store'],
+      stdin: JSON.stringify({ ServerURL: 'registry.leak.example:5000', Username: 'carol', Secret: S }),
+    },
     { name: 'docker get', entry: 'docker-credential-credmux', argv: ['get'], stdin: 'registry.leak.example:5000', answers: true },
     { name: 'docker list', entry: 'docker-credential-credmux', argv: ['list'], stdin: 'unused' },
     { name: 'keyring set', entry: 'keyring', argv: ['set', 'https://pypi.leak.example/simple/', 'dave'], stdin: `${S}\n` },
     { name: 'keyring get', entry: 'keyring', argv: ['get', 'https://pypi.leak.example/simple/', 'dave'], answers: true },
-    { name: 'keyring get (creds, json)', entry: 'keyring', argv: ['--mode', 'creds', '--output', 'json', 'get', 'https://pypi.leak.example/simple/'], answers: true },
+    {
+      name: 'keyring get (creds, json)',
+      entry: 'keyring',
+      argv: ['--mode', 'creds', '--output', 'json', 'get', 'https://pypi.leak.example/simple/'],
+      answers: true,
+    },
     // Bazel's answer is the Authorization header (base64 for Basic): never the raw secret on stdout.
     { name: 'bazel get (basic)', entry: 'credmux-bazel', argv: ['get'], stdin: '{"uri":"https://leak.example.com/x"}' },
     { name: 'list', entry: 'credmux', argv: ['list'] },
@@ -99,22 +142,77 @@ function protocolFlows(S: string, A: string): Flow[] {
     { name: 'get without --show-secret', entry: 'credmux', argv: ['get', 'https://leak.example.com'] },
     { name: 'get --json without --show-secret', entry: 'credmux', argv: ['get', 'https://leak.example.com', '--json'] },
     // Error paths with the secret in the input.
-    { name: 'git store to a bad port', entry: 'git-credential-credmux', argv: ['store'], stdin: `protocol=https\nhost=git.leak.example:99999\nusername=bob\npassword=${S}\n\n` },
-    { name: 'git store with a CR-smuggled line', entry: 'git-credential-credmux', argv: ['store'], stdin: `protocol=https\nhost=git.leak.example\nusername=bob\npassword=${S}\rhost=x\n\n` },
-    { name: 'git url= with the secret as password, bad host', entry: 'git-credential-credmux', argv: ['get'], stdin: `url=https://bob:${S}@bad host.example/\n\n` },
-    { name: 'docker store, truncated JSON', entry: 'docker-credential-credmux', argv: ['store'], stdin: `{"ServerURL":"x.leak.example","Username":"u","Secret":"${S}` },
-    { name: 'docker store, secret in the server URL', entry: 'docker-credential-credmux', argv: ['store'], stdin: JSON.stringify({ ServerURL: `https://u:${S}@x.leak.example`, Username: 'u', Secret: 'x' }) },
-    { name: 'docker store, duplicate key', entry: 'docker-credential-credmux', argv: ['store'], stdin: `{"ServerURL":"x.leak.example","Username":"u","Secret":"${S}","Secret":"${S}"}` },
+    {
+      name: 'git store to a bad port',
+      entry: 'git-credential-credmux',
+      argv: ['store'],
+      stdin: `protocol=https\nhost=git.leak.example:99999\nusername=bob\npassword=${S}\n\n`,
+    },
+    {
+      name: 'git store with a CR-smuggled line',
+      entry: 'git-credential-credmux',
+      argv: ['store'],
+      stdin: `protocol=https\nhost=git.leak.example\nusername=bob\npassword=${S}\rhost=x\n\n`,
+    },
+    {
+      name: 'git url= with the secret as password, bad host',
+      entry: 'git-credential-credmux',
+      argv: ['get'],
+      stdin: `url=https://bob:${S}@bad host.example/\n\n`,
+    },
+    {
+      name: 'docker store, truncated JSON',
+      entry: 'docker-credential-credmux',
+      argv: ['store'],
+      stdin: `{"ServerURL":"x.leak.example","Username":"u","Secret":"${S}`,
+    },
+    {
+      name: 'docker store, secret in the server URL',
+      entry: 'docker-credential-credmux',
+      argv: ['store'],
+      stdin: JSON.stringify({ ServerURL: `https://u:${S}@x.leak.example`, Username: 'u', Secret: 'x' }),
+    },
+    {
+      name: 'docker store, duplicate key',
+      entry: 'docker-credential-credmux',
+      argv: ['store'],
+      stdin: `{"ServerURL":"x.leak.example","Username":"u","Secret":"${S}","Secret":"${S}"}`,
+    },
     { name: 'keyring set to a javascript: service', entry: 'keyring', argv: ['set', 'javascript:alert(1)', 'u'], stdin: `${S}\n` },
     { name: 'keyring del, secret in the service userinfo', entry: 'keyring', argv: ['del', `https://u:${A}@nothing.leak.example/`, 'u'] },
-    { name: 'keyring set, empty stdin, secret in the service userinfo', entry: 'keyring', argv: ['set', `https://u:${A}@x.leak.example/`, 'u'], stdin: '' },
+    {
+      name: 'keyring set, empty stdin, secret in the service userinfo',
+      entry: 'keyring',
+      argv: ['set', `https://u:${A}@x.leak.example/`, 'u'],
+      stdin: '',
+    },
     { name: 'login to ftp://', entry: 'credmux', argv: ['login', 'ftp://x.leak.example', '--username', 'u', '--password-stdin'], stdin: `${S}\n` },
-    { name: 'login with the secret in the URL, bad port', entry: 'credmux', argv: ['login', `https://u:${A}@x.leak.example:0`, '--username', 'u', '--password-stdin'], stdin: 'pw\n' },
-    { name: 'login, secret on two lines', entry: 'credmux', argv: ['login', 'https://x.leak.example', '--username', 'u', '--password-stdin'], stdin: `${S}\n${S}\n` },
-    { name: 'bazel uri with the secret as password, bad port', entry: 'credmux-bazel', argv: ['get'], stdin: JSON.stringify({ uri: `https://u:${S}@leak.example.com:99999/` }) },
+    {
+      name: 'login with the secret in the URL, bad port',
+      entry: 'credmux',
+      argv: ['login', `https://u:${A}@x.leak.example:0`, '--username', 'u', '--password-stdin'],
+      stdin: 'pw\n',
+    },
+    {
+      name: 'login, secret on two lines',
+      entry: 'credmux',
+      argv: ['login', 'https://x.leak.example', '--username', 'u', '--password-stdin'],
+      stdin: `${S}\n${S}\n`,
+    },
+    {
+      name: 'bazel uri with the secret as password, bad port',
+      entry: 'credmux-bazel',
+      argv: ['get'],
+      stdin: JSON.stringify({ uri: `https://u:${S}@leak.example.com:99999/` }),
+    },
     { name: 'bazel, not JSON around the secret', entry: 'credmux-bazel', argv: ['get'], stdin: `{"uri": ${S}}` },
     // Erase at the end, with the secret as the filter.
-    { name: 'git erase', entry: 'git-credential-credmux', argv: ['erase'], stdin: `protocol=https\nhost=git.leak.example\nusername=bob\npassword=${S}\n\n` },
+    {
+      name: 'git erase',
+      entry: 'git-credential-credmux',
+      argv: ['erase'],
+      stdin: `protocol=https\nhost=git.leak.example\nusername=bob\npassword=${S}\n\n`,
+    },
     { name: 'docker erase', entry: 'docker-credential-credmux', argv: ['erase'], stdin: 'registry.leak.example:5000' },
     { name: 'keyring del', entry: 'keyring', argv: ['del', 'https://pypi.leak.example/simple/', 'dave'] },
   ];
@@ -127,23 +225,35 @@ function checkAnswers(results: Map<string, BytesResult>, S: string): void {
   expect(results.get('git get (bearer, authtype)')!.stdout).toBe(`capability[]=authtype\nauthtype=Bearer\ncredential=${S}\n`);
   expect(JSON.parse(results.get('docker get')!.stdout)).toEqual({ ServerURL: 'registry.leak.example:5000', Username: 'carol', Secret: S });
   expect(results.get('keyring get')!.stdout).toBe(`${S}\n`);
-  expect(JSON.parse(results.get('bazel get (basic)')!.stdout).headers.Authorization).toEqual([`Basic ${Buffer.from(`alice:${S}`).toString('base64')}`]);
+  expect(JSON.parse(results.get('bazel get (basic)')!.stdout).headers.Authorization).toEqual([
+    `Basic ${Buffer.from(`alice:${S}`).toString('base64')}`,
+  ]);
   expect(results.get('list')!.stdout).toContain('https://leak.example.com  alice');
   expect(results.get('get without --show-secret')!.stdout).toContain('******** (add --show-secret to print it)');
   for (const name of ['git erase', 'docker erase', 'keyring del']) expect(results.get(name)!.code, name).toBe(0);
-  for (const name of ['git store to a bad port', 'docker store, truncated JSON', 'keyring set to a javascript: service', 'login to ftp://', 'bazel uri with the secret as password, bad port']) {
+  for (const name of [
+    'git store to a bad port',
+    'docker store, truncated JSON',
+    'keyring set to a javascript: service',
+    'login to ftp://',
+    'bazel uri with the secret as password, bad port',
+  ]) {
     const r = results.get(name)!;
     expect(r.stdout + r.stderr, `${name} said why`).not.toBe('');
   }
 }
 
 describe('no secret leaks: file store, helpers resolving in process', () => {
-  it('login, every protocol\'s get/store/erase, list, get, and error paths with the secret in the input', async () => {
+  it("login, every protocol's get/store/erase, list, get, and error paths with the secret in the input", async () => {
     const S = `${randomBytes(8).toString('hex')}-Leak-Canary`;
     const A = `${randomBytes(8).toString('hex')}-Argv-Canary`;
     const h = emptyHome('leak');
     builtBinDir();
-    const sampler = startProcSampler([S, A], ['git-credential-credmux', 'docker-credential-credmux', 'credmux-bazel'], [builtDistDir(), KEYCHAIN_AGENT_MARKER]);
+    const sampler = startProcSampler(
+      [S, A],
+      ['git-credential-credmux', 'docker-credential-credmux', 'credmux-bazel'],
+      [builtDistDir(), KEYCHAIN_AGENT_MARKER],
+    );
     try {
       const results = await runFlows(h, [S, A], protocolFlows(S, A));
       checkAnswers(results, S);
@@ -164,7 +274,9 @@ describe('no secret leaks: file store, helpers resolving in process', () => {
     const h = emptyHome('leak-bad');
     try {
       mkdirSync(h.dataDir, { recursive: true, mode: 0o700 });
-      writeFileSync(h.storeFile, `{"version":1,"entries":[{"url":"https://leak.example.com","username":"u","kind":"basic","secret":"${S}"}`, { mode: 0o600 });
+      writeFileSync(h.storeFile, `{"version":1,"entries":[{"url":"https://leak.example.com","username":"u","kind":"basic","secret":"${S}"}`, {
+        mode: 0o600,
+      });
       const probes: Flow[] = [
         { name: 'git get', entry: 'git-credential-credmux', argv: ['get'], stdin: 'protocol=https\nhost=leak.example.com\n\n' },
         { name: 'docker get', entry: 'docker-credential-credmux', argv: ['get'], stdin: 'leak.example.com' },
@@ -207,14 +319,22 @@ describe('no secret leaks: through the daemon, and through the OS keychain', () 
   async function daemonRun(store: 'file' | 'keychain'): Promise<void> {
     const S = `${randomBytes(8).toString('hex')}-Leak-Canary`;
     const A = `${randomBytes(8).toString('hex')}-Argv-Canary`;
-    const h = emptyHome(`leak-d-${store}`, { CREDMUX_STORE: store, CREDMUX_IDLE_TIMEOUT: '60', DBUS_SESSION_BUS_ADDRESS: ss.env.DBUS_SESSION_BUS_ADDRESS! });
+    const h = emptyHome(`leak-d-${store}`, {
+      CREDMUX_STORE: store,
+      CREDMUX_IDLE_TIMEOUT: '60',
+      DBUS_SESSION_BUS_ADDRESS: ss.env.DBUS_SESSION_BUS_ADDRESS!,
+    });
     delete h.env.CREDMUX_DAEMON; // helpers spawn the daemon next to them
     const daemonBin = daemonExecutable().path;
     const sampler = startProcSampler([S, A], [daemonBin, KEYCHAIN_AGENT_MARKER], [builtDistDir(), KEYCHAIN_AGENT_MARKER]);
     let daemonPid: number | undefined;
     try {
       // A store and a get first: a store that cannot serve at all fails here, fast.
-      const first = await runFlows(h, [S, A], protocolFlows(S, A).filter((f) => f.name === 'git store' || f.name === 'git get'));
+      const first = await runFlows(
+        h,
+        [S, A],
+        protocolFlows(S, A).filter((f) => f.name === 'git store' || f.name === 'git get'),
+      );
       expect(first.get('git get')!.stdout, show(first.get('git store')!)).toBe(`username=bob\npassword=${S}\n`);
       const results = await runFlows(h, [S, A], protocolFlows(S, A));
       checkAnswers(results, S);
@@ -240,7 +360,11 @@ describe('no secret leaks: through the daemon, and through the OS keychain', () 
       const log = join(h.stateDir, 'daemon.log');
       expect(existsSync(log), 'the daemon logs under $XDG_STATE_HOME/credmux').toBe(true);
       expect(readFileSync(log, 'utf8')).toMatch(/request failed/); // the error paths were logged…
-      for (const x of [S, A]) expect(filesContaining(h.stateDir, x, () => false), '…without the secret').toEqual([]);
+      for (const x of [S, A])
+        expect(
+          filesContaining(h.stateDir, x, () => false),
+          '…without the secret',
+        ).toEqual([]);
       expect(filesContaining(h.home, S, storeFiles)).toEqual([]);
       expect(filesContaining(h.home, A, () => false)).toEqual([]);
     } finally {
@@ -259,14 +383,24 @@ describe('no secret leaks: through the daemon, and through the OS keychain', () 
     const sampler = startProcSampler([S], [KEYCHAIN_AGENT_MARKER], [builtDistDir(), KEYCHAIN_AGENT_MARKER]);
     try {
       const flows: Flow[] = [
-        { name: 'login (password)', entry: 'credmux', argv: ['login', 'https://leak.example.com', '--username', 'alice', '--password-stdin'], stdin: `${S}\n` },
+        {
+          name: 'login (password)',
+          entry: 'credmux',
+          argv: ['login', 'https://leak.example.com', '--username', 'alice', '--password-stdin'],
+          stdin: `${S}\n`,
+        },
         { name: 'login (token)', entry: 'credmux', argv: ['login', '*.leaktok.example', '--token-stdin'], stdin: `${S}\n` },
         { name: 'list', entry: 'credmux', argv: ['list'] },
         { name: 'list --json', entry: 'credmux', argv: ['list', '--json'] },
         { name: 'get', entry: 'credmux', argv: ['get', 'https://leak.example.com/x'] },
         { name: 'get --json', entry: 'credmux', argv: ['get', 'https://a.leaktok.example', '--json'] },
         { name: 'get --show-secret', entry: 'credmux', argv: ['get', 'https://leak.example.com/x', '--show-secret'], answers: true },
-        { name: 'login to ftp://', entry: 'credmux', argv: ['login', 'ftp://x.leak.example', '--username', 'u', '--password-stdin'], stdin: `${S}\n` },
+        {
+          name: 'login to ftp://',
+          entry: 'credmux',
+          argv: ['login', 'ftp://x.leak.example', '--username', 'u', '--password-stdin'],
+          stdin: `${S}\n`,
+        },
         { name: 'logout', entry: 'credmux', argv: ['logout', 'https://leak.example.com'] },
       ];
       const results = await runFlows(h, S, flows);

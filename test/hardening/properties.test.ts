@@ -8,7 +8,7 @@ import { parseConfig } from '../../src/engine/config.js';
 import { createEngine } from '../../src/engine/engine.js';
 import { CredmuxError, type Credential, type EngineResult, type ProtocolAdapter } from '../../src/model/types.js';
 import { formatPattern, parsePattern, parseRequest } from '../../src/model/url.js';
-import { decodeClientLine, decodeDaemonLine, encode, LineSplitter, PROTOCOL_VERSION, type ClientMessage } from '../../src/ipc/codec.js';
+import { decodeClientLine, decodeDaemonLine, encode, LineSplitter, PROTOCOL_VERSION } from '../../src/ipc/codec.js';
 import { adapters } from '../../src/protocols/index.js';
 import { findDuplicateKey } from '../../src/formats/json.js';
 import { MemoryStore } from '../../src/store/memory.js';
@@ -23,9 +23,36 @@ const anyText = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.string({
 /** Text shaped like each protocol's input, with hostile characters mixed in. */
 const gitLine = fc
   .tuple(
-    fc.constantFrom('protocol', 'host', 'path', 'username', 'password', 'url', 'capability[]', 'authtype', 'credential', 'ephemeral', 'password_expiry_utc', 'wwwauth[]', 'x', ''),
+    fc.constantFrom(
+      'protocol',
+      'host',
+      'path',
+      'username',
+      'password',
+      'url',
+      'capability[]',
+      'authtype',
+      'credential',
+      'ephemeral',
+      'password_expiry_utc',
+      'wwwauth[]',
+      'x',
+      '',
+    ),
     fc.oneof(
-      fc.constantFrom('https', 'http', 'example.com', 'evil.net@example.com', 'https://u:p@example.com/x', 'a\rhost=b', 'a\0b', '*.example.com', '', 'bearer', '1'),
+      fc.constantFrom(
+        'https',
+        'http',
+        'example.com',
+        'evil.net@example.com',
+        'https://u:p@example.com/x',
+        'a\rhost=b',
+        'a\0b',
+        '*.example.com',
+        '',
+        'bearer',
+        '1',
+      ),
       fc.string({ unit: fc.constantFrom(...'abc.:/@%*\\?#\r\0 =-0123456789'.split('')), maxLength: 20 }),
     ),
     fc.constantFrom('\n', '\r\n', '\r', ''),
@@ -39,13 +66,49 @@ const gitStdin = fc.oneof(
 const jsonish = fc.oneof(
   fc.json().map((s) => Buffer.from(s, 'utf8')),
   fc
-    .record({ uri: fc.oneof(fc.webUrl(), anyText, fc.jsonValue()), ServerURL: fc.oneof(fc.domain(), anyText, fc.jsonValue()), Username: anyText, Secret: anyText }, { requiredKeys: [] })
+    .record(
+      {
+        uri: fc.oneof(fc.webUrl(), anyText, fc.jsonValue()),
+        ServerURL: fc.oneof(fc.domain(), anyText, fc.jsonValue()),
+        Username: anyText,
+        Secret: anyText,
+      },
+      { requiredKeys: [] },
+    )
     .map((o) => Buffer.from(JSON.stringify(o), 'utf8')),
-  fc.constantFrom('{"uri":"a","uri":"b"}', '{"__proto__":{"uri":"https://x"}}', '[[[[', '{"ServerURL":"x","serverurl":"y"}').map((s) => Buffer.from(s)),
+  fc
+    .constantFrom('{"uri":"a","uri":"b"}', '{"__proto__":{"uri":"https://x"}}', '[[[[', '{"ServerURL":"x","serverurl":"y"}')
+    .map((s) => Buffer.from(s)),
   bytes,
 );
 const argvItem = fc.oneof(
-  fc.constantFrom('get', 'set', 'del', 'diagnose', 'store', 'erase', 'list', 'capability', '--mode', 'creds', '--output', 'json', '-p', '-b', '--', '-', '--mode=creds', '-h', '--disable', '--list-backends', '--print-completion', 'bash', '--keyring', '-bx', '--output=plain'),
+  fc.constantFrom(
+    'get',
+    'set',
+    'del',
+    'diagnose',
+    'store',
+    'erase',
+    'list',
+    'capability',
+    '--mode',
+    'creds',
+    '--output',
+    'json',
+    '-p',
+    '-b',
+    '--',
+    '-',
+    '--mode=creds',
+    '-h',
+    '--disable',
+    '--list-backends',
+    '--print-completion',
+    'bash',
+    '--keyring',
+    '-bx',
+    '--output=plain',
+  ),
   fc.webUrl(),
   anyText,
 );
@@ -53,15 +116,30 @@ const argv = fc.array(argvItem, { maxLength: 6 });
 
 /** A result for format(): every shape the engine can return. */
 const credential: fc.Arbitrary<Credential> = fc.record(
-  { kind: fc.constantFrom('basic', 'bearer'), username: anyText, secret: anyText, expiresAt: fc.oneof(fc.integer(), fc.double()), oauthRefreshToken: anyText },
+  {
+    kind: fc.constantFrom('basic', 'bearer'),
+    username: anyText,
+    secret: anyText,
+    expiresAt: fc.oneof(fc.integer(), fc.double()),
+    oauthRefreshToken: anyText,
+  },
   { requiredKeys: ['kind', 'username', 'secret'] },
 ) as fc.Arbitrary<Credential>;
 const engineResult: fc.Arbitrary<EngineResult> = fc.oneof(
   fc.record({ op: fc.constant('get' as const), credential: fc.option(credential, { nil: null }) }),
   fc.record({ op: fc.constant('store' as const), stored: fc.boolean() }),
   fc.record({ op: fc.constant('erase' as const), removed: fc.nat() }),
-  fc.record({ op: fc.constant('list' as const), entries: fc.array(fc.record({ url: anyText, username: anyText, kind: fc.constantFrom('basic' as const, 'bearer' as const) }), { maxLength: 4 }) }),
-  fc.record({ op: fc.constant('error' as const), error: fc.record({ code: fc.constantFrom('bad-request' as const, 'bad-url' as const, 'config' as const, 'store' as const, 'source' as const, 'internal' as const), message: anyText }) }),
+  fc.record({
+    op: fc.constant('list' as const),
+    entries: fc.array(fc.record({ url: anyText, username: anyText, kind: fc.constantFrom('basic' as const, 'bearer' as const) }), { maxLength: 4 }),
+  }),
+  fc.record({
+    op: fc.constant('error' as const),
+    error: fc.record({
+      code: fc.constantFrom('bad-request' as const, 'bad-url' as const, 'config' as const, 'store' as const, 'source' as const, 'internal' as const),
+      message: anyText,
+    }),
+  }),
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -72,7 +150,14 @@ describe('every protocol adapter answers any input with a request or a reply, ne
     ['git', fc.oneof(fc.constantFrom(['get'], ['store'], ['erase'], ['capability']), argv), gitStdin],
     ['docker', fc.oneof(fc.constantFrom(['get'], ['store'], ['erase'], ['list']), argv), fc.oneof(jsonish, gitStdin)],
     ['bazel', fc.oneof(fc.constant(['get']), argv), jsonish],
-    ['keyring', argv, fc.oneof(bytes, anyText.map((s) => Buffer.from(s)))],
+    [
+      'keyring',
+      argv,
+      fc.oneof(
+        bytes,
+        anyText.map((s) => Buffer.from(s)),
+      ),
+    ],
   ];
   for (const [name, args, stdin] of cases) {
     const adapter = adapters[name] as ProtocolAdapter;
@@ -144,15 +229,37 @@ describe('every other parser throws nothing but its typed error', () => {
     }
   };
   it('URL requests and patterns: CredmuxError(bad-url) or a result', () => {
-    const urlish = fc.oneof(anyText, fc.webUrl({ withQueryParameters: true, withFragments: true }), fc.string({ unit: fc.constantFrom(...'htps:/\\@[]*.%25?#09aex-:'.split('')) }));
-    fc.assert(fc.property(urlish, (s) => (onlyBadUrl(parseRequest)(s), onlyBadUrl(parsePattern)(s))), RUNS);
+    const urlish = fc.oneof(
+      anyText,
+      fc.webUrl({ withQueryParameters: true, withFragments: true }),
+      fc.string({ unit: fc.constantFrom(...'htps:/\\@[]*.%25?#09aex-:'.split('')) }),
+    );
+    fc.assert(
+      fc.property(urlish, (s) => (onlyBadUrl(parseRequest)(s), onlyBadUrl(parsePattern)(s))),
+      RUNS,
+    );
   });
 
   it('config JSON: CredmuxError(config) or a config', () => {
     const configText = fc.oneof(
       fc.json(),
       anyText,
-      fc.record({ rules: fc.array(fc.record({ id: anyText, match: fc.oneof(anyText, fc.domain()), username: anyText, source: fc.oneof(fc.jsonValue(), fc.constant({ type: 'netrc' }), fc.record({ type: fc.constant('env'), var: anyText })) }, { requiredKeys: [] }), { maxLength: 3 }) }).map((c) => JSON.stringify(c)),
+      fc
+        .record({
+          rules: fc.array(
+            fc.record(
+              {
+                id: anyText,
+                match: fc.oneof(anyText, fc.domain()),
+                username: anyText,
+                source: fc.oneof(fc.jsonValue(), fc.constant({ type: 'netrc' }), fc.record({ type: fc.constant('env'), var: anyText })),
+              },
+              { requiredKeys: [] },
+            ),
+            { maxLength: 3 },
+          ),
+        })
+        .map((c) => JSON.stringify(c)),
     );
     fc.assert(
       fc.property(configText, (text) => {
@@ -168,28 +275,39 @@ describe('every other parser throws nothing but its typed error', () => {
 
   it('daemon codec: any line decodes to a message or a well-formed error reply; any chunking splits the same lines', () => {
     fc.assert(
-      fc.property(fc.oneof(anyText, fc.json(), jsonish.map((b) => b.toString('utf8'))), (line) => {
-        const d = decodeClientLine(line, '0.0.0');
-        expect(['empty', 'request', 'control', 'invalid']).toContain(d.kind);
-        if (d.kind === 'invalid') expect(decodeDaemonLine(encode(d.reply).slice(0, -1))).toEqual(d.reply);
-        decodeDaemonLine(line); // never throws
-      }),
+      fc.property(
+        fc.oneof(
+          anyText,
+          fc.json(),
+          jsonish.map((b) => b.toString('utf8')),
+        ),
+        (line) => {
+          const d = decodeClientLine(line, '0.0.0');
+          expect(['empty', 'request', 'control', 'invalid']).toContain(d.kind);
+          if (d.kind === 'invalid') expect(decodeDaemonLine(encode(d.reply).slice(0, -1))).toEqual(d.reply);
+          decodeDaemonLine(line); // never throws
+        },
+      ),
       RUNS,
     );
     fc.assert(
-      fc.property(fc.array(fc.string({ unit: fc.constantFrom('a', 'é', '{', '\r', '😀') }), { maxLength: 6 }), fc.array(fc.nat(40), { maxLength: 8 }), (lines, cuts) => {
-        const whole = Buffer.from(lines.map((l) => `${l}\n`).join(''), 'utf8');
-        const splitter = new LineSplitter(1 << 20);
-        const got: unknown[] = [];
-        let at = 0;
-        for (const c of [...cuts, whole.length]) {
-          const end = Math.min(whole.length, at + c);
-          got.push(...splitter.push(whole.subarray(at, end)));
-          at = end;
-        }
-        got.push(...splitter.push(whole.subarray(at)));
-        expect(got).toEqual(lines.map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l)));
-      }),
+      fc.property(
+        fc.array(fc.string({ unit: fc.constantFrom('a', 'é', '{', '\r', '😀') }), { maxLength: 6 }),
+        fc.array(fc.nat(40), { maxLength: 8 }),
+        (lines, cuts) => {
+          const whole = Buffer.from(lines.map((l) => `${l}\n`).join(''), 'utf8');
+          const splitter = new LineSplitter(1 << 20);
+          const got: unknown[] = [];
+          let at = 0;
+          for (const c of [...cuts, whole.length]) {
+            const end = Math.min(whole.length, at + c);
+            got.push(...splitter.push(whole.subarray(at, end)));
+            at = end;
+          }
+          got.push(...splitter.push(whole.subarray(at)));
+          expect(got).toEqual(lines.map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l)));
+        },
+      ),
       RUNS,
     );
   });
@@ -202,19 +320,30 @@ describe('format ∘ parse round-trips', () => {
   const value = fc.string({ unit: fc.constantFrom(...Array.from('ab =:@/%\\*é😀\t')), maxLength: 12 });
   it('git attributes: what a store sends comes back from get exactly, on a fresh engine', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.domain(), value, value, fc.option(fc.integer({ min: 1, max: 2 ** 40 }), { nil: undefined }), async (host, username, password, expiry) => {
-        const engine = createEngine({ store: new MemoryStore(), now: () => 1_000 });
-        const attrs = `protocol=https\nhost=${host}\nusername=${username}\npassword=${password}\n${expiry ? `password_expiry_utc=${expiry}\n` : ''}\n`;
-        const stored = adapters.git.parse(['store'], Buffer.from(attrs));
-        expect(stored.kind).toBe('request');
-        if (stored.kind !== 'request') return;
-        expect(adapters.git.format(stored.ctx, await engine.handle(stored.request))).toEqual({ stdout: '', stderr: '', exitCode: 0 });
-        const got = adapters.git.parse(['get'], Buffer.from(`protocol=https\nhost=${host}\n\n`));
-        if (got.kind !== 'request') throw new Error('get refused');
-        const out = adapters.git.format(got.ctx, await engine.handle(got.request));
-        const back = Object.fromEntries(out.stdout.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-        expect(back).toEqual({ username, password, ...(expiry ? { password_expiry_utc: String(expiry) } : {}) });
-      }),
+      fc.asyncProperty(
+        fc.domain(),
+        value,
+        value,
+        fc.option(fc.integer({ min: 1, max: 2 ** 40 }), { nil: undefined }),
+        async (host, username, password, expiry) => {
+          const engine = createEngine({ store: new MemoryStore(), now: () => 1_000 });
+          const attrs = `protocol=https\nhost=${host}\nusername=${username}\npassword=${password}\n${expiry ? `password_expiry_utc=${expiry}\n` : ''}\n`;
+          const stored = adapters.git.parse(['store'], Buffer.from(attrs));
+          expect(stored.kind).toBe('request');
+          if (stored.kind !== 'request') return;
+          expect(adapters.git.format(stored.ctx, await engine.handle(stored.request))).toEqual({ stdout: '', stderr: '', exitCode: 0 });
+          const got = adapters.git.parse(['get'], Buffer.from(`protocol=https\nhost=${host}\n\n`));
+          if (got.kind !== 'request') throw new Error('get refused');
+          const out = adapters.git.format(got.ctx, await engine.handle(got.request));
+          const back = Object.fromEntries(
+            out.stdout
+              .split('\n')
+              .filter(Boolean)
+              .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+          );
+          expect(back).toEqual({ username, password, ...(expiry ? { password_expiry_utc: String(expiry) } : {}) });
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -238,7 +367,13 @@ describe('format ∘ parse round-trips', () => {
 
   it('URL patterns: parsePattern(formatPattern(p)) is p, for patterns built from parts', () => {
     const pattern = fc
-      .tuple(fc.constantFrom('https', 'http'), fc.boolean(), fc.domain(), fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined }), fc.array(fc.stringMatching(/^[a-z0-9._~-]{1,6}$/), { maxLength: 3 }))
+      .tuple(
+        fc.constantFrom('https', 'http'),
+        fc.boolean(),
+        fc.domain(),
+        fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined }),
+        fc.array(fc.stringMatching(/^[a-z0-9._~-]{1,6}$/), { maxLength: 3 }),
+      )
       .map(([s, w, h, port, segs]) => `${s}://${w && h.includes('.') ? '*.' : ''}${h}${port ? `:${port}` : ''}${segs.map((x) => `/${x}`).join('')}`);
     fc.assert(
       fc.property(pattern, (text) => {
@@ -263,14 +398,19 @@ describe('format ∘ parse round-trips', () => {
       RUNS,
     );
     fc.assert(
-      fc.property(fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 2 }), { minKeys: 1 }), fc.nat(), fc.jsonValue({ maxDepth: 2 }), (obj, pick, extra) => {
-        const keys = Object.keys(obj);
-        if (keys.length === 0) return;
-        const dup = keys[pick % keys.length]!;
-        const text = `{"wrap":[1,${JSON.stringify(obj).slice(0, -1)},${JSON.stringify(dup)}:${JSON.stringify(extra)}}]}`;
-        expect(() => JSON.parse(text)).not.toThrow();
-        expect(findDuplicateKey(text)).toEqual({ path: '/wrap/1', key: dup });
-      }),
+      fc.property(
+        fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 2 }), { minKeys: 1 }),
+        fc.nat(),
+        fc.jsonValue({ maxDepth: 2 }),
+        (obj, pick, extra) => {
+          const keys = Object.keys(obj);
+          if (keys.length === 0) return;
+          const dup = keys[pick % keys.length]!;
+          const text = `{"wrap":[1,${JSON.stringify(obj).slice(0, -1)},${JSON.stringify(dup)}:${JSON.stringify(extra)}}]}`;
+          expect(() => JSON.parse(text)).not.toThrow();
+          expect(findDuplicateKey(text)).toEqual({ path: '/wrap/1', key: dup });
+        },
+      ),
       RUNS,
     );
   });
@@ -468,14 +608,30 @@ describe('the engine never serves a credential its rule does not match', () => {
           return true;
         });
         const store = new MemoryStore(
-          live.filter((r) => !r.viaConfig).map((r, i) => ({ url: ruleUrl(r), username: r.username, kind: 'basic' as const, secret: r.secret, updatedAt: `2020-01-01T00:00:${String(i).padStart(2, '0')}Z` })),
+          live
+            .filter((r) => !r.viaConfig)
+            .map((r, i) => ({
+              url: ruleUrl(r),
+              username: r.username,
+              kind: 'basic' as const,
+              secret: r.secret,
+              updatedAt: `2020-01-01T00:00:${String(i).padStart(2, '0')}Z`,
+            })),
         );
         const configRules = live.filter((r) => r.viaConfig);
         const env = Object.fromEntries(configRules.map((r, i) => [`TOKEN_${i}`, r.secret]));
         const engine = createEngine({
           store,
           env,
-          config: { rules: configRules.map((r, i) => ({ id: `r${i}`, match: ruleUrl(r), username: r.username, kind: 'basic' as const, source: { type: 'env' as const, var: `TOKEN_${i}` } })) },
+          config: {
+            rules: configRules.map((r, i) => ({
+              id: `r${i}`,
+              match: ruleUrl(r),
+              username: r.username,
+              kind: 'basic' as const,
+              source: { type: 'env' as const, var: `TOKEN_${i}` },
+            })),
+          },
         });
         for (const req of requests) {
           const res = await engine.handle({ op: 'get', url: req.text });
@@ -503,7 +659,8 @@ describe('the engine never serves a credential its rule does not match', () => {
           if (req.ref.scheme !== null) expect(by!.scheme, where).toBe(req.ref.scheme);
           if (req.ref.username !== undefined) expect(by!.username, where).toBe(req.ref.username);
           // Most specific wins: nothing that matches is strictly more specific.
-          for (const other of matching) expect(refSpecificity(other, by!), `${where}: ${ruleUrl(other)} is more specific than ${ruleUrl(by!)}`).toBeLessThanOrEqual(0);
+          for (const other of matching)
+            expect(refSpecificity(other, by!), `${where}: ${ruleUrl(other)} is more specific than ${ruleUrl(by!)}`).toBeLessThanOrEqual(0);
         }
       }),
       { numRuns: 600 },

@@ -159,7 +159,9 @@ export async function startTokenServer(): Promise<TokenServer> {
   }
 
   function tokenBody(field: string, jwt: string): Record<string, unknown> {
-    return state.expiresIn !== undefined ? { [field]: jwt, expires_in: state.expiresIn, token_type: 'Bearer' } : { [field]: jwt, token_type: 'Bearer' };
+    return state.expiresIn !== undefined
+      ? { [field]: jwt, expires_in: state.expiresIn, token_type: 'Bearer' }
+      : { [field]: jwt, token_type: 'Bearer' };
   }
 
   /** Misbehaviour shared by every route; returns true when it answered. */
@@ -217,7 +219,7 @@ export async function startTokenServer(): Promise<TokenServer> {
       }
       case ROUTES.exchangeJson: {
         if (await misbehave(route, res, 'token')) return;
-        let parsed: Record<string, unknown> = {};
+        let parsed: Record<string, unknown>;
         try {
           parsed = JSON.parse(body) as Record<string, unknown>;
         } catch {
@@ -283,7 +285,10 @@ export async function startTokenServer(): Promise<TokenServer> {
 
   function clientOk(form: URLSearchParams, auth: string): boolean {
     if (auth.startsWith('Basic ')) {
-      const [id, secret] = Buffer.from(auth.slice(6), 'base64').toString('utf8').split(':').map((s) => decodeURIComponent(s.replace(/\+/g, ' ')));
+      const [id, secret] = Buffer.from(auth.slice(6), 'base64')
+        .toString('utf8')
+        .split(':')
+        .map((s) => decodeURIComponent(s.replace(/\+/g, ' ')));
       return id === state.clientId && secret === state.clientSecret;
     }
     if (form.has('client_secret')) return form.get('client_id') === state.clientId && form.get('client_secret') === state.clientSecret;
@@ -296,12 +301,17 @@ export async function startTokenServer(): Promise<TokenServer> {
     const grant = form.get('grant_type');
     if (grant === 'urn:ietf:params:oauth:grant-type:token-exchange') {
       if (form.get('subject_token_type') !== 'urn:ietf:params:oauth:token-type:jwt') return json(res, 400, { error: 'invalid_request' });
-      if (!(await validOidc(form.get('subject_token')))) return json(res, 400, { error: 'invalid_grant', error_description: 'subject token not trusted' });
-      return json(res, 200, { ...tokenBody('access_token', await issue({ via: 'token-exchange', aud: form.get('audience') })), issued_token_type: 'urn:ietf:params:oauth:token-type:access_token' });
+      if (!(await validOidc(form.get('subject_token'))))
+        return json(res, 400, { error: 'invalid_grant', error_description: 'subject token not trusted' });
+      return json(res, 200, {
+        ...tokenBody('access_token', await issue({ via: 'token-exchange', aud: form.get('audience') })),
+        issued_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+      });
     }
     if (!clientOk(form, auth)) return json(res, 401, { error: 'invalid_client' });
     if (grant === 'refresh_token') {
-      if (form.get('refresh_token') !== state.refreshToken) return json(res, 400, { error: 'invalid_grant', error_description: 'refresh token is invalid or was already used' });
+      if (form.get('refresh_token') !== state.refreshToken)
+        return json(res, 400, { error: 'invalid_grant', error_description: 'refresh token is invalid or was already used' });
       const out: Record<string, unknown> = tokenBody('access_token', await issue({ scope: form.get('scope') }));
       if (state.rotate) {
         state.refreshToken = `rt-${++serial}-0123456789abcdef`;

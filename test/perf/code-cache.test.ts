@@ -24,12 +24,20 @@ function bundle(text = 'hello'): { file: string; home: string } {
   mkdirSync(join(dir, 'home'), { recursive: true });
   const file = join(dir, 'lib', 'entry.cjs');
   mkdirSync(dirname(file));
-  writeFileSync(file, `function shout(s) { return s.toUpperCase(); }\nprocess.stdout.write(shout(${JSON.stringify(text)}) + ':' + process.argv.slice(2).join(',') + '\\n');\n`);
+  writeFileSync(
+    file,
+    `function shout(s) { return s.toUpperCase(); }\nprocess.stdout.write(shout(${JSON.stringify(text)}) + ':' + process.argv.slice(2).join(',') + '\\n');\n`,
+  );
   return { file, home: join(dir, 'home') };
 }
 
 function runThroughBoot(file: string, home: string, args: string[] = [], uid?: number) {
-  const r = spawnSync(process.execPath, [boot, file, ...args], { env: { PATH: process.env.PATH, HOME: home }, encoding: 'utf8', uid, gid: uid === undefined ? undefined : uid });
+  const r = spawnSync(process.execPath, [boot, file, ...args], {
+    env: { PATH: process.env.PATH, HOME: home },
+    encoding: 'utf8',
+    uid,
+    gid: uid === undefined ? undefined : uid,
+  });
   expect(r.stderr).toBe('');
   return r.stdout;
 }
@@ -106,9 +114,12 @@ describe("a bundle this user may not write beside (a shared install): the user's
 });
 
 describe('the built helpers', () => {
-  it.each(['credmux-bazel', 'git-credential-credmux', 'docker-credential-credmux', 'keyring', 'engine'])('%s has a cache made for this Node, which it accepts', (name) => {
-    const file = join(root, 'dist/lib', `${name}.cjs`);
-    expect(cachePathOf(file)).toContain(`${process.version}-${process.arch}`);
-    expect(compileBundle(file).cache).toBe('accepted');
-  });
+  it.each(['credmux-bazel', 'git-credential-credmux', 'docker-credential-credmux', 'keyring', 'engine'])(
+    '%s has a cache made for this Node, which it accepts',
+    (name) => {
+      const file = join(root, 'dist/lib', `${name}.cjs`);
+      expect(cachePathOf(file)).toContain(`${process.version}-${process.arch}`);
+      expect(compileBundle(file).cache).toBe('accepted');
+    },
+  );
 });

@@ -11,9 +11,11 @@ const root = join(import.meta.dirname, '../..');
 const inputs: Record<string, string[]> = JSON.parse(readFileSync(join(root, 'dist/inputs.json'), 'utf8'));
 const HEAVY = /node_modules\/(yargs|yargs-parser|ajv|jose|undici|@napi-rs)\//;
 /** Builtins that cost a helper milliseconds to load, and that a warm answer does not need. */
-const SLOW_BUILTINS = /^(net|stream|tls|_tls_wrap|crypto|child_process|dgram|http|https|module|fs\/promises|internal\/fs\/promises|internal\/readline\/.*|internal\/streams\/.*|internal\/modules\/esm\/.*)$/;
+const SLOW_BUILTINS =
+  /^(net|stream|tls|_tls_wrap|crypto|child_process|dgram|http|https|module|fs\/promises|internal\/fs\/promises|internal\/readline\/.*|internal\/streams\/.*|internal\/modules\/esm\/.*)$/;
 /** The same, less net and its streams: a warm answer asks the daemon over node:net (src/client/pipe.ts). */
-const SLOW_FOR_WARM = /^(tls|_tls_wrap|crypto|child_process|dgram|http|https|module|fs\/promises|internal\/fs\/promises|internal\/readline\/.*|internal\/modules\/esm\/.*)$/;
+const SLOW_FOR_WARM =
+  /^(tls|_tls_wrap|crypto|child_process|dgram|http|https|module|fs\/promises|internal\/fs\/promises|internal\/readline\/.*|internal\/modules\/esm\/.*)$/;
 
 interface Loaded {
   files: string[];

@@ -36,7 +36,8 @@ describe('launchers', () => {
     // That call answered in process and started the daemon in the background: wait for it.
     // `daemon status` exits 1 while none runs yet: read its JSON either way.
     let status = JSON.parse((await sb.run(sb.bin('credmux'), ['daemon', 'status', '--json'])).stdout);
-    for (let t = 0; t < 150 && !status.running; t++) { // up to 15 s: the suite runs many files on 2 cores
+    for (let t = 0; t < 150 && !status.running; t++) {
+      // up to 15 s: the suite runs many files on 2 cores
       await new Promise((r) => setTimeout(r, 100));
       status = JSON.parse((await sb.run(sb.bin('credmux'), ['daemon', 'status', '--json'])).stdout);
     }

@@ -79,19 +79,27 @@ describe('credmux doctor', () => {
     const expired = find(checks, 'stored https://old.example.com')!;
     expect(expired.status).toBe('error');
     expect(expired.summary).toContain('expired at 2001-09-09T01:46:40Z');
-    expect(expired.fix).toContain("credmux login https://old.example.com --username bob --password-stdin");
+    expect(expired.fix).toContain('credmux login https://old.example.com --username bob --password-stdin');
     expect(find(checks, 'stored https://pkgs.example.com')!.status).toBe('ok');
 
     // Follow the fixes: config moved away, the printed PATH fixes applied, bazel re-run, the expired one re-stored.
-    await run('sh', ['-c', `mv ${join(h.home, '.config/credmux/config.json')} ${join(h.home, '.config/credmux/config.json.broken')}`], { env: h.env });
-    const linkFix = docker.fix!.split('\n').map((l) => l.trim()).find((l) => l.startsWith('mkdir -p '))!;
+    await run('sh', ['-c', `mv ${join(h.home, '.config/credmux/config.json')} ${join(h.home, '.config/credmux/config.json.broken')}`], {
+      env: h.env,
+    });
+    const linkFix = docker
+      .fix!.split('\n')
+      .map((l) => l.trim())
+      .find((l) => l.startsWith('mkdir -p '))!;
     expect((await run('sh', ['-c', linkFix], { env: h.env })).code).toBe(0);
     writeFileSync(join(h.home, '.bazelrc'), '');
     await h.ok(['setup', 'bazel']);
     await h.login('https://old.example.com', 'bob', `${SECRET}-new`);
     const env = { ...h.env, PATH: `${join(h.home, '.local/share/credmux/keyring-bin')}:${join(h.home, '.local/bin')}:${h.env.PATH}` };
     const fixed = await doctorJson(env);
-    expect(fixed.checks.filter((c) => c.status === 'error'), fixed.raw).toEqual([]);
+    expect(
+      fixed.checks.filter((c) => c.status === 'error'),
+      fixed.raw,
+    ).toEqual([]);
     expect(fixed.code).toBe(0);
     expect(fixed.ok).toBe(true);
   });
@@ -136,7 +144,10 @@ describe('credmux doctor', () => {
       expect(daemon.status, d.raw).toBe('ok');
       pid = Number(/pid (\d+)/.exec(daemon.summary)![1]);
       expect(d.raw).not.toContain(SECRET);
-      expect(find(d.checks, 'rule good')!).toMatchObject({ status: 'ok', summary: expect.stringMatching(/^fresh, valid until \S+Z, last refresh \S+Z$/) });
+      expect(find(d.checks, 'rule good')!).toMatchObject({
+        status: 'ok',
+        summary: expect.stringMatching(/^fresh, valid until \S+Z, last refresh \S+Z$/),
+      });
       const failing = find(d.checks, 'rule bad')!;
       expect(failing.status).toBe('error');
       expect(failing.summary).toMatch(/failed refresh/);
@@ -150,7 +161,10 @@ describe('credmux doctor', () => {
   it('an env rule whose variable is unset is a source problem with the export that fixes it; set, it is fine', async () => {
     h = await newHome('doctor-env');
     mkdirSync(join(h.home, '.config', 'credmux'), { recursive: true });
-    writeFileSync(join(h.home, '.config', 'credmux', 'config.json'), '{"rules":[{"id":"ci","match":"https://ci.example.com","source":{"type":"env","var":"CI_TOKEN"}}]}');
+    writeFileSync(
+      join(h.home, '.config', 'credmux', 'config.json'),
+      '{"rules":[{"id":"ci","match":"https://ci.example.com","source":{"type":"env","var":"CI_TOKEN"}}]}',
+    );
     const { code, checks } = await doctorJson();
     const rule = find(checks, 'rule ci')!;
     expect(rule.status).toBe('error');

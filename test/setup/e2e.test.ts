@@ -10,7 +10,15 @@ import { run as runPlain } from '../../scripts/servers/process.js';
 import { requireBuiltAndTools } from '../helpers/dist.js';
 import { markLog, summary } from '../helpers/logs.js';
 import { run, show } from '../helpers/run.js';
-import { startGitServer, startPypiIndex, startRegistry, type AuthLogLine, type GitServer, type PypiIndex, type RegistryServer } from '../helpers/servers.js';
+import {
+  startGitServer,
+  startPypiIndex,
+  startRegistry,
+  type AuthLogLine,
+  type GitServer,
+  type PypiIndex,
+  type RegistryServer,
+} from '../helpers/servers.js';
 import { newHome, type Home } from './home.js';
 
 const USER = 'alice';
@@ -40,7 +48,10 @@ afterEach(async () => {
 
 /** The lines of setup's output that are commands to paste (indented, after a "fix"). */
 function printedCommand(out: string, start: string): string {
-  const line = out.split('\n').map((l) => l.trim()).find((l) => l.startsWith(start));
+  const line = out
+    .split('\n')
+    .map((l) => l.trim())
+    .find((l) => l.startsWith(start));
   if (!line) throw new Error(`setup printed no "${start}…" command:\n${out}`);
   return line;
 }
@@ -66,7 +77,10 @@ describe('credmux setup git → real git clone through git http-backend', () => 
     const ok200 = (l: AuthLogLine[]) => l.some((x) => x.uri.endsWith('/git-upload-pack') && x.status === 200 && x.user === USER);
     const lines = await mark.lines(ok200);
     expect(ok200(lines), summary(lines).join('\n')).toBe(true);
-    expect(lines.filter((x) => x.status === 200 && x.user !== USER), summary(lines).join('\n')).toEqual([]);
+    expect(
+      lines.filter((x) => x.status === 200 && x.user !== USER),
+      summary(lines).join('\n'),
+    ).toEqual([]);
 
     await h.ok(['setup', 'git', '--undo']);
     const again = await clone('again');
@@ -102,7 +116,8 @@ describe('credmux setup docker → real docker CLI and skopeo against docker-reg
     expect(again.stdout).toContain('already set up, no change');
     expect(again.stdout).not.toContain('Action needed');
 
-    const readManifest = (l: AuthLogLine[]) => l.some((x) => x.method === 'GET' && x.uri.includes('/manifests/') && x.status === 200 && x.user === USER);
+    const readManifest = (l: AuthLogLine[]) =>
+      l.some((x) => x.method === 'GET' && x.uri.includes('/manifests/') && x.status === 200 && x.user === USER);
     const m1 = await markLog(registry);
     const d = await inspectDocker(env);
     expect(d.code, show(d)).toBe(0);
@@ -144,10 +159,19 @@ describe('credmux setup pip → real pip 23 against a PEP 503 index behind Basic
       run(
         machinePython,
         [
-          '-m', 'pip', 'download', '--no-deps', '--no-cache-dir', '--no-input', '--disable-pip-version-check',
+          '-m',
+          'pip',
+          'download',
+          '--no-deps',
+          '--no-cache-dir',
+          '--no-input',
+          '--disable-pip-version-check',
           // pip < 26.2 asks keyring only when the index URL names the user (setup says so).
-          '--index-url', index.indexUrlFor(USER),
-          '-d', join(h.root, dest), `${index.project}==${index.version}`,
+          '--index-url',
+          index.indexUrlFor(USER),
+          '-d',
+          join(h.root, dest),
+          `${index.project}==${index.version}`,
         ],
         { env: e, cwd: h.root, timeoutMs: 60_000 },
       );

@@ -60,7 +60,11 @@ describe('TOML reader', () => {
       arr: [{ y: 1 }, { y: 2, nested: { z: 3 } }],
     });
     // Dates are smol-toml's TomlDate, which keeps the kind of date it was written as.
-    expect([doc.value.dt, doc.value.ld, doc.value.ldt].map((d) => (d as Date).toISOString())).toEqual(['1979-05-27T07:32:00.000Z', '1979-05-27', '1979-05-27T07:32:00.000']);
+    expect([doc.value.dt, doc.value.ld, doc.value.ldt].map((d) => (d as Date).toISOString())).toEqual([
+      '1979-05-27T07:32:00.000Z',
+      '1979-05-27',
+      '1979-05-27T07:32:00.000',
+    ]);
     expect(doc.firstHeaderLine).toBe(20);
     expect(doc.topLevel.map((k) => [k.key.join('.'), k.start, k.end])).toContainEqual(['c', 3, 6]);
     expect(doc.topLevel.map((k) => [k.key.join('.'), k.start, k.end])).toContainEqual(['f', 10, 13]);
@@ -99,7 +103,7 @@ describe('uv.toml edits (the layer over smol-toml)', () => {
     ['no final newline', 'native-tls = true', 'native-tls = true\nkeyring-provider = "subprocess"'],
     ['a multi-line value before it', 'a = [\n  1,\n]\n# c\n[pip]\nx = 1\n', 'a = [\n  1,\n]\nkeyring-provider = "subprocess"\n# c\n[pip]\nx = 1\n'],
     ['only tables, a comment above the first', '# pip things\n[pip]\nx = 1\n', 'keyring-provider = "subprocess"\n\n# pip things\n[pip]\nx = 1\n'],
-    ['another value over lines', "keyring-provider = \"\"\"\nimport\"\"\"\n[pip]\n", 'keyring-provider = "subprocess"\n[pip]\n'],
+    ['another value over lines', 'keyring-provider = """\nimport"""\n[pip]\n', 'keyring-provider = "subprocess"\n[pip]\n'],
   ])('sets keyring-provider (%s) and takes it out again exactly', async (_name, before, after) => {
     const s = spec();
     const r = await s.apply(before);
@@ -169,7 +173,9 @@ describe('bazelrc', () => {
 
 describe('netrc reader (import)', () => {
   it('handles quoting, comments, macdef bodies and default', () => {
-    const r = netrcImport.parse('# c\nmachine a login "u ser" password "p\\"w"\nmacdef m\nmachine fake login x password y\n\nmachine b login v password w account z\ndefault login d password e\n');
+    const r = netrcImport.parse(
+      '# c\nmachine a login "u ser" password "p\\"w"\nmacdef m\nmachine fake login x password y\n\nmachine b login v password w account z\ndefault login d password e\n',
+    );
     expect(r.candidates.map((c) => [c.url, c.credential.username, c.credential.secret])).toEqual([
       ['a', 'u ser', 'p"w'],
       ['b', 'v', 'w'],
@@ -193,7 +199,11 @@ describe('dry-run diffs', () => {
     expect(redactLine('+index-url = https://bob:hunter2@pkgs.example.com/simple')).toBe('+index-url = https://bob:***@pkgs.example.com/simple');
     expect(redactLine(' password = hunter2')).toBe(' password = ***');
     expect(redactLine('+machine h login u password hunter2')).toBe('+machine h login u password ***');
-    const d = unifiedDiff('/f', '{\n  "auths": {"x": {"auth": "c2VjcmV0"}}\n}\n', '{\n  "auths": {"x": {"auth": "c2VjcmV0"}},\n  "credHelpers": {"h": "credmux"}\n}\n');
+    const d = unifiedDiff(
+      '/f',
+      '{\n  "auths": {"x": {"auth": "c2VjcmV0"}}\n}\n',
+      '{\n  "auths": {"x": {"auth": "c2VjcmV0"}},\n  "credHelpers": {"h": "credmux"}\n}\n',
+    );
     expect(d).not.toContain('c2VjcmV0');
     expect(d).toContain('+  "credHelpers"');
   });

@@ -41,7 +41,8 @@ export async function newHome(name: string): Promise<Home> {
     root,
     home,
     env,
-    credmux: (args, opts = {}) => run(distBin('credmux'), args, { env: opts.env ?? env, cwd: root, ...(opts.input !== undefined ? { input: opts.input } : {}) }),
+    credmux: (args, opts = {}) =>
+      run(distBin('credmux'), args, { env: opts.env ?? env, cwd: root, ...(opts.input !== undefined ? { input: opts.input } : {}) }),
     async ok(args, opts) {
       const r = await h.credmux(args, opts);
       if (r.code !== 0) throw new Error(`credmux ${args.join(' ')} failed: ${show(r)}`);

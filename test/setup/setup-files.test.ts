@@ -18,7 +18,10 @@ const EXISTING: Record<Tool, { file: string; text: string }> = {
   bazel: { file: '.bazelrc', text: 'build --jobs=4\n# my settings, no newline at the end' },
   git: { file: '.gitconfig', text: '[user]\n\tname = Alice\n[credential]\n\thelper = cache --timeout=60\n' },
   // docker writes tabs; credmux must keep them, and the auths.
-  docker: { file: '.docker/config.json', text: '{\n\t"auths": {\n\t\t"ghcr.io": {\n\t\t\t"auth": "dTpw"\n\t\t}\n\t},\n\t"psFormat": "table {{.ID}}"\n}' },
+  docker: {
+    file: '.docker/config.json',
+    text: '{\n\t"auths": {\n\t\t"ghcr.io": {\n\t\t\t"auth": "dTpw"\n\t\t}\n\t},\n\t"psFormat": "table {{.ID}}"\n}',
+  },
   pip: { file: '.config/pip/pip.conf', text: '[global]\ntimeout = 60\nindex-url = https://pypi.org/simple\n\n[install]\nno-compile = true\n' },
   uv: { file: '.config/uv/uv.toml', text: '# my uv settings\nnative-tls = true\n\n[pip]\nindex-url = "https://pypi.org/simple"\n' },
 };
@@ -56,11 +59,13 @@ function expectWired(h: Home, tool: Tool, hadFile: boolean) {
     }
     case 'pip':
       expect(text).toMatch(/^\[global\]\n(?:.*\n)*keyring-provider = subprocess\n/);
-      if (hadFile) expect(text).toContain('timeout = 60\nindex-url = https://pypi.org/simple\nkeyring-provider = subprocess\n\n[install]\nno-compile = true\n');
+      if (hadFile)
+        expect(text).toContain('timeout = 60\nindex-url = https://pypi.org/simple\nkeyring-provider = subprocess\n\n[install]\nno-compile = true\n');
       expect(readlinkSync(join(h.home, '.local/share/credmux/keyring-bin/keyring'))).toBe(`${bin}/keyring`);
       break;
     case 'uv':
-      if (hadFile) expect(text).toBe('# my uv settings\nnative-tls = true\nkeyring-provider = "subprocess"\n\n[pip]\nindex-url = "https://pypi.org/simple"\n');
+      if (hadFile)
+        expect(text).toBe('# my uv settings\nnative-tls = true\nkeyring-provider = "subprocess"\n\n[pip]\nindex-url = "https://pypi.org/simple"\n');
       else expect(text).toBe('keyring-provider = "subprocess"\n');
       break;
   }
@@ -73,49 +78,52 @@ afterEach(async () => {
 });
 
 describe.each(TOOLS)('credmux setup %s', (tool) => {
-  it.each([true, false])('edits only its part (file existed: %s); twice changes nothing; --dry-run writes nothing; --undo restores every byte', async (hadFile) => {
-    h = await newHome(tool);
-    await h.login('https://pkgs.example.com', 'alice', 'pw-1');
-    if (hadFile) {
-      const f = join(h.home, EXISTING[tool].file);
-      mkdirSync(dirname(f), { recursive: true });
-      writeFileSync(f, EXISTING[tool].text, { mode: 0o640 });
-    }
-    const before = snapshot(h.home, CREDMUX_OWN);
+  it.each([true, false])(
+    'edits only its part (file existed: %s); twice changes nothing; --dry-run writes nothing; --undo restores every byte',
+    async (hadFile) => {
+      h = await newHome(tool);
+      await h.login('https://pkgs.example.com', 'alice', 'pw-1');
+      if (hadFile) {
+        const f = join(h.home, EXISTING[tool].file);
+        mkdirSync(dirname(f), { recursive: true });
+        writeFileSync(f, EXISTING[tool].text, { mode: 0o640 });
+      }
+      const before = snapshot(h.home, CREDMUX_OWN);
 
-    const dry = await h.credmux(['setup', tool, '--dry-run']);
-    expect(dry.code, show(dry)).toBe(0);
-    expect(dry.stdout).toContain('nothing is written');
-    expect(dry.stdout).toMatch(/^\+[^+]/m); // a diff with added lines
-    expect(snapshot(h.home, CREDMUX_OWN)).toEqual(before);
-    expect(existsSync(join(h.home, '.local/state'))).toBe(false);
+      const dry = await h.credmux(['setup', tool, '--dry-run']);
+      expect(dry.code, show(dry)).toBe(0);
+      expect(dry.stdout).toContain('nothing is written');
+      expect(dry.stdout).toMatch(/^\+[^+]/m); // a diff with added lines
+      expect(snapshot(h.home, CREDMUX_OWN)).toEqual(before);
+      expect(existsSync(join(h.home, '.local/state'))).toBe(false);
 
-    const first = await h.credmux(['setup', tool]);
-    expect(first.code, show(first)).toBe(0);
-    expectWired(h, tool, hadFile);
-    if (hadFile) {
-      expect(lstatSync(join(h.home, EXISTING[tool].file)).mode & 0o777).toBe(0o640); // mode kept
-      expect(readFileSync(join(h.home, `${EXISTING[tool].file}.credmux-backup`), 'utf8')).toBe(EXISTING[tool].text);
-    }
-    const after = snapshot(h.home, CREDMUX_OWN);
+      const first = await h.credmux(['setup', tool]);
+      expect(first.code, show(first)).toBe(0);
+      expectWired(h, tool, hadFile);
+      if (hadFile) {
+        expect(lstatSync(join(h.home, EXISTING[tool].file)).mode & 0o777).toBe(0o640); // mode kept
+        expect(readFileSync(join(h.home, `${EXISTING[tool].file}.credmux-backup`), 'utf8')).toBe(EXISTING[tool].text);
+      }
+      const after = snapshot(h.home, CREDMUX_OWN);
 
-    const second = await h.credmux(['setup', tool]);
-    expect(second.code, show(second)).toBe(0);
-    expect(second.stdout).toContain('already set up, no change');
-    expect(snapshot(h.home, CREDMUX_OWN)).toEqual(after);
+      const second = await h.credmux(['setup', tool]);
+      expect(second.code, show(second)).toBe(0);
+      expect(second.stdout).toContain('already set up, no change');
+      expect(snapshot(h.home, CREDMUX_OWN)).toEqual(after);
 
-    const dryUndo = await h.credmux(['setup', tool, '--undo', '--dry-run']);
-    expect(dryUndo.code, show(dryUndo)).toBe(0);
-    expect(snapshot(h.home, CREDMUX_OWN)).toEqual(after);
+      const dryUndo = await h.credmux(['setup', tool, '--undo', '--dry-run']);
+      expect(dryUndo.code, show(dryUndo)).toBe(0);
+      expect(snapshot(h.home, CREDMUX_OWN)).toEqual(after);
 
-    const undo = await h.credmux(['setup', tool, '--undo']);
-    expect(undo.code, show(undo)).toBe(0);
-    expect(snapshot(h.home, CREDMUX_OWN)).toEqual(before);
+      const undo = await h.credmux(['setup', tool, '--undo']);
+      expect(undo.code, show(undo)).toBe(0);
+      expect(snapshot(h.home, CREDMUX_OWN)).toEqual(before);
 
-    const again = await h.credmux(['setup', tool, '--undo']);
-    expect(again.code, show(again)).toBe(0);
-    expect(again.stdout).toContain('nothing to undo');
-  });
+      const again = await h.credmux(['setup', tool, '--undo']);
+      expect(again.code, show(again)).toBe(0);
+      expect(again.stdout).toContain('nothing to undo');
+    },
+  );
 });
 
 describe('setup keeps what the person did since', () => {
@@ -186,7 +194,9 @@ describe('what cannot be wired is said, with the command that would', () => {
     await h.login('https://localhost:9000', 'alice', 'pw');
     await h.credmux(['login', '*.pkg.dev', '--token-stdin', '--username', 'oauth2accesstoken'], { input: 'tok' });
     const r = await h.ok(['setup', 'bazel']);
-    expect(r.stdout).toMatch(/Not wired \(Bazel scopes need a domain name with a dot.*127\.0\.0\.1:8080.*localhost:9000.*credmux setup bazel --unscoped/s);
+    expect(r.stdout).toMatch(
+      /Not wired \(Bazel scopes need a domain name with a dot.*127\.0\.0\.1:8080.*localhost:9000.*credmux setup bazel --unscoped/s,
+    );
     const rc = readFileSync(join(h.home, '.bazelrc'), 'utf8');
     expect(rc).toContain(`common --credential_helper=*.pkg.dev=${BIN()}/credmux-bazel\n`);
     expect(rc).not.toContain('127.0.0.1');

@@ -47,7 +47,12 @@ describe('command', () => {
   });
 
   it('jsonField takes the token from JSON output (dotted path)', async () => {
-    const h = harness([rule(nodeCmd('console.log(JSON.stringify({credential: {access_token: "ya29.tok"}}))'), { jsonField: 'credential.access_token', ttlSeconds: 60 })]);
+    const h = harness([
+      rule(nodeCmd('console.log(JSON.stringify({credential: {access_token: "ya29.tok"}}))'), {
+        jsonField: 'credential.access_token',
+        ttlSeconds: 60,
+      }),
+    ]);
     expect((await h.token(REG)).secret).toBe('ya29.tok');
   });
 
@@ -59,9 +64,12 @@ describe('command', () => {
   it('passes the environment through, and is cached for its life (one run for many requests)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'credmux-cmd-'));
     const log = join(dir, 'runs');
-    const h = harness([rule(nodeCmd('require("fs").appendFileSync(process.env.RUNS, "x"); console.log(process.env.TOKEN_FROM_ENV)'), { ttlSeconds: 120 })], {
-      env: { RUNS: log, TOKEN_FROM_ENV: 'tok-from-env' },
-    });
+    const h = harness(
+      [rule(nodeCmd('require("fs").appendFileSync(process.env.RUNS, "x"); console.log(process.env.TOKEN_FROM_ENV)'), { ttlSeconds: 120 })],
+      {
+        env: { RUNS: log, TOKEN_FROM_ENV: 'tok-from-env' },
+      },
+    );
     for (let i = 0; i < 5; i++) expect((await h.token(REG)).secret).toBe('tok-from-env');
     expect(readFileSync(log, 'utf8')).toBe('x');
   });
@@ -84,7 +92,9 @@ describe('command', () => {
     const t0 = Date.now();
     const err = await errorOf(h, REG);
     expect(Date.now() - t0).toBeLessThan(5_000);
-    expect(err.message).toBe(`rule "cmd" (https://gar.test): command ${NODE} did not finish within 1 s and was killed; raise "timeoutSeconds" or fix the command`);
+    expect(err.message).toBe(
+      `rule "cmd" (https://gar.test): command ${NODE} did not finish within 1 s and was killed; raise "timeoutSeconds" or fix the command`,
+    );
     expect(existsSync(pidFile)).toBe(true);
     const child = Number(readFileSync(pidFile, 'utf8'));
     await expect.poll(() => isAlive(child), { timeout: 2_000 }).toBe(false);
@@ -103,14 +113,26 @@ describe('command', () => {
   });
 
   it('a failing command: exit code and its first stderr line, with anything token-like cut out', async () => {
-    const h = harness([rule(nodeCmd('console.error("ERROR: token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.sig_abcdefghijklmnop expired; run gcloud auth login"); process.exit(3)'))]);
+    const h = harness([
+      rule(
+        nodeCmd(
+          'console.error("ERROR: token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.sig_abcdefghijklmnop expired; run gcloud auth login"); process.exit(3)',
+        ),
+      ),
+    ]);
     const err = await errorOf(h, REG);
-    expect(err.message).toBe(`rule "cmd" (https://gar.test): command ${NODE} exited with code 3: ERROR: token [redacted] expired; run gcloud auth login`);
+    expect(err.message).toBe(
+      `rule "cmd" (https://gar.test): command ${NODE} exited with code 3: ERROR: token [redacted] expired; run gcloud auth login`,
+    );
   });
 
   it('a missing program, a non-JWT where a JWT is expected, empty or multi-token output: clear errors', async () => {
-    expect((await errorOf(harness([rule(['credmux-no-such-program-xyz'])]), REG)).message).toContain('command not found: credmux-no-such-program-xyz');
-    expect((await errorOf(harness([rule(['echo', 'opaque'], { expect: 'jwt' })]), REG)).message).toContain('printed a token, but the token is not a JWT');
+    expect((await errorOf(harness([rule(['credmux-no-such-program-xyz'])]), REG)).message).toContain(
+      'command not found: credmux-no-such-program-xyz',
+    );
+    expect((await errorOf(harness([rule(['echo', 'opaque'], { expect: 'jwt' })]), REG)).message).toContain(
+      'printed a token, but the token is not a JWT',
+    );
     expect((await errorOf(harness([rule(['true'])]), REG)).message).toContain('printed no token');
     expect((await errorOf(harness([rule(['echo', 'two tokens'])]), REG)).message).toContain('printed more than one token');
   });

@@ -38,7 +38,11 @@ function daemonEnv(rules: unknown[]): Record<string, string> {
 }
 
 function pyxRule(id: string, match: string) {
-  return { id, match, source: { type: 'exchange', endpoint: `${srv.url}${ROUTES.pyx}`, secret: { env: 'PYX_API_KEY' }, expect: 'jwt', allowInsecureHttp: true } };
+  return {
+    id,
+    match,
+    source: { type: 'exchange', endpoint: `${srv.url}${ROUTES.pyx}`, secret: { env: 'PYX_API_KEY' }, expect: 'jwt', allowInsecureHttp: true },
+  };
 }
 
 interface Answer {
@@ -136,7 +140,9 @@ describe(`${BURST} concurrent helper processes → one upstream exchange (daemon
     const before = srv.count(ROUTES.pyx);
     const { answers, ms } = await burst(env, 'https://api.pyx.test/simple/acme/');
     const viaDaemon = await daemonGets(env);
-    console.log(`[token-sources] cold cache, daemon up: ${BURST} helpers in ${ms} ms → ${srv.count(ROUTES.pyx) - before} exchange(s); ${viaDaemon} answered by the daemon`);
+    console.log(
+      `[token-sources] cold cache, daemon up: ${BURST} helpers in ${ms} ms → ${srv.count(ROUTES.pyx) - before} exchange(s); ${viaDaemon} answered by the daemon`,
+    );
     const token = expectOneToken(answers);
     expect(viaDaemon).toBe(BURST);
     expect(srv.count(ROUTES.pyx) - before).toBe(1);
@@ -155,7 +161,9 @@ describe(`${BURST} concurrent helper processes → one upstream exchange (daemon
     srv.ttl = 600;
     const { answers, ms } = await burst(env, 'https://api.pyx.test/simple/acme/');
     const viaDaemon = (await daemonGets(env)) - 1;
-    console.log(`[token-sources] expired token, daemon up: ${BURST} helpers in ${ms} ms → ${srv.count(ROUTES.pyx) - 1} exchange(s); ${viaDaemon} answered by the daemon`);
+    console.log(
+      `[token-sources] expired token, daemon up: ${BURST} helpers in ${ms} ms → ${srv.count(ROUTES.pyx) - 1} exchange(s); ${viaDaemon} answered by the daemon`,
+    );
     const token = expectOneToken(answers);
     expect(viaDaemon).toBe(BURST);
     expect(token).not.toBe(first.token);
@@ -170,7 +178,9 @@ describe(`${BURST} concurrent helper processes → one upstream exchange (daemon
     const failed = answers.filter((a) => a.code !== 0 || !a.token);
     const exchanges = srv.count(ROUTES.pyx);
     const viaDaemon = await daemonGets(env);
-    console.log(`[token-sources] cold daemon + cold cache: ${BURST} helpers in ${ms} ms → ${exchanges} exchange(s); ${viaDaemon} answered by the daemon, ${BURST - viaDaemon} in process`);
+    console.log(
+      `[token-sources] cold daemon + cold cache: ${BURST} helpers in ${ms} ms → ${exchanges} exchange(s); ${viaDaemon} answered by the daemon, ${BURST - viaDaemon} in process`,
+    );
     expect(failed.map((a) => `exit ${a.code}: ${a.stderr}`).slice(0, 3), `${failed.length} of ${BURST} failed`).toEqual([]);
     // Helpers that could not reach a daemon within their wait resolve in process (one exchange each);
     // every one the daemon answered shares a single exchange.

@@ -108,10 +108,9 @@ describe('exchange: the request shapes', () => {
   });
 
   it('the stored API key is an input, never an answer: not for the rule URL, nor a URL only the key pattern covers', async () => {
-    const h = harness(
-      [{ ...pyxRule(), match: `${API}/simple` } as RuleConfig],
-      { stored: [storedKey(API, srv.apiKey), storedKey('https://other.test', 'unrelated-secret-123')] },
-    );
+    const h = harness([{ ...pyxRule(), match: `${API}/simple` } as RuleConfig], {
+      stored: [storedKey(API, srv.apiKey), storedKey('https://other.test', 'unrelated-secret-123')],
+    });
     expect((await h.token(`${API}/simple/x/`)).secret).toBe(srv.issued[0]);
     const elsewhere = await h.get(`${API}/files/x.whl`);
     expect(elsewhere).toEqual({ op: 'get', credential: null });
@@ -226,7 +225,11 @@ describe('exchange: failure modes (cold cache), each with the rule id, the endpo
     ['5xx', () => srv.setMode(ROUTES.pyx, '503'), /answered HTTP 503, server_error; credmux keeps retrying with backoff/],
     ['garbage (an HTML error page)', () => srv.setMode(ROUTES.pyx, 'garbage'), /answered HTTP 200 without a JSON object \(text\/html, \d+ bytes\)/],
     ['an empty body', () => srv.setMode(ROUTES.pyx, 'empty'), /answered HTTP 200 without a JSON object \(empty body\)/],
-    ['401: says which login to redo', () => srv.setMode(ROUTES.pyx, '401'), /refused the secret stored for https:\/\/api\.pyx\.test \(HTTP 401, invalid_token: the credential was refused\); fix: credmux login https:\/\/api\.pyx\.test --token-stdin/],
+    [
+      '401: says which login to redo',
+      () => srv.setMode(ROUTES.pyx, '401'),
+      /refused the secret stored for https:\/\/api\.pyx\.test \(HTTP 401, invalid_token: the credential was refused\); fix: credmux login https:\/\/api\.pyx\.test --token-stdin/,
+    ],
     ['403', () => srv.setMode(ROUTES.pyx, '403'), /refused the secret stored for https:\/\/api\.pyx\.test \(HTTP 403/],
     ['a cross-origin redirect', () => srv.setMode(ROUTES.pyx, 'redirect-away'), /redirected to another origin \(http:\/\/localhost:1\); refused/],
   ];

@@ -109,7 +109,13 @@ describe('httpRequest', () => {
 
   it('303 turns a POST into a body-less GET; 307 keeps method and body', async () => {
     seen.length = 0;
-    await httpRequest({ ...base, url: `${origin}/see-other`, method: 'POST', body: 'a=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    await httpRequest({
+      ...base,
+      url: `${origin}/see-other`,
+      method: 'POST',
+      body: 'a=1',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(seen.map((s) => [s.method, s.url, s.body])).toEqual([
       ['POST', '/see-other', 'a=1'],
       ['GET', '/ok', ''],
@@ -173,7 +179,23 @@ describe('httpRequest', () => {
     const cert = join(dir, 'cert.pem');
     execFileSync(
       'openssl',
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost'],
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost',
+      ],
       { stdio: 'ignore' },
     );
     const tls = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(cert) }, (_q, s) => s.end('{"ok":true}'));

@@ -100,13 +100,18 @@ describe('oauth2: refresh-token grant', () => {
   it('no refresh token stored: the error names the login command', async () => {
     const h = harness([rule()]);
     const err = await errorOf(h, GIT);
-    expect(err).toEqual({ code: 'source', message: 'rule "git" (https://git.test): no refresh token is stored for https://git.test; log in: credmux login https://git.test --oauth' });
+    expect(err).toEqual({
+      code: 'source',
+      message: 'rule "git" (https://git.test): no refresh token is stored for https://git.test; log in: credmux login https://git.test --oauth',
+    });
   });
 
   it('a refused refresh token (invalid_grant) says to log in again; an unknown client says to check the client', async () => {
     const h = harness([rule()], { stored: [refreshEntry('rt-revoked-0123456789abcdef')] });
     const err = await errorOf(h, GIT);
-    expect(err.message).toContain(`${srv.url}${ROUTES.token} refused the refresh token (HTTP 400, invalid_grant: refresh token is invalid or was already used); log in again: credmux login https://git.test --oauth`);
+    expect(err.message).toContain(
+      `${srv.url}${ROUTES.token} refused the refresh token (HTTP 400, invalid_grant: refresh token is invalid or was already used); log in again: credmux login https://git.test --oauth`,
+    );
     expect(err.message).not.toContain('rt-revoked');
     const bad = harness([rule({ clientId: 'someone-else' })], { stored: [refreshEntry()] });
     expect((await errorOf(bad, GIT)).message).toContain('refused the client "someone-else" (HTTP 401, invalid_client); check clientId');
@@ -154,7 +159,9 @@ describe('oauth2: device flow (RFC 8628)', () => {
     expect(said.join('\n')).toContain(`open ${srv.url}/device and enter the code: WDJB-MJHT`);
     expect(said.join('\n')).not.toContain('device-code-'); // the device code is never shown
     const polls = srv.requests(ROUTES.token).map((q) => new URLSearchParams(q.body));
-    expect(polls.every((f) => f.get('grant_type') === 'urn:ietf:params:oauth:grant-type:device_code' && f.get('client_id') === srv.clientId)).toBe(true);
+    expect(polls.every((f) => f.get('grant_type') === 'urn:ietf:params:oauth:grant-type:device_code' && f.get('client_id') === srv.clientId)).toBe(
+      true,
+    );
   });
 
   it.each([
@@ -188,7 +195,12 @@ describe('oauth2: device flow (RFC 8628)', () => {
       /no oauth2 rule in .* matches https:\/\/git\.test; pass --device-endpoint, --token-endpoint \(or add them to the rule\)/,
     );
     await expect(
-      oauthLogin({ HOME: home }, new MemoryStore(), { url: GIT, clientId: 'x', deviceEndpoint: 'http://example.com/d', tokenEndpoint: 'https://example.com/t' }, () => {}),
+      oauthLogin(
+        { HOME: home },
+        new MemoryStore(),
+        { url: GIT, clientId: 'x', deviceEndpoint: 'http://example.com/d', tokenEndpoint: 'https://example.com/t' },
+        () => {},
+      ),
     ).rejects.toThrow('--device-endpoint http://example.com/d uses plain http to a host that is not this machine; use https');
   });
 
@@ -199,7 +211,13 @@ describe('oauth2: device flow (RFC 8628)', () => {
       oauthLogin(
         { HOME: home },
         new MemoryStore(),
-        { url: GIT, clientId: srv.clientId, deviceEndpoint: `${srv.url}${ROUTES.device}`, tokenEndpoint: `${srv.url}${ROUTES.token}`, allowInsecureHttp: true },
+        {
+          url: GIT,
+          clientId: srv.clientId,
+          deviceEndpoint: `${srv.url}${ROUTES.device}`,
+          tokenEndpoint: `${srv.url}${ROUTES.token}`,
+          allowInsecureHttp: true,
+        },
         () => {},
         { sleep: async () => {} },
       ),

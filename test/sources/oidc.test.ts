@@ -79,7 +79,9 @@ describe('oidc: identity from GitLab id_tokens, an env var, a file', () => {
     const h = harness([rule({ provider: 'gitlab', var: 'PYX_ID_TOKEN' })], { env: { PYX_ID_TOKEN: await srv.oidcToken() } });
     expect((await h.token(REG)).secret).toBe(srv.issued[0]);
     const unset = harness([rule({ provider: 'gitlab', var: 'PYX_ID_TOKEN' })]);
-    expect((await errorOf(unset, REG)).message).toContain('$PYX_ID_TOKEN is not set; declare it in the job: id_tokens: { PYX_ID_TOKEN: { aud: <audience> } }');
+    expect((await errorOf(unset, REG)).message).toContain(
+      '$PYX_ID_TOKEN is not set; declare it in the job: id_tokens: { PYX_ID_TOKEN: { aud: <audience> } }',
+    );
   });
 
   it('a token file is re-read on every exchange (projected tokens rotate in place)', async () => {
@@ -128,7 +130,9 @@ describe('oidc: RFC 8693 token exchange', () => {
 
   it('an untrusted identity (invalid_grant) is reported with the server description, the identity never', async () => {
     const foreign = await srv.oidcToken({ aud: 'elsewhere' });
-    const h = harness([rule({ provider: 'env', var: 'CI_ID' }, { endpoint: `${srv.url}${ROUTES.token}`, grant: 'token-exchange' })], { env: { CI_ID: foreign } });
+    const h = harness([rule({ provider: 'env', var: 'CI_ID' }, { endpoint: `${srv.url}${ROUTES.token}`, grant: 'token-exchange' })], {
+      env: { CI_ID: foreign },
+    });
     const err = await errorOf(h, REG);
     expect(err.message).toContain('refused the CI identity token (HTTP 400, invalid_grant: subject token not trusted)');
     expect(err.message).not.toContain(foreign);
@@ -137,7 +141,11 @@ describe('oidc: RFC 8693 token exchange', () => {
   it('the cache key carries the audience: two rules differing only in it never share a token', async () => {
     const id = await srv.oidcToken();
     const mk = (ruleId: string, audience: string) =>
-      ({ ...rule({ provider: 'env', var: 'CI_ID' }, { endpoint: `${srv.url}${ROUTES.token}`, grant: 'token-exchange', audience }), id: ruleId, match: `https://${ruleId}.test` }) as RuleConfig;
+      ({
+        ...rule({ provider: 'env', var: 'CI_ID' }, { endpoint: `${srv.url}${ROUTES.token}`, grant: 'token-exchange', audience }),
+        id: ruleId,
+        match: `https://${ruleId}.test`,
+      }) as RuleConfig;
     const h = harness([mk('a', 'one'), mk('b', 'two')], { env: { CI_ID: id } });
     const a = await h.token('https://a.test');
     const b = await h.token('https://b.test');

@@ -73,19 +73,42 @@ function expectServed(out: Awaited<ReturnType<typeof askAll>>, host: string) {
 describe('every token source, through Bazel, git, Docker and keyring (built entries, in process)', () => {
   it('exchange: pyx with an API key stored by `credmux login … --token-stdin` (the key itself is never served)', async () => {
     const host = 'api.pyx.test';
-    const s = setup([{ id: 'pyx', match: `https://${host}`, source: { type: 'exchange', endpoint: `${srv.url}${ROUTES.pyx}`, secret: { stored: `https://${host}` }, expect: 'jwt', allowInsecureHttp: true } }]);
+    const s = setup([
+      {
+        id: 'pyx',
+        match: `https://${host}`,
+        source: {
+          type: 'exchange',
+          endpoint: `${srv.url}${ROUTES.pyx}`,
+          secret: { stored: `https://${host}` },
+          expect: 'jwt',
+          allowInsecureHttp: true,
+        },
+      },
+    ]);
     const login = await run('credmux', ['login', `https://${host}`, '--token-stdin'], s.env, `${srv.apiKey}\n`);
     expect(login.code, login.stderr).toBe(0);
     const out = await askAll(s.env, host);
     expectServed(out, host);
-    const all = Object.values(out).map((r) => r.stdout + r.stderr).join('\n');
+    const all = Object.values(out)
+      .map((r) => r.stdout + r.stderr)
+      .join('\n');
     expect(all).not.toContain(srv.apiKey);
     expect(srv.count(ROUTES.pyx)).toBe(4); // in process: one exchange per helper process (the daemon shares one)
   });
 
   it('exchange: pyx with PYX_API_KEY from the environment', async () => {
     const host = 'api.pyx.test';
-    const s = setup([{ id: 'pyx', match: `https://${host}`, source: { type: 'exchange', endpoint: `${srv.url}${ROUTES.pyx}`, secret: { env: 'PYX_API_KEY' }, allowInsecureHttp: true } }], { PYX_API_KEY: srv.apiKey });
+    const s = setup(
+      [
+        {
+          id: 'pyx',
+          match: `https://${host}`,
+          source: { type: 'exchange', endpoint: `${srv.url}${ROUTES.pyx}`, secret: { env: 'PYX_API_KEY' }, allowInsecureHttp: true },
+        },
+      ],
+      { PYX_API_KEY: srv.apiKey },
+    );
     expectServed(await askAll(s.env, host), host);
   });
 
@@ -96,7 +119,14 @@ describe('every token source, through Bazel, git, Docker and keyring (built entr
       {
         id: 'git',
         match: `https://${host}`,
-        source: { type: 'oauth2', tokenEndpoint: `${srv.url}${ROUTES.token}`, deviceEndpoint: `${srv.url}${ROUTES.device}`, clientId: srv.clientId, scope: 'offline_access', allowInsecureHttp: true },
+        source: {
+          type: 'oauth2',
+          tokenEndpoint: `${srv.url}${ROUTES.token}`,
+          deviceEndpoint: `${srv.url}${ROUTES.device}`,
+          clientId: srv.clientId,
+          scope: 'offline_access',
+          allowInsecureHttp: true,
+        },
       },
     ]);
     const login = await run('credmux', ['login', `https://${host}`, '--oauth'], s.env);
@@ -106,7 +136,12 @@ describe('every token source, through Bazel, git, Docker and keyring (built entr
     expect(login.stderr).not.toMatch(/rt-\d+-/);
     // Sequentially: each helper rotates the refresh token and hands the next one on through the store.
     for (const entry of ['credmux-bazel', 'git-credential-credmux', 'docker-credential-credmux', 'keyring'] as const) {
-      const stdin = { 'credmux-bazel': JSON.stringify({ uri: `https://${host}/x` }), 'git-credential-credmux': `protocol=https\nhost=${host}\n\n`, 'docker-credential-credmux': host, keyring: '' }[entry];
+      const stdin = {
+        'credmux-bazel': JSON.stringify({ uri: `https://${host}/x` }),
+        'git-credential-credmux': `protocol=https\nhost=${host}\n\n`,
+        'docker-credential-credmux': host,
+        keyring: '',
+      }[entry];
       const args = entry === 'keyring' ? ['get', `https://${host}/`, '__token__'] : ['get'];
       const r = await run(entry, args, s.env, stdin);
       expect(r.code, `${entry}: ${r.stderr}${r.stdout}`).toBe(0);
@@ -120,12 +155,27 @@ describe('every token source, through Bazel, git, Docker and keyring (built entr
   it('oidc: GitHub Actions identity → mint, in every protocol', async () => {
     const host = 'pkgs.acme.test';
     const s = setup(
-      [{ id: 'ci', match: `https://${host}`, source: { type: 'oidc', identity: { provider: 'github', audience: srv.oidcAudience }, endpoint: `${srv.url}${ROUTES.mint}`, allowInsecureHttp: true } }],
+      [
+        {
+          id: 'ci',
+          match: `https://${host}`,
+          source: {
+            type: 'oidc',
+            identity: { provider: 'github', audience: srv.oidcAudience },
+            endpoint: `${srv.url}${ROUTES.mint}`,
+            allowInsecureHttp: true,
+          },
+        },
+      ],
       { ACTIONS_ID_TOKEN_REQUEST_URL: `${srv.url}${ROUTES.github}?api-version=2.0`, ACTIONS_ID_TOKEN_REQUEST_TOKEN: srv.githubRequestToken },
     );
     const out = await askAll(s.env, host);
     expectServed(out, host);
-    expect(Object.values(out).map((r) => r.stdout + r.stderr).join('\n')).not.toContain(srv.githubRequestToken);
+    expect(
+      Object.values(out)
+        .map((r) => r.stdout + r.stderr)
+        .join('\n'),
+    ).not.toContain(srv.githubRequestToken);
   });
 
   it('command: a program printing a JWT, in every protocol', async () => {
@@ -144,25 +194,40 @@ describe('undici and jose load only when a token is minted', () => {
   async function loaded(env: Record<string, string>, uri: string): Promise<string[]> {
     const out = join(mkdtempSync(join(tmpdir(), 'credmux-loaded-')), 'loaded.json');
     // The bundle itself (dist/bin/credmux-bazel is a sh launcher that execs node on it).
-    const child = spawn(process.execPath, ['-r', join(import.meta.dirname, '../perf/record-loaded.cjs'), join(import.meta.dirname, '../../dist/lib/credmux-bazel.cjs'), 'get'], {
-      env: { ...env, RECORD_LOADED_OUT: out },
-      stdio: ['pipe', 'ignore', 'ignore'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['-r', join(import.meta.dirname, '../perf/record-loaded.cjs'), join(import.meta.dirname, '../../dist/lib/credmux-bazel.cjs'), 'get'],
+      {
+        env: { ...env, RECORD_LOADED_OUT: out },
+        stdio: ['pipe', 'ignore', 'ignore'],
+      },
+    );
     child.stdin.end(JSON.stringify({ uri }));
     await new Promise((r) => child.on('close', r));
-    return (JSON.parse(readFileSync(out, 'utf8')) as { files: string[] }).files.filter((f) => !f.endsWith('record-loaded.cjs')).map((f) => f.replace(/^.*\/dist\//, 'dist/')).sort();
+    return (JSON.parse(readFileSync(out, 'utf8')) as { files: string[] }).files
+      .filter((f) => !f.endsWith('record-loaded.cjs'))
+      .map((f) => f.replace(/^.*\/dist\//, 'dist/'))
+      .sort();
   }
 
   it('in process: an env rule loads the engine only; an exchange rule also loads dist/lib/token-deps.cjs', async () => {
     const s = setup(
       [
         { id: 'static', match: 'https://static.test', source: { type: 'env', var: 'STATIC_TOKEN' } },
-        { id: 'pyx', match: 'https://api.pyx.test', source: { type: 'exchange', endpoint: `${srv.url}${ROUTES.pyx}`, secret: { env: 'PYX_API_KEY' }, allowInsecureHttp: true } },
+        {
+          id: 'pyx',
+          match: 'https://api.pyx.test',
+          source: { type: 'exchange', endpoint: `${srv.url}${ROUTES.pyx}`, secret: { env: 'PYX_API_KEY' }, allowInsecureHttp: true },
+        },
       ],
       { STATIC_TOKEN: 'static-token-value', PYX_API_KEY: srv.apiKey },
     );
     expect(await loaded(s.env, 'https://static.test/x')).toEqual(['dist/lib/credmux-bazel.cjs', 'dist/lib/engine.cjs']);
-    expect(await loaded(s.env, 'https://api.pyx.test/simple/')).toEqual(['dist/lib/credmux-bazel.cjs', 'dist/lib/engine.cjs', 'dist/lib/token-deps.cjs']);
+    expect(await loaded(s.env, 'https://api.pyx.test/simple/')).toEqual([
+      'dist/lib/credmux-bazel.cjs',
+      'dist/lib/engine.cjs',
+      'dist/lib/token-deps.cjs',
+    ]);
     expect(srv.count(ROUTES.pyx)).toBe(1);
   });
 });
@@ -170,7 +235,13 @@ describe('undici and jose load only when a token is minted', () => {
 describe("git's store after a fetch is an echo of the minted token: never written, never re-minted", () => {
   it('with and without capability[]=authtype; the stored API key stays intact', async () => {
     const host = 'api.pyx.test';
-    const s = setup([{ id: 'pyx', match: `https://${host}`, source: { type: 'exchange', endpoint: `${srv.url}${ROUTES.pyx}`, secret: { stored: `https://${host}` }, allowInsecureHttp: true } }]);
+    const s = setup([
+      {
+        id: 'pyx',
+        match: `https://${host}`,
+        source: { type: 'exchange', endpoint: `${srv.url}${ROUTES.pyx}`, secret: { stored: `https://${host}` }, allowInsecureHttp: true },
+      },
+    ]);
     expect((await run('credmux', ['login', `https://${host}`, '--token-stdin'], s.env, srv.apiKey)).code).toBe(0);
     const storeFile = () => run('credmux', ['list', '--json'], s.env).then((r) => JSON.parse(r.stdout) as { entries: unknown[] });
     const before = await storeFile();
@@ -181,7 +252,16 @@ describe("git's store after a fetch is an echo of the minted token: never writte
     expect((await run('git-credential-credmux', ['store'], s.env, echo)).code).toBe(0);
     const bearerGet = await run('git-credential-credmux', ['get'], s.env, `capability[]=authtype\nprotocol=https\nhost=${host}\n\n`);
     expect(bearerGet.stdout).toContain('authtype=Bearer');
-    expect((await run('git-credential-credmux', ['store'], s.env, `capability[]=authtype\nprotocol=https\nhost=${host}\n${bearerGet.stdout.replace('capability[]=authtype\n', '').trim()}\n\n`)).code).toBe(0);
+    expect(
+      (
+        await run(
+          'git-credential-credmux',
+          ['store'],
+          s.env,
+          `capability[]=authtype\nprotocol=https\nhost=${host}\n${bearerGet.stdout.replace('capability[]=authtype\n', '').trim()}\n\n`,
+        )
+      ).code,
+    ).toBe(0);
     expect(await storeFile()).toEqual(before);
     expect(srv.count(ROUTES.pyx)).toBe(2); // the two gets; neither store minted
     // The key still works: a new helper exchanges it successfully.
@@ -193,7 +273,13 @@ describe('failures reach each protocol in its own shape, naming rule, endpoint a
   function pyxSetup(): Setup & { host: string } {
     const host = 'api.pyx.test';
     const s = setup(
-      [{ id: 'pyx', match: `https://${host}`, source: { type: 'exchange', endpoint: `${srv.url}${ROUTES.pyx}?org=acme`, secret: { env: 'PYX_API_KEY' }, allowInsecureHttp: true } }],
+      [
+        {
+          id: 'pyx',
+          match: `https://${host}`,
+          source: { type: 'exchange', endpoint: `${srv.url}${ROUTES.pyx}?org=acme`, secret: { env: 'PYX_API_KEY' }, allowInsecureHttp: true },
+        },
+      ],
       { PYX_API_KEY: srv.apiKey },
     );
     return { ...s, host };
@@ -221,12 +307,21 @@ describe('failures reach each protocol in its own shape, naming rule, endpoint a
   it('401: which secret was refused and how to replace it', async () => {
     srv.setMode(ROUTES.pyx, '401');
     const s = pyxSetup();
-    check(await askAll(s.env, s.host), 'refused the secret in $PYX_API_KEY (HTTP 401, invalid_token: the credential was refused); fix: set PYX_API_KEY to a valid secret');
+    check(
+      await askAll(s.env, s.host),
+      'refused the secret in $PYX_API_KEY (HTTP 401, invalid_token: the credential was refused); fix: set PYX_API_KEY to a valid secret',
+    );
   });
 
   it('a missing API key in the store: the exact login command', async () => {
     const host = 'api.pyx.test';
-    const s = setup([{ id: 'pyx', match: `https://${host}`, source: { type: 'exchange', endpoint: `${srv.url}${ROUTES.pyx}`, secret: { stored: 'https://api.pyx.test' }, allowInsecureHttp: true } }]);
+    const s = setup([
+      {
+        id: 'pyx',
+        match: `https://${host}`,
+        source: { type: 'exchange', endpoint: `${srv.url}${ROUTES.pyx}`, secret: { stored: 'https://api.pyx.test' }, allowInsecureHttp: true },
+      },
+    ]);
     const r = await run('credmux-bazel', ['get'], s.env, JSON.stringify({ uri: `https://${host}/simple/` }));
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('fix: credmux login https://api.pyx.test --token-stdin');

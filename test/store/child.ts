@@ -52,7 +52,12 @@ export interface ChildResult {
 export interface ChildRunner {
   /** A world-readable directory holding the bundle and the child script. */
   dir: string;
-  run(storeDir: string, op: 'put' | 'list' | 'version', input?: unknown, opts?: { uid?: number; gid?: number; ulimitFileBlocks?: number }): Promise<ChildResult>;
+  run(
+    storeDir: string,
+    op: 'put' | 'list' | 'version',
+    input?: unknown,
+    opts?: { uid?: number; gid?: number; ulimitFileBlocks?: number },
+  ): Promise<ChildResult>;
   /** A process holding `lockPath` through src/store/file-lock.ts, resolved once it holds it. */
   holdLock(lockPath: string): Promise<ChildProcess>;
 }
@@ -92,7 +97,12 @@ export async function prepareChildRunner(): Promise<ChildRunner> {
           ? ['/bin/sh', ['-c', `ulimit -f ${opts.ulimitFileBlocks} && exec "$0" "$@"`, process.execPath, ...nodeArgs]]
           : [process.execPath, nodeArgs];
       return new Promise<ChildResult>((resolvePromise, reject) => {
-        const child = spawn(cmd, args as string[], { stdio: ['pipe', 'pipe', 'pipe'], uid: opts.uid, gid: opts.gid, env: { PATH: process.env.PATH } });
+        const child = spawn(cmd, args as string[], {
+          stdio: ['pipe', 'pipe', 'pipe'],
+          uid: opts.uid,
+          gid: opts.gid,
+          env: { PATH: process.env.PATH },
+        });
         let out = '';
         let err = '';
         child.stdout.on('data', (d: Buffer) => (out += d.toString()));

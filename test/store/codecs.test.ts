@@ -48,8 +48,13 @@ describe('D-Bus addresses and wire format', () => {
   it('picks the first unix transport and unescapes it', () => {
     expect(parseBusAddress('unix:path=/run/user/1000/bus')).toEqual({ path: '/run/user/1000/bus', display: 'unix:path=/run/user/1000/bus' });
     expect(parseBusAddress('unix:path=/tmp/a%20b,guid=0123')).toEqual({ path: '/tmp/a b', display: 'unix:path=/tmp/a b' });
-    expect(parseBusAddress('tcp:host=x,port=1;unix:abstract=/tmp/dbus-XYZ,guid=9')).toEqual({ path: '\0/tmp/dbus-XYZ', display: 'unix:abstract=/tmp/dbus-XYZ' });
-    expect(parseBusAddress('autolaunch:')).toEqual({ problem: 'DBUS_SESSION_BUS_ADDRESS="autolaunch:" has no unix:path= or unix:abstract= transport' });
+    expect(parseBusAddress('tcp:host=x,port=1;unix:abstract=/tmp/dbus-XYZ,guid=9')).toEqual({
+      path: '\0/tmp/dbus-XYZ',
+      display: 'unix:abstract=/tmp/dbus-XYZ',
+    });
+    expect(parseBusAddress('autolaunch:')).toEqual({
+      problem: 'DBUS_SESSION_BUS_ADDRESS="autolaunch:" has no unix:path= or unix:abstract= transport',
+    });
   });
 
   it('encodes a method call that decodes back to the same header and body', () => {

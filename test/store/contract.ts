@@ -61,7 +61,9 @@ export function storeContract(name: string, factory: StoreFactory): void {
       await s.put(basic('https://a.example', 'alice', 'replaced', { kind: 'bearer' }));
       const all = await s.list();
       expect(all).toHaveLength(3);
-      expect(await s.get({ url: 'https://a.example', username: 'alice' })).toEqual(basic('https://a.example', 'alice', 'replaced', { kind: 'bearer' }));
+      expect(await s.get({ url: 'https://a.example', username: 'alice' })).toEqual(
+        basic('https://a.example', 'alice', 'replaced', { kind: 'bearer' }),
+      );
       expect((await s.get({ url: 'https://a.example', username: 'bob' }))?.secret).toBe('two');
       expect((await s.get({ url: 'https://b.example', username: 'alice' }))?.secret).toBe('three');
     });

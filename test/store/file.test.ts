@@ -48,7 +48,10 @@ describe('FileStore on disk', () => {
     const s = new FileStore(dir);
     expect(s.location).toBe(join(dir, 'credentials.json'));
     await s.put(basic('https://a.example', 'u', 'pw'));
-    expect(JSON.parse(await readFile(join(dir, 'credentials.json'), 'utf8'))).toEqual({ version: 1, entries: [basic('https://a.example', 'u', 'pw')] });
+    expect(JSON.parse(await readFile(join(dir, 'credentials.json'), 'utf8'))).toEqual({
+      version: 1,
+      entries: [basic('https://a.example', 'u', 'pw')],
+    });
   });
 
   it('reads a missing file (and a missing directory) as an empty store without creating anything', async () => {
@@ -80,7 +83,12 @@ describe('FileStore on disk', () => {
     const before = await readFile(join(dir, 'credentials.json'));
     await chmod(dir, 0o755);
     // Started one at a time: a rejected promise nobody awaits yet is an unhandled rejection.
-    for (const op of [() => s.list(), () => s.get({ url: 'https://a.example', username: 'u' }), () => s.put(basic('https://b.example', 'u', 'x')), () => s.remove(() => true)]) {
+    for (const op of [
+      () => s.list(),
+      () => s.get({ url: 'https://a.example', username: 'u' }),
+      () => s.put(basic('https://b.example', 'u', 'x')),
+      () => s.remove(() => true),
+    ]) {
       const e = await errorOf(op());
       expect(e.message).toContain(`chmod 700 ${dir}`);
       expect(e.message).toContain('0755');
@@ -120,7 +128,9 @@ async function storeWithOneEntry(): Promise<{ dir: string; s: FileStore; lockPat
 describe('FileStore across processes', () => {
   it('40 writer processes at once: all succeed, exactly 40 entries, none lost', async () => {
     const dir = freshDir();
-    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => runner.run(dir, 'put', basic(`https://h${i}.example`, `user${i}`, `secret-${i}`))));
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => runner.run(dir, 'put', basic(`https://h${i}.example`, `user${i}`, `secret-${i}`))),
+    );
     for (const r of results) expect(r, r.message).toMatchObject({ ok: true });
     const all = await new FileStore(dir).list();
     expect(all).toHaveLength(40);
@@ -220,7 +230,10 @@ describe('FileStore across processes', () => {
     // The same record, right host and directory: taken over at once.
     await mkdir(lockPath);
     const id = await stat(lockPath, { bigint: true });
-    await writeFile(`${lockPath}.owner`, JSON.stringify({ pid: deadPid, host: hostname(), ns: nsOfThisProcess(), lock: `${id.ino}:${id.birthtimeNs}` }));
+    await writeFile(
+      `${lockPath}.owner`,
+      JSON.stringify({ pid: deadPid, host: hostname(), ns: nsOfThisProcess(), lock: `${id.ino}:${id.birthtimeNs}` }),
+    );
     const t = Date.now();
     await s.put(basic('https://c.example', 'u', 'third'));
     expect(Date.now() - t).toBeLessThan(2000);
@@ -277,7 +290,11 @@ describe('FileStore across processes', () => {
   });
 
   it('names disk-full and read-only-filesystem errors by meaning', () => {
-    const enospc = storeFsError('cannot write the credential file /x/credentials.json', Object.assign(new Error('boom'), { code: 'ENOSPC' }), 'its previous contents are unchanged');
+    const enospc = storeFsError(
+      'cannot write the credential file /x/credentials.json',
+      Object.assign(new Error('boom'), { code: 'ENOSPC' }),
+      'its previous contents are unchanged',
+    );
     expect(enospc.code).toBe('store');
     expect(enospc.message).toBe(
       'cannot write the credential file /x/credentials.json: no space left on device (ENOSPC); its previous contents are unchanged; free some disk space and retry',
@@ -294,7 +311,10 @@ describe('FileStore with a corrupted file', () => {
     ['wrong version', '{"version":0,"entries":[]}'],
     ['entries not an array', '{"version":1,"entries":{}}'],
     ['entry missing its secret', '{"version":1,"entries":[{"url":"https://a.example","username":"u","kind":"basic"}]}'],
-    ['entry with a bad kind', '{"version":1,"entries":[{"url":"https://a.example","username":"u","kind":"digest","secret":"s3cr3t-in-broken-json"}]}'],
+    [
+      'entry with a bad kind',
+      '{"version":1,"entries":[{"url":"https://a.example","username":"u","kind":"digest","secret":"s3cr3t-in-broken-json"}]}',
+    ],
     ['entry with an unknown field', '{"version":1,"entries":[{"url":"https://a.example","username":"u","kind":"basic","secret":"x","extra":1}]}'],
     [
       'duplicate (url, username)',

@@ -40,7 +40,13 @@ describe('KeychainStore on a real Secret Service', () => {
     const s = openKeychain();
     const service = `credmux-test-${n}`;
     try {
-      const e: StoredEntry = { url: 'https://pkgs.example.com/simple', username: '__token__', kind: 'bearer', secret: 'tok-123', expiresAt: 1893456000 };
+      const e: StoredEntry = {
+        url: 'https://pkgs.example.com/simple',
+        username: '__token__',
+        kind: 'bearer',
+        secret: 'tok-123',
+        expiresAt: 1893456000,
+      };
       await s.put(e);
       const account = encodeAccount(e);
       expect(account).toBe('__token__@https://pkgs.example.com/simple');
@@ -59,7 +65,10 @@ describe('KeychainStore on a real Secret Service', () => {
     const s = openKeychain();
     try {
       const account = `${encodeURIComponent('al@ce')}@https://git.example.com`;
-      const stored = ss.secretTool(['store', '--label=peer', 'service', `credmux-test-${n}`, 'username', account], JSON.stringify({ v: 1, kind: 'basic', secret: 'pw' }));
+      const stored = ss.secretTool(
+        ['store', '--label=peer', 'service', `credmux-test-${n}`, 'username', account],
+        JSON.stringify({ v: 1, kind: 'basic', secret: 'pw' }),
+      );
       expect(stored.status, stored.stderr).toBe(0);
       expect(await s.get({ url: 'https://git.example.com', username: 'al@ce' })).toEqual(basic('https://git.example.com', 'al@ce', 'pw'));
       expect(await s.list()).toEqual([basic('https://git.example.com', 'al@ce', 'pw')]);
@@ -209,7 +218,9 @@ describe('KeychainStore when the keychain cannot answer', () => {
     try {
       const t = Date.now();
       const e = await rejectionOf(s.put(basic('https://a.example', 'u', 'never-show-this')));
-      expect(e.message).toMatch(/^cannot write a keychain item in the OS keychain: no D-Bus session bus \(DBUS_SESSION_BUS_ADDRESS unset\); .*CREDMUX_STORE=file/);
+      expect(e.message).toMatch(
+        /^cannot write a keychain item in the OS keychain: no D-Bus session bus \(DBUS_SESSION_BUS_ADDRESS unset\); .*CREDMUX_STORE=file/,
+      );
       expect(Date.now() - t).toBeLessThan(400);
     } finally {
       s.close();

@@ -143,7 +143,7 @@ export async function startKeyring(bus: PrivateBus): Promise<{ stop(): Promise<v
   keyring.stdin.end(KEYRING_PASSWORD);
 
   const deadline = Date.now() + 15_000;
-  let last = '';
+  let last: string;
   for (;;) {
     const probe = await probeSecretService(bus.address, 1000);
     if (probe.ok) break;

@@ -110,7 +110,9 @@ describe('openStore: CREDMUX_STORE=auto on Linux', () => {
     const ms = performance.now() - t;
     try {
       expect(store).toBeInstanceOf(KeychainStore);
-      expect(reason).toBe(`OS keychain (Secret Service on ${ss.address.split(',')[0]}, service "credmux"): CREDMUX_STORE=auto and an unlocked Secret Service answers`);
+      expect(reason).toBe(
+        `OS keychain (Secret Service on ${ss.address.split(',')[0]}, service "credmux"): CREDMUX_STORE=auto and an unlocked Secret Service answers`,
+      );
       expect(ms).toBeLessThan(400);
       // It talks to the bus from `env`, not from process.env.
       await store.put({ url: 'https://select.example', username: 'u', kind: 'basic', secret: 'pw' });
@@ -186,12 +188,16 @@ describe('openStore with a locked keyring', () => {
       const r = await timed(envWith({ DBUS_SESSION_BUS_ADDRESS: locked.address }));
       expect(r.store.kind).toBe('file');
       expect(r.reason).toMatch(/the default keyring \(\/org\/freedesktop\/secrets\/collection\/login\) on unix:path=.* is locked/);
-      await expect(openStore(envWith({ CREDMUX_STORE: 'keychain', DBUS_SESSION_BUS_ADDRESS: locked.address }))).rejects.toThrow(/is locked.*CREDMUX_STORE=file/);
+      await expect(openStore(envWith({ CREDMUX_STORE: 'keychain', DBUS_SESSION_BUS_ADDRESS: locked.address }))).rejects.toThrow(
+        /is locked.*CREDMUX_STORE=file/,
+      );
       // A store opened before the keyring was locked refuses at once rather than asking for an unlock.
       const store = new KeychainStore({ env: locked.env, lockDir: join(scratch, 'locked-lock') });
       try {
         const t = performance.now();
-        await expect(store.get({ url: 'https://a.example', username: 'u' })).rejects.toThrow(/^cannot read a keychain item in the OS keychain: the default keyring .* is locked; check that a Secret Service/);
+        await expect(store.get({ url: 'https://a.example', username: 'u' })).rejects.toThrow(
+          /^cannot read a keychain item in the OS keychain: the default keyring .* is locked; check that a Secret Service/,
+        );
         expect(performance.now() - t).toBeLessThan(400);
       } finally {
         store.close();

@@ -349,7 +349,9 @@ describe('TokenCache: eviction and reporting', () => {
     const c = cache(clock);
     await c.get('config:7|https://aud', async () => ({ value: 'SECRET-VALUE', expiresAt: clock.nowS + 3600 }));
     const entries = c.entries();
-    expect(entries).toEqual([{ key: 'config:7|https://aud', state: 'fresh', expiresAt: clock.nowS + 3600, fetchedAt: clock.nowS, hits: 0, failures: 0 }]);
+    expect(entries).toEqual([
+      { key: 'config:7|https://aud', state: 'fresh', expiresAt: clock.nowS + 3600, fetchedAt: clock.nowS, hits: 0, failures: 0 },
+    ]);
     expect(JSON.stringify(entries)).not.toContain('SECRET');
   });
 
@@ -362,7 +364,12 @@ describe('TokenCache: eviction and reporting', () => {
     clock.advance(120_000);
     await expect(c.get('failing2', async () => Promise.reject(new Error('x')))).rejects.toThrow();
     expect(c.prune()).toBe(2); // 'short' expired, 'failing' past its 1 s backoff
-    expect(c.entries().map((e) => e.key).sort()).toEqual(['failing2', 'long']);
+    expect(
+      c
+        .entries()
+        .map((e) => e.key)
+        .sort(),
+    ).toEqual(['failing2', 'long']);
   });
 
   it('keeps at most maxEntries, dropping the least recently used', async () => {
@@ -373,7 +380,12 @@ describe('TokenCache: eviction and reporting', () => {
     await c.get('b', s.fetch);
     await c.get('a', s.fetch); // a is now the most recent
     await c.get('c', s.fetch);
-    expect(c.entries().map((e) => e.key).sort()).toEqual(['a', 'c']);
+    expect(
+      c
+        .entries()
+        .map((e) => e.key)
+        .sort(),
+    ).toEqual(['a', 'c']);
   });
 
   it('setMaxEntries shrinks to the bound at once, dropping the least recently used first', async () => {
@@ -383,9 +395,19 @@ describe('TokenCache: eviction and reporting', () => {
     for (const k of ['a', 'b', 'c', 'd']) await c.get(k, s.fetch);
     await c.get('a', s.fetch); // a is now the most recent; b the least
     c.setMaxEntries(2);
-    expect(c.entries().map((e) => e.key).sort()).toEqual(['a', 'd']);
+    expect(
+      c
+        .entries()
+        .map((e) => e.key)
+        .sort(),
+    ).toEqual(['a', 'd']);
     await c.get('e', s.fetch);
-    expect(c.entries().map((e) => e.key).sort()).toEqual(['a', 'e']);
+    expect(
+      c
+        .entries()
+        .map((e) => e.key)
+        .sort(),
+    ).toEqual(['a', 'e']);
   });
 
   it('registered caches are reported and evicted process-wide (what the daemon uses)', async () => {
@@ -442,7 +464,10 @@ describe('RefreshingTokens.fitRules', () => {
     });
     new RefreshingTokens({ store: new MemoryStore(), env: {}, now: () => clock.nowS, cache: c }).fitRules(rules, sourceFor);
     let mints = 0;
-    const mint = async (): Promise<Fetched<Credential>> => ({ value: { kind: 'bearer', username: '__token__', secret: `tok-${++mints}` }, expiresAt: clock.nowS + 3600 });
+    const mint = async (): Promise<Fetched<Credential>> => ({
+      value: { kind: 'bearer', username: '__token__', secret: `tok-${++mints}` },
+      expiresAt: clock.nowS + 3600,
+    });
     for (const r of rules) await c.get(r.id, mint);
     expect(c.stats().size).toBe(1500);
     for (const r of rules) await c.get(r.id, mint);

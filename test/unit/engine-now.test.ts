@@ -42,7 +42,11 @@ function rules(): RuleConfig[] {
   return [
     { id: 'ci', match: 'https://ci.example', source: { type: 'env', var: 'CI_TOKEN' } },
     { id: 'wild', match: '*.wild.example', username: 'oauth2accesstoken', source: { type: 'env', var: 'CI_TOKEN' } },
-    { id: 'pyx', match: TOKENS, source: { type: 'exchange', endpoint: `${srv.url}${ROUTES.pyx}`, secret: { stored: TOKENS }, allowInsecureHttp: true } },
+    {
+      id: 'pyx',
+      match: TOKENS,
+      source: { type: 'exchange', endpoint: `${srv.url}${ROUTES.pyx}`, secret: { stored: TOKENS }, allowInsecureHttp: true },
+    },
   ];
 }
 
@@ -121,7 +125,13 @@ describe('Engine.handleNow', () => {
     await nextTurn();
     expect(engine.handleNow(git, CALLER)).toMatchObject({ credential: { username: 'alice', secret: 'alice-pw-0123456789' } });
 
-    await other.put({ url: 'https://git.example', username: 'alice', kind: 'basic', secret: 'alice-NEW-pw-0123', updatedAt: new Date(Date.now() + 60_000).toISOString() });
+    await other.put({
+      url: 'https://git.example',
+      username: 'alice',
+      kind: 'basic',
+      secret: 'alice-NEW-pw-0123',
+      updatedAt: new Date(Date.now() + 60_000).toISOString(),
+    });
     await nextTurn();
     expect(engine.handleNow(git, CALLER)).toBeUndefined(); // the store changed: handle() reads it
     expect(await engine.handle(git, CALLER)).toMatchObject({ credential: { secret: 'alice-NEW-pw-0123' } });
@@ -176,7 +186,11 @@ describe('Engine.handleNow', () => {
     }
     // Kept flat (codec.ts, flatCopy): any text survives, non-ASCII and lone surrogates included.
     for (const secret of ['pässwörd-€-😀', 'lone-\ud800-surrogate', '"quoted"\\\n']) {
-      const res = Object.freeze({ op: 'get' as const, credential: Object.freeze({ kind: 'basic' as const, username: 'ü', secret }), rule: Object.freeze({ id: 'r', match: 'https://x', source: 'stored' }) });
+      const res = Object.freeze({
+        op: 'get' as const,
+        credential: Object.freeze({ kind: 'basic' as const, username: 'ü', secret }),
+        rule: Object.freeze({ id: 'r', match: 'https://x', source: 'stored' }),
+      });
       const msg = { v: PROTOCOL_VERSION, id: 9, res };
       expect(encode(msg)).toBe(`${JSON.stringify(msg)}\n`);
       expect(encode(msg)).toBe(`${JSON.stringify(msg)}\n`); // and from the kept copy
@@ -190,7 +204,13 @@ describe('Engine.handleNow', () => {
 
     // A changed entry is a new answer, with the new secret in its text.
     const before = engine.handleNow(git, CALLER)!;
-    await other.put({ url: 'https://git.example', username: 'alice', kind: 'basic', secret: 'alice-NEW-pw-0123', updatedAt: new Date(Date.now() + 60_000).toISOString() });
+    await other.put({
+      url: 'https://git.example',
+      username: 'alice',
+      kind: 'basic',
+      secret: 'alice-NEW-pw-0123',
+      updatedAt: new Date(Date.now() + 60_000).toISOString(),
+    });
     await engine.handle(git, CALLER);
     await nextTurn();
     const after = engine.handleNow(git, CALLER)!;

@@ -103,7 +103,7 @@ describe('bazel.format', () => {
     expect(responseSchema(JSON.parse(out.stdout))).toBe(true);
   });
 
-  it('an expiry that RFC 3339 cannot spell with four digits is left out (cache per Bazel\'s default)', () => {
+  it("an expiry that RFC 3339 cannot spell with four digits is left out (cache per Bazel's default)", () => {
     const out = format(got({ kind: 'bearer', username: '', secret: 'T', expiresAt: 1e15 }));
     expect(out.stdout).toBe('{"headers":{"Authorization":["Bearer T"]}}\n');
   });

@@ -45,7 +45,11 @@ describe('docker.parse: argv', () => {
 
 describe('docker.parse: get and erase', () => {
   it('TrimSpaces the server URL and asks for host[:port]; the reply echoes what was asked', () => {
-    expect(parse(['get'], '  ghcr.io\n')).toEqual({ kind: 'request', request: { op: 'get', url: 'ghcr.io' }, ctx: { action: 'get', serverURL: 'ghcr.io' } });
+    expect(parse(['get'], '  ghcr.io\n')).toEqual({
+      kind: 'request',
+      request: { op: 'get', url: 'ghcr.io' },
+      ctx: { action: 'get', serverURL: 'ghcr.io' },
+    });
     expect(requestOf(['get'], 'https://registry.example.com:5000/v2/')).toEqual({ op: 'get', url: 'registry.example.com:5000' });
     expect(requestOf(['get'], 'http://127.0.0.1:5000')).toEqual({ op: 'get', url: '127.0.0.1:5000' });
     expect(requestOf(['get'], '[::1]:5000')).toEqual({ op: 'get', url: '[::1]:5000' });
@@ -100,11 +104,15 @@ describe('docker.parse: store', () => {
       url: 'https://index.docker.io',
       credential: { kind: 'basic', username: '<token>', secret: 'rt' },
     });
-    expect(requestOf(['store'], creds({ ServerURL: 'https://r.example.com:5000/v2/', Username: 'u', Secret: '' }))).toMatchObject({ url: 'r.example.com:5000' });
+    expect(requestOf(['store'], creds({ ServerURL: 'https://r.example.com:5000/v2/', Username: 'u', Secret: '' }))).toMatchObject({
+      url: 'r.example.com:5000',
+    });
   });
 
   it('decodes like Go: field names in any case, unknown fields ignored, null leaves a field empty', () => {
-    expect(requestOf(['store'], '{"serverURL":"ghcr.io","username":"u","SECRET":"s","Email":"x"}')).toMatchObject({ credential: { username: 'u', secret: 's' } });
+    expect(requestOf(['store'], '{"serverURL":"ghcr.io","username":"u","SECRET":"s","Email":"x"}')).toMatchObject({
+      credential: { username: 'u', secret: 's' },
+    });
     expect(requestOf(['store'], '{"ServerURL":"ghcr.io","Username":"u","Secret":null}')).toMatchObject({ credential: { secret: '' } });
     expect(errorOf(['store'], '{"ServerURL":"ghcr.io","Username":null,"Secret":"s"}')).toBe('no credentials username\n');
   });
@@ -166,20 +174,23 @@ describe('docker.format', () => {
 
   it('list: keys get answers for, sorted; paths, wildcards and later duplicates skipped', () => {
     const e = (url: string, username: string): ListedEntry => ({ url, username, kind: 'basic' });
-    const out = docker.format({ action: 'list' }, {
-      op: 'list',
-      entries: [
-        e('https://index.docker.io', '<token>'),
-        e('https://registry-1.docker.io', 'other-hub-user'),
-        e('https://quay.io', 'q'),
-        e('https://ghcr.io', 'u'),
-        e('https://ghcr.io', 'second'),
-        e('http://127.0.0.1:5000', 'local'),
-        e('https://[::1]:5001', 'v6'),
-        e('https://pypi.example.com/simple', 'alice'),
-        e('https://*.example.com', 'wild'),
-      ],
-    });
+    const out = docker.format(
+      { action: 'list' },
+      {
+        op: 'list',
+        entries: [
+          e('https://index.docker.io', '<token>'),
+          e('https://registry-1.docker.io', 'other-hub-user'),
+          e('https://quay.io', 'q'),
+          e('https://ghcr.io', 'u'),
+          e('https://ghcr.io', 'second'),
+          e('http://127.0.0.1:5000', 'local'),
+          e('https://[::1]:5001', 'v6'),
+          e('https://pypi.example.com/simple', 'alice'),
+          e('https://*.example.com', 'wild'),
+        ],
+      },
+    );
     expect(out.stdout).toBe('{"127.0.0.1:5000":"local","[::1]:5001":"v6","ghcr.io":"u","https://index.docker.io/v1/":"<token>","quay.io":"q"}\n');
     expect(listSchema(JSON.parse(out.stdout))).toBe(true);
     expect(docker.format({ action: 'list' }, { op: 'list', entries: [] }).stdout).toBe('{}\n');

@@ -117,33 +117,71 @@ describe('git.parse: the reader', () => {
 
   it('a host that survives the reader cannot carry userinfo or a path into the URL', () => {
     fc.assert(
-      fc.property(fc.string({ unit: fc.constantFrom('a', 'b', '.', ':', '1', '@', '/', '\\', '?', '#', '%', '2', 'f', '4', '0', ' ', '\r', '\n', '\0', '\t', '[', ']', 'é') }), (host) => {
-        const p = parse('get', `protocol=https\nhost=${host}\n\n`);
-        if (p.kind !== 'request' || p.request.op !== 'get') return;
-        let url: URL;
-        try {
-          url = new URL(p.request.url);
-        } catch {
-          return; // the engine refuses what does not parse
-        }
-        expect(url.username).toBe('');
-        expect(url.password).toBe('');
-        expect(url.pathname).toBe('/');
-        expect(url.search + url.hash).toBe('');
-      }),
+      fc.property(
+        fc.string({
+          unit: fc.constantFrom(
+            'a',
+            'b',
+            '.',
+            ':',
+            '1',
+            '@',
+            '/',
+            '\\',
+            '?',
+            '#',
+            '%',
+            '2',
+            'f',
+            '4',
+            '0',
+            ' ',
+            '\r',
+            '\n',
+            '\0',
+            '\t',
+            '[',
+            ']',
+            'é',
+          ),
+        }),
+        (host) => {
+          const p = parse('get', `protocol=https\nhost=${host}\n\n`);
+          if (p.kind !== 'request' || p.request.op !== 'get') return;
+          let url: URL;
+          try {
+            url = new URL(p.request.url);
+          } catch {
+            return; // the engine refuses what does not parse
+          }
+          expect(url.username).toBe('');
+          expect(url.password).toBe('');
+          expect(url.pathname).toBe('/');
+          expect(url.search + url.hash).toBe('');
+        },
+      ),
     );
   });
 });
 
 describe('git.parse: url=', () => {
   it('is split like credential_from_url, percent-decoded, trailing slashes dropped', () => {
-    expect(request(parse('get', 'url=https://bob@example.com/org/repo.git/\n'))).toEqual({ op: 'get', url: 'https://example.com/org/repo.git', username: 'bob' });
+    expect(request(parse('get', 'url=https://bob@example.com/org/repo.git/\n'))).toEqual({
+      op: 'get',
+      url: 'https://example.com/org/repo.git',
+      username: 'bob',
+    });
     expect(request(parse('get', 'url=https://b%40b@example.com\n'))).toEqual({ op: 'get', url: 'https://example.com', username: 'b@b' });
     expect(request(parse('get', 'url=https://example.com\n'))).toEqual({ op: 'get', url: 'https://example.com' });
   });
 
   it('carries user:password into erase', () => {
-    expect(request(parse('erase', 'url=https://bob:pw@example.com\n'))).toEqual({ op: 'erase', url: 'https://example.com', username: 'bob', secret: 'pw' });
+    expect(request(parse('erase', 'url=https://bob:pw@example.com\n'))).toEqual({
+      op: 'erase',
+      url: 'https://example.com',
+      username: 'bob',
+      secret: 'pw',
+    });
   });
 
   it('refuses a decoded host that would move the authority, a decoded line break, no scheme, and conflicts', () => {
@@ -194,7 +232,14 @@ describe('git.parse: store and erase', () => {
   });
 
   it('store: partial or ephemeral credentials are not stored', () => {
-    for (const extra of ['username=u\n', 'password=p\n', '', 'username=u\npassword=p\nephemeral=1\n', 'username=u\npassword=p\nephemeral=true\n', 'username=u\npassword=p\nephemeral=YES\n']) {
+    for (const extra of [
+      'username=u\n',
+      'password=p\n',
+      '',
+      'username=u\npassword=p\nephemeral=1\n',
+      'username=u\npassword=p\nephemeral=true\n',
+      'username=u\npassword=p\nephemeral=YES\n',
+    ]) {
       expect(parse('store', base + extra)).toEqual({ kind: 'reply', output: { stdout: '', stderr: '', exitCode: 0 } });
     }
     expect(parse('store', `${base}username=u\npassword=p\nephemeral=0\n`).kind).toBe('request');
@@ -202,8 +247,17 @@ describe('git.parse: store and erase', () => {
 
   it('erase: username and password filter when given; a bearer erases by its credential', () => {
     expect(request(parse('erase', base))).toEqual({ op: 'erase', url: 'https://example.com' });
-    expect(request(parse('erase', `${base}username=u\npassword=p\n`))).toEqual({ op: 'erase', url: 'https://example.com', username: 'u', secret: 'p' });
-    expect(request(parse('erase', `capability[]=authtype\nauthtype=bearer\ncredential=tok\n${base}`))).toEqual({ op: 'erase', url: 'https://example.com', secret: 'tok' });
+    expect(request(parse('erase', `${base}username=u\npassword=p\n`))).toEqual({
+      op: 'erase',
+      url: 'https://example.com',
+      username: 'u',
+      secret: 'p',
+    });
+    expect(request(parse('erase', `capability[]=authtype\nauthtype=bearer\ncredential=tok\n${base}`))).toEqual({
+      op: 'erase',
+      url: 'https://example.com',
+      secret: 'tok',
+    });
   });
 });
 
@@ -253,13 +307,19 @@ describe('git.format', () => {
 
   it('every answer is well-formed key=value lines', () => {
     fc.assert(
-      fc.property(fc.constantFrom<'basic' | 'bearer'>('basic', 'bearer'), fc.string(), fc.string(), fc.boolean(), (kind, username, secret, authtype) => {
-        const out = git.format(ctx(authtype), got({ kind, username, secret }));
-        if (out.exitCode !== 0) return;
-        const lines = out.stdout.split('\n');
-        expect(lines.pop()).toBe('');
-        for (const l of lines) expect(l).toMatch(/^[a-z_[\]]+=[^\n\0\r]*$/);
-      }),
+      fc.property(
+        fc.constantFrom<'basic' | 'bearer'>('basic', 'bearer'),
+        fc.string(),
+        fc.string(),
+        fc.boolean(),
+        (kind, username, secret, authtype) => {
+          const out = git.format(ctx(authtype), got({ kind, username, secret }));
+          if (out.exitCode !== 0) return;
+          const lines = out.stdout.split('\n');
+          expect(lines.pop()).toBe('');
+          for (const l of lines) expect(l).toMatch(/^[a-z_[\]]+=[^\n\0\r]*$/);
+        },
+      ),
     );
   });
 

@@ -45,7 +45,7 @@ describe('keyring.parse: argparse', () => {
     });
   });
 
-  it('argument checks in keyring\'s order, with its messages', () => {
+  it("argument checks in keyring's order, with its messages", () => {
     argparseError([], 'Specify operation (get, set, del, diagnose).');
     argparseError(['--mode', 'creds'], 'Specify operation (get, set, del, diagnose).');
     argparseError(['get'], 'get requires service and username');
@@ -156,7 +156,11 @@ describe('keyring.format', () => {
 
   it('a miss or a Docker identity token: no output, exit 1', () => {
     expect(keyring.format(ctx('password', 'plain', 'alice'), got(null))).toEqual({ stdout: '', stderr: '', exitCode: 1 });
-    expect(keyring.format(ctx('creds', 'json'), got({ kind: 'basic', username: '<token>', secret: 'rt' }))).toEqual({ stdout: '', stderr: '', exitCode: 1 });
+    expect(keyring.format(ctx('creds', 'json'), got({ kind: 'basic', username: '<token>', secret: 'rt' }))).toEqual({
+      stdout: '',
+      stderr: '',
+      exitCode: 1,
+    });
   });
 
   it('a bearer: the token is the password, its username the username', () => {
@@ -171,7 +175,11 @@ describe('keyring.format', () => {
     const miss = keyring.format(delCtx, { op: 'erase', removed: 0 });
     expect(miss).toMatchObject({ stdout: '', exitCode: 1 });
     expect(miss.stderr).toContain("not found for 'alice' in 'svc'");
-    expect(keyring.format(setCtx, { op: 'error', error: { code: 'store', message: 'locked' } })).toEqual({ stdout: '', stderr: 'keyring: locked\n', exitCode: 1 });
+    expect(keyring.format(setCtx, { op: 'error', error: { code: 'store', message: 'locked' } })).toEqual({
+      stdout: '',
+      stderr: 'keyring: locked\n',
+      exitCode: 1,
+    });
     expect(keyring.format(setCtx, { op: 'get', credential: null }).exitCode).toBe(1);
   });
 });

@@ -8,10 +8,21 @@ import { parsePattern, parseRequest, type Pattern } from '../../src/model/url.js
 const label = fc.constantFrom('a', 'b', 'example', 'evil', 'com', 'net', 'x1');
 const host = fc.array(label, { minLength: 1, maxLength: 4 }).map((ls) => ls.join('.'));
 const pattern = fc
-  .record({ scheme: fc.constantFrom('https://', 'http://'), wild: fc.boolean(), host, port: fc.constantFrom('', ':8080'), path: fc.constantFrom('', '/simple', '/a/b') })
+  .record({
+    scheme: fc.constantFrom('https://', 'http://'),
+    wild: fc.boolean(),
+    host,
+    port: fc.constantFrom('', ':8080'),
+    path: fc.constantFrom('', '/simple', '/a/b'),
+  })
   .map((r) => `${r.scheme}${r.wild && r.host.includes('.') && r.host.split('.').length > 2 ? '*.' : ''}${r.host}${r.port}${r.path}`);
 const request = fc
-  .record({ scheme: fc.constantFrom('https://', 'http://', ''), host, port: fc.constantFrom('', ':8080'), path: fc.constantFrom('', '/simple/x', '/a/b/c', '/other') })
+  .record({
+    scheme: fc.constantFrom('https://', 'http://', ''),
+    host,
+    port: fc.constantFrom('', ':8080'),
+    path: fc.constantFrom('', '/simple/x', '/a/b/c', '/other'),
+  })
   .map((r) => `${r.scheme}${r.host}${r.port}${r.path}`);
 
 describe('RuleIndex', () => {

@@ -52,15 +52,17 @@ const URLS = [
 ];
 const USERS = ['alice', 'bob', '', REFRESH_TOKEN_USERNAME];
 
-const entry = fc.record(
-  {
-    url: fc.constantFrom(...URLS),
-    username: fc.constantFrom(...USERS),
-    secret: fc.string(),
-    updatedAt: fc.constantFrom('2026-01-01T00:00:00.000Z', '2026-06-01T00:00:00.000Z', '2027-01-01T00:00:00.000Z'),
-  },
-  { requiredKeys: ['url', 'username', 'secret'] },
-).map((e): StoredEntry => ({ kind: 'bearer', ...e }));
+const entry = fc
+  .record(
+    {
+      url: fc.constantFrom(...URLS),
+      username: fc.constantFrom(...USERS),
+      secret: fc.string(),
+      updatedAt: fc.constantFrom('2026-01-01T00:00:00.000Z', '2026-06-01T00:00:00.000Z', '2027-01-01T00:00:00.000Z'),
+    },
+    { requiredKeys: ['url', 'username', 'secret'] },
+  )
+  .map((e): StoredEntry => ({ kind: 'bearer', ...e }));
 
 const ref = fc.record(
   {
@@ -86,9 +88,14 @@ describe('resolveStoredRef', () => {
 
   it('answers from a new list once the store hands one out (a login in between)', () => {
     const r: StoredRef = { stored: 'https://api.example.com' };
-    const before: StoredEntry[] = [{ url: 'https://api.example.com', username: 'k', kind: 'bearer', secret: 'old', updatedAt: '2026-01-01T00:00:00.000Z' }];
+    const before: StoredEntry[] = [
+      { url: 'https://api.example.com', username: 'k', kind: 'bearer', secret: 'old', updatedAt: '2026-01-01T00:00:00.000Z' },
+    ];
     expect(resolveStoredRef(before, r)?.secret).toBe('old');
-    const after = [...before, { url: 'https://api.example.com', username: 'k2', kind: 'bearer', secret: 'new', updatedAt: '2026-02-01T00:00:00.000Z' } as StoredEntry];
+    const after = [
+      ...before,
+      { url: 'https://api.example.com', username: 'k2', kind: 'bearer', secret: 'new', updatedAt: '2026-02-01T00:00:00.000Z' } as StoredEntry,
+    ];
     expect(resolveStoredRef(after, r)?.secret).toBe('new');
     expect(resolveStoredRef(before, r)?.secret).toBe('old');
   });

@@ -335,7 +335,9 @@ describe('secrets in userinfo', () => {
 
   it('a pattern with userinfo is refused without echoing the password', () => {
     const message = badUrl(() => parsePattern(`https://alice:${PASSWORD}@example.com`)).message;
-    expect(message).toBe('pattern "https://***@example.com" contains userinfo (user@ or user:password@); put the username in the rule\'s "username" field instead');
+    expect(message).toBe(
+      'pattern "https://***@example.com" contains userinfo (user@ or user:password@); put the username in the rule\'s "username" field instead',
+    );
   });
 });
 
@@ -377,8 +379,9 @@ describe('properties', () => {
       fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined }),
       fc.array(fc.stringMatching(/^[A-Za-z0-9._~%-]{0,6}$/), { maxLength: 4 }),
     )
-    .map(([scheme, wild, host, port, segments]) =>
-      `${scheme}${wild ? '*.' : ''}${host}${port === undefined ? '' : `:${port}`}${segments.map((s) => `/${s}`).join('')}`,
+    .map(
+      ([scheme, wild, host, port, segments]) =>
+        `${scheme}${wild ? '*.' : ''}${host}${port === undefined ? '' : `:${port}`}${segments.map((s) => `/${s}`).join('')}`,
     );
 
   it('a "%" that starts no escape is written as %25, so decoding the escape after it makes none', () => {

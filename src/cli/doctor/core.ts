@@ -18,8 +18,13 @@ export function checkConfig(env: Env): { check: Check; rules: Rule[]; patterns: 
   try {
     const loaded = loadConfig(env);
     const rules = compileRules(loaded.config, loaded.path);
-    const summary = loaded.stamp === 'absent' ? `${path}: none (stored credentials only)` : `${path}: valid, ${rules.length} rule${rules.length === 1 ? '' : 's'}`;
-    return { check: { section: 'credmux', area: 'config', status: 'ok', summary }, rules, patterns: rules.map((r) => ({ pattern: r.pattern, origin: `rule ${r.id}` })) };
+    const summary =
+      loaded.stamp === 'absent' ? `${path}: none (stored credentials only)` : `${path}: valid, ${rules.length} rule${rules.length === 1 ? '' : 's'}`;
+    return {
+      check: { section: 'credmux', area: 'config', status: 'ok', summary },
+      rules,
+      patterns: rules.map((r) => ({ pattern: r.pattern, origin: `rule ${r.id}` })),
+    };
   } catch (e) {
     // The message names the JSON path and what to write instead (engine/config.ts).
     const lines = (e as Error).message.split('\n');
@@ -29,7 +34,10 @@ export function checkConfig(env: Env): { check: Check; rules: Rule[]; patterns: 
         area: 'config',
         status: 'error',
         summary: `invalid, so every helper request fails until it is fixed: ${lines[0]}`,
-        details: lines.slice(1).map((l) => l.trim()).filter(Boolean),
+        details: lines
+          .slice(1)
+          .map((l) => l.trim())
+          .filter(Boolean),
         fix: `edit ${shq(path)} as the lines above say (schema: protocols/config/config.schema.json),\nor move it away to run on stored credentials only: mv ${shq(path)} ${shq(`${path}.broken`)}`,
       },
       rules: [],
@@ -51,7 +59,12 @@ export async function checkStore(env: Env): Promise<{ check: Check; entries: Sto
       }
     }
     return {
-      check: { section: 'credmux', area: 'store', status: 'ok', summary: `${reason}; answers, ${entries.length} stored credential${entries.length === 1 ? '' : 's'}` },
+      check: {
+        section: 'credmux',
+        area: 'store',
+        status: 'ok',
+        summary: `${reason}; answers, ${entries.length} stored credential${entries.length === 1 ? '' : 's'}`,
+      },
       entries,
       patterns,
       store,

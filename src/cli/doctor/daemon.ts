@@ -13,7 +13,13 @@ export async function checkDaemon(env: Env, session?: StoreName): Promise<{ chec
     status = await withTimeout(daemonStatus(env), 5_000, 'the daemon');
   } catch (e) {
     return {
-      check: { section: 'credmux', area: 'daemon', status: 'error', summary: (e as Error).message, fix: 'credmux daemon stop   (the next request starts a fresh one)' },
+      check: {
+        section: 'credmux',
+        area: 'daemon',
+        status: 'error',
+        summary: (e as Error).message,
+        fix: 'credmux daemon stop   (the next request starts a fresh one)',
+      },
       status: undefined,
     };
   }
@@ -40,7 +46,7 @@ export async function checkDaemon(env: Env, session?: StoreName): Promise<{ chec
           area: 'daemon',
           status: 'error',
           summary: `${running} serves the ${describeStore(status.store)}, but this session's store is the ${describeStore(session)}: helpers get answers from the wrong store until it notices`,
-          fix: 'credmux daemon stop   (the next helper starts one on this session\'s store)',
+          fix: "credmux daemon stop   (the next helper starts one on this session's store)",
         },
         status,
       };
@@ -66,7 +72,9 @@ export async function checkDaemon(env: Env, session?: StoreName): Promise<{ chec
         area: 'daemon',
         status: 'warn',
         summary: `${status.reason}${stopped ? ': it is stopped (SIGSTOP, ^Z or a debugger)' : ''}; helpers resolve in process meanwhile (slower, never wrong)`,
-        fix: stopped ? `kill -CONT ${status.pid}   (resume it), or: credmux daemon stop` : 'credmux daemon stop   (the next request starts a fresh one)',
+        fix: stopped
+          ? `kill -CONT ${status.pid}   (resume it), or: credmux daemon stop`
+          : 'credmux daemon stop   (the next request starts a fresh one)',
       },
       status,
     };

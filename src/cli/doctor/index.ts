@@ -51,7 +51,10 @@ function render(env: Env, checks: Check[]): string {
   const errors = checks.filter((c) => c.status === 'error').length;
   const warnings = checks.filter((c) => c.status === 'warn').length;
   out.push('');
-  if (errors) out.push(`${errors} problem${errors === 1 ? '' : 's'} found${warnings ? `, ${warnings} warning${warnings === 1 ? '' : 's'}` : ''}: run the fix under each FAIL, then credmux doctor again.`);
+  if (errors)
+    out.push(
+      `${errors} problem${errors === 1 ? '' : 's'} found${warnings ? `, ${warnings} warning${warnings === 1 ? '' : 's'}` : ''}: run the fix under each FAIL, then credmux doctor again.`,
+    );
   else if (warnings) out.push(`No problems; ${warnings} warning${warnings === 1 ? '' : 's'} (see WARN above).`);
   else out.push('All good.');
   return `${out.join('\n')}\n`;

@@ -63,7 +63,12 @@ function storedCheck(e: StoredEntry, isInput: boolean, now: number): Check {
   const area = `stored ${e.url} (${who}, ${e.kind})`;
   const last = e.updatedAt ? `last stored ${e.updatedAt}` : undefined;
   if (isInput) {
-    return { section: 'tokens', area, status: 'ok', summary: `input of a token rule (refresh token or API key), never served itself${last ? `; ${last}` : ''}` };
+    return {
+      section: 'tokens',
+      area,
+      status: 'ok',
+      summary: `input of a token rule (refresh token or API key), never served itself${last ? `; ${last}` : ''}`,
+    };
   }
   const relogin = `${e.kind === 'bearer' ? 'echo "$TOKEN"' : 'echo "$PASSWORD"'} | credmux login ${shq(e.url)} --username ${shq(e.username || '__token__')} ${e.kind === 'bearer' ? '--token-stdin' : '--password-stdin'}`;
   if (e.expiresAt !== undefined && e.expiresAt <= now) {
@@ -79,7 +84,12 @@ function storedCheck(e: StoredEntry, isInput: boolean, now: number): Check {
   if (e.expiresAt !== undefined && e.expiresAt - now < SOON_SECONDS) {
     return { section: 'tokens', area, status: 'warn', summary: `expires soon, at ${iso(e.expiresAt)}`, fix: `store a fresh one: ${relogin}` };
   }
-  return { section: 'tokens', area, status: 'ok', summary: `${e.expiresAt !== undefined ? `valid until ${iso(e.expiresAt)}` : 'no expiry known'}${last ? `; ${last}` : ''}` };
+  return {
+    section: 'tokens',
+    area,
+    status: 'ok',
+    summary: `${e.expiresAt !== undefined ? `valid until ${iso(e.expiresAt)}` : 'no expiry known'}${last ? `; ${last}` : ''}`,
+  };
 }
 
 async function ruleCheck(env: Env, rule: Rule, t: TokenInputs): Promise<Check> {
@@ -88,7 +98,13 @@ async function ruleCheck(env: Env, rule: Rule, t: TokenInputs): Promise<Check> {
   const tryIt = `credmux get ${shq(sampleUrl(rule))}   (resolves in this process and prints the source's error)`;
   if (isTokenSource(source)) {
     if (!t.daemon?.running) {
-      return { section: 'tokens', area, status: 'info', summary: 'token state lives in the daemon, which is not running; it mints on first use', fix: `to try the source now: ${tryIt}` };
+      return {
+        section: 'tokens',
+        area,
+        status: 'info',
+        summary: 'token state lives in the daemon, which is not running; it mints on first use',
+        fix: `to try the source now: ${tryIt}`,
+      };
     }
     const entries = t.daemon.cache.entries.filter((c) => c.key.startsWith(`config:${rule.id}|`));
     if (entries.length === 0) return { section: 'tokens', area, status: 'info', summary: 'no token minted yet (the daemon mints on first use)' };
@@ -120,10 +136,20 @@ async function ruleCheck(env: Env, rule: Rule, t: TokenInputs): Promise<Check> {
     };
   }
   try {
-    const c = await withTimeout(source.fetch(rule, { env, now: () => t.now, host: rule.pattern.host }), SOURCE_TIMEOUT_MS, `source ${rule.source.type}`);
+    const c = await withTimeout(
+      source.fetch(rule, { env, now: () => t.now, host: rule.pattern.host }),
+      SOURCE_TIMEOUT_MS,
+      `source ${rule.source.type}`,
+    );
     if (!c) return { section: 'tokens', area, status: 'warn', summary: 'no credential available now', fix: sourceFix(env, rule) };
-    const exp = c.expiresAt !== undefined ? (c.expiresAt <= t.now ? `expired at ${iso(c.expiresAt)}` : `valid until ${iso(c.expiresAt)}`) : 'no expiry known';
-    return { section: 'tokens', area, status: c.expiresAt !== undefined && c.expiresAt <= t.now ? 'error' : 'ok', summary: `available (${c.kind}, user ${c.username || '(none)'}); ${exp}` };
+    const exp =
+      c.expiresAt !== undefined ? (c.expiresAt <= t.now ? `expired at ${iso(c.expiresAt)}` : `valid until ${iso(c.expiresAt)}`) : 'no expiry known';
+    return {
+      section: 'tokens',
+      area,
+      status: c.expiresAt !== undefined && c.expiresAt <= t.now ? 'error' : 'ok',
+      summary: `available (${c.kind}, user ${c.username || '(none)'}); ${exp}`,
+    };
   } catch (e) {
     // Source errors name the rule and the fix (sources/*.ts); they never carry the secret.
     return { section: 'tokens', area, status: 'error', summary: (e as Error).message, fix: sourceFix(env, rule) };

@@ -26,7 +26,13 @@ function read(path: string): { text: string | null; error?: string } {
   }
 }
 
-const tool = (area: string, status: Check['status'], summary: string, extra: Partial<Check> = {}): Check => ({ section: 'tools', area, status, summary, ...extra });
+const tool = (area: string, status: Check['status'], summary: string, extra: Partial<Check> = {}): Check => ({
+  section: 'tools',
+  area,
+  status,
+  summary,
+  ...extra,
+});
 
 export async function checkTools(env: Env, targets: Target[]): Promise<Check[]> {
   return [bazel(env, targets), await git(env, targets), docker(env, targets), pip(env), uv(env)];
@@ -71,8 +77,16 @@ function bazel(env: Env, targets: Target[]): Check {
     .map((t) => (t.pattern.wildcard ? `*.${t.pattern.host}` : t.pattern.host))
     .filter((s) => !scopes.has(s) && !unscoped);
   const unscopable = targets.filter((t) => isUnscopableHost(t.pattern.host)).map((t) => formatPattern(t.pattern));
-  if (missing.length) return tool('bazel', 'warn', `wired in ${file}, but not for: ${[...new Set(missing)].join(', ')}`, { fix: 'credmux setup bazel' });
-  const note = unscopable.length && !unscoped ? { details: [`not served to Bazel (no scope possible for an IP or localhost): ${unscopable.join(', ')}; add an unscoped helper with: credmux setup bazel --unscoped`] } : {};
+  if (missing.length)
+    return tool('bazel', 'warn', `wired in ${file}, but not for: ${[...new Set(missing)].join(', ')}`, { fix: 'credmux setup bazel' });
+  const note =
+    unscopable.length && !unscoped
+      ? {
+          details: [
+            `not served to Bazel (no scope possible for an IP or localhost): ${unscopable.join(', ')}; add an unscoped helper with: credmux setup bazel --unscoped`,
+          ],
+        }
+      : {};
   return tool('bazel', 'ok', `wired in ${file} to ${ours}${unscoped ? ' (unscoped too)' : ''}`, note);
 }
 
@@ -91,7 +105,8 @@ function blockLines(text: string): Set<number> {
 async function git(env: Env, targets: Target[]): Promise<Check> {
   const r = await execArgv('git', ['config', '--global', '--null', '--get-regexp', '^credential\\.'], { env: childEnv(env), timeoutMs: 5_000 });
   if (r.spawnError) return tool('git', 'info', 'git is not installed (not found on PATH)');
-  if (r.code !== 0 && r.code !== 1) return tool('git', 'error', `git cannot read its global config: ${r.stderr.trim()}`, { fix: 'fix the file git names above' });
+  if (r.code !== 0 && r.code !== 1)
+    return tool('git', 'error', `git cannot read its global config: ${r.stderr.trim()}`, { fix: 'fix the file git names above' });
   // `key\nvalue\0` per value, in file order; the URL subsection keeps its case.
   const helpers = new Map<string, string[]>();
   for (const item of r.stdout.split('\0').slice(0, -1)) {
@@ -101,7 +116,8 @@ async function git(env: Env, targets: Target[]): Promise<Check> {
     const m = /^credential\.(?:(.*)\.)?helper$/.exec(key);
     if (!m) continue;
     const url = m[1] ?? '';
-    if (value === '') helpers.set(url, []); // an empty value resets the list
+    if (value === '')
+      helpers.set(url, []); // an empty value resets the list
     else helpers.set(url, [...(helpers.get(url) ?? []), value]);
   }
   const ours = helperPath(env, 'git-credential-credmux');
@@ -119,8 +135,13 @@ async function git(env: Env, targets: Target[]): Promise<Check> {
       else wired.add(url);
     }
   }
-  if (broken.length) return tool('git', 'error', 'wired to a git-credential-credmux that cannot run (git then asks no helper and fails or prompts)', { details: broken, fix: 'credmux setup git   (rewrites the entries with this credmux\'s path)' });
-  if (foreign.length && wired.size === 0) return tool('git', 'warn', 'wired to another credmux installation', { details: foreign, fix: 'credmux setup git' });
+  if (broken.length)
+    return tool('git', 'error', 'wired to a git-credential-credmux that cannot run (git then asks no helper and fails or prompts)', {
+      details: broken,
+      fix: "credmux setup git   (rewrites the entries with this credmux's path)",
+    });
+  if (foreign.length && wired.size === 0)
+    return tool('git', 'warn', 'wired to another credmux installation', { details: foreign, fix: 'credmux setup git' });
   if (wired.size === 0) return tool('git', 'info', 'not wired (no credmux helper in the global git config)', { fix: 'credmux setup git' });
   const missing = wired.has('') ? [] : targets.flatMap((t) => gitUrls(t.pattern).slice(0, 1)).filter((u) => !wired.has(u));
   if (missing.length) return tool('git', 'warn', `wired, but not for: ${missing.join(', ')}`, { fix: 'credmux setup git' });
@@ -146,24 +167,42 @@ function docker(env: Env, targets: Target[]): Check {
     try {
       cfg = JSON.parse(text);
     } catch (e) {
-      return tool('docker', 'error', `${file} is not valid JSON (${(e as Error).message}); docker ignores it`, { fix: `fix ${file}, then: credmux setup docker` });
+      return tool('docker', 'error', `${file} is not valid JSON (${(e as Error).message}); docker ignores it`, {
+        fix: `fix ${file}, then: credmux setup docker`,
+      });
     }
   }
   const helpers = cfg.credHelpers && typeof cfg.credHelpers === 'object' ? cfg.credHelpers : {};
-  const keys = Object.entries(helpers).filter(([, v]) => v === DOCKER_HELPER_NAME).map(([k]) => k);
+  const keys = Object.entries(helpers)
+    .filter(([, v]) => v === DOCKER_HELPER_NAME)
+    .map(([k]) => k);
   const store = cfg.credsStore === DOCKER_HELPER_NAME;
-  if (keys.length === 0 && !store) return tool('docker', 'info', `not wired (no "${DOCKER_HELPER_NAME}" in ${file} credHelpers)`, { fix: 'credmux setup docker' });
+  if (keys.length === 0 && !store)
+    return tool('docker', 'info', `not wired (no "${DOCKER_HELPER_NAME}" in ${file} credHelpers)`, { fix: 'credmux setup docker' });
   const onPath = dockerHelperOnPath(env);
   if (onPath.problem && !onPath.found) {
-    return tool('docker', 'error', `wired in ${file}, but docker-credential-${DOCKER_HELPER_NAME} is not on PATH: skopeo fails, docker silently pulls without credentials`, {
+    return tool(
+      'docker',
+      'error',
+      `wired in ${file}, but docker-credential-${DOCKER_HELPER_NAME} is not on PATH: skopeo fails, docker silently pulls without credentials`,
+      {
+        fix: onPath.problem.replace(/^.*To fix it, /s, ''),
+      },
+    );
+  }
+  if (onPath.problem)
+    return tool('docker', 'warn', `wired in ${file}, but PATH finds another docker-credential-${DOCKER_HELPER_NAME}: ${onPath.found}`, {
       fix: onPath.problem.replace(/^.*To fix it, /s, ''),
     });
-  }
-  if (onPath.problem) return tool('docker', 'warn', `wired in ${file}, but PATH finds another docker-credential-${DOCKER_HELPER_NAME}: ${onPath.found}`, { fix: onPath.problem.replace(/^.*To fix it, /s, '') });
   const missing = [...new Set(targets.filter((t) => !t.pattern.wildcard).flatMap(dockerKeys))].filter((k) => !keys.includes(k));
   const extra = store ? { details: ['credsStore is credmux too (docker CLI only: skopeo and podman read credHelpers)'] } : {};
   if (missing.length && !store) return tool('docker', 'warn', `wired, but not for: ${missing.join(', ')}`, { fix: 'credmux setup docker', ...extra });
-  return tool('docker', 'ok', `wired in ${file} for ${keys.length} registr${keys.length === 1 ? 'y' : 'ies'}; docker-credential-${DOCKER_HELPER_NAME} on PATH is this credmux`, extra);
+  return tool(
+    'docker',
+    'ok',
+    `wired in ${file} for ${keys.length} registr${keys.length === 1 ? 'y' : 'ies'}; docker-credential-${DOCKER_HELPER_NAME} on PATH is this credmux`,
+    extra,
+  );
 }
 
 function pip(env: Env): Check {
@@ -175,17 +214,31 @@ function pip(env: Env): Check {
   const origin = env.PIP_KEYRING_PROVIDER ? 'PIP_KEYRING_PROVIDER' : path;
   if (provider !== 'subprocess') {
     const why = hiddenByDevNull ? `PIP_CONFIG_FILE=/dev/null hides ${path}` : `keyring-provider is ${provider ?? 'not set'} in ${origin}`;
-    return tool('pip', 'info', `not wired (${why})`, { fix: hiddenByDevNull ? 'unset PIP_CONFIG_FILE, then: credmux setup pip' : 'credmux setup pip' });
-  }
-  const details = (fromFile?.overrides ?? []).map((o) => `[${o.section}] sets keyring-provider = ${o.value}, which wins for pip ${o.section}: remove it from ${path}`);
-  const onPath = keyringOnPath(env, 'pip');
-  if (onPath.problem) {
-    return tool('pip', 'error', `keyring-provider = subprocess (${origin}), but ${onPath.found ? `\`keyring\` on PATH is ${onPath.found}, not credmux` : '`keyring` is not on PATH'}`, {
-      ...(details.length ? { details } : {}),
-      fix: onPath.problem.replace(/^.*To fix it, /s, ''),
+    return tool('pip', 'info', `not wired (${why})`, {
+      fix: hiddenByDevNull ? 'unset PIP_CONFIG_FILE, then: credmux setup pip' : 'credmux setup pip',
     });
   }
-  return tool('pip', details.length ? 'warn' : 'ok', `keyring-provider = subprocess (${origin}); \`keyring\` on PATH is credmux (${onPath.found})`, details.length ? { details, fix: `edit ${shq(path)}` } : {});
+  const details = (fromFile?.overrides ?? []).map(
+    (o) => `[${o.section}] sets keyring-provider = ${o.value}, which wins for pip ${o.section}: remove it from ${path}`,
+  );
+  const onPath = keyringOnPath(env, 'pip');
+  if (onPath.problem) {
+    return tool(
+      'pip',
+      'error',
+      `keyring-provider = subprocess (${origin}), but ${onPath.found ? `\`keyring\` on PATH is ${onPath.found}, not credmux` : '`keyring` is not on PATH'}`,
+      {
+        ...(details.length ? { details } : {}),
+        fix: onPath.problem.replace(/^.*To fix it, /s, ''),
+      },
+    );
+  }
+  return tool(
+    'pip',
+    details.length ? 'warn' : 'ok',
+    `keyring-provider = subprocess (${origin}); \`keyring\` on PATH is credmux (${onPath.found})`,
+    details.length ? { details, fix: `edit ${shq(path)}` } : {},
+  );
 }
 
 function uv(env: Env): Check {
@@ -197,16 +250,26 @@ function uv(env: Env): Check {
     try {
       provider = parseTomlValue(text)['keyring-provider'];
     } catch (e) {
-      return tool('uv', 'error', `${path} is not valid TOML (${(e as Error).message}); uv refuses to start`, { fix: `fix ${path}, then: credmux setup uv` });
+      return tool('uv', 'error', `${path} is not valid TOML (${(e as Error).message}); uv refuses to start`, {
+        fix: `fix ${path}, then: credmux setup uv`,
+      });
     }
   }
   const origin = env.UV_KEYRING_PROVIDER ? 'UV_KEYRING_PROVIDER' : path;
-  if (provider !== 'subprocess') return tool('uv', 'info', `not wired (keyring-provider is ${typeof provider === 'string' ? provider : 'not set'} in ${origin})`, { fix: 'credmux setup uv' });
+  if (provider !== 'subprocess')
+    return tool('uv', 'info', `not wired (keyring-provider is ${typeof provider === 'string' ? provider : 'not set'} in ${origin})`, {
+      fix: 'credmux setup uv',
+    });
   const onPath = keyringOnPath(env, 'uv');
   if (onPath.problem) {
-    return tool('uv', 'error', `keyring-provider = "subprocess" (${origin}), but ${onPath.found ? `\`keyring\` on PATH is ${onPath.found}, not credmux` : '`keyring` is not on PATH'}`, {
-      fix: onPath.problem.replace(/^.*To fix it, /s, ''),
-    });
+    return tool(
+      'uv',
+      'error',
+      `keyring-provider = "subprocess" (${origin}), but ${onPath.found ? `\`keyring\` on PATH is ${onPath.found}, not credmux` : '`keyring` is not on PATH'}`,
+      {
+        fix: onPath.problem.replace(/^.*To fix it, /s, ''),
+      },
+    );
   }
   return tool('uv', 'ok', `keyring-provider = "subprocess" (${origin}); \`keyring\` on PATH is credmux (${onPath.found})`);
 }

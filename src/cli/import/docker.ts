@@ -38,7 +38,11 @@ export const dockerImport: ImportSource = {
       const a = raw as Record<string, unknown>;
       const url = dockerServerUrl(key);
       if (typeof a.identitytoken === 'string' && a.identitytoken !== '') {
-        out.candidates.push({ url, credential: { kind: 'basic', username: IDENTITY_TOKEN_USERNAME, secret: a.identitytoken }, where: `${where} identitytoken` });
+        out.candidates.push({
+          url,
+          credential: { kind: 'basic', username: IDENTITY_TOKEN_USERNAME, secret: a.identitytoken },
+          where: `${where} identitytoken`,
+        });
         continue;
       }
       let username = typeof a.username === 'string' ? a.username : undefined;
@@ -58,7 +62,10 @@ export const dockerImport: ImportSource = {
         continue;
       }
       if (!username || password === undefined) {
-        out.skipped.push({ where, reason: typeof store === 'string' ? `no secret in the file (docker keeps it in credsStore "${store}")` : 'no secret in the file' });
+        out.skipped.push({
+          where,
+          reason: typeof store === 'string' ? `no secret in the file (docker keeps it in credsStore "${store}")` : 'no secret in the file',
+        });
         continue;
       }
       out.candidates.push({ url, credential: { kind: 'basic', username, secret: password }, where });

@@ -92,7 +92,13 @@ export async function runImport(env: Env, io: Io, opts: { sources?: readonly str
         out.push(`  ${'skipped'.padEnd(12)} ${s.where}: ${s.reason}`);
       }
     }
-    if (!found) missing.push(`${name} (${source.files(env).map((f) => tilde(f, env)).join(' or ')})`);
+    if (!found)
+      missing.push(
+        `${name} (${source
+          .files(env)
+          .map((f) => tilde(f, env))
+          .join(' or ')})`,
+      );
   }
 
   if (missing.length) out.push(`${explicit ? 'Not found' : 'No file for'}: ${missing.join(', ')}`);
@@ -116,7 +122,13 @@ function count(t: Tally, o: Outcome): void {
   else if (o === 'skipped') t.skipped++;
 }
 
-async function importOne(engine: OpenedEngine, c: Candidate, planned: Map<string, string>, dryRun: boolean, source: SourceName): Promise<{ outcome: Outcome; line: string }> {
+async function importOne(
+  engine: OpenedEngine,
+  c: Candidate,
+  planned: Map<string, string>,
+  dryRun: boolean,
+  source: SourceName,
+): Promise<{ outcome: Outcome; line: string }> {
   const cred: Credential = c.credential;
   const who = cred.username === '' ? '(no username)' : cred.username;
   let url: string;

@@ -23,7 +23,8 @@ export const netrcImport: ImportSource = {
       const where = e.machine === null ? `default (line ${e.line})` : `machine ${e.machine} (line ${e.line})`;
       if (e.machine === null) out.skipped.push({ where, reason: 'applies to every host; add a netrc rule to config.json to use it' });
       else if (e.password === undefined) out.skipped.push({ where, reason: 'no password' });
-      else if (!e.login) out.skipped.push({ where, reason: 'no login: a password needs a username (store a token with credmux login URL --token-stdin)' });
+      else if (!e.login)
+        out.skipped.push({ where, reason: 'no login: a password needs a username (store a token with credmux login URL --token-stdin)' });
       else out.candidates.push({ url: e.machine, credential: { kind: 'basic', username: e.login, secret: e.password }, where });
     }
     return out;

@@ -31,7 +31,8 @@ export const rattlerImport: ImportSource = {
         out.candidates.push({ url, credential: { kind: 'bearer', username: DEFAULT_TOKEN_USERNAME, secret: value }, where });
       } else if (kind === 'BasicHTTP' && typeof value === 'object' && value !== null) {
         const { username, password } = value as { username?: unknown; password?: unknown };
-        if (typeof username !== 'string' || username === '' || typeof password !== 'string') out.skipped.push({ where, reason: 'BasicHTTP without a username and password' });
+        if (typeof username !== 'string' || username === '' || typeof password !== 'string')
+          out.skipped.push({ where, reason: 'BasicHTTP without a username and password' });
         else out.candidates.push({ url, credential: { kind: 'basic', username, secret: password }, where });
       } else {
         out.skipped.push({ where, reason: UNSUPPORTED[kind] ?? `unknown credential type ${JSON.stringify(kind).slice(0, 40)}` });

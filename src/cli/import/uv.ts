@@ -43,7 +43,12 @@ export const uvImport: ImportSource = {
       const username = typeof item.username === 'string' ? item.username : undefined;
       if (scheme === 'bearer') {
         if (typeof item.token !== 'string' || item.token === '') out.skipped.push({ where: at, reason: '`scheme = bearer` without a token' });
-        else out.candidates.push({ url: service, credential: { kind: 'bearer', username: username || DEFAULT_TOKEN_USERNAME, secret: item.token }, where: at });
+        else
+          out.candidates.push({
+            url: service,
+            credential: { kind: 'bearer', username: username || DEFAULT_TOKEN_USERNAME, secret: item.token },
+            where: at,
+          });
       } else if (scheme === 'basic') {
         if (!username) out.skipped.push({ where: at, reason: '`username` is required with `scheme = basic`' });
         else if (typeof item.password !== 'string') out.skipped.push({ where: at, reason: 'no password' });

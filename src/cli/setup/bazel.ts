@@ -90,7 +90,8 @@ export function planBazel(env: Env, targets: Target[] | null, opts: SetupOptions
           `To serve them, add one unscoped helper: credmux setup bazel${opts.workspace ? ` --workspace ${shq(opts.workspace)}` : ''} --unscoped`,
       );
     }
-    if (!block) warnings.push('Nothing to wire: no rules or stored credentials. Store one first (credmux login URL …), then run credmux setup bazel again.');
+    if (!block)
+      warnings.push('Nothing to wire: no rules or stored credentials. Store one first (credmux login URL …), then run credmux setup bazel again.');
     else notes.push('After `credmux login` for a new host, run `credmux setup bazel` again to add its scope.');
   }
   return { files: [spec], links: [], notes, warnings };

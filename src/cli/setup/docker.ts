@@ -47,7 +47,8 @@ function parseConfig(text: string | null, file: string): Json {
   } catch (e) {
     throw new CredmuxError('bad-request', `${file} is not valid JSON (${(e as Error).message}); fix it, then run credmux setup docker again`);
   }
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new CredmuxError('bad-request', `${file} is not a JSON object; fix it first`);
+  if (typeof data !== 'object' || data === null || Array.isArray(data))
+    throw new CredmuxError('bad-request', `${file} is not a JSON object; fix it first`);
   const helpers = (data as Json).credHelpers;
   if (helpers !== undefined && (typeof helpers !== 'object' || helpers === null || Array.isArray(helpers))) {
     throw new CredmuxError('bad-request', `${file}: "credHelpers" is not an object; fix it first`);
@@ -115,7 +116,8 @@ export function planDocker(env: Env, targets: Target[] | null, opts: SetupOption
   const warnings: string[] = [];
   if (!opts.undo) {
     if (wanted.length) notes.push(`docker, skopeo and podman ask docker-credential-${DOCKER_HELPER_NAME} for: ${wanted.join(', ')}`);
-    else if (!wildcards.length) warnings.push('Nothing to wire: no rules or stored credentials. Store one first (credmux login HOST …), then run credmux setup docker again.');
+    else if (!wildcards.length)
+      warnings.push('Nothing to wire: no rules or stored credentials. Store one first (credmux login HOST …), then run credmux setup docker again.');
     if (wildcards.length) {
       warnings.push(
         `Docker has no wildcard registries, so these cannot be wired: ${wildcards.join(', ')}. ` +

@@ -44,7 +44,11 @@ export interface ExecResult {
 }
 
 /** Runs a program (no shell) with a time bound; never throws. */
-export function execArgv(cmd: string, args: readonly string[], opts: { env: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string }): Promise<ExecResult> {
+export function execArgv(
+  cmd: string,
+  args: readonly string[],
+  opts: { env: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string },
+): Promise<ExecResult> {
   return new Promise((resolve) => {
     let stdout = '';
     let stderr = '';

@@ -54,7 +54,10 @@ interface Owned {
 export async function runGitConfig(env: Env, file: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const r = await execArgv('git', ['config', '--file', file, ...args], { env: childEnv(env) });
   if (r.spawnError) {
-    throw new CredmuxError('bad-request', r.spawnError.code === 'ENOENT' ? 'git is not installed (not found on PATH)' : `cannot run git: ${r.spawnError.message}`);
+    throw new CredmuxError(
+      'bad-request',
+      r.spawnError.code === 'ENOENT' ? 'git is not installed (not found on PATH)' : `cannot run git: ${r.spawnError.message}`,
+    );
   }
   // 1: key not found (--get), 5: nothing to unset. 3: the file is not valid git config.
   if (r.code !== 0 && r.code !== 1 && r.code !== 5) {
@@ -88,7 +91,8 @@ function isTrue(v: string | null | undefined): boolean {
 
 export function planGit(env: Env, targets: Target[] | null, opts: SetupOptions): ToolPlan {
   const file = gitGlobalConfigPath(env);
-  if (file === '/dev/null') throw new CredmuxError('bad-request', 'GIT_CONFIG_GLOBAL=/dev/null: git reads no global config, so there is nothing to set up; unset it first');
+  if (file === '/dev/null')
+    throw new CredmuxError('bad-request', 'GIT_CONFIG_GLOBAL=/dev/null: git reads no global config, so there is nothing to set up; unset it first');
   const helper = gitHelperValue(helperPath(env, 'git-credential-credmux'));
   const wanted = new Map<string, boolean>();
   for (const t of targets ?? []) for (const url of gitUrls(t.pattern)) wanted.set(url, (wanted.get(url) ?? false) || t.pattern.path !== '');
@@ -147,7 +151,8 @@ export function planGit(env: Env, targets: Target[] | null, opts: SetupOptions):
       notes.push(`git asks ${helperPath(env, 'git-credential-credmux')} (and no other helper) for: ${[...wanted.keys()].sort().join(', ')}`);
       notes.push('After `credmux login` for a new host, run `credmux setup git` again to add it.');
     } else warnings.push('Nothing to wire: no rules or stored credentials. Store one first (credmux login URL …), then run credmux setup git again.');
-    if ((targets ?? []).some((t) => t.pattern.wildcard)) notes.push('git matches "*" against one label only: deeper subdomains than *.*.<domain> need their own `credmux login`.');
+    if ((targets ?? []).some((t) => t.pattern.wildcard))
+      notes.push('git matches "*" against one label only: deeper subdomains than *.*.<domain> need their own `credmux login`.');
   }
   return { files: [spec], links: [], notes, warnings };
 }

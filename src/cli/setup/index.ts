@@ -72,6 +72,8 @@ function describe(env: Env, c: Change, opts: SetupOptions): string[] {
     case 'delete':
       return [`${shown}: removed${note}`];
     case 'update':
-      return [`${shown}: ${opts.undo ? 'restored' : `updated (the previous version is kept as ${tilde(c.path, env)}${BACKUP_SUFFIX} until --undo)`}${note}`];
+      return [
+        `${shown}: ${opts.undo ? 'restored' : `updated (the previous version is kept as ${tilde(c.path, env)}${BACKUP_SUFFIX} until --undo)`}${note}`,
+      ];
   }
 }

@@ -53,7 +53,10 @@ export function planPip(env: Env, opts: SetupOptions): ToolPlan {
       'pip before 26.2 asks keyring only when the index URL names the user: use --index-url https://USER@host/simple/ ' +
         '(no password in it); pip 26.2 and later also ask without a username.',
     );
-    if (hiddenByDevNull) warnings.push(`PIP_CONFIG_FILE=${devNull} makes pip ignore every config file, this one too: unset PIP_CONFIG_FILE, or set PIP_KEYRING_PROVIDER=subprocess.`);
+    if (hiddenByDevNull)
+      warnings.push(
+        `PIP_CONFIG_FILE=${devNull} makes pip ignore every config file, this one too: unset PIP_CONFIG_FILE, or set PIP_KEYRING_PROVIDER=subprocess.`,
+      );
     if (env.PIP_KEYRING_PROVIDER && env.PIP_KEYRING_PROVIDER !== VALUE) {
       warnings.push(`PIP_KEYRING_PROVIDER=${env.PIP_KEYRING_PROVIDER} overrides the config file: unset it (or set it to ${VALUE}).`);
     }

@@ -146,7 +146,11 @@ function modeOf(path: string): number | undefined {
 /** Temp file in the same directory, fsync, rename: a reader sees the old or the new file, never half. */
 function writeAtomic(path: string, content: string, mode: number): void {
   // Exactly the old file's mode (open()'s would be cut by the umask); the directory is not synced.
-  writeFileAtomicSync(path, content, { mode, durable: 'file', tmp: join(dirname(path), `.${basename(path)}.credmux-${process.pid}-${Date.now()}.tmp`) });
+  writeFileAtomicSync(path, content, {
+    mode,
+    durable: 'file',
+    tmp: join(dirname(path), `.${basename(path)}.credmux-${process.pid}-${Date.now()}.tmp`),
+  });
 }
 
 function rmIfExists(path: string): void {
@@ -271,7 +275,15 @@ export async function applyFiles(env: Env, tool: Tool, specs: FileSpec[], links:
     const rec = m.files[spec.path];
     const { base, edited } = await baseOf(spec, rec, current);
     const { content: next, owned } = await spec.apply(base);
-    plans.push({ spec, real, current, next, base, owned, ...(edited && next !== current ? { note: 'edited since the last setup: your edits are kept' } : {}) });
+    plans.push({
+      spec,
+      real,
+      current,
+      next,
+      base,
+      owned,
+      ...(edited && next !== current ? { note: 'edited since the last setup: your edits are kept' } : {}),
+    });
   }
   const changes: Change[] = plans.map((p) => ({
     path: p.spec.path,
@@ -330,7 +342,7 @@ export async function undoFiles(env: Env, tool: Tool, specs: FileSpec[], links: 
       path: spec.path,
       kind: base === current ? 'unchanged' : base === null ? 'delete' : current === null ? 'create' : 'update',
       diff: unifiedDiff(spec.path, current, base, `after credmux setup ${tool} --undo`),
-      ...(edited ? { note: 'edited since setup: removed only credmux\'s part, your edits are kept' } : {}),
+      ...(edited ? { note: "edited since setup: removed only credmux's part, your edits are kept" } : {}),
     });
     if (opts.dryRun) continue;
     if (base !== current) {
@@ -349,7 +361,11 @@ export async function undoFiles(env: Env, tool: Tool, specs: FileSpec[], links: 
       path: l.path,
       kind: shared || !ours ? 'unchanged' : 'delete',
       diff: '',
-      note: shared ? `kept: credmux setup ${shared} still uses it` : ours ? `symlink to ${rec.target} removed` : 'no longer credmux\'s link: left alone',
+      note: shared
+        ? `kept: credmux setup ${shared} still uses it`
+        : ours
+          ? `symlink to ${rec.target} removed`
+          : "no longer credmux's link: left alone",
     });
     if (opts.dryRun) continue;
     if (!shared && ours) rmIfExists(l.path);

@@ -92,7 +92,10 @@ function unsetKey(current: string, owned: Owned): string | null {
 /** The edited text, once parsing it shows the key holds `value` (undefined: is gone) and nothing else moved. */
 function verified(before: string, after: string, value: TomlValue | undefined, file: string): string {
   if (tomlEditIsExact(before, after, KEY, value)) return after;
-  throw new CredmuxError('bad-request', `cannot ${value === undefined ? 'take out' : 'set'} ${KEY} in ${file} without changing anything else; edit it by hand`);
+  throw new CredmuxError(
+    'bad-request',
+    `cannot ${value === undefined ? 'take out' : 'set'} ${KEY} in ${file} without changing anything else; edit it by hand`,
+  );
 }
 
 export function planUv(env: Env, opts: SetupOptions): ToolPlan {
