@@ -10,6 +10,7 @@ import { shq } from './setup/common.js';
 import type { LoginWiring } from './setup/index.js';
 import { parseFor, TOOLS_OF } from './setup/targets.js';
 import { EXIT } from './exit-codes.js';
+import { keepDaemonOnStore } from './daemon-store-sync.js';
 
 export interface Io {
   out: (s: string) => void;
@@ -95,6 +96,7 @@ export async function login(env: Env, io: Io, args: LoginArgs): Promise<number> 
   const engine = await openEngine(env);
   const before = await previous(engine, url, credential.username);
   const { stored } = unwrap(await engine.handle({ op: 'store', url, credential, protocols: wanted?.protocols ?? 'all' }), 'store');
+  await keepDaemonOnStore(env, engine.store, io);
   const outcome: LoginOutcome = !stored ? 'unchanged' : !before ? 'stored' : before.secret !== secret ? 'replaced' : 'updated';
   const what = bearer ? 'a token' : `the password of ${credential.username}`;
   const shown = redactUrl(url);
@@ -172,6 +174,7 @@ export async function loginOAuth(env: Env, io: Io, args: import('./oauth2-login.
   const engine = await openEngine(env);
   // The device code and where to enter it go to stderr even with --json: the person needs them.
   const r = await oauthLogin(env, engine.store, args, (line) => io.err(`${line}\n`));
+  await keepDaemonOnStore(env, engine.store, io);
   if (json) {
     const answer = {
       url: r.ref.stored,
@@ -217,7 +220,7 @@ export async function logout(env: Env, io: Io, args: LogoutArgs): Promise<number
     throw new CredmuxError('bad-request', 'name the URL to log out of (credmux logout URL), or remove every stored credential: credmux logout --all');
   }
   const engine = await openEngine(env);
-  if (args.all) return logoutAll(engine, io, args);
+  if (args.all) return logoutAll(env, engine, io, args);
   const url = canonicalUrl(args.url!);
   const removedEntries: { url: string; username: string }[] = [];
   const before = await engine.store.list();
@@ -225,6 +228,7 @@ export async function logout(env: Env, io: Io, args: LogoutArgs): Promise<number
   for (const u of url === DOCKER_HUB_URL ? [url, ...DOCKER_HUB_LEGACY] : [url]) {
     removed += unwrap(await engine.handle({ op: 'erase', url: u, username: args.username }), 'erase').removed;
   }
+  if (removed > 0) await keepDaemonOnStore(env, engine.store, io);
   const after = new Set((await engine.store.list()).map((e) => `${e.url}\n${e.username}`));
   for (const e of before) if (!after.has(`${e.url}\n${e.username}`)) removedEntries.push({ url: e.url, username: e.username });
   if (args.json) {
@@ -240,7 +244,7 @@ export async function logout(env: Env, io: Io, args: LogoutArgs): Promise<number
 }
 
 /** `credmux logout --all [--username U]`: every stored credential (of that user); asks first on a terminal, else wants --yes. */
-async function logoutAll(engine: OpenedEngine, io: Io, args: LogoutArgs): Promise<number> {
+async function logoutAll(env: Env, engine: OpenedEngine, io: Io, args: LogoutArgs): Promise<number> {
   const entries = (await engine.store.list()).filter((e) => args.username === undefined || e.username === args.username);
   const shown = entries.map((e) => ({ url: e.url, username: e.username }));
   if (entries.length === 0) {
@@ -261,6 +265,7 @@ async function logoutAll(engine: OpenedEngine, io: Io, args: LogoutArgs): Promis
   }
   const keys = new Set(entries.map((e) => `${e.url}\n${e.username}`));
   const removed = await engine.store.remove((e) => keys.has(`${e.url}\n${e.username}`));
+  if (removed > 0) await keepDaemonOnStore(env, engine.store, io);
   if (args.json) io.out(`${JSON.stringify({ removed, entries: shown }, null, 2)}\n`);
   else io.err(`Removed ${removed} stored credential${removed === 1 ? '' : 's'} from the ${engine.storeReason}\n`);
   return EXIT.ok;

@@ -167,19 +167,41 @@ export async function main(argv: string[], env: Env): Promise<number> {
     )
     .command(
       'import [sources..]',
-      'Copy credentials from netrc, docker, git, pypirc, uv or rattler files into the store (default: every one found; exit 6: conflicts or unreadable files)',
+      'Copy credentials from netrc, docker, git, pypirc, uv or rattler files, or from the other secret store (store --from file|keychain), into the store (default: every file found; exit 6: conflicts or unreadable files)',
       (y) =>
         y
           .positional('sources', {
-            choices: ['netrc', 'docker', 'git', 'pypirc', 'uv', 'rattler'] as const,
+            choices: ['netrc', 'docker', 'git', 'pypirc', 'uv', 'rattler', 'store'] as const,
             array: true,
-            describe: 'Which files to read',
+            describe: 'Which files to read, or store: the other secret store',
+          })
+          .option('from', {
+            choices: ['file', 'keychain'] as const,
+            describe: 'With store: the store to copy from (the file store, or the OS keychain)',
           })
           .option('dry-run', { type: 'boolean', describe: 'List what would be imported (never a secret); store nothing' })
           .option('json', { type: 'boolean', describe: 'Machine-readable output (never a secret)' })
+          .check((a) => {
+            const store = (a.sources ?? []).includes('store');
+            if (store && (a.sources ?? []).length > 1)
+              throw new Error('import store copies from the other secret store; run it on its own (credmux import store --from file|keychain)');
+            if (store && !a.from) throw new Error('import store needs --from file or --from keychain: the store to copy from');
+            if (!store && a.from) throw new Error('--from goes with import store');
+            return true;
+          })
           .example('$0 import --dry-run', '')
-          .example('$0 import docker netrc', ''),
-      (a) => run(async () => (await import('./import/index.js')).runImport(env, io, { sources: a.sources, dryRun: !!a.dryRun, json: !!a.json }))(),
+          .example('$0 import docker netrc', '')
+          .example('$0 import store --from file --dry-run', ''),
+      (a) =>
+        run(async () =>
+          a.from
+            ? (await import('./import/store.js')).runStoreImport(env, io, { from: a.from, dryRun: !!a.dryRun, json: !!a.json })
+            : (await import('./import/index.js')).runImport(env, io, {
+                sources: a.sources as Exclude<NonNullable<typeof a.sources>[number], 'store'>[] | undefined,
+                dryRun: !!a.dryRun,
+                json: !!a.json,
+              }),
+        )(),
     )
     .command(
       'daemon <action>',

@@ -3,6 +3,7 @@
 // at build time, then semantically (every `match` must parse), with messages that name the JSON path.
 import { readFileSync, statSync } from 'node:fs';
 import validateSchema from '../generated/config-validator.js';
+import { fileIdentity } from '../platform/file-identity.js';
 import { configFile, type Env } from '../platform/paths.js';
 import { CredmuxError } from '../model/types.js';
 import { parsePattern, type Pattern } from '../model/url.js';
@@ -11,13 +12,14 @@ import { findDuplicateKey } from '../formats/json.js';
 import { sourceProblems } from './source-validate.js';
 
 /**
- * Identifies the config file's current content cheaply (one stat): inode, size and mtime. A missing
- * file is the common case and is answered without an exception (a throw costs ten times the stat).
+ * Identifies the config file's current content cheaply (one stat; platform/file-identity.ts says why
+ * ctime and inode are in it). A missing file is the common case and is answered without an exception
+ * (a throw costs ten times the stat).
  */
 export function configStamp(env: Env, path = configFile(env)): string {
   try {
     const st = statSync(path, { throwIfNoEntry: false });
-    return st ? `${st.ino}:${st.size}:${st.mtimeMs}` : 'absent';
+    return st ? fileIdentity(st) : 'absent';
   } catch {
     return 'absent';
   }
@@ -30,7 +32,7 @@ export function loadConfig(env: Env): { config: Config; path: string; stamp: str
   let stamp: string;
   try {
     const st = statSync(path);
-    stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
+    stamp = fileIdentity(st);
     text = readFileSync(path, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { config: EMPTY_CONFIG, path, stamp: 'absent' };

@@ -44,6 +44,8 @@ export interface Engine {
 export interface HandleOptions {
   /** Refuse (code 'deferred') instead of minting: a helper at cold start leaves minting to the daemon it started. */
   deferTokens?: boolean;
+  /** For a store or erase: called inside the store's write lock just before the write commits (WriteOptions.guard). */
+  guard?: () => void;
 }
 
 export interface EngineDeps {
@@ -156,7 +158,7 @@ export function engineFrom(deps: EngineDeps): Engine {
     return (await resolve(target, callerEnv, opts)) ?? NOT_FOUND;
   }
 
-  async function store(req: Extract<EngineRequest, { op: 'store' }>, callerEnv: CallerEnv | undefined): Promise<EngineResult> {
+  async function store(req: Extract<EngineRequest, { op: 'store' }>, callerEnv: CallerEnv | undefined, guard?: () => void): Promise<EngineResult> {
     const { url, credential } = req;
     let pattern: Pattern;
     let current: Hit | null = null;
@@ -190,22 +192,25 @@ export function engineFrom(deps: EngineDeps): Engine {
     const at = Math.max(deps.now() * 1000, newest + 1000);
     const entry: StoredEntry = { url: entryUrl, ...stripUndefined(credential), updatedAt: new Date(at).toISOString() };
     if (protocols) entry.protocols = protocols;
-    await deps.store.put(entry);
+    await deps.store.put(entry, { guard });
     changed(entry.url);
     return { op: 'store', stored: true };
   }
 
   /** Removes the stored entries that would answer this URL (or, for a wildcard, that exact pattern). */
-  async function erase(url: string, username?: string, secret?: string): Promise<EngineResult> {
+  async function erase(url: string, username?: string, secret?: string, guard?: () => void): Promise<EngineResult> {
     const exact = isWildcard(url) ? formatPattern(parsePattern(url)) : undefined;
     const target = exact === undefined ? withUsername(parseRequest(url), username) : undefined;
-    const removed = await deps.store.remove((entry) => {
-      if (username !== undefined && entry.username !== username) return false;
-      if (secret !== undefined && entry.secret !== secret) return false;
-      if (exact !== undefined) return entry.url === exact;
-      const pattern = tryParsePattern(entry.url);
-      return pattern !== undefined && target !== undefined && matches(pattern, target);
-    });
+    const removed = await deps.store.remove(
+      (entry) => {
+        if (username !== undefined && entry.username !== username) return false;
+        if (secret !== undefined && entry.secret !== secret) return false;
+        if (exact !== undefined) return entry.url === exact;
+        const pattern = tryParsePattern(entry.url);
+        return pattern !== undefined && target !== undefined && matches(pattern, target);
+      },
+      { guard },
+    );
     changed(url);
     return { op: 'erase', removed };
   }
@@ -234,9 +239,9 @@ export function engineFrom(deps: EngineDeps): Engine {
           case 'get':
             return await get(req.url, req.username, callerEnv, opts);
           case 'store':
-            return await store(req, callerEnv);
+            return await store(req, callerEnv, opts.guard);
           case 'erase':
-            return await erase(req.url, req.username, req.secret);
+            return await erase(req.url, req.username, req.secret, opts.guard);
           case 'list':
             return await list();
           default:

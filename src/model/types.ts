@@ -141,6 +141,7 @@ export type ErrorCode =
   | 'source' // a credential source failed (env var missing, endpoint down, …)
   | 'caller-env' // (daemon only) the request lacks a variable the matched rule reads: resolve in process
   | 'deferred' // (in process, cold start) the matched rule mints tokens: ask the daemon being started
+  | 'expired' // (daemon only) the caller's deadline passed before its write committed: nothing changed, resolve in process
   | 'internal';
 
 export class CredmuxError extends Error {

@@ -154,6 +154,26 @@ export function storeContract(name: string, factory: StoreFactory): void {
       expect(await s.list()).toEqual([]);
     });
 
+    it('a write whose guard throws changes nothing; the guard is asked only when something would change', async () => {
+      const s = await open();
+      await s.put(basic('https://g.example', 'alice', 'one'));
+      let asked = 0;
+      const late = () => {
+        asked++;
+        throw new CredmuxError('expired', 'the deadline passed');
+      };
+      expect((await rejectionOf(s.put(basic('https://g.example', 'alice', 'two'), { guard: late }))).code).toBe('expired');
+      expect((await rejectionOf(s.remove(() => true, { guard: late }))).code).toBe('expired');
+      expect(asked).toBe(2);
+      expect(await s.list()).toEqual([basic('https://g.example', 'alice', 'one')]);
+      expect(await s.remove(() => false, { guard: late })).toBe(0); // nothing to remove: no write to guard
+      expect(asked).toBe(2);
+      let passed = 0;
+      expect(await s.remove(() => true, { guard: () => void passed++ })).toBe(1);
+      expect(passed).toBe(1);
+      expect(await s.list()).toEqual([]);
+    });
+
     it('stores only the known fields', async () => {
       const s = await open();
       await s.put({ ...basic('https://a.example', 'u', 'x'), extra: 'ignored' } as StoredEntry);

@@ -4,6 +4,7 @@ import type { Rule } from '../../model/rule.js';
 import { configFile, type Env } from '../../platform/paths.js';
 import type { StoredEntry } from '../../model/types.js';
 import { openStore } from '../../store/select.js';
+import type { SecretStore } from '../../store/types.js';
 import { shq } from '../setup/common.js';
 import { withTimeout, type Check } from './check.js';
 
@@ -41,7 +42,7 @@ export function checkConfig(env: Env): { check: Check; rules: Rule[] } {
   }
 }
 
-export async function checkStore(env: Env): Promise<{ check: Check; entries: StoredEntry[] }> {
+export async function checkStore(env: Env): Promise<{ check: Check; entries: StoredEntry[]; store?: SecretStore }> {
   try {
     const { store, reason } = await withTimeout(openStore(env), STORE_TIMEOUT_MS, 'choosing the store');
     const entries = await withTimeout(store.list(), STORE_TIMEOUT_MS, `the ${store.kind} store`);
@@ -53,6 +54,7 @@ export async function checkStore(env: Env): Promise<{ check: Check; entries: Sto
         summary: `${reason}; answers, ${entries.length} stored credential${entries.length === 1 ? '' : 's'}`,
       },
       entries,
+      store,
     };
   } catch (e) {
     const msg = (e as Error).message;

@@ -11,6 +11,7 @@ import { targetsFrom } from '../setup/targets.js';
 import type { Check } from './check.js';
 import { checkConfig, checkStore } from './core.js';
 import { checkDaemon } from './daemon.js';
+import { checkOtherStore } from './other-store.js';
 import { checkTokens } from './tokens.js';
 import { checkTools } from './tools.js';
 
@@ -18,11 +19,12 @@ export async function runDoctor(env: Env, io: Io, opts: { json: boolean }): Prom
   const now = Math.floor(Date.now() / 1000);
   const config = checkConfig(env);
   const store = await checkStore(env);
-  const daemon = await checkDaemon(env);
+  const daemon = await checkDaemon(env, store.store);
+  const elsewhere = store.store ? await checkOtherStore(env, store.store, store.entries) : [];
   const targets = targetsFrom(config.rules, store.entries);
   const tools = await checkTools(env, targets);
   const tokens = await checkTokens(env, { rules: config.rules, entries: store.entries, daemon: daemon.status, now });
-  const checks: Check[] = [config.check, store.check, daemon.check, ...tools, ...tokens];
+  const checks: Check[] = [config.check, store.check, ...elsewhere, daemon.check, ...tools, ...tokens];
   const broken = checks.filter((c) => c.status === 'error');
   if (opts.json) {
     io.out(`${JSON.stringify({ ok: broken.length === 0, version: VERSION, commit: COMMIT ?? null, binDir: binDir(env), checks }, null, 2)}\n`);

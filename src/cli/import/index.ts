@@ -8,6 +8,7 @@ import type { Env } from '../../platform/paths.js';
 import { CredmuxError, type Credential } from '../../model/types.js';
 import { storedUrl, type Io } from '../credentials.js';
 import { EXIT } from '../exit-codes.js';
+import { keepDaemonOnStore } from '../daemon-store-sync.js';
 import { EXIT_PROBLEMS, shq, tilde } from '../setup/common.js';
 import { dockerImport } from './docker.js';
 import { gitImport } from './git-credentials.js';
@@ -147,6 +148,7 @@ export async function runImport(env: Env, io: Io, opts: { sources?: readonly str
   } else {
     io.out(`${out.join('\n')}\n`);
   }
+  if (!opts.dryRun && tally.imported) await keepDaemonOnStore(env, engine.store, io);
   return code;
 }
 
