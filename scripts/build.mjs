@@ -9,6 +9,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildCommit } from './commit.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -63,7 +64,7 @@ async function bundle() {
     legalComments: 'none',
     // The native keychain addon cannot be bundled; it is required at run time, and only by the keychain store.
     external: ['@napi-rs/keyring'],
-    define: { __CREDMUX_BUNDLED__: 'true', __CREDMUX_VERSION__: JSON.stringify(version) },
+    define: { __CREDMUX_BUNDLED__: 'true', __CREDMUX_VERSION__: JSON.stringify(version), __CREDMUX_COMMIT__: JSON.stringify(buildCommit(root)) },
     metafile: true,
   };
   // Build beside dist/ and swap it in at the end, so a test or a helper running from dist/ meanwhile
@@ -77,7 +78,7 @@ async function bundle() {
     metas.push({ name: `bin/${name}`, meta: r.metafile });
     // The daemon is started by the helpers with process.execPath; it gets no launcher on PATH.
     if (name === 'credmux-daemon') continue;
-    const launcher = join(out, 'bin', name);
+    const launcher = join(out, OWN_DIR[name] ?? 'bin', name);
     mkdirSync(dirname(launcher), { recursive: true });
     writeFileSync(launcher, launcherScript(name, CACHED.includes(name)), { mode: 0o755 });
   }
@@ -144,6 +145,13 @@ self=$0
 exec node ${run} "$@"
 `;
 }
+
+/**
+ * Entries whose launcher gets a directory of its own instead of dist/bin. `keyring` is the name pip and
+ * uv run, and the README puts dist/bin on PATH: there it would shadow Python's keyring CLI for every
+ * program. `credmux setup pip|uv` links it from dist/keyring-bin into a directory holding only it.
+ */
+const OWN_DIR = { keyring: 'keyring-bin' };
 
 /**
  * The protocol helpers start through boot.cjs with a code cache. Not \`credmux\`: its human CLI is an

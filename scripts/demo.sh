@@ -27,7 +27,7 @@ step "Docker: printf pkgs.example.com | docker-credential-credmux get"
 printf pkgs.example.com | "$bin/docker-credential-credmux" get
 
 step "pip/uv: keyring --mode=creds --output=json get https://pkgs.example.com/simple/"
-"$bin/keyring" --mode=creds --output=json get https://pkgs.example.com/simple/
+"$bin/../keyring-bin/keyring" --mode=creds --output=json get https://pkgs.example.com/simple/
 
 step "A host no rule matches is never answered: printf other.example.org | docker-credential-credmux get"
 printf other.example.org | "$bin/docker-credential-credmux" get || true

@@ -5,6 +5,7 @@ import { daemonStatus, startDaemon, stopDaemon, type DaemonStatusReport } from '
 import { runDaemon } from '../daemon/main.js';
 import { DaemonError } from '../ipc/errors.js';
 import { EXIT } from './exit-codes.js';
+import { describeStore } from './daemon-store-sync.js';
 import type { Io } from './credentials.js';
 
 export async function runDaemonCommand(env: Env, io: Io, action: 'run' | 'start' | 'stop' | 'status', opts: { json: boolean }): Promise<number> {
@@ -45,6 +46,7 @@ function describeStatus(s: DaemonStatusReport): string {
   const lines = [
     `credmux daemon ${s.version} (protocol ${s.protocol}): running, pid ${s.pid}, up ${s.uptimeSeconds}s`,
     `  socket:   ${s.socket}`,
+    `  store:    ${s.store ? describeStore(s.store) : 'not open yet'}`,
     `  log:      ${s.logFile}`,
     `  idle exit after ${s.idleTimeoutSeconds ? `${s.idleTimeoutSeconds}s` : 'never'}`,
     `  requests: ${s.requests.total} (get ${s.requests.get}, store ${s.requests.store}, erase ${s.requests.erase}, list ${s.requests.list}, errors ${s.requests.errors})`,

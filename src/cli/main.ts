@@ -3,13 +3,23 @@
 import yargs, { type Argv } from 'yargs';
 import type { Env } from '../platform/paths.js';
 import { CredmuxError } from '../model/types.js';
-import { VERSION } from '../platform/version.js';
+import { VERSION_AND_COMMIT } from './version.js';
 import * as creds from './credentials.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { cliStdio } from './stdio.js';
 
 const EPILOG = `Exit codes: 0 ok, 1 not found, 2 usage or bad input, 3 invalid config, 4 store error, 5 source error, 6 problems found (doctor, import), 75 another daemon runs, 70 internal error, 74 output could not be written, 141 the output pipe was closed (as git and coreutils).
 Protocol entries: credmux bazel|git|docker|keyring <args> (same as credmux-bazel, git-credential-credmux, docker-credential-credmux, keyring).`;
+
+/** A URL the command checks itself, so that a missing one gets a message with the whole command to type. */
+function optionalUrlArg(y: Argv) {
+  return y.positional('url', { type: 'string', describe: 'URL or pattern, e.g. https://pkgs.example.com, 127.0.0.1:5000, *.example.com' });
+}
+
+function requireUrl(url: string | undefined, form: string): string {
+  if (url === undefined) throw new CredmuxError('bad-request', `name the URL: credmux ${form}`);
+  return url;
+}
 
 function urlArg(y: Argv) {
   return y.positional('url', {
@@ -35,10 +45,10 @@ async function commands(argv: string[], env: Env, io: creds.Io): Promise<number>
     .scriptName('credmux')
     .usage('credmux — one credential helper for Bazel, git, Docker and pip/uv\n\nUsage: $0 <command> [options]')
     .command(
-      'login <url>',
+      'login [url]',
       'Store a credential for a URL (password or token read from stdin or a hidden prompt)',
       (y) =>
-        urlArg(y)
+        optionalUrlArg(y)
           .option('username', { alias: 'u', type: 'string', describe: 'Username (for a token: how Basic-only tools present it; default __token__)' })
           .option('password-stdin', { type: 'boolean', describe: 'Read the password from stdin (Basic credential)' })
           .option('token-stdin', { type: 'boolean', describe: 'Read a token from stdin (Bearer credential)' })
@@ -60,29 +70,56 @@ async function commands(argv: string[], env: Env, io: creds.Io): Promise<number>
             implies: 'oauth',
             describe: 'With --oauth: allow plain http to a loopback endpoint (tests)',
           })
-          .conflicts('oauth', ['password-stdin', 'token-stdin', 'username'])
+          .option('for', {
+            type: 'string',
+            array: true,
+            describe:
+              'The tools it is for, which `credmux setup` wires it into: bazel, git, docker, podman, skopeo, buildah, pip, uv (comma-separated; default: every tool)',
+          })
+          .option('json', { type: 'boolean', describe: 'Machine-readable output (never the secret)' })
+          .conflicts('oauth', ['password-stdin', 'token-stdin', 'username', 'for'])
           .example('echo "$PASS" | $0 login https://pkgs.example.com --username alice --password-stdin', '')
           .example('echo "$TOKEN" | $0 login "*.pkg.dev" --token-stdin --username oauth2accesstoken', '')
+          .example('echo "$PASS" | $0 login registry.example.com --username alice --password-stdin --for docker', '')
           .example('$0 login https://git.example.com --oauth', ''),
       (a) =>
         run(() =>
           a.oauth
-            ? creds.loginOAuth(env, io, {
-                url: a.url as string,
-                deviceEndpoint: a.deviceEndpoint,
-                tokenEndpoint: a.tokenEndpoint,
-                clientId: a.clientId,
-                scope: a.scope,
-                allowInsecureHttp: a.allowInsecureHttp,
-              })
-            : creds.login(env, io, { url: a.url as string, username: a.username, passwordStdin: a.passwordStdin, tokenStdin: a.tokenStdin }),
+            ? creds.loginOAuth(
+                env,
+                io,
+                {
+                  url: requireUrl(a.url, 'login URL --oauth'),
+                  deviceEndpoint: a.deviceEndpoint,
+                  tokenEndpoint: a.tokenEndpoint,
+                  clientId: a.clientId,
+                  scope: a.scope,
+                  allowInsecureHttp: a.allowInsecureHttp,
+                },
+                !!a.json,
+              )
+            : creds.login(env, io, {
+                url: a.url,
+                username: a.username,
+                passwordStdin: a.passwordStdin,
+                tokenStdin: a.tokenStdin,
+                for: a.for,
+                json: a.json,
+              }),
         )(),
     )
     .command(
-      'logout <url>',
-      'Remove the stored credentials that answer a URL',
-      (y) => urlArg(y).option('username', { alias: 'u', type: 'string', describe: 'Only this user' }),
-      (a) => run(() => creds.logout(env, io, { url: a.url as string, username: a.username }))(),
+      'logout [url]',
+      'Remove the stored credentials that answer a URL (or, with --all, every stored credential)',
+      (y) =>
+        optionalUrlArg(y)
+          .option('username', { alias: 'u', type: 'string', describe: 'Only this user' })
+          .option('all', { type: 'boolean', describe: 'Remove every stored credential (of --username, if given); asks first on a terminal' })
+          .option('yes', { alias: 'y', type: 'boolean', describe: 'With --all: do not ask (needed without a terminal)' })
+          .option('json', { type: 'boolean', describe: 'Machine-readable output' })
+          .example('$0 logout https://pkgs.example.com', '')
+          .example('$0 logout --all --yes', ''),
+      (a) => run(() => creds.logout(env, io, { url: a.url, username: a.username, all: a.all, yes: a.yes, json: a.json }))(),
     )
     .command(
       'list',
@@ -102,14 +139,19 @@ async function commands(argv: string[], env: Env, io: creds.Io): Promise<number>
     // setup / doctor / import (src/cli/setup, src/cli/doctor, src/cli/import): loaded when run.
     .command(
       'setup <tool>',
-      "Wire credmux into a tool's own config: bazel (~/.bazelrc), git (global config), docker (config.json credHelpers), pip (pip.conf), uv (uv.toml)",
+      "Wire credmux into a tool's own config: bazel (~/.bazelrc), git (global config), docker (config.json credHelpers), podman/skopeo/buildah (registries.conf.d), pip (pip.conf), uv (uv.toml)",
       (y) =>
         y
-          .positional('tool', { choices: ['bazel', 'git', 'docker', 'pip', 'uv'] as const, demandOption: true, describe: 'The tool to wire' })
+          .positional('tool', {
+            choices: ['bazel', 'git', 'docker', 'podman', 'pip', 'uv'] as const,
+            demandOption: true,
+            describe: 'The tool to wire (podman also wires skopeo and buildah)',
+          })
           .option('dry-run', { type: 'boolean', describe: 'Print what would change (a diff); write nothing' })
           .option('undo', { type: 'boolean', describe: 'Take credmux out again: the file comes back byte for byte' })
           .option('workspace', { type: 'string', describe: 'bazel: edit DIR/.bazelrc instead of ~/.bazelrc' })
           .option('unscoped', { type: 'boolean', describe: 'bazel: also add one unscoped helper (serves localhost and IP addresses)' })
+          .option('json', { type: 'boolean', describe: 'Machine-readable output' })
           .example('$0 setup git --dry-run', '')
           .example('$0 setup docker --undo', ''),
       (a) =>
@@ -119,6 +161,7 @@ async function commands(argv: string[], env: Env, io: creds.Io): Promise<number>
             undo: !!a.undo,
             workspace: a.workspace,
             unscoped: !!a.unscoped,
+            json: !!a.json,
           }),
         )(),
     )
@@ -130,18 +173,41 @@ async function commands(argv: string[], env: Env, io: creds.Io): Promise<number>
     )
     .command(
       'import [sources..]',
-      'Copy credentials from netrc, docker, git, pypirc, uv or rattler files into the store (default: every one found; exit 6: conflicts or unreadable files)',
+      'Copy credentials from netrc, docker, git, pypirc, uv or rattler files, or from the other secret store (store --from file|keychain), into the store (default: every file found; exit 6: conflicts or unreadable files)',
       (y) =>
         y
           .positional('sources', {
-            choices: ['netrc', 'docker', 'git', 'pypirc', 'uv', 'rattler'] as const,
+            choices: ['netrc', 'docker', 'git', 'pypirc', 'uv', 'rattler', 'store'] as const,
             array: true,
-            describe: 'Which files to read',
+            describe: 'Which files to read, or store: the other secret store',
+          })
+          .option('from', {
+            choices: ['file', 'keychain'] as const,
+            describe: 'With store: the store to copy from (the file store, or the OS keychain)',
           })
           .option('dry-run', { type: 'boolean', describe: 'List what would be imported (never a secret); store nothing' })
+          .option('json', { type: 'boolean', describe: 'Machine-readable output (never a secret)' })
+          .check((a) => {
+            const store = (a.sources ?? []).includes('store');
+            if (store && (a.sources ?? []).length > 1)
+              throw new Error('import store copies from the other secret store; run it on its own (credmux import store --from file|keychain)');
+            if (store && !a.from) throw new Error('import store needs --from file or --from keychain: the store to copy from');
+            if (!store && a.from) throw new Error('--from goes with import store');
+            return true;
+          })
           .example('$0 import --dry-run', '')
-          .example('$0 import docker netrc', ''),
-      (a) => run(async () => (await import('./import/index.js')).runImport(env, io, { sources: a.sources, dryRun: !!a.dryRun }))(),
+          .example('$0 import docker netrc', '')
+          .example('$0 import store --from file --dry-run', ''),
+      (a) =>
+        run(async () =>
+          a.from
+            ? (await import('./import/store.js')).runStoreImport(env, io, { from: a.from, dryRun: !!a.dryRun, json: !!a.json })
+            : (await import('./import/index.js')).runImport(env, io, {
+                sources: a.sources as Exclude<NonNullable<typeof a.sources>[number], 'store'>[] | undefined,
+                dryRun: !!a.dryRun,
+                json: !!a.json,
+              }),
+        )(),
     )
     .command(
       'daemon <action>',
@@ -156,9 +222,11 @@ async function commands(argv: string[], env: Env, io: creds.Io): Promise<number>
     .command('git <operation>', 'Speak git-credential (same as git-credential-credmux)')
     .command('docker <action>', 'Speak the Docker credential-helper protocol (same as docker-credential-credmux)')
     .command('keyring', 'Speak the Python keyring CLI for pip/uv (same as the keyring entry)')
+    // `credmux completion >> ~/.bashrc` (or ~/.zshrc): yargs answers the script's --get-yargs-completions calls.
+    .completion('completion', 'Print a bash/zsh completion script: credmux completion >> ~/.bashrc')
     .demandCommand(1, 'Name a command; see --help')
     .strict()
-    .version(VERSION)
+    .version(VERSION_AND_COMMIT)
     .help()
     .alias('h', 'help')
     .epilog(EPILOG)

@@ -10,11 +10,26 @@ export type AskOutcome =
   /** Could not connect in time, or another connect error: a daemon may exist but is not usable now. */
   | { kind: 'unreachable'; why: string }
   /** Connected, then closed, reset or silent before the answer (e.g. the daemon died mid-request). */
-  | { kind: 'lost'; why: string };
+  | { kind: 'lost'; why: string }
+  /** Connected and sent, then no answer and no progress, and the patience gave up (patience.ts says why). */
+  | { kind: 'stuck'; why: string };
 
 export interface AskTimeouts {
   connectMs: number;
+  /** The longest an answer may take, progress or not. */
   answerMs: number;
+  /** Judges a daemon that sends nothing for a while (patience.ts); without one, only answerMs bounds the wait. */
+  patience?: Patience;
+}
+
+/** What ask() consults while the daemon is silent after the request went out. */
+export interface Patience {
+  /** ms from sending, and from each progress message, to the first look. */
+  readonly firstLookMs: number;
+  /** Nothing heard since the last look: ms until the next one, or why to give up. */
+  look(): number | string;
+  /** The daemon sent progress for our request: it is working on it. */
+  alive(): void;
 }
 
 // Status replies list cache entries; allow them more room than requests.
@@ -28,8 +43,19 @@ export function ask(socketPath: string, msg: ClientMessage, t: AskTimeouts): Pro
       if (done) return;
       done = true;
       clearTimeout(timer);
+      clearTimeout(quiet);
       conn.destroy();
       resolve(o);
+    };
+    const patience = t.patience;
+    let quiet: NodeJS.Timeout | undefined;
+    const lookAfter = (ms: number) => {
+      clearTimeout(quiet);
+      quiet = setTimeout(() => {
+        const next = patience!.look();
+        if (typeof next === 'string') finish({ kind: 'stuck', why: next });
+        else lookAfter(next);
+      }, ms);
     };
     // On a loaded machine the timer can fire in the same turn as a connect that already completed;
     // deferring the verdict by one turn lets the finished connect win.
@@ -40,12 +66,21 @@ export function ask(socketPath: string, msg: ClientMessage, t: AskTimeouts): Pro
         connected = true;
         clearTimeout(timer);
         timer = setTimeout(() => finish({ kind: 'lost', why: 'no answer in time' }), t.answerMs);
+        if (patience) lookAfter(patience.firstLookMs);
         conn.write(encode(msg));
       },
       data(chunk) {
         for (const line of splitter.push(chunk)) {
           if (typeof line !== 'string') return finish({ kind: 'lost', why: 'oversized reply' });
           const reply = decodeDaemonLine(line);
+          if (reply && 'progress' in reply) {
+            // Still working on it (a slow source): not an answer, but a sign of life.
+            if (reply.id === msg.id && patience) {
+              patience.alive();
+              lookAfter(patience.firstLookMs);
+            }
+            continue;
+          }
           // A reply to another id cannot happen on our own connection; skip it rather than misread it.
           if (reply && (reply.id === msg.id || reply.id === null)) return finish({ kind: 'reply', msg: reply });
           if (!reply) return finish({ kind: 'lost', why: 'unreadable reply' });

@@ -5,6 +5,11 @@
 // mid-request, a daemon of a newer protocol, another environment) returns undefined and the caller
 // resolves in process — slower, never wrong.
 //
+// A daemon that has the request and says nothing — stopped, stuck, not a daemon at all — is given up
+// on within a second or so (patience.ts), not after ANSWER_TIMEOUT_MS: a daemon at work sends progress.
+// Writes carry a deadline the daemon honours, and a helper that gave up on a write waits it out
+// before doing the write itself (attempt.ts), so a daemon that resumes never replays it.
+//
 // No daemon yet: spawn one (the caller that finds none takes the daemon's lock before it spawns, so
 // callers racing it wait for its daemon instead of spawning their own: spawn.ts spawnLockedDaemon)
 // and wait for its socket up to START_WAIT_MS of this process's own time, longer for a daemon that
@@ -22,6 +27,9 @@ import { sleep } from '../platform/sleep.js';
 import type { EngineRequest, EngineResult } from '../model/types.js';
 import { PROTOCOL_VERSION, type ClientMessage } from '../ipc/codec.js';
 import { ask, canConnect, type AskOutcome, type AskTimeouts } from './connection.js';
+import { Attempt } from './attempt.js';
+import { monotonicMs } from '../ipc/deadline.js';
+import type { GiveUpReason } from './patience.js';
 import { contextFingerprint } from '../ipc/context.js';
 import { EXIT_BUSY } from '../ipc/errors.js';
 import { currentHolder } from '../ipc/lock.js';
@@ -30,7 +38,7 @@ import { daemonFiles, socketPathProblem, type DaemonFiles } from '../ipc/paths.j
 import { ensurePrivateDir } from '../ipc/private-dir.js';
 import { spawnLockedDaemon, type SpawnedDaemon } from './spawn.js';
 import { readEnvNames } from '../ipc/env-names-file.js';
-import { daemonDirTrust } from '../ipc/trust.js';
+import { daemonDirTrust, type DaemonDirTrust } from '../ipc/trust.js';
 import { sayUntrustedOnce } from './untrusted-notice.js';
 import type { CallerEnv } from '../sources/env-names.js';
 
@@ -38,12 +46,17 @@ export interface AskOptions {
   /** A local socket connects or refuses at once; only an overloaded machine (200 helpers starting
    * on 2 cores) takes longer, and giving up then costs a token exchange per helper. */
   connectTimeoutMs?: number;
-  /** Sources may be slow (a command, a token exchange); a slow source is no faster in process. */
+  /**
+   * Sources may be slow (a command, a token exchange); a slow source is no faster in process. The
+   * daemon sends progress meanwhile; one that falls silent is given up on much sooner (patience.ts).
+   */
   answerTimeoutMs?: number;
   /** How long to wait for a daemon this call started. 0: do not start one. */
   startWaitMs?: number;
   /** Start a daemon when there is none, but do not wait for it: the caller answers this request itself. */
   startInBackground?: boolean;
+  /** Told why a silent daemon was given up on (patience.ts), when one was: for tests and diagnostics. */
+  onGiveUp?: (why: GiveUpReason) => void;
 }
 
 export const CONNECT_TIMEOUT_MS = 1_000;
@@ -79,17 +92,44 @@ function judge(o: AskOutcome, id: number): Verdict {
 export async function askDaemon(req: EngineRequest, env: Env, opts: AskOptions = {}): Promise<EngineResult | undefined> {
   if (env.CREDMUX_DAEMON === '0' || process.platform === 'win32') return undefined;
   const t: AskTimeouts = { connectMs: opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS, answerMs: opts.answerTimeoutMs ?? ANSWER_TIMEOUT_MS };
+  let files: DaemonFiles;
+  let trust: DaemonDirTrust;
   try {
-    const files = daemonFiles(env);
+    files = daemonFiles(env);
     if (socketPathProblem(files.socket)) return undefined;
-    // Before anything there is connected to or read: another user may have planted it (ipc/trust.ts).
-    const trust = daemonDirTrust(files);
-    if (trust.state === 'untrusted') return void sayUntrustedOnce(trust.problem, env);
+    // Before anything there is connected to or read (the socket, env-names.json, the lock files that
+    // name a pid to wait for or replace): another user may have planted it (ipc/trust.ts).
+    trust = daemonDirTrust(files);
+  } catch {
+    return undefined;
+  }
+  if (trust.state === 'untrusted') return void sayUntrustedOnce(trust.problem, env);
+  const attempt = new Attempt(files, { ...t, capMs: START_WAIT_CAP_MS }, writeDeadline(req));
+  const answer = await askWith(attempt, files, req, env, t, opts, trust.state === 'absent');
+  if (answer === undefined) {
+    await attempt.settle(() => bringUp(files, env, 0, true));
+    if (attempt.gaveUp) opts.onGiveUp?.(attempt.gaveUp.why);
+  }
+  return answer;
+}
+
+async function askWith(
+  attempt: Attempt,
+  files: DaemonFiles,
+  req: EngineRequest,
+  env: Env,
+  t: AskTimeouts,
+  opts: AskOptions,
+  /** No daemon directory or socket yet: nothing to connect to (one planted meanwhile is not asked). */
+  absent: boolean,
+): Promise<EngineResult | undefined> {
+  try {
     const msg: ClientMessage = { v: PROTOCOL_VERSION, id: nextId++, req, ctx: contextFingerprint(env), ...callerEnv(files.dir, env) };
-    let verdict: Verdict = trust.state === 'absent' ? { kind: 'absent' } : judge(await ask(files.socket, msg, t), msg.id);
+    if (attempt.deadline !== undefined) msg.deadline = attempt.deadline;
+    let verdict: Verdict = absent ? { kind: 'absent' } : judge(await attempt.ask(msg), msg.id);
     // A daemon that came up (or reloaded its config) after we read env-names.json: once more, with
     // the variables it now lists. Still lacking them means resolving in process.
-    if (verdict.kind === 'resend') verdict = judge(await ask(files.socket, { ...msg, ...callerEnv(files.dir, env) }, t), msg.id);
+    if (verdict.kind === 'resend') verdict = judge(await attempt.ask({ ...msg, ...callerEnv(files.dir, env) }), msg.id);
     if (verdict.kind === 'answer') return verdict.result;
     if (verdict.kind === 'resend') return undefined;
     if (verdict.kind === 'in-process') return undefined;
@@ -101,11 +141,19 @@ export async function askDaemon(req: EngineRequest, env: Env, opts: AskOptions =
     if (!(await bringUp(files, env, opts.startWaitMs ?? START_WAIT_MS))) return undefined;
     // The daemon just came up and published what its rules read: send our values for those.
     const again: ClientMessage = { ...msg, ...callerEnv(files.dir, env) };
-    verdict = judge(await ask(files.socket, again, t), msg.id);
+    verdict = judge(await attempt.ask(again), msg.id);
     return verdict.kind === 'answer' ? verdict.result : undefined;
   } catch {
     return undefined; // e.g. an unreadable runtime dir: resolving in process still works
   }
+}
+
+/** How long the daemon may take to commit a write before it must refuse it (src/ipc/deadline.ts). */
+export const WRITE_DEADLINE_MS = 1_000;
+
+/** A store or erase carries a deadline; a get or list needs none (answering one late changes nothing). */
+function writeDeadline(req: EngineRequest): number | undefined {
+  return req.op === 'store' || req.op === 'erase' ? monotonicMs() + WRITE_DEADLINE_MS : undefined;
 }
 
 /** Our values of the variables the daemon's rules read (it lists their names beside the socket). */

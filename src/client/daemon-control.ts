@@ -154,6 +154,8 @@ export async function stopDaemon(env: Env, waitMs = 3_000): Promise<StopResult> 
   const h = holder ?? safeHolder(files.dir);
   if (!h) return { wasRunning: m !== undefined, pid };
   process.kill(h.pid, 'SIGTERM');
+  // A stopped daemon (SIGSTOP, ^Z) acts on SIGTERM only once it runs again: let it, so it leaves cleanly.
+  process.kill(h.pid, 'SIGCONT');
   if (await waitFor(() => !isAlive(h), waitMs)) return { wasRunning: true, pid: h.pid, how: 'SIGTERM' };
   process.kill(h.pid, 'SIGKILL');
   await waitFor(() => !isAlive(h), 1_000);

@@ -16,6 +16,13 @@ export async function runDaemon(env: Env, opts: ServeOptions = {}): Promise<numb
       const { openEngine } = await import('../engine/open.js');
       return openEngine(e);
     },
-    { watchExecutable: process.argv[1], ...opts },
+    {
+      watchExecutable: process.argv[1],
+      sessionStore: {
+        choose: async (e) => (await import('../engine/session-store.js')).sessionStoreChoice(e),
+        watch: async (e, onChange) => (await import('../engine/session-store.js')).watchSessionStore(e, onChange),
+      },
+      ...opts,
+    },
   );
 }

@@ -20,7 +20,9 @@ import { daemonFiles, socketPathProblem } from '../ipc/paths.js';
 import { ensurePrivateDir } from '../ipc/private-dir.js';
 import { publisher } from '../ipc/env-names-file.js';
 import { createConnectionServer } from './server.js';
-import { ExecutableWatch, installProcessHooks, socketOwnership, startMaintenance } from './watchers.js';
+import { clearStuckMarker } from '../ipc/stuck-marker.js';
+import { StoreWatch, type StoreChoice } from './store-watch.js';
+import { ExecutableWatch, installProcessHooks, socketOwnership, startMaintenance, watchSocketPath } from './watchers.js';
 
 export type EngineFactory = (env: Env) => Promise<EngineLike>;
 
@@ -39,6 +41,14 @@ export interface ServeOptions {
   onListening?: (info: { socket: string; pid: number }) => void;
   /** A full garbage collection, run after each burst of token fetches (collect-after-bursts.ts). */
   collectGarbage?: () => void;
+  /**
+   * How the session's store is chosen and watched (CREDMUX_STORE=auto on Linux): the daemon then
+   * stops when it changes (store-watch.ts). Without it (tests' fake engines), nothing is watched.
+   */
+  sessionStore?: {
+    choose: (env: Env) => Promise<StoreChoice>;
+    watch: (env: Env, onChange: () => void) => Promise<() => void>;
+  };
 }
 
 /** CREDMUX_IDLE_TIMEOUT in seconds (0 = never); undefined when the value is not a number. */
@@ -118,6 +128,13 @@ export async function serveDaemon(env: Env, openEngine: EngineFactory, opts: Ser
   const engine = new EngineHolder(() => openEngine(engineEnv), publisher(files.dir), log);
   let lastActivity = performance.now();
   const executable = new ExecutableWatch(opts.watchExecutable, () => stop('the daemon executable changed (upgrade)'));
+  const storeWatch = watchesStore(env, opts)
+    ? new StoreWatch({
+        current: () => engine.opened()?.store,
+        choose: () => opts.sessionStore!.choose(engineEnv),
+        onChanged: (from, to) => stop(`the session's secret store changed from ${from.kind} (${from.location}) to ${to.kind} (${to.location})`),
+      })
+    : undefined;
 
   const status = (): DaemonStatus => ({
     pid: process.pid,
@@ -128,6 +145,8 @@ export async function serveDaemon(env: Env, openEngine: EngineFactory, opts: Ser
     uptimeSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
     idleTimeoutSeconds: idleMs / 1000,
     logFile: files.logFile,
+    context,
+    ...storeOf(engine.opened()),
     requests: { ...counters },
     connections: { open: conns.open(), total: conns.total() },
     cache: cacheReport(),
@@ -149,6 +168,7 @@ export async function serveDaemon(env: Env, openEngine: EngineFactory, opts: Ser
       lastActivity = performance.now();
       executable.onActivity(lastActivity);
     },
+    storeGate: storeWatch && (() => storeWatch.gate()),
     log,
   };
   const conns = createConnectionServer({
@@ -190,7 +210,13 @@ export async function serveDaemon(env: Env, openEngine: EngineFactory, opts: Ser
     const collect = opts.collectGarbage;
     const stopCollecting = collect ? collectAfterBursts(totalFetches, collect) : () => {};
 
+    // A helper that found us silent left daemon.stuck naming us (src/ipc/stuck-marker.ts); running
+    // again, we take it back so helpers stop skipping us: at once when resumed, else on the tick.
+    const me = ownRecord();
+    const notStuck = () => clearStuckMarker(files.dir, { pid: me.pid, start: me.start });
+    if (owns) process.on('SIGCONT', notStuck);
     const stopMaintenance = startMaintenance({
+      eachTick: notStuck,
       intervalMs: opts.maintenanceMs ?? 30_000,
       socketIsOurs,
       lockHeld: () => lock.stillHeld(),
@@ -200,6 +226,11 @@ export async function serveDaemon(env: Env, openEngine: EngineFactory, opts: Ser
       stop: (why) => stop(why),
     });
     const uninstallHooks = owns ? installProcessHooks(log, (why, code) => stop(why, code)) : () => {};
+    const unwatchSocket = watchSocketPath(files.socket, socketIsOurs, () => stop('the socket was removed or replaced'));
+    let unwatchSession = () => {};
+    if (storeWatch) {
+      void opts.sessionStore!.watch(engineEnv, () => void storeWatch.check()).then((un) => (stopping ? un() : (unwatchSession = un)));
+    }
 
     stop = (why, code = 0) => {
       if (stopping) return;
@@ -207,6 +238,9 @@ export async function serveDaemon(env: Env, openEngine: EngineFactory, opts: Ser
       cancelIdle();
       stopCollecting();
       stopMaintenance();
+      unwatchSocket();
+      unwatchSession();
+      process.off('SIGCONT', notStuck);
       log.info('stopping', { reason: why });
       // Unlink first so new clients stop coming here; only our own socket (never a successor's).
       removeIf(files.socket, socketIsOurs);
@@ -220,6 +254,16 @@ export async function serveDaemon(env: Env, openEngine: EngineFactory, opts: Ser
       });
     };
   });
+}
+
+/** Only where the store depends on the session: CREDMUX_STORE=auto (or unset) on Linux with a session bus. */
+function watchesStore(env: Env, opts: ServeOptions): boolean {
+  const choice = (env.CREDMUX_STORE ?? '').trim();
+  return opts.sessionStore !== undefined && process.platform === 'linux' && (choice === '' || choice === 'auto') && !!env.DBUS_SESSION_BUS_ADDRESS;
+}
+
+function storeOf(e: EngineLike | undefined): Pick<DaemonStatus, 'store'> {
+  return e?.store ? { store: { kind: e.store.kind, location: e.store.location } } : {};
 }
 
 function writePidFile(path: string): void {

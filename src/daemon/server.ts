@@ -3,10 +3,14 @@
 // source never holds up a fast lookup behind it. The bytes move through listener.ts.
 import { encode, LineSplitter, MAX_MESSAGE_BYTES, wireError, type DaemonMessage } from '../ipc/codec.js';
 import { createListener, type ServedConnection } from './listener.js';
+import { ProgressTicker } from './progress.js';
 
 export interface ConnectionServerOptions {
-  /** The reply to one line: at once when it is at hand, else a promise that never rejects. */
-  answer: (line: string) => DaemonMessage | undefined | Promise<DaemonMessage | undefined>;
+  /**
+   * The reply to one line: at once when it is at hand, else a promise that never rejects. A promise
+   * carrying its request's id (dispatch.ts PendingReply) gets progress messages while it is pending.
+   */
+  answer: (line: string) => DaemonMessage | undefined | (Promise<DaemonMessage | undefined> & { requestId?: number });
   /** A connection with no request in flight and no bytes for this long is closed. */
   connectionIdleMs: number;
   maxMessageBytes?: number;
@@ -44,6 +48,7 @@ export function createConnectionServer(opts: ConnectionServerOptions): Connectio
   let draining = false;
   let drained: (() => void) | undefined;
   const maxBytes = opts.maxMessageBytes ?? MAX_MESSAGE_BYTES;
+  const progress = new ProgressTicker();
 
   const maybeEnd = (c: Conn) => {
     if (c.closing && c.inflight === 0 && !c.conn.destroyed) c.conn.end();
@@ -106,9 +111,13 @@ export function createConnectionServer(opts: ConnectionServerOptions): Connectio
           } catch {
             reply = undefined; // answer() turns every failure into a reply; a throw would be a bug, not the client's
           }
-          if (reply instanceof Promise)
-            reply.then(settled, () => settled(undefined)); // never rejects; belt and braces
-          else settled(reply);
+          if (reply instanceof Promise) {
+            const done = reply.requestId === undefined ? undefined : progress.track(reply.requestId, send);
+            reply.then(
+              (r) => (done?.(), settled(r)),
+              () => (done?.(), settled(undefined)), // never rejects; belt and braces
+            );
+          } else settled(reply);
         }
         const out = batch;
         batch = undefined;
@@ -132,7 +141,7 @@ export function createConnectionServer(opts: ConnectionServerOptions): Connectio
     total: () => total,
     async drain(graceMs) {
       draining = true;
-      clearInterval(sweeper);
+      clearInterval(sweeper); // progress goes on: the requests still in flight are answered during the drain
       listener.close();
       const done = new Promise<void>((resolve) => {
         drained = resolve;

@@ -2,18 +2,16 @@
 // upgrade: the next client then starts the new version), its socket removed or replaced (another
 // daemon took the path over), its lock lost. Checked on a maintenance tick, and for the executable
 // also on requests, at most once a second.
-import { lstatSync, statSync, type Stats } from 'node:fs';
+import { lstatSync, statSync, watch } from 'node:fs';
+import { fileIdentity } from '../platform/file-identity.js';
+import { basename, dirname } from 'node:path';
 import { liveCaches } from '../cache/registry.js';
 import type { RequestCounters } from './dispatch.js';
 import type { Logger } from './log.js';
 
-function fileId(st: Stats): string {
-  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
-}
-
 function statId(path: string): string | undefined {
   try {
-    return fileId(statSync(path));
+    return fileIdentity(statSync(path));
   } catch {
     return undefined;
   }
@@ -59,6 +57,26 @@ export function socketOwnership(path: string): () => boolean {
   return () => id !== undefined && idOf() === id;
 }
 
+/**
+ * Calls `onLost` as soon as the socket at `path` is removed or replaced (someone deleted it, or another
+ * daemon bound the path): an inotify watch on its directory, each event about that name checked with
+ * `isOurs`. A daemon nobody can reach must not linger until it idles out, holding the lock that a
+ * reachable daemon needs. Where the directory cannot be watched, the maintenance tick still notices.
+ */
+export function watchSocketPath(path: string, isOurs: () => boolean, onLost: () => void): () => void {
+  const name = basename(path);
+  try {
+    const watcher = watch(dirname(path), { persistent: false }, (_event, file) => {
+      if (file !== null && file !== name) return; // the lock, env-names.json, pid file: not the socket
+      if (!isOurs()) onLost();
+    });
+    watcher.on('error', () => watcher.close()); // e.g. the directory itself removed: the tick takes over
+    return () => watcher.close();
+  } catch {
+    return () => {};
+  }
+}
+
 export interface MaintenanceDeps {
   intervalMs: number;
   socketIsOurs: () => boolean;
@@ -69,6 +87,8 @@ export interface MaintenanceDeps {
   stop: (why: string) => void;
   /** Drops expired tokens from the caches (default: every live cache prunes). */
   prune?: () => void;
+  /** Anything else a running daemon does now and then (removing a marker that calls it stuck). */
+  eachTick?: () => void;
 }
 
 /** Every log summary of the request counters is at least this far apart, and only after requests. */
@@ -88,6 +108,7 @@ export function startMaintenance(d: MaintenanceDeps): () => void {
     if (!d.lockHeld()) return d.stop('the lock is no longer ours');
     d.executable.check();
     prune();
+    d.eachTick?.();
     sinceSummary += d.intervalMs;
     if (d.counters.total !== summarized && sinceSummary >= SUMMARY_EVERY_MS) {
       summarized = d.counters.total;

@@ -4,6 +4,7 @@
 import { closeSync, constants, fstatSync, openSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import validateSchema from '../generated/config-validator.js';
+import { fileIdentity } from '../platform/file-identity.js';
 import { configFile, type Env } from '../platform/paths.js';
 import { CredmuxError } from '../model/types.js';
 import { parsePattern, type Pattern } from '../model/url.js';
@@ -13,13 +14,14 @@ import { sourceProblems } from './source-validate.js';
 import { publicSuffixProblem } from './public-suffix.js';
 
 /**
- * Identifies the config file's current content cheaply (one stat): inode, size and mtime. A missing
- * file is the common case and is answered without an exception (a throw costs ten times the stat).
+ * Identifies the config file's current content cheaply (one stat; platform/file-identity.ts says why
+ * ctime and inode are in it). A missing file is the common case and is answered without an exception
+ * (a throw costs ten times the stat).
  */
 export function configStamp(env: Env, path = configFile(env)): string {
   try {
     const st = statSync(path, { throwIfNoEntry: false });
-    return st ? `${st.ino}:${st.size}:${st.mtimeMs}` : 'absent';
+    return st ? fileIdentity(st) : 'absent';
   } catch {
     return 'absent';
   }
@@ -39,7 +41,7 @@ export function loadConfig(env: Env): { config: Config; path: string; stamp: str
     const problem =
       st.isFile() || st.isDirectory() ? untrustedConfig(path, st) : `${path} is not a regular file; point CREDMUX_CONFIG at the config file`;
     if (problem) throw new CredmuxError('config', problem);
-    stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
+    stamp = fileIdentity(st);
     text = readFileSync(fd, 'utf8');
   } catch (e) {
     if (e instanceof CredmuxError) throw e;

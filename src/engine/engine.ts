@@ -7,7 +7,16 @@ import { Hits, NOT_FOUND, type Hit } from './hits.js';
 import type { Config, Rule } from '../model/rule.js';
 import { matches, selectMostSpecific } from '../model/match.js';
 import type { Env } from '../platform/paths.js';
-import { CredmuxError, type Credential, type EngineRequest, type EngineResult, type ListedEntry, type StoredEntry } from '../model/types.js';
+import {
+  CredmuxError,
+  PROTOCOL_NAMES,
+  type Credential,
+  type EngineRequest,
+  type EngineResult,
+  type ListedEntry,
+  type ProtocolName,
+  type StoredEntry,
+} from '../model/types.js';
 import { formatPattern, parsePattern, parseRequest, patternFromRequest, redactUrl, type Pattern, type RequestTarget } from '../model/url.js';
 import { publicSuffixProblem } from './public-suffix.js';
 import type { SecretStore } from '../store/types.js';
@@ -36,6 +45,8 @@ export interface Engine {
 export interface HandleOptions {
   /** Refuse (code 'deferred') instead of minting: a helper at cold start leaves minting to the daemon it started. */
   deferTokens?: boolean;
+  /** For a store or erase: called inside the store's write lock just before the write commits (WriteOptions.guard). */
+  guard?: () => void;
 }
 
 export interface EngineDeps {
@@ -148,8 +159,10 @@ export function engineFrom(deps: EngineDeps): Engine {
     return (await resolve(target, callerEnv, opts)) ?? NOT_FOUND;
   }
 
-  async function store(url: string, credential: Credential, callerEnv: CallerEnv | undefined): Promise<EngineResult> {
+  async function store(req: Extract<EngineRequest, { op: 'store' }>, callerEnv: CallerEnv | undefined, guard?: () => void): Promise<EngineResult> {
+    const { url, credential } = req;
     let pattern: Pattern;
+    let current: Hit | null = null;
     if (isWildcard(url)) {
       pattern = parsePattern(url); // `credmux login '*.example.com'`: the pattern is given as is
       const overSuffix = publicSuffixProblem(pattern.host);
@@ -162,36 +175,45 @@ export function engineFrom(deps: EngineDeps): Engine {
       // the API key stored for that URL. An input stored on purpose (`credmux login URL --token-stdin`)
       // arrives as a bearer with a username, which git's echo never is.
       if (await isTokenEcho(parseRequest(url), credential)) return { op: 'store', stored: false };
-      // git stores every credential it used successfully, including ones we just served. Writing those
-      // back would copy minted tokens to disk and rewrite the file on every clone: skip identical ones.
       // A source that cannot answer right now (a token rule whose API key is being stored by this very
-      // call) is no reason to refuse the store: the comparison only saves a redundant write.
-      const current = await resolve(target, callerEnv).catch(() => null);
-      if (current && sameCredential(current.credential, credential)) return { op: 'store', stored: false };
+      // call) is no reason to refuse the store: the comparison below only saves a redundant write.
+      current = await resolve(target, callerEnv).catch(() => null);
       pattern = patternFromRequest(target);
     }
     const entryUrl = formatPattern(pattern);
+    const all = await deps.store.list();
+    const existing = all.find((e) => e.url === entryUrl && e.username === credential.username);
+    const protocols = nextProtocols(existing, req);
+    // git stores every credential it used successfully, including ones we just served. Writing those
+    // back would copy minted tokens to disk and rewrite the file on every clone: skip identical ones,
+    // unless the write changes which tools the stored entry is for.
+    const forChanges = existing !== undefined && !sameProtocols(existing.protocols, protocols);
+    if (current && sameCredential(current.credential, credential) && !forChanges) return { op: 'store', stored: false };
     // "The latest login wins" sorts by updatedAt: after the clock was set back (NTP, a VM resumed), a
     // new login must still sort after the entries already stored for its URL, or an old one would win.
-    const newest = Math.max(0, ...(await deps.store.list()).filter((e) => e.url === entryUrl).map((e) => Date.parse(e.updatedAt ?? '') || 0));
+    const newest = Math.max(0, ...all.filter((e) => e.url === entryUrl).map((e) => Date.parse(e.updatedAt ?? '') || 0));
     const at = Math.max(deps.now() * 1000, newest + 1000);
     const entry: StoredEntry = { url: entryUrl, ...stripUndefined(credential), updatedAt: new Date(at).toISOString() };
-    await deps.store.put(entry);
+    if (protocols) entry.protocols = protocols;
+    await deps.store.put(entry, { guard });
     changed(entry.url);
     return { op: 'store', stored: true };
   }
 
   /** Removes the stored entries that would answer this URL (or, for a wildcard, that exact pattern). */
-  async function erase(url: string, username?: string, secret?: string): Promise<EngineResult> {
+  async function erase(url: string, username?: string, secret?: string, guard?: () => void): Promise<EngineResult> {
     const exact = isWildcard(url) ? formatPattern(parsePattern(url)) : undefined;
     const target = exact === undefined ? withUsername(parseRequest(url), username) : undefined;
-    const removed = await deps.store.remove((entry) => {
-      if (username !== undefined && entry.username !== username) return false;
-      if (secret !== undefined && entry.secret !== secret) return false;
-      if (exact !== undefined) return entry.url === exact;
-      const pattern = tryParsePattern(entry.url);
-      return pattern !== undefined && target !== undefined && matches(pattern, target);
-    });
+    const removed = await deps.store.remove(
+      (entry) => {
+        if (username !== undefined && entry.username !== username) return false;
+        if (secret !== undefined && entry.secret !== secret) return false;
+        if (exact !== undefined) return entry.url === exact;
+        const pattern = tryParsePattern(entry.url);
+        return pattern !== undefined && target !== undefined && matches(pattern, target);
+      },
+      { guard },
+    );
     changed(url);
     return { op: 'erase', removed };
   }
@@ -220,9 +242,9 @@ export function engineFrom(deps: EngineDeps): Engine {
           case 'get':
             return await get(req.url, req.username, callerEnv, opts);
           case 'store':
-            return await store(req.url, req.credential, callerEnv);
+            return await store(req, callerEnv, opts.guard);
           case 'erase':
-            return await erase(req.url, req.username, req.secret);
+            return await erase(req.url, req.username, req.secret, opts.guard);
           case 'list':
             return await list();
           default:
@@ -257,6 +279,24 @@ function sameCredential(a: Credential, b: Credential): boolean {
     (b.expiresAt === undefined || a.expiresAt === b.expiresAt) &&
     (b.oauthRefreshToken === undefined || a.oauthRefreshToken === b.oauthRefreshToken)
   );
+}
+
+/**
+ * What a stored entry is for after this store (undefined: every tool). A person's --for replaces it;
+ * a helper's store adds its protocol to what the entry for that URL and user was already for.
+ */
+function nextProtocols(existing: StoredEntry | undefined, req: Extract<EngineRequest, { op: 'store' }>): ProtocolName[] | undefined {
+  if (req.protocols === 'all') return undefined;
+  if (req.protocols) return PROTOCOL_NAMES.filter((p) => req.protocols!.includes(p));
+  if (!req.via) return existing?.protocols;
+  if (existing && existing.protocols === undefined) return undefined;
+  const via = req.via;
+  return PROTOCOL_NAMES.filter((p) => p === via || existing?.protocols?.includes(p));
+}
+
+function sameProtocols(a: readonly ProtocolName[] | undefined, b: readonly ProtocolName[] | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.length === b.length && a.every((p) => b.includes(p));
 }
 
 function stripUndefined<T extends object>(o: T): T {

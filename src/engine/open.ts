@@ -56,7 +56,7 @@ function oncePerTurn<T>(look: () => T | undefined): { (): T | undefined; reset()
   return Object.assign(get, { reset });
 }
 
-/** Rules from the config file, recompiled only when the file changed (by inode, size and mtime). */
+/** Rules from the config file, recompiled only when the file changed (its identity: platform/file-identity.ts). */
 function reloadingRules(env: Env): () => Rule[] {
   let stamp: string | undefined;
   let rules: Rule[] = [];
@@ -123,13 +123,13 @@ function cachingStore(store: SecretStore): SecretStore & { listNow: () => Stored
     location: store.location,
     version: () => store.version(),
     get: (key) => store.get(key),
-    put: async (entry) => {
+    put: async (entry, opts) => {
       invalidate();
-      await store.put(entry);
+      await store.put(entry, opts);
     },
-    remove: async (pred) => {
+    remove: async (pred, opts) => {
       invalidate();
-      return store.remove(pred);
+      return store.remove(pred, opts);
     },
     list() {
       if (!versionSync) return store.version().then(entriesAt);

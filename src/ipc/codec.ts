@@ -1,26 +1,33 @@
 // The daemon's wire format (protocols/daemon/message.schema.json): newline-delimited JSON over the
 // Unix socket, many messages per connection, every message carrying the protocol version `v`.
 //
-//   client → daemon  {"v":1,"id":7,"req":<EngineRequest>}       {"v":1,"id":8,"ctl":"ping"|"status"|"shutdown"}
-//   daemon → client  {"v":1,"id":7,"res":<EngineResult>}        {"v":1,"id":8,"pong"|"status"|"shutdown":…}
-//                    {"v":1,"id":7|null,"error":{"code":…,"message":…}}
+//   client → daemon  {"v":2,"id":7,"req":<EngineRequest>,"deadline"?:…}   {"v":2,"id":8,"ctl":"ping"|"status"|"shutdown"}
+//   daemon → client  {"v":2,"id":7,"res":<EngineResult>}        {"v":2,"id":8,"pong"|"status"|"shutdown":…}
+//                    {"v":2,"id":7,"progress":true}             (still working on 7: a slow source)
+//                    {"v":2,"id":7|null,"error":{"code":…,"message":…}}
 //
 // Kept stable across versions, so an old client and a new daemon (or the reverse) never misread each
 // other: the socket path; a message whose `v` is not the daemon's gets {"v":<daemon's>,"error":
 // {"code":"version","protocol":<daemon's>,…}}; and {"v":<daemon's>,"id":…,"ctl":"shutdown"} stops it.
 // Imported by the client hot path: plain code, no dependencies.
 import type { CacheReport } from '../cache/registry.js';
-import type { Credential, EngineRequest, EngineResult } from '../model/types.js';
+import { PROTOCOL_NAMES, type Credential, type EngineRequest, type EngineResult, type ProtocolName } from '../model/types.js';
 import type { CallerEnv } from '../sources/env-names.js';
 
-export const PROTOCOL_VERSION = 1;
+/**
+ * 2: requests carry `deadline` (writes), the daemon sends `progress` while a slow answer is under way
+ * and refuses with `expired`; the caller context includes the session bus (docs/architecture.md,
+ * "Versioning"). A version-1 helper meeting this daemon resolves in process; this helper meeting a
+ * version-1 daemon asks it to leave.
+ */
+export const PROTOCOL_VERSION = 2;
 /** Largest message either side accepts, newline excluded. */
 export const MAX_MESSAGE_BYTES = 1 << 20;
 
 export type ControlName = 'ping' | 'status' | 'shutdown';
 
 export type ClientMessage =
-  { v: number; id: number; req: EngineRequest; ctx?: string; env?: CallerEnv } | { v: number; id: number; ctl: ControlName };
+  { v: number; id: number; req: EngineRequest; ctx?: string; env?: CallerEnv; deadline?: number } | { v: number; id: number; ctl: ControlName };
 
 export type WireErrorCode =
   | 'version' // the message's `v` is not the daemon's: see `protocol`
@@ -30,6 +37,7 @@ export type WireErrorCode =
   | 'context' // the client runs with another config/store environment than the daemon: resolve in process
   | 'env' // the matched rule reads a variable the request did not carry (see env-names.json): send it, or resolve in process
   | 'engine' // the daemon could not run the engine (it failed to open): resolve in process
+  | 'expired' // the request's deadline passed before the daemon could start it or commit its write: nothing changed
   | 'shutting-down';
 
 export interface WireError {
@@ -57,7 +65,11 @@ export interface DaemonStatus {
   /** 0 = never exits on its own. */
   idleTimeoutSeconds: number;
   logFile: string;
-  requests: { total: number; get: number; store: number; erase: number; list: number; errors: number; contextMismatch: number };
+  /** The caller context this daemon serves (context.ts): a helper whose own differs is not answered. */
+  context: string;
+  /** The secret store its engine serves from, once open: `kind` and `location` as the store names them. */
+  store?: { kind: string; location: string };
+  requests: { total: number; get: number; store: number; erase: number; list: number; errors: number; contextMismatch: number; expired: number };
   connections: { open: number; total: number };
   /** Every token cache in the daemon: counters and entries (keys are rule identities, never secrets). */
   cache: CacheReport;
@@ -68,6 +80,8 @@ export type DaemonMessage =
   | { v: number; id: number; pong: Pong }
   | { v: number; id: number; status: DaemonStatus }
   | { v: number; id: number; shutdown: true }
+  /** The daemon is still working on request `id` (sent while a slow answer is under way). */
+  | { v: number; id: number; progress: true }
   | { v: number; id: number | null; error: WireError };
 
 /** The JSON of results the engine shares: it freezes an answer it gives again and again (engine.ts, Hit). */
@@ -163,11 +177,11 @@ function isObj(x: unknown): x is Obj {
 // The fields each message may have (made once: an array literal in the check would be a new array per message).
 const CREDENTIAL_FIELDS = ['kind', 'username', 'secret', 'expiresAt', 'oauthRefreshToken'] as const;
 const GET_FIELDS = ['op', 'url', 'username'] as const;
-const STORE_FIELDS = ['op', 'url', 'credential'] as const;
+const STORE_FIELDS = ['op', 'url', 'credential', 'via'] as const;
 const ERASE_FIELDS = ['op', 'url', 'username', 'secret'] as const;
 const LIST_FIELDS = ['op'] as const;
 const CONTROL_FIELDS = ['v', 'id', 'ctl'] as const;
-const REQUEST_FIELDS = ['v', 'id', 'req', 'ctx', 'env'] as const;
+const REQUEST_FIELDS = ['v', 'id', 'req', 'ctx', 'env', 'deadline'] as const;
 
 function onlyKeys(o: Obj, allowed: readonly string[], where: string): string | undefined {
   // for…in, not Object.keys: no array per message (a JSON.parse result has only own, enumerable keys).
@@ -214,13 +228,21 @@ export function checkEngineRequest(r: unknown): { ok: true; req: EngineRequest }
       }
       break;
     case 'store':
-      problem = onlyKeys(r, STORE_FIELDS, w) ?? str(r, 'url', w) ?? checkCredential(r.credential);
+      problem =
+        onlyKeys(r, STORE_FIELDS, w) ??
+        str(r, 'url', w) ??
+        checkCredential(r.credential) ??
+        (r.via === undefined || (PROTOCOL_NAMES as readonly unknown[]).includes(r.via)
+          ? undefined
+          : `${w}via must be one of ${PROTOCOL_NAMES.join(', ')}`);
       if (!problem) {
         const c = r.credential as Obj;
         const credential: Credential = { kind: c.kind as Credential['kind'], username: c.username as string, secret: c.secret as string };
         if (c.expiresAt !== undefined) credential.expiresAt = c.expiresAt as number;
         if (c.oauthRefreshToken !== undefined) credential.oauthRefreshToken = c.oauthRefreshToken as string;
-        return { ok: true, req: { op: 'store', url: r.url as string, credential } };
+        const store: Extract<EngineRequest, { op: 'store' }> = { op: 'store', url: r.url as string, credential };
+        if (r.via !== undefined) store.via = r.via as ProtocolName;
+        return { ok: true, req: store };
       }
       break;
     case 'erase':
@@ -249,7 +271,7 @@ export function checkEngineRequest(r: unknown): { ok: true; req: EngineRequest }
 
 export type DecodedClientLine =
   | { kind: 'empty' }
-  | { kind: 'request'; id: number; req: EngineRequest; ctx?: string; env?: CallerEnv }
+  | { kind: 'request'; id: number; req: EngineRequest; ctx?: string; env?: CallerEnv; deadline?: number }
   | { kind: 'control'; id: number; ctl: ControlName }
   | { kind: 'invalid'; reply: DaemonMessage };
 
@@ -288,6 +310,7 @@ export function decodeClientLine(line: string, version: string): DecodedClientLi
     const extra = onlyKeys(msg, REQUEST_FIELDS, '');
     if (extra) return bad(extra);
     if (msg.ctx !== undefined && typeof msg.ctx !== 'string') return bad('ctx must be a string');
+    if (msg.deadline !== undefined && !isValidId(msg.deadline)) return bad('deadline must be a non-negative integer (ms on the monotonic clock)');
     const env = checkCallerEnv(msg.env);
     if (typeof env === 'string') return bad(env);
     const checked = checkEngineRequest(msg.req);
@@ -295,6 +318,7 @@ export function decodeClientLine(line: string, version: string): DecodedClientLi
     const request: DecodedClientLine & { kind: 'request' } = { kind: 'request', id, req: checked.req };
     if (msg.ctx !== undefined) request.ctx = msg.ctx as string;
     if (env) request.env = env;
+    if (msg.deadline !== undefined) request.deadline = msg.deadline as number;
     return request;
   }
   return bad('a message needs req or ctl');
@@ -312,7 +336,7 @@ export function decodeDaemonLine(line: string): DaemonMessage | undefined {
   if (isObj(msg.error) && typeof msg.error.code === 'string') return msg as DaemonMessage;
   if (msg.v !== PROTOCOL_VERSION || !isValidId(msg.id)) return undefined;
   if (isObj(msg.res) && typeof msg.res.op === 'string') return msg as DaemonMessage;
-  if (isObj(msg.pong) || isObj(msg.status) || msg.shutdown === true) return msg as DaemonMessage;
+  if (isObj(msg.pong) || isObj(msg.status) || msg.shutdown === true || msg.progress === true) return msg as DaemonMessage;
   return undefined;
 }
 

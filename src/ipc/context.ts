@@ -3,6 +3,11 @@
 // must not be answered from the wrong one: each request carries this fingerprint, and on a mismatch
 // the daemon declines and the client resolves in process. (The socket path already separates
 // different XDG_RUNTIME_DIR/XDG_CACHE_HOME values.)
+//
+// The session bus is part of it too, unless CREDMUX_STORE=file: in auto (or keychain) mode the store
+// is the Secret Service on that bus, so a daemon started from an ssh session (no bus: the file store)
+// never answers a desktop session's helpers (the keychain), nor the reverse. Whether the Secret
+// Service on one bus is usable can change while a daemon runs: src/daemon/store-watch.ts.
 import { resolve } from 'node:path';
 import type { Env } from '../platform/paths.js';
 
@@ -11,9 +16,14 @@ const NOT_CONTEXT = new Set(['CREDMUX_DAEMON', 'CREDMUX_DAEMON_BIN', 'CREDMUX_ID
 
 export function contextFingerprint(env: Env, cwd: string = process.cwd()): string {
   const picked: string[] = [];
+  const fileStore = (env.CREDMUX_STORE ?? '').trim() === 'file';
   for (const name of Object.keys(env).sort()) {
     const isContext =
-      name === 'HOME' || name === 'XDG_CONFIG_HOME' || name === 'XDG_DATA_HOME' || (name.startsWith('CREDMUX_') && !NOT_CONTEXT.has(name));
+      name === 'HOME' ||
+      name === 'XDG_CONFIG_HOME' ||
+      name === 'XDG_DATA_HOME' ||
+      (name === 'DBUS_SESSION_BUS_ADDRESS' && !fileStore) ||
+      (name.startsWith('CREDMUX_') && !NOT_CONTEXT.has(name));
     const value = env[name];
     if (!isContext || value === undefined) continue;
     // A relative config path means the same file for a client and the daemon it spawned (in another cwd) only once resolved.

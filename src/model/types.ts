@@ -18,6 +18,30 @@ export interface Credential {
 export const IDENTITY_TOKEN_USERNAME = '<token>';
 
 /**
+ * Docker Hub has several names (docs/protocols.md §3.3–3.4): the docker CLI asks a helper for
+ * `https://index.docker.io/v1/`, containers/image (skopeo, podman, buildah) for `docker.io`, and pulls
+ * go to `registry-1.docker.io`. credmux keeps one entry for all of them, under DOCKER_HUB_URL, so a
+ * store or a login under any name is found by a request under any other.
+ */
+export const DOCKER_HUB_URL = 'https://index.docker.io';
+/** The docker CLI's key for Docker Hub (`getAuthConfigKey`): what its `credHelpers` and a helper's `list` use. */
+export const DOCKER_HUB_KEY = 'https://index.docker.io/v1/';
+export const DOCKER_HUB_HOSTS: ReadonlySet<string> = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
+
+/** The registry a Docker server URL names, as docker's ConvertToHostname gives it: scheme and path dropped. */
+export function registryHost(serverURL: string): string {
+  const scheme = serverURL.indexOf('://');
+  const rest = scheme >= 0 ? serverURL.slice(scheme + 3) : serverURL;
+  const slash = rest.indexOf('/');
+  return slash >= 0 ? rest.slice(0, slash) : rest;
+}
+
+/** Does this server URL, registry name or login URL name Docker Hub (under any of its names)? */
+export function isDockerHub(serverURL: string): boolean {
+  return DOCKER_HUB_HOSTS.has(registryHost(serverURL.trim()).toLowerCase());
+}
+
+/**
  * The credential's own fields, rebuilt in one order, for what is kept for long (a cached token, a
  * daemon's answer): a copy made by spreading gets a hidden class of its own in optimized code, or
  * once frozen (V8 cannot share the frozen transition of a cloned map), and thousands of kept
@@ -32,12 +56,23 @@ export function plainCredential(c: Credential): Credential {
   return expiresAt !== undefined ? { kind, username, secret, expiresAt } : { kind, username, secret };
 }
 
+/** The four helper protocols (docs/protocols.md §6). */
+export type ProtocolName = 'bazel' | 'git' | 'docker' | 'keyring';
+export const PROTOCOL_NAMES: readonly ProtocolName[] = ['bazel', 'git', 'docker', 'keyring'];
+
 /** A stored secret. Stored entries are rules too: `url` is their match pattern. */
 export interface StoredEntry extends Credential {
   /** Normalised match pattern, e.g. `https://pkgs.example.com` or `http://127.0.0.1:8080/simple`. */
   url: string;
   /** ISO time of the last write, for `list`. */
   updatedAt?: string;
+  /**
+   * The protocols whose tools it was stored for: the one a helper stored it through (`docker login`,
+   * git's `store`, `keyring set`), or what `credmux login --for` named. Absent: every tool (a login
+   * without --for, and everything stored before this existed). Every protocol is still SERVED the
+   * entry; this only decides which tools `credmux setup` wires the host into.
+   */
+  protocols?: ProtocolName[];
 }
 
 /**
@@ -60,7 +95,11 @@ export interface EntryKey {
 /** What a protocol asks the engine. `url` is as the caller gave it (full URL, or schemeless `host[:port][/path]`). */
 export type EngineRequest =
   | { op: 'get'; url: string; username?: string }
-  | { op: 'store'; url: string; credential: Credential }
+  /**
+   * `via`: the protocol a helper stored it through, added to what the entry is for. `protocols`: what a
+   * person said it is for (`credmux login --for`; 'all' without), replacing what it was for.
+   */
+  | { op: 'store'; url: string; credential: Credential; via?: ProtocolName; protocols?: ProtocolName[] | 'all' }
   | { op: 'erase'; url: string; username?: string; secret?: string }
   | { op: 'list' };
 
@@ -102,6 +141,7 @@ export type ErrorCode =
   | 'source' // a credential source failed (env var missing, endpoint down, …)
   | 'caller-env' // (daemon only) the request lacks a variable the matched rule reads: resolve in process
   | 'deferred' // (in process, cold start) the matched rule mints tokens: ask the daemon being started
+  | 'expired' // (daemon only) the caller's deadline passed before its write committed: nothing changed, resolve in process
   | 'internal';
 
 export class CredmuxError extends Error {
@@ -130,7 +170,7 @@ export interface ProtocolOutput {
 export type Parsed<Ctx> = { kind: 'request'; request: EngineRequest; ctx: Ctx } | { kind: 'reply'; output: ProtocolOutput };
 
 export interface ProtocolAdapter<Ctx = unknown> {
-  readonly name: 'bazel' | 'git' | 'docker' | 'keyring';
+  readonly name: ProtocolName;
   /** argv excludes the program name: e.g. `['get']`. */
   parse(argv: readonly string[], stdin: Buffer): Parsed<Ctx>;
   format(ctx: Ctx, result: EngineResult): ProtocolOutput;

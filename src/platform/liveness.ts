@@ -22,14 +22,15 @@ function procStat(pid: number): { state: string; cpuTicks: number; start: string
 const MS_PER_TICK = 10;
 
 /**
- * How far a live process has got: the CPU time (user + system) it has used, in ms, and whether it is
- * stopped (SIGSTOP, a terminal's ^Z, a debugger) rather than running or waiting to run. Undefined
- * without /proc or once it is gone.
+ * How far a live process has got: the CPU time (user + system) it has used, in ms, whether it is
+ * stopped (SIGSTOP, a terminal's ^Z, a debugger) rather than running or waiting to run, and whether it
+ * is runnable right now (running, or waiting for a CPU) rather than asleep. Undefined without /proc or
+ * once it is gone.
  */
-export function processProgress(pid: number): { cpuMs: number; stopped: boolean } | undefined {
+export function processProgress(pid: number): { cpuMs: number; stopped: boolean; runnable: boolean } | undefined {
   const st = procStat(pid);
   if (st === undefined || st.state === 'Z' || !Number.isFinite(st.cpuTicks)) return undefined;
-  return { cpuMs: st.cpuTicks * MS_PER_TICK, stopped: st.state === 'T' || st.state === 't' };
+  return { cpuMs: st.cpuTicks * MS_PER_TICK, stopped: st.state === 'T' || st.state === 't', runnable: st.state === 'R' };
 }
 
 export function processStartTime(pid: number): string | undefined {

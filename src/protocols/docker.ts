@@ -1,7 +1,15 @@
 // Docker credential helper protocol (docs/protocols.md §3), as docker-credential-helpers' `Serve` speaks it:
 // one action argument; a server URL or JSON on stdin; EVERY message (errors too) on stdout, exit 1.
 // Clients recognise "not found" only by the exact text, so that string is sacred.
-import type { EngineResult, ListedEntry, ProtocolAdapter } from '../model/types.js';
+import {
+  DOCKER_HUB_HOSTS,
+  DOCKER_HUB_KEY,
+  DOCKER_HUB_URL,
+  registryHost,
+  type EngineResult,
+  type ListedEntry,
+  type ProtocolAdapter,
+} from '../model/types.js';
 import { VERSION } from '../platform/version.js';
 import { decodeUtf8, line, output, own, parseJsonObject, reply, unexpectedResult, type JsonObject } from './util.js';
 
@@ -17,13 +25,6 @@ const MISSING_USERNAME = 'no credentials username';
  * a registry's server URL names one host, so a store from Docker must never record a pattern.
  */
 const WILDCARD = 'credmux: the server URL has "*" in its host name; a registry is one host (use `credmux login` for wildcard patterns)';
-
-/** The key docker CLI uses for Docker Hub (`getAuthConfigKey`), and what `list` must show for it. */
-export const DOCKER_HUB_KEY = 'https://index.docker.io/v1/';
-/** What credmux stores and looks up for Docker Hub, whichever alias the caller used. */
-const DOCKER_HUB_URL = 'https://index.docker.io';
-/** docker CLI says `https://index.docker.io/v1/`, containers/image says `docker.io`, pulls hit `registry-1`. */
-const DOCKER_HUB_HOSTS: ReadonlySet<string> = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
 
 export type DockerCtx = { action: 'get'; serverURL: string } | { action: 'store' | 'erase' | 'list' };
 
@@ -52,7 +53,7 @@ export const docker: ProtocolAdapter<DockerCtx> = {
       case 'erase': {
         const serverURL = readServerURL(stdin);
         if (!serverURL.ok) return fail(serverURL.message);
-        if (hostOf(serverURL.value).includes('*')) return fail(WILDCARD);
+        if (registryHost(serverURL.value).includes('*')) return fail(WILDCARD);
         const url = lookupUrl(serverURL.value);
         if (action === 'get') return { kind: 'request', request: { op: 'get', url }, ctx: { action, serverURL: serverURL.value } };
         return { kind: 'request', request: { op: 'erase', url }, ctx: { action } }; // every username for that server
@@ -66,11 +67,16 @@ export const docker: ProtocolAdapter<DockerCtx> = {
         if (serverURL === '') return fail(MISSING_URL);
         if (creds.Username === '') return fail(MISSING_USERNAME);
         if (/[\s\u0000-\u001f\u007f]/.test(serverURL)) return fail('credmux: the server URL contains whitespace or control characters');
-        if (hostOf(serverURL).includes('*')) return fail(WILDCARD);
+        if (registryHost(serverURL).includes('*')) return fail(WILDCARD);
         // `<token>` is kept as the username: it marks an identity token and `get` must give it back.
         return {
           kind: 'request',
-          request: { op: 'store', url: lookupUrl(serverURL), credential: { kind: 'basic', username: creds.Username, secret: creds.Secret } },
+          request: {
+            op: 'store',
+            url: lookupUrl(serverURL),
+            credential: { kind: 'basic', username: creds.Username, secret: creds.Secret },
+            via: 'docker',
+          },
           ctx: { action },
         };
       }
@@ -119,15 +125,8 @@ function readServerURL(stdin: Buffer): { ok: true; value: string } | { ok: false
  * engine matches by host and port, and stores as https.
  */
 function lookupUrl(serverURL: string): string {
-  const host = hostOf(serverURL);
+  const host = registryHost(serverURL);
   return DOCKER_HUB_HOSTS.has(host.toLowerCase()) ? DOCKER_HUB_URL : host;
-}
-
-function hostOf(serverURL: string): string {
-  const scheme = serverURL.indexOf('://');
-  const rest = scheme >= 0 ? serverURL.slice(scheme + 3) : serverURL;
-  const slash = rest.indexOf('/');
-  return slash >= 0 ? rest.slice(0, slash) : rest;
 }
 
 type DockerCredentials = { ServerURL: string; Username: string; Secret: string };

@@ -168,7 +168,7 @@ function toRequest(op: GitCtx['op'], url: string, a: Attributes, authtype: boole
       const expiry = parseExpiry(a.password_expiry_utc);
       if (expiry !== undefined) credential.expiresAt = expiry;
       if (a.oauth_refresh_token !== undefined) credential.oauthRefreshToken = a.oauth_refresh_token;
-      return { op, url, credential };
+      return { op, url, credential, via: 'git' };
     }
   }
 }

@@ -218,7 +218,7 @@ export const keyring: ProtocolAdapter<KeyringCtx> = {
           output: failure(`no password on stdin; pipe it in, e.g. printf '%s\\n' "$PASSWORD" | keyring set ${shown(service)} ${username!}`),
         };
       }
-      request = { op: 'store', url: service, credential: { kind: 'basic', username: username!, secret: password } };
+      request = { op: 'store', url: service, credential: { kind: 'basic', username: username!, secret: password }, via: 'keyring' };
     }
     return { kind: 'request', request, ctx };
   },

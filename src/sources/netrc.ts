@@ -1,10 +1,12 @@
-// netrc read-through: the file is read at request time, never copied into the store.
-import { readFileSync } from 'node:fs';
+// netrc read-through: the file is read at request time (again whenever it changed), never copied into the store.
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { homedir } from 'node:os';
 import type { Env } from '../platform/paths.js';
-import { CredmuxError } from '../model/types.js';
-import type { CredentialSource } from './types.js';
+import { CredmuxError, type Credential } from '../model/types.js';
+import type { Rule } from '../model/rule.js';
+import { fileIdentity } from '../platform/file-identity.js';
+import type { CredentialSource, SourceContext } from './types.js';
 
 export interface NetrcMachine {
   machine: string | null; // null for `default`
@@ -55,23 +57,61 @@ export function parseNetrc(text: string): NetrcMachine[] {
 }
 
 export const netrcSource: CredentialSource = {
-  async fetch(rule, { env, host }) {
-    if (rule.source.type !== 'netrc') return null;
-    const path = netrcPath(env, rule.source.file);
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch {
-      return null;
-    }
-    try {
-      return lookupNetrc(parseNetrc(text), host, rule.username);
-    } catch (e) {
-      if (e instanceof NetrcFormatError) throw new CredmuxError('source', `rule "${rule.id}": ${path} ${e.message}`);
-      throw e;
-    }
+  async fetch(rule, ctx) {
+    return fromNetrc(rule, ctx);
   },
+  // No I/O to wait for: one stat, and a read only when the file changed. The daemon answers from it at once.
+  fetchNow: fromNetrc,
 };
+
+function fromNetrc(rule: Rule, { env, host }: SourceContext): Credential | null {
+  if (rule.source.type !== 'netrc') return null;
+  const path = netrcPath(env, rule.source.file);
+  const machines = machinesIn(path);
+  if (machines === undefined) return null;
+  if (machines instanceof NetrcFormatError) throw new CredmuxError('source', `rule "${rule.id}": ${path} ${machines.message}`);
+  return lookupNetrc(machines, host, rule.username);
+}
+
+/**
+ * netrc files parsed, by path, each kept while its identity (platform/file-identity.ts: inode, size,
+ * mtime and ctime) is unchanged: a daemon serving netrc rules reads the file once per change instead of
+ * once per request, and an edit of the same size with the mtime carried over (`cp -p`) is still seen.
+ * Bounded: callers may name any number of files (NETRC).
+ */
+const parsed = new Map<string, { id: string; machines: NetrcMachine[] | NetrcFormatError }>();
+const MAX_FILES = 16;
+
+/** The machines in the file, its format error, or undefined when there is no readable file. */
+function machinesIn(path: string): NetrcMachine[] | NetrcFormatError | undefined {
+  let id: string;
+  let text: string;
+  try {
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (!st) {
+      parsed.delete(path);
+      return undefined;
+    }
+    id = fileIdentity(st);
+    const kept = parsed.get(path);
+    if (kept?.id === id) return kept.machines;
+    // Read after the stat: a change in between leaves a newer text under an older identity, which the
+    // next stat no longer matches, so it is read again.
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  let machines: NetrcMachine[] | NetrcFormatError;
+  try {
+    machines = parseNetrc(text);
+  } catch (e) {
+    if (!(e instanceof NetrcFormatError)) throw e;
+    machines = e;
+  }
+  if (parsed.size >= MAX_FILES) parsed.clear();
+  parsed.set(path, { id, machines });
+  return machines;
+}
 
 /** netrc keys by host only; an exact machine wins over `default`. */
 export function lookupNetrc(machines: NetrcMachine[], host: string, username?: string) {

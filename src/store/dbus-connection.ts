@@ -15,7 +15,7 @@
 // Every wait is bounded by the caller's AbortSignal: on abort the socket is destroyed, so nothing
 // here can keep the process waiting on a bus that accepts and never answers.
 import type { Socket } from 'node:net';
-import { decodeMessage, encodeMethodCall, MESSAGE_ERROR, MESSAGE_METHOD_RETURN, type MethodCall, type Message } from './dbus-wire.js';
+import { decodeMessage, encodeMethodCall, MESSAGE_ERROR, MESSAGE_METHOD_RETURN, MESSAGE_SIGNAL, type MethodCall, type Message } from './dbus-wire.js';
 
 export interface BusSocket {
   /** What to pass to net.connect: a filesystem path, or `\0name` for a Linux abstract socket. */
@@ -66,6 +66,10 @@ export class DBusConnection {
   private serial = 0;
   private readonly pending = new Map<number, { resolve: (m: Message) => void; reject: (e: Error) => void }>();
   private failure: Error | undefined;
+  /** Signals the bus sends us (those we subscribed to with AddMatch, and NameAcquired). */
+  onSignal: ((m: Message) => void) | undefined;
+  /** The connection is gone (the bus closed it, or it failed): once. */
+  onClose: (() => void) | undefined;
 
   private constructor(private readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -122,7 +126,11 @@ export class DBusConnection {
         if (!decoded) return;
         this.buffered = this.buffered.subarray(decoded.size);
         const m = decoded.message;
-        // Signals (NameAcquired…) and calls addressed to us are not replies; nobody waits for them.
+        if (m.type === MESSAGE_SIGNAL) {
+          this.onSignal?.(m);
+          continue;
+        }
+        // Calls addressed to us are not replies; nobody waits for them.
         if ((m.type !== MESSAGE_METHOD_RETURN && m.type !== MESSAGE_ERROR) || m.replySerial === undefined) continue;
         const waiter = this.pending.get(m.replySerial);
         if (!waiter) continue;
@@ -136,7 +144,13 @@ export class DBusConnection {
     }
   }
 
+  /** Lets the process exit while this connection is open (a watch must not keep the daemon alive). */
+  unref(): void {
+    this.socket.unref();
+  }
+
   private fail(e: Error): void {
+    if (!this.failure) queueMicrotask(() => this.onClose?.());
     this.failure ??= e;
     for (const w of this.pending.values()) w.reject(this.failure);
     this.pending.clear();

@@ -39,6 +39,10 @@ export interface Message {
   serial: number;
   replySerial?: number;
   errorName?: string;
+  /** Of a signal (or call): which one, for a watcher that subscribed to a few. */
+  path?: string;
+  interface?: string;
+  member?: string;
   signature: string;
   body: Buffer;
   littleEndian: boolean;
@@ -193,6 +197,9 @@ export function decodeMessage(buf: Buffer): { message: Message; size: number } |
     if (code === FIELD_REPLY_SERIAL && typeof value === 'number') message.replySerial = value;
     else if (code === FIELD_ERROR_NAME && typeof value === 'string') message.errorName = value;
     else if (code === FIELD_SIGNATURE && typeof value === 'string') message.signature = value;
+    else if (code === FIELD_PATH && typeof value === 'string') message.path = value;
+    else if (code === FIELD_INTERFACE && typeof value === 'string') message.interface = value;
+    else if (code === FIELD_MEMBER && typeof value === 'string') message.member = value;
   }
   return { message, size };
 }

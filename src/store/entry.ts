@@ -2,9 +2,9 @@
 // can never write something it would later refuse to read, and on the way out (file, keychain) so a
 // damaged record is reported instead of silently dropped. Problems name fields, never values: the
 // values include secrets.
-import { CredmuxError, type EntryKey, type StoredEntry } from '../model/types.js';
+import { CredmuxError, PROTOCOL_NAMES, type EntryKey, type ProtocolName, type StoredEntry } from '../model/types.js';
 
-const FIELDS = new Set(['url', 'username', 'kind', 'secret', 'expiresAt', 'oauthRefreshToken', 'updatedAt']);
+const FIELDS = new Set(['url', 'username', 'kind', 'secret', 'expiresAt', 'oauthRefreshToken', 'updatedAt', 'protocols']);
 
 /** One string per (url, username): unambiguous for any characters in either part. */
 export function keyId(key: EntryKey): string {
@@ -35,6 +35,22 @@ export function checkEntry(value: unknown, where: string, ignoreUnknown = false)
   }
   if (v.oauthRefreshToken !== undefined && typeof v.oauthRefreshToken !== 'string') return { problem: `${where}.oauthRefreshToken must be a string` };
   if (v.updatedAt !== undefined && typeof v.updatedAt !== 'string') return { problem: `${where}.updatedAt must be a string` };
+  if (v.protocols !== undefined && !isProtocolList(v.protocols)) {
+    return { problem: `${where}.protocols must be a non-empty list of ${PROTOCOL_NAMES.join(', ')}` };
+  }
+  if (v.protocols !== undefined && v.expiresAt === undefined && v.oauthRefreshToken === undefined && v.updatedAt !== undefined) {
+    // The shape of what a helper stores (docker login, git's store), as one literal too.
+    return {
+      entry: {
+        url: v.url,
+        username: v.username,
+        kind: v.kind,
+        secret: v.secret,
+        updatedAt: v.updatedAt,
+        protocols: [...(v.protocols as ProtocolName[])],
+      },
+    };
+  }
   // The usual shape (a login, a git or docker store) as one literal: a field added after the literal
   // goes to a separate property array, 40 bytes more per entry, and a daemon holds thousands.
   if (v.expiresAt === undefined && v.oauthRefreshToken === undefined && v.updatedAt !== undefined) {
@@ -44,7 +60,12 @@ export function checkEntry(value: unknown, where: string, ignoreUnknown = false)
   if (v.expiresAt !== undefined) entry.expiresAt = v.expiresAt as number;
   if (v.oauthRefreshToken !== undefined) entry.oauthRefreshToken = v.oauthRefreshToken as string;
   if (v.updatedAt !== undefined) entry.updatedAt = v.updatedAt as string;
+  if (v.protocols !== undefined) entry.protocols = [...(v.protocols as ProtocolName[])];
   return { entry };
+}
+
+function isProtocolList(x: unknown): x is ProtocolName[] {
+  return Array.isArray(x) && x.length > 0 && x.every((p) => (PROTOCOL_NAMES as readonly unknown[]).includes(p)) && new Set(x).size === x.length;
 }
 
 /**
@@ -59,5 +80,5 @@ export function entryForPut(value: StoredEntry): StoredEntry {
 
 /** Callers may mutate what they get; stores hand out copies. */
 export function copyEntry(e: StoredEntry): StoredEntry {
-  return { ...e };
+  return e.protocols === undefined ? { ...e } : { ...e, protocols: [...e.protocols] };
 }

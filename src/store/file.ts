@@ -5,6 +5,7 @@
 // the next write.
 import { readFileSync, statSync } from 'node:fs';
 import { fsp } from '../platform/lazy-fs.js';
+import { fileIdentity } from '../platform/file-identity.js';
 import { join } from 'node:path';
 import { CredmuxError, type EntryKey, type StoredEntry } from '../model/types.js';
 import { tempPrefix, writeFileAtomic } from '../platform/atomic-write.js';
@@ -14,7 +15,7 @@ import { FORMAT_VERSION, parseStoreFile, serializeStoreFile } from './file-forma
 import { withFileLock } from './file-lock.js';
 import { errnoMeaning, storeFsError } from './fs-errors.js';
 import { ensurePrivateDir } from './secure-dir.js';
-import type { SecretStore } from './types.js';
+import type { SecretStore, WriteOptions } from './types.js';
 
 export const STORE_FILE_NAME = 'credentials.json';
 
@@ -43,9 +44,9 @@ export class FileStore implements SecretStore {
     return (await this.read()).find((e) => sameKey(e, key));
   }
 
-  async put(entry: StoredEntry): Promise<void> {
+  async put(entry: StoredEntry, opts: WriteOptions = {}): Promise<void> {
     const e = entryForPut(entry);
-    await this.mutate((entries) => {
+    await this.mutate(opts, (entries) => {
       const i = entries.findIndex((x) => sameKey(x, e));
       if (i >= 0) entries[i] = e;
       else entries.push(e);
@@ -53,8 +54,8 @@ export class FileStore implements SecretStore {
     });
   }
 
-  async remove(predicate: (entry: StoredEntry) => boolean): Promise<number> {
-    return this.mutate((entries) => {
+  async remove(predicate: (entry: StoredEntry) => boolean, opts: WriteOptions = {}): Promise<number> {
+    return this.mutate(opts, (entries) => {
       // The predicate gets a copy, so it cannot alter what is written back.
       const keep = entries.filter((e) => !predicate({ ...e }));
       const removed = entries.length - keep.length;
@@ -63,15 +64,12 @@ export class FileStore implements SecretStore {
     });
   }
 
-  /** Every write renames a new inode into place, so (inode, size, mtime, ctime) changes with it. */
+  /**
+   * Every write of ours renames a new inode into place; another program may rewrite the file in place,
+   * with the same size and even the same mtime (`cp -p`): the identity includes ctime for that.
+   */
   async version(): Promise<string> {
-    try {
-      // Synchronous, as the read below: one system call, and no fs/promises to load (lazy-fs.ts).
-      const st = statSync(this.file, { bigint: true, throwIfNoEntry: false });
-      return st ? `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}` : 'absent';
-    } catch (e) {
-      throw storeFsError(`cannot inspect the credential file ${this.file}`, e);
-    }
+    return this.versionSync();
   }
 
   /**
@@ -80,10 +78,10 @@ export class FileStore implements SecretStore {
    */
   versionSync(): string {
     try {
-      // Not bigint (it builds Date objects eagerly): the inode alone changes with every rename, and
-      // mtime/ctime as doubles still resolve microseconds.
+      // Synchronous, as the read below: one system call, and no fs/promises to load (lazy-fs.ts). Not
+      // bigint (it builds Date objects eagerly): mtime and ctime as doubles still resolve microseconds.
       const st = statSync(this.file, { throwIfNoEntry: false });
-      return st ? `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}` : 'absent';
+      return st ? fileIdentity(st) : 'absent';
     } catch (e) {
       throw storeFsError(`cannot inspect the credential file ${this.file}`, e);
     }
@@ -131,7 +129,7 @@ export class FileStore implements SecretStore {
   }
 
   /** Read-modify-write inside the lock: the only way a write happens. */
-  private mutate<T>(change: (entries: StoredEntry[]) => { result: T; changed: boolean }): Promise<T> {
+  private mutate<T>(opts: WriteOptions, change: (entries: StoredEntry[]) => { result: T; changed: boolean }): Promise<T> {
     const run = async (): Promise<T> => {
       await ensurePrivateDir(this.dir, true);
       return withFileLock(this.lockPath, `the credential file ${this.file}`, async (assertHeld) => {
@@ -140,6 +138,7 @@ export class FileStore implements SecretStore {
         if (!changed) return result;
         assertHeld();
         await this.removeLeftoverTemps();
+        opts.guard?.(); // last, next to the rename: nothing awaited between the check and the write's start
         try {
           await writeFileAtomic(this.file, serializeStoreFile(entries), { mode: 0o600 });
         } catch (e) {

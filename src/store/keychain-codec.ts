@@ -4,7 +4,7 @@
 //   account  = percent-encoded username + "@" + url, e.g. "__token__@https://pypi.example.com/simple"
 //              (reads like URL userinfo in Seahorse/Keychain Access; injective, because the encoded
 //              username never contains "@", so the first "@" always splits it back)
-//   password = JSON {"v":1,"kind","secret","expiresAt"?,"oauthRefreshToken"?,"updatedAt"?}
+//   password = JSON {"v":1,"kind","secret","expiresAt"?,"oauthRefreshToken"?,"updatedAt"?,"protocols"?}
 //
 // On Linux the item's attributes are {service, username: <account>}, so a peer can find it with
 // `secret-tool lookup service credmux username '<account>'`.
@@ -28,8 +28,8 @@ export function decodeAccount(account: string): EntryKey | undefined {
 }
 
 export function encodePassword(e: StoredEntry): string {
-  const { kind, secret, expiresAt, oauthRefreshToken, updatedAt } = e;
-  return JSON.stringify({ v: KEYCHAIN_FORMAT, kind, secret, expiresAt, oauthRefreshToken, updatedAt });
+  const { kind, secret, expiresAt, oauthRefreshToken, updatedAt, protocols } = e;
+  return JSON.stringify({ v: KEYCHAIN_FORMAT, kind, secret, expiresAt, oauthRefreshToken, updatedAt, protocols });
 }
 
 /** Returns the entry, or a problem that names fields only (the password holds the secret). */

@@ -11,6 +11,7 @@
 // in that directory, rewritten after every write: cheap to stat, but blind to changes made by other
 // programs (secret-tool, Seahorse) — those show up after a daemon restart.
 import { fsp } from '../platform/lazy-fs.js';
+import { fileIdentity } from '../platform/file-identity.js';
 import { join } from 'node:path';
 import { dataDir, type Env } from '../platform/paths.js';
 import { CredmuxError, type EntryKey, type StoredEntry } from '../model/types.js';
@@ -23,7 +24,7 @@ import { decodeItem, encodeAccount, encodePassword } from './keychain-codec.js';
 import { parseBusAddress } from './dbus-connection.js';
 import { DEFAULT_PROBE_TIMEOUT_MS, probeSecretService } from './secret-service-probe.js';
 import { ensurePrivateDir } from './secure-dir.js';
-import type { SecretStore } from './types.js';
+import type { SecretStore, WriteOptions } from './types.js';
 
 export const KEYCHAIN_SERVICE = 'credmux';
 export const DEFAULT_KEYCHAIN_TIMEOUT_MS = 2000;
@@ -85,19 +86,21 @@ export class KeychainStore implements SecretStore {
     return password === null ? undefined : this.decode(account, password);
   }
 
-  async put(entry: StoredEntry): Promise<void> {
+  async put(entry: StoredEntry, opts: WriteOptions = {}): Promise<void> {
     const e = entryForPut(entry);
     const password = encodePassword(e);
     await this.locked(async () => {
+      opts.guard?.();
       await this.ask({ op: 'set', account: encodeAccount(e), password }, 'write a keychain item', [password, e.secret, e.oauthRefreshToken ?? '']);
     });
   }
 
-  async remove(predicate: (entry: StoredEntry) => boolean): Promise<number> {
+  async remove(predicate: (entry: StoredEntry) => boolean, opts: WriteOptions = {}): Promise<number> {
     return this.locked(async () => {
       let removed = 0;
-      for (const e of await this.list()) {
-        if (!predicate(e)) continue;
+      const doomed = (await this.list()).filter((e) => predicate(e));
+      if (doomed.length) opts.guard?.();
+      for (const e of doomed) {
         if (await this.ask({ op: 'delete', account: encodeAccount(e) }, 'delete a keychain item')) removed++;
       }
       return removed;
@@ -106,8 +109,7 @@ export class KeychainStore implements SecretStore {
 
   async version(): Promise<string> {
     try {
-      const st = await fsp().stat(this.generationFile(), { bigint: true });
-      return `${st.ino}:${st.size}:${st.mtimeNs}`;
+      return fileIdentity(await fsp().stat(this.generationFile()));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 'none';
       throw storeFsError(`cannot inspect ${this.generationFile()}`, e);

@@ -2,7 +2,7 @@
 // copies in and out, so a test cannot pass by sharing objects with the store.
 import type { EntryKey, StoredEntry } from '../model/types.js';
 import { copyEntry, entryForPut, keyId } from './entry.js';
-import type { SecretStore } from './types.js';
+import type { SecretStore, WriteOptions } from './types.js';
 
 export class MemoryStore implements SecretStore {
   readonly kind = 'memory' as const;
@@ -23,20 +23,18 @@ export class MemoryStore implements SecretStore {
     return e && copyEntry(e);
   }
 
-  async put(entry: StoredEntry): Promise<void> {
+  async put(entry: StoredEntry, opts: WriteOptions = {}): Promise<void> {
     const e = entryForPut(entry);
+    opts.guard?.();
     this.entries.set(keyId(e), e);
     this.generation++;
   }
 
-  async remove(predicate: (entry: StoredEntry) => boolean): Promise<number> {
-    let removed = 0;
-    for (const [id, e] of [...this.entries]) {
-      if (predicate(copyEntry(e))) {
-        this.entries.delete(id);
-        removed++;
-      }
-    }
+  async remove(predicate: (entry: StoredEntry) => boolean, opts: WriteOptions = {}): Promise<number> {
+    const doomed = [...this.entries].filter(([, e]) => predicate(copyEntry(e)));
+    if (doomed.length) opts.guard?.();
+    for (const [id] of doomed) this.entries.delete(id);
+    const removed = doomed.length;
     if (removed) this.generation++;
     return removed;
   }

@@ -48,6 +48,16 @@ export async function openStore(env: Env, opts: OpenStoreOptions = {}): Promise<
   );
 }
 
+/**
+ * Which store openStore would open now, by kind and location, without keeping it: for a daemon that
+ * checks its store is still the session's (src/daemon/store-watch.ts).
+ */
+export async function storeChoice(env: Env, opts: OpenStoreOptions = {}): Promise<{ kind: SecretStore['kind']; location: string }> {
+  const { store } = await openStore(env, opts);
+  if (store instanceof KeychainStore) store.close();
+  return { kind: store.kind, location: store.location };
+}
+
 function readChoice(env: Env): Choice {
   const raw = (env.CREDMUX_STORE ?? '').trim();
   if (raw === '') return 'auto';

@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Env } from '../../src/platform/paths.js';
 import { askDaemon, START_CPU_BUDGET_MS, START_WAIT_CAP_MS, startWait } from '../../src/client/daemon-client.js';
 import { processProgress } from '../../src/platform/liveness.js';
+import { PROTOCOL_VERSION } from '../../src/ipc/codec.js';
 import { daemonFiles } from '../../src/ipc/paths.js';
 import { ensurePrivateDir } from '../../src/ipc/private-dir.js';
 import {
@@ -98,7 +99,10 @@ describe('askDaemon with a daemon that is not the one it expects', () => {
       }
     });
     const r = await askDaemon(req, h.env);
-    expect(old.lines.map((l) => JSON.parse(l) as object)).toEqual([expect.objectContaining({ v: 1, req }), { v: 0, id: 0, ctl: 'shutdown' }]);
+    expect(old.lines.map((l) => JSON.parse(l) as object)).toEqual([
+      expect.objectContaining({ v: PROTOCOL_VERSION, req }),
+      { v: 0, id: 0, ctl: 'shutdown' },
+    ]);
     expect(r).toMatchObject({ op: 'get', credential: { secret: 'pw-for-a.example' } });
     expect(daemonPids(bins.daemon, h.env)).toHaveLength(1);
   });
@@ -134,8 +138,8 @@ describe('askDaemon with a daemon that is not the one it expects', () => {
   it('garbage, a reply to another id, or a wire error: undefined', async () => {
     for (const reply of [
       'this is not json',
-      JSON.stringify({ v: 1, id: 999999, res: { op: 'get', credential: null } }),
-      JSON.stringify({ v: 1, id: null, error: { code: 'engine', message: 'x' } }),
+      JSON.stringify({ v: PROTOCOL_VERSION, id: 999999, res: { op: 'get', credential: null } }),
+      JSON.stringify({ v: PROTOCOL_VERSION, id: null, error: { code: 'engine', message: 'x' } }),
     ]) {
       const { env } = homeWithMarkerBin();
       await fakeDaemon(env, (_l, socket) => socket.write(`${reply}\n`));
@@ -146,7 +150,9 @@ describe('askDaemon with a daemon that is not the one it expects', () => {
   it('the answer of a well-behaved daemon is returned as is', async () => {
     const { env } = homeWithMarkerBin();
     const res = { op: 'get', credential: { kind: 'bearer', username: '__token__', secret: 'tok', expiresAt: 1893456000 } };
-    await fakeDaemon(env, (line, socket) => socket.write(`${JSON.stringify({ v: 1, id: (JSON.parse(line) as { id: number }).id, res })}\n`));
+    await fakeDaemon(env, (line, socket) =>
+      socket.write(`${JSON.stringify({ v: PROTOCOL_VERSION, id: (JSON.parse(line) as { id: number }).id, res })}\n`),
+    );
     expect(await askDaemon(req, env)).toEqual(res);
   });
 });

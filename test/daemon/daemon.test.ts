@@ -11,6 +11,7 @@ import { askDaemon } from '../../src/client/daemon-client.js';
 import { daemonStatus, startDaemon, stopDaemon } from '../../src/client/daemon-control.js';
 import { DaemonError } from '../../src/ipc/errors.js';
 import { daemonFiles } from '../../src/ipc/paths.js';
+import { PROTOCOL_VERSION } from '../../src/ipc/codec.js';
 import { expectedSecret, fakeEngine } from './fixtures/fake-engine.js';
 import {
   buildFakeBundles,
@@ -85,7 +86,7 @@ describe('starting and serving', () => {
     expect(s.requests).toMatchObject({ total: 4, get: 4 });
     expect(s.cache).toMatchObject({ hits: 3, misses: 1, fetches: 1 });
     expect(s.cache.entries).toEqual([expect.objectContaining({ cache: 'fake', key: 'fake:a.example', state: 'fresh' })]);
-    expect(s).toMatchObject({ socket: daemonFiles(env).socket, protocol: 1, idleTimeoutSeconds: 60 });
+    expect(s).toMatchObject({ socket: daemonFiles(env).socket, protocol: PROTOCOL_VERSION, idleTimeoutSeconds: 60 });
     expect(JSON.stringify(s)).not.toContain('pw-for');
     expect(readFileSync(daemonFiles(env).pidFile, 'utf8').trim()).toBe(String(s.pid));
   });

@@ -176,6 +176,10 @@ export async function waitUntil(cond: () => boolean | Promise<boolean>, ms = 5_0
 export interface ClientRun {
   via: 'daemon' | 'process';
   result: unknown;
+  /** Why the client gave up on a silent daemon (src/client/patience.ts), if it did. */
+  gaveUp?: string;
+  /** How long the client ran until it printed, from its own start (ms). */
+  ms: number;
 }
 
 /** Runs the helper-like client process; resolves with what it printed. */

@@ -9,6 +9,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contextFingerprint } from '../../src/ipc/context.js';
+import { monotonicMs } from '../../src/ipc/deadline.js';
 import { decodeClientLine, LineSplitter, PROTOCOL_VERSION } from '../../src/ipc/codec.js';
 import { daemonFiles } from '../../src/ipc/paths.js';
 import { buildFakeBundles, holderPid, disposeBundles, testHome, waitUntil, type Bundles, type TestHome } from './helpers.js';
@@ -123,7 +124,7 @@ function substitute(x: unknown): unknown {
 describe('protocols/daemon/vectors.json against the bundled daemon', () => {
   it('covers the cases the issue names', () => {
     const ids = vectors.map((v) => v.id);
-    expect(ids).toEqual(expect.arrayContaining(['M1', 'M6', 'M8', 'M12', 'M13', 'M16']));
+    expect(ids).toEqual(expect.arrayContaining(['M1', 'M6', 'M8', 'M12', 'M13', 'M16', 'M17']));
     expect(ids[ids.length - 1]).toBe('M16'); // shutdown last
   });
 
@@ -143,7 +144,7 @@ describe('protocols/daemon/vectors.json against the bundled daemon', () => {
             }
             c.socket.write('\n');
           } else {
-            sent = (step.send ?? '').replaceAll('$CTX', ctx);
+            sent = (step.send ?? '').replaceAll('$CTX', ctx).replaceAll('$DEADLINE', String(monotonicMs() + 10_000));
             if (step.padTo) sent = sent + ' '.repeat(step.padTo - Buffer.byteLength(sent));
             c.socket.write(`${sent}\n`);
           }
@@ -212,12 +213,15 @@ describe('schema and validator', () => {
         'socket',
       );
       const c = await connect(sock);
-      c.socket.write(`${JSON.stringify({ v: 1, id: 1, req: { op: 'get', url: 'https://s.example' }, ctx: contextFingerprint(h2.env) })}\n`);
+      c.socket.write(
+        `${JSON.stringify({ v: PROTOCOL_VERSION, id: 1, req: { op: 'get', url: 'https://s.example' }, ctx: contextFingerprint(h2.env) })}\n`,
+      );
       await c.next();
-      c.socket.write(`${JSON.stringify({ v: 1, id: 2, ctl: 'status' })}\n`);
-      const status = JSON.parse(await c.next()) as { status: { cache: { entries: unknown[] } } };
+      c.socket.write(`${JSON.stringify({ v: PROTOCOL_VERSION, id: 2, ctl: 'status' })}\n`);
+      const status = JSON.parse(await c.next()) as { status: { cache: { entries: unknown[] }; context: string } };
       expect(daemonSchema(status), ajv.errorsText(daemonSchema.errors)).toBe(true);
       expect(status.status.cache.entries).toHaveLength(1);
+      expect(status.status.context).toBe(contextFingerprint(h2.env));
       c.socket.destroy();
     } finally {
       d.kill('SIGKILL');
@@ -247,17 +251,19 @@ describe('schema and validator', () => {
         username: fc.oneof(str, junk),
         secret: fc.oneof(str, junk),
         credential: fc.oneof(credential, junk),
+        via: fc.oneof(fc.constantFrom('bazel', 'git', 'docker', 'keyring', 'pip'), junk),
         extra: junk,
       },
       { requiredKeys: [] },
     );
     const msg = fc.record(
       {
-        v: fc.oneof(fc.constant(1), fc.constant(2), fc.constant('1'), junk),
+        v: fc.oneof(fc.constant(1), fc.constant(2), fc.constant(3), fc.constant('2'), junk),
         id: fc.oneof(fc.nat(), fc.constant(-1), fc.constant(1.5), fc.constant('7'), junk),
         req: fc.oneof(req, junk),
         ctl: fc.oneof(fc.constantFrom('ping', 'status', 'shutdown', 'reboot'), junk),
         ctx: fc.oneof(str, junk),
+        deadline: fc.oneof(fc.nat(), fc.constant(-1), fc.constant(2.5), fc.constant('9'), junk),
         other: maybe(junk),
       },
       { requiredKeys: [] },
@@ -271,11 +277,11 @@ describe('schema and validator', () => {
       }),
       { numRuns: 3000 },
     );
-    expect(PROTOCOL_VERSION).toBe(1);
+    expect(PROTOCOL_VERSION).toBe(2);
   });
 
   it("hands on the caller's variables as sent, a name like __proto__ included, and refuses bad ones", () => {
-    const line = (env: string) => `{"v":1,"id":3,"req":{"op":"get","url":"https://h.example/"},"env":${env}}`;
+    const line = (env: string) => `{"v":2,"id":3,"req":{"op":"get","url":"https://h.example/"},"env":${env}}`;
     const ok = decodeClientLine(line('{"__proto__":"p-value","CI_TOKEN":null,"X":"x"}'), version);
     expect(ok.kind).toBe('request');
     const env = (ok as { env: Record<string, string | null> }).env;

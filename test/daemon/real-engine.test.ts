@@ -2,7 +2,7 @@
 // out as scripts/build.mjs lays them out (bin/ next to lib/engine.cjs), so the entry finds the daemon
 // next to itself with no CREDMUX_DAEMON_BIN.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Env } from '../../src/platform/paths.js';
@@ -115,5 +115,48 @@ describe('git-credential-credmux with the real daemon and engine', () => {
     const s = await requests(env);
     expect(s.pid).toBe(pid);
     expect(s.requests.get).toBe(3);
+  });
+
+  it('sees an in-place rewrite of the same size with the mtime carried over (cp -p) of the config, the store and netrc', async () => {
+    const env = home({ CMX_TOKEN_A: 'env-tok-AAAA', CMX_TOKEN_B: 'env-tok-BBBB' });
+    const cfgDir = join(env.HOME!, '.config', 'credmux');
+    mkdirSync(cfgDir, { recursive: true });
+    const netrc = join(env.HOME!, 'netrc');
+    const config = (v: string) =>
+      JSON.stringify({
+        rules: [
+          { id: 'ci', match: 'https://env.example', source: { type: 'env', var: v } },
+          { id: 'nr', match: 'https://n.example', source: { type: 'netrc', file: netrc } },
+        ],
+      });
+    writeFileSync(join(cfgDir, 'config.json'), config('CMX_TOKEN_A'));
+    writeFileSync(netrc, 'machine n.example login bob password nnnn-1111\n', { mode: 0o600 });
+    git({ ...env, CREDMUX_DAEMON: '0' }, 'store', 'protocol=https\nhost=s.example\nusername=al\npassword=sss-AAAA\n\n');
+    await warmUp(env);
+    expect(git(env, 'get', 'protocol=https\nhost=env.example\n\n')).toMatchObject({ password: 'env-tok-AAAA' });
+    expect(git(env, 'get', 'protocol=https\nhost=n.example\n\n')).toMatchObject({ password: 'nnnn-1111' });
+    expect(git(env, 'get', 'protocol=https\nhost=s.example\n\n')).toMatchObject({ password: 'sss-AAAA' });
+    const { pid } = await requests(env);
+
+    // Each file replaced in place by one of the same size, its mtime carried over: same inode, size and mtime.
+    const store = join(env.HOME!, '.local', 'share', 'credmux', 'credentials.json');
+    const swaps: [string, string][] = [
+      [join(cfgDir, 'config.json'), config('CMX_TOKEN_B')],
+      [netrc, readFileSync(netrc, 'utf8').replace('nnnn-1111', 'nnnn-2222')],
+      [store, readFileSync(store, 'utf8').replace('sss-AAAA', 'sss-BBBB')],
+    ];
+    for (const [file, text] of swaps) {
+      const next = `${file}.next`;
+      writeFileSync(next, text, { mode: 0o600 });
+      const before = statSync(file);
+      expect(spawnSync('touch', ['-r', file, next]).status).toBe(0);
+      expect(spawnSync('cp', ['-p', next, file]).status).toBe(0);
+      const after = statSync(file);
+      expect([after.ino, after.size, after.mtimeMs]).toEqual([before.ino, before.size, before.mtimeMs]);
+    }
+    expect(git(env, 'get', 'protocol=https\nhost=env.example\n\n')).toMatchObject({ password: 'env-tok-BBBB' });
+    expect(git(env, 'get', 'protocol=https\nhost=n.example\n\n')).toMatchObject({ password: 'nnnn-2222' });
+    expect(git(env, 'get', 'protocol=https\nhost=s.example\n\n')).toMatchObject({ password: 'sss-BBBB' });
+    expect((await requests(env)).pid).toBe(pid); // the same daemon saw all three
   });
 });

@@ -1,5 +1,6 @@
 // serveDaemon's units (src/daemon/run.ts composes them): the engine holder, the executable and socket
 // watches, the maintenance tick and the process hooks.
+import { StoreWatch } from '../../src/daemon/store-watch.js';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -158,5 +159,48 @@ describe('installProcessHooks', () => {
     expect(log.error).toHaveBeenCalledWith('crashed', expect.objectContaining({ error: 'TypeError' }));
     uninstall();
     expect(process.listenerCount('SIGHUP')).toBe(before);
+  });
+});
+
+describe('StoreWatch', () => {
+  const file = { kind: 'file', location: '/h/credentials.json' };
+  const keychain = { kind: 'keychain', location: 'Secret Service on unix:path=/run/bus, service "credmux"' };
+
+  it('lets requests through without a look until one is due; a look that finds the same store lets them on', async () => {
+    let t = 0;
+    let looks = 0;
+    const w = new StoreWatch({ current: () => file, choose: async () => (looks++, file), onChanged: () => {}, everyMs: 1_000, now: () => t });
+    expect(w.gate()).toBeUndefined();
+    t = 999;
+    expect(w.gate()).toBeUndefined();
+    t = 1_000;
+    const g = w.gate();
+    expect(w.gate()).toBe(g); // requests meanwhile wait for the same look
+    expect(await g).toBe(true);
+    expect(looks).toBe(1);
+    expect(w.gate()).toBeUndefined(); // the next look is due a second later
+  });
+
+  it('a changed store declines every request from then on and reports the change once', async () => {
+    const changes: string[] = [];
+    let session = file;
+    const w = new StoreWatch({
+      current: () => file,
+      choose: async () => session,
+      onChanged: (from, to) => changes.push(`${from.kind}->${to.kind}`),
+      everyMs: 60_000,
+    });
+    expect(await w.check()).toBe(true); // a signal, nothing changed
+    session = keychain;
+    expect(await w.check()).toBe(false);
+    expect(await w.gate()).toBe(false);
+    expect(await w.gate()).toBe(false);
+    expect(changes).toEqual(['file->keychain']);
+  });
+
+  it('before the engine is open, or when choosing fails, nothing is declined', async () => {
+    expect(await new StoreWatch({ current: () => undefined, choose: async () => keychain, onChanged: () => {} }).check()).toBe(true);
+    const failing = new StoreWatch({ current: () => file, choose: () => Promise.reject(new Error('CREDMUX_STORE=bogus')), onChanged: () => {} });
+    expect(await failing.check()).toBe(true);
   });
 });

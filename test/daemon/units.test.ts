@@ -167,7 +167,7 @@ describe('settings', () => {
     expect(parseIdleTimeout('10m')).toBeUndefined();
   });
 
-  it('the environment fingerprint follows config/store selection and nothing else', () => {
+  it('the environment fingerprint follows config/store selection (the session bus included) and nothing else', () => {
     const base = { HOME: '/h', PATH: '/bin', CREDMUX_STORE: 'file' };
     const fp = contextFingerprint(base, '/cwd');
     expect(
@@ -176,6 +176,17 @@ describe('settings', () => {
     expect(contextFingerprint({ ...base, CREDMUX_STORE: 'keychain' }, '/cwd')).not.toBe(fp);
     expect(contextFingerprint({ ...base, XDG_CONFIG_HOME: '/c' }, '/cwd')).not.toBe(fp);
     expect(contextFingerprint({ ...base, HOME: '/other' }, '/cwd')).not.toBe(fp);
+    // The session bus chooses the keychain, except with the file store: there it changes nothing.
+    const bus = 'unix:path=/run/user/1000/bus';
+    expect(contextFingerprint({ ...base, DBUS_SESSION_BUS_ADDRESS: bus }, '/cwd')).toBe(fp);
+    const auto = { HOME: '/h', PATH: '/bin' };
+    expect(contextFingerprint({ ...auto, DBUS_SESSION_BUS_ADDRESS: bus }, '/cwd')).not.toBe(contextFingerprint(auto, '/cwd'));
+    expect(contextFingerprint({ ...auto, DBUS_SESSION_BUS_ADDRESS: bus }, '/cwd')).not.toBe(
+      contextFingerprint({ ...auto, DBUS_SESSION_BUS_ADDRESS: 'unix:path=/tmp/other' }, '/cwd'),
+    );
+    expect(contextFingerprint({ ...auto, CREDMUX_STORE: 'keychain', DBUS_SESSION_BUS_ADDRESS: bus }, '/cwd')).not.toBe(
+      contextFingerprint({ ...auto, CREDMUX_STORE: 'keychain' }, '/cwd'),
+    );
     // A relative config path names the same file from the client's cwd as the absolute one the daemon gets.
     expect(contextFingerprint({ ...base, CREDMUX_CONFIG: 'conf.json' }, '/work')).toBe(
       contextFingerprint({ ...base, CREDMUX_CONFIG: '/work/conf.json' }, '/'),

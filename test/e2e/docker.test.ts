@@ -56,8 +56,8 @@ describe('docker CLI with credHelpers → credmux', () => {
     expect(login.code, show(login)).toBe(0);
     expect(login.stdout).toContain('Login Succeeded');
 
-    // Recorded the DESIGN way: a schemeless registry name means https.
-    expect(await sb.listEntries()).toMatchObject([{ url: `https://${registry.host}`, username: USER }]);
+    // Recorded the DESIGN way: a schemeless registry name means https; stored through docker, for docker's tools.
+    expect(await sb.listEntries()).toMatchObject([{ url: `https://${registry.host}`, username: USER, protocols: ['docker'] }]);
     expect(await sb.served(registry.host)).toEqual({ username: USER, secret: PASSWORD });
     expectNoSecret(join(sb.home, '.docker', 'config.json'));
   });
@@ -151,5 +151,92 @@ describe('skopeo with credHelpers in --authfile → credmux', () => {
     expect(await sb.listEntries()).toEqual([]);
     const refused = await inspect();
     expect(refused.code, show(refused)).not.toBe(0);
+  });
+});
+
+describe('Docker Hub: `credmux login docker.io` is served under every name the real clients ask', () => {
+  // No network here (and none wanted: a proxy on a closed port keeps every request on this machine),
+  // so the Hub itself cannot answer. What matters is the helper: the docker CLI and skopeo ask it for
+  // credentials BEFORE they connect. A spy helper records what each client asked and what credmux
+  // answered, and passes the answer on unchanged.
+  const HUB_PASSWORD = 'pw-hub-Q7m2';
+  let calls: string;
+  beforeEach(async () => {
+    calls = join(sb.root, 'spy-calls.log');
+    const spy = join(sb.binDir, 'docker-credential-spy');
+    await writeFile(
+      spy,
+      `#!/bin/sh\nin=$(cat)\nout=$(printf '%s' "$in" | "${sb.bin('docker-credential-credmux')}" "$1")\nrc=$?\n` +
+        `printf '%s\\t%s\\t%s\\n' "$1" "$in" "$out" >> "${calls}"\nprintf '%s\\n' "$out"\nexit $rc\n`,
+      { mode: 0o755 },
+    );
+    await sb.writeDockerConfig({
+      credHelpers: { 'https://index.docker.io/v1/': 'spy', 'docker.io': 'spy', 'index.docker.io': 'spy', 'registry-1.docker.io': 'spy' },
+    });
+  });
+  const offline = () => ({ ...sb.env, HTTPS_PROXY: 'http://127.0.0.1:9', HTTP_PROXY: 'http://127.0.0.1:9', NO_PROXY: '', no_proxy: '' });
+  /** [action, what the client sent, what credmux answered] per helper call. */
+  const recorded = () =>
+    existsSync(calls)
+      ? readFileSync(calls, 'utf8')
+          .trimEnd()
+          .split('\n')
+          .map((l) => l.split('\t'))
+      : [];
+
+  it.each(['docker.io', 'https://index.docker.io/v1/', 'registry-1.docker.io', 'index.docker.io'])(
+    'after `credmux login %s`, the docker CLI and skopeo get the credential; `credmux logout docker.io` removes it',
+    async (name) => {
+      const login = await sb.run(sb.bin('credmux'), ['login', name, '--username', USER, '--password-stdin'], { input: HUB_PASSWORD });
+      expect(login.code, show(login)).toBe(0);
+      expect(login.stderr).toContain('https://index.docker.io');
+
+      // The docker CLI keys Docker Hub as https://index.docker.io/v1/ (docs/protocols.md §3.3).
+      await sb.run('docker', ['manifest', 'inspect', 'docker.io/library/alpine:3'], { env: offline() });
+      // skopeo (containers/image) asks for the registry host, docker.io (docs/protocols.md §3.4).
+      await sb.run('skopeo', ['inspect', '--authfile', join(sb.home, '.docker', 'config.json'), 'docker://docker.io/library/alpine:3'], {
+        env: offline(),
+      });
+      const gets = recorded().filter(([action]) => action === 'get');
+      expect(gets.map(([, asked]) => asked)).toEqual(expect.arrayContaining(['https://index.docker.io/v1/', 'docker.io']));
+      for (const [, asked, answer] of gets) {
+        expect(JSON.parse(answer!), `asked for ${asked}`).toEqual({ ServerURL: asked, Username: USER, Secret: HUB_PASSWORD });
+      }
+      // The other names a client may use, asked exactly as a client does (no newline).
+      for (const asked of ['index.docker.io', 'registry-1.docker.io']) {
+        const r = await sb.run(sb.bin('docker-credential-credmux'), ['get'], { input: asked });
+        expect(JSON.parse(r.stdout), show(r)).toEqual({ ServerURL: asked, Username: USER, Secret: HUB_PASSWORD });
+      }
+      const listed = await sb.run(sb.bin('docker-credential-credmux'), ['list'], { input: 'unused' });
+      expect(JSON.parse(listed.stdout)).toEqual({ 'https://index.docker.io/v1/': USER });
+
+      const logout = await sb.run(sb.bin('credmux'), ['logout', 'docker.io']);
+      expect(logout.code, show(logout)).toBe(0);
+      expect(await sb.listEntries()).toEqual([]);
+      const gone = await sb.run(sb.bin('docker-credential-credmux'), ['get'], { input: 'https://index.docker.io/v1/' });
+      expect(gone.stdout).toBe('credentials not found in native keychain\n');
+    },
+  );
+
+  it('a real `docker logout` (Docker Hub is its default) and `skopeo logout docker.io` erase the Hub login', async () => {
+    await sb.login('docker.io', USER, HUB_PASSWORD);
+    const out = await sb.run('docker', ['logout'], { env: offline() });
+    expect(out.code, show(out)).toBe(0);
+    expect(
+      recorded()
+        .filter(([a]) => a === 'erase')
+        .map(([, asked]) => asked),
+    ).toEqual(['https://index.docker.io/v1/']);
+    expect(await sb.listEntries()).toEqual([]);
+
+    await sb.login('https://index.docker.io/v1/', USER, HUB_PASSWORD);
+    const sk = await sb.run('skopeo', ['logout', '--authfile', join(sb.home, '.docker', 'config.json'), 'docker.io'], { env: offline() });
+    expect(sk.code, show(sk)).toBe(0);
+    expect(
+      recorded()
+        .filter(([a]) => a === 'erase')
+        .map(([, asked]) => asked),
+    ).toContain('docker.io');
+    expect(await sb.listEntries()).toEqual([]);
   });
 });

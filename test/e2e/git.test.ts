@@ -1,7 +1,7 @@
 // Real git 2.39 driving git-credential-credmux against a real smart-HTTP server behind Basic auth.
 // The server's access log is the witness: a test passes only if the server saw the right user
 // authenticate, never merely because git exited 0.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { distBin, requireBuiltAndTools } from '../helpers/dist.js';
@@ -145,5 +145,30 @@ describe('git clone/push through git-credential-credmux', () => {
       expect(miss.code, `${protocol}://${host}\n${show(miss)}`).not.toBe(0);
       expect(miss.stdout).not.toContain(PASSWORD);
     }
+  });
+});
+
+describe('credmux import git: a file written by git credential-store', () => {
+  it('imports a host with a port (git writes it as host%3aPORT) and the next clone is served from credmux alone', async () => {
+    // git's own store helper writes ~/.git-credentials exactly as git does for a user.
+    const store = await git(['-c', 'credential.helper=', '-c', 'credential.helper=store', 'credential', 'approve'], {
+      helper: false,
+      input: `protocol=http\nhost=127.0.0.1:${server.port}\nusername=${USER}\npassword=${PASSWORD}\n\n`,
+    });
+    expect(store.code, show(store)).toBe(0);
+    const file = readFileSync(join(sb.home, '.git-credentials'), 'utf8');
+    expect(file).toContain(`@127.0.0.1%3a${server.port}`);
+
+    const imported = await sb.run(sb.bin('credmux'), ['import', 'git']);
+    expect(imported.code, show(imported)).toBe(0);
+    expect(imported.stdout).toContain(`imported     http://127.0.0.1:${server.port}  ${USER} (basic)`);
+    expect(imported.stdout + imported.stderr).not.toContain(PASSWORD);
+    rmSync(join(sb.home, '.git-credentials')); // from here on only credmux knows the password
+
+    const mark = await markLog(server);
+    const clone = await git(['clone', '-q', server.repoUrl, 'work']);
+    expect(clone.code, show(clone)).toBe(0);
+    const lines = await mark.lines((l) => authenticatedOk(l, '/git-upload-pack'));
+    expect(authenticatedOk(lines, '/git-upload-pack'), summary(lines).join('\n')).toBe(true);
   });
 });

@@ -96,6 +96,8 @@ export function disposeBuiltSnapshot(): void {
 }
 
 export function entryPath(name: Entry): string {
+  // The keyring entry has a directory of its own beside bin/ (scripts/build.mjs, OWN_DIR).
+  if (name === 'keyring') return join(builtBinDir(), '..', 'keyring-bin', name);
   return join(builtBinDir(), name);
 }
 

@@ -12,6 +12,8 @@ export const ENTRIES = ['credmux', 'git-credential-credmux', 'docker-credential-
 export type Entry = (typeof ENTRIES)[number];
 
 export function distBin(name: Entry): string {
+  // The keyring entry has a directory of its own beside bin/, so dist/bin on PATH shadows nothing.
+  if (name === 'keyring') return join(DIST_BIN, '..', 'keyring-bin', name);
   return join(DIST_BIN, name);
 }
 

@@ -1,8 +1,8 @@
 // `credmux doctor` on the BUILT binary: a deliberately broken setup is reported problem by problem,
 // each with the command that fixes it, and exits 6; once fixed (by running exactly those commands)
 // it exits 0. Never prints a secret.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { distBin, requireBuilt } from '../helpers/dist.js';
 import { run, show } from '../helpers/run.js';
@@ -174,5 +174,81 @@ describe('credmux doctor', () => {
     expect(find(set.checks, 'rule ci')!.status).toBe('ok');
     expect(set.raw).not.toContain(SECRET);
     expect(set.code).toBe(0);
+  });
+
+  it("dist/bin (the README's PATH line) holds no `keyring`; doctor says when the `keyring` on PATH is credmux's, and repairs a stale link", async () => {
+    h = await newHome('doctor-keyring');
+    const distBinDir = dirname(distBin('credmux'));
+    expect(existsSync(join(distBinDir, 'keyring'))).toBe(false);
+    const withDistBin = { ...h.env, PATH: `${distBinDir}:${h.env.PATH}` };
+    const before = find((await doctorJson(withDistBin)).checks, 'keyring');
+    if (before) expect(before.summary).toContain("not credmux's"); // Python's keyring, where the machine has one
+
+    await h.ok(['setup', 'pip']);
+    const keyringBin = join(h.home, '.local/share/credmux/keyring-bin');
+    const onPath = { ...withDistBin, PATH: `${keyringBin}:${withDistBin.PATH}` };
+    const ours = find((await doctorJson(onPath)).checks, 'keyring')!;
+    expect(ours.status).toBe('info');
+    expect(ours.summary).toContain(`\`keyring\` on PATH is credmux's (${join(keyringBin, 'keyring')})`);
+    expect(ours.summary).toContain('any other program that runs `keyring`');
+
+    // A link from an older layout (dist/bin/keyring, gone now): putting it on PATH cannot help, setup again does.
+    rmSync(join(keyringBin, 'keyring'));
+    symlinkSync('/opt/old-credmux/dist/bin/keyring', join(keyringBin, 'keyring'));
+    const pip = find((await doctorJson(onPath)).checks, 'pip')!;
+    expect(pip.status).toBe('error');
+    expect(pip.fix).toBe('run: credmux setup pip');
+    await h.ok(['setup', 'pip']);
+    expect(find((await doctorJson(onPath)).checks, 'pip')!.status).toBe('ok');
+  });
+
+  it('podman: not wired, wired (credmux first), or after containers-auth.json; plaintext auths for registries credmux serves are flagged, never shown', async () => {
+    h = await newHome('doctor-podman');
+    const bin = join(h.root, 'bin');
+    mkdirSync(bin);
+    symlinkSync(distBin('docker-credential-credmux'), join(bin, 'docker-credential-credmux'));
+    const env: NodeJS.ProcessEnv = { ...h.env, PATH: `${bin}:${h.env.PATH}` };
+    expect(find((await doctorJson(env)).checks, 'podman')).toMatchObject({ status: 'info', fix: 'credmux setup podman' });
+    await h.ok(['setup', 'podman'], { env });
+    const wired = find((await doctorJson(env)).checks, 'podman')!;
+    expect(wired.status).toBe('ok');
+    expect(wired.summary).toContain('ask credmux first');
+
+    await h.ok(['setup', 'podman', '--undo'], { env });
+    const userConf = join(h.home, '.config', 'containers', 'registries.conf');
+    mkdirSync(dirname(userConf), { recursive: true });
+    writeFileSync(userConf, 'credential-helpers = ["containers-auth.json", "credmux"]\n');
+    const late = find((await doctorJson(env)).checks, 'podman')!;
+    expect(late.status).toBe('warn');
+    expect(late.summary).toContain('a podman or skopeo login writes its password into auth.json');
+
+    // Plain-text copies of passwords for registries credmux serves, in docker's and containers' files.
+    await h.login('reg.example.com', 'alice', SECRET);
+    await h.login('127.0.0.1:5000', 'alice', SECRET);
+    await h.login('docker.io', 'alice', SECRET);
+    const auth = Buffer.from(`alice:${SECRET}`).toString('base64');
+    mkdirSync(join(h.home, '.docker'), { recursive: true });
+    writeFileSync(
+      join(h.home, '.docker', 'config.json'),
+      JSON.stringify({
+        auths: { 'reg.example.com': { auth }, 'other.example.com': { auth }, 'https://index.docker.io/v1/': { auth }, 'quay.io': {} },
+      }),
+    );
+    const runtimeAuth = join(env.XDG_RUNTIME_DIR!, 'containers', 'auth.json');
+    mkdirSync(dirname(runtimeAuth), { recursive: true });
+    writeFileSync(runtimeAuth, JSON.stringify({ auths: { '127.0.0.1:5000': { auth } } }));
+    const { checks, raw } = await doctorJson(env);
+    const plain = find(checks, 'plaintext')! as JsonCheck & { details: string[] };
+    expect(plain.status).toBe('warn');
+    expect(plain.details.sort()).toEqual(
+      [
+        `${join(h.home, '.docker', 'config.json')}: "reg.example.com"`,
+        `${join(h.home, '.docker', 'config.json')}: "https://index.docker.io/v1/"`,
+        `${runtimeAuth}: "127.0.0.1:5000"`,
+      ].sort(),
+    );
+    expect(plain.fix).toContain('delete those entries from "auths"');
+    expect(raw).not.toContain(SECRET);
+    expect(raw).not.toContain(auth);
   });
 });

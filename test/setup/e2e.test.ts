@@ -3,11 +3,11 @@
 // skopeo and pip reach the REAL authenticated servers. Every success is checked against the server's
 // log naming the user, and each test first shows the same command failing without setup.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { run as runPlain } from '../../scripts/servers/process.js';
-import { requireBuiltAndTools } from '../helpers/dist.js';
+import { distBin, requireBuiltAndTools } from '../helpers/dist.js';
 import { markLog, summary } from '../helpers/logs.js';
 import { run, show } from '../helpers/run.js';
 import {
@@ -203,5 +203,137 @@ describe('credmux setup bazel → the helper line Bazel would run', () => {
     const r = await run(m![1]!, ['get'], { env: h.env, input: '{"uri":"https://artifacts.example.com/repo/x.tar.gz"}' });
     expect(r.code, show(r)).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ headers: { Authorization: ['Bearer tok-bazel-1'] } });
+  });
+});
+
+describe('each tool is wired for its own hosts only (issue 17)', () => {
+  it('a registry stored by `docker login` and a git host stored by git: setup docker and setup git each wire only theirs, and both still work', async () => {
+    h = await newHome('e2e-own-hosts');
+    const bin = join(h.root, 'bin');
+    mkdirSync(bin);
+    symlinkSync(distBin('docker-credential-credmux'), join(bin, 'docker-credential-credmux'));
+    const env = { ...h.env, PATH: `${bin}:${h.env.PATH}` };
+    const dockerConfig = join(h.home, '.docker', 'config.json');
+
+    // The real docker CLI logs in through credmux (a credHelpers entry written by hand for this one login) …
+    mkdirSync(dirname(dockerConfig), { recursive: true });
+    writeFileSync(dockerConfig, JSON.stringify({ credHelpers: { [registry.host]: 'credmux' } }));
+    const login = await run('docker', ['login', registry.host, '-u', USER, '--password-stdin'], { env, cwd: h.root, input: PASSWORD });
+    expect(login.code, show(login)).toBe(0);
+    rmSync(dockerConfig);
+    // … and real git stores through credmux after a success (git credential approve is that step).
+    const approve = await run(
+      'git',
+      ['-c', 'credential.helper=', '-c', `credential.helper=${distBin('git-credential-credmux')}`, 'credential', 'approve'],
+      { env, cwd: h.root, input: `protocol=http\nhost=127.0.0.1:${git.port}\nusername=${USER}\npassword=${PASSWORD}\n\n` },
+    );
+    expect(approve.code, show(approve)).toBe(0);
+    const listed = JSON.parse((await h.ok(['list', '--json'])).stdout).entries as { url: string; protocols?: string[] }[];
+    expect(listed.map((e) => [e.url, e.protocols])).toEqual(
+      expect.arrayContaining([
+        [`https://${registry.host}`, ['docker']],
+        [git.url, ['git']],
+      ]),
+    );
+
+    const docker = await h.ok(['setup', 'docker'], { env });
+    expect(JSON.parse(readFileSync(dockerConfig, 'utf8'))).toEqual({ credHelpers: { [registry.host]: 'credmux' } });
+    expect(docker.stdout).toContain(`Not wired into docker: ${git.url} (for git)`);
+    const gitSetup = await h.ok(['setup', 'git'], { env });
+    expect(gitSetup.stdout).toContain(`Not wired into git: https://${registry.host} (for docker/podman)`);
+    const helpers = await run('git', ['config', '--global', '--get-regexp', '^credential\\.'], { env, cwd: h.root });
+    expect(helpers.stdout).toContain(`credential.${git.url}.helper`);
+    expect(helpers.stdout).not.toContain(registry.host);
+
+    // Both tools are served as before.
+    const m1 = await markLog(git);
+    const clone = await run('git', ['clone', '-q', git.repoUrl, join(h.root, 'work')], { env, cwd: h.root });
+    expect(clone.code, show(clone)).toBe(0);
+    const cloned = (l: AuthLogLine[]) => l.some((x) => x.uri.endsWith('/git-upload-pack') && x.status === 200 && x.user === USER);
+    const l1 = await m1.lines(cloned);
+    expect(cloned(l1), summary(l1).join('\n')).toBe(true);
+    const readManifest = (l: AuthLogLine[]) => l.some((x) => x.uri.includes('/manifests/') && x.status === 200 && x.user === USER);
+    const m2 = await markLog(registry);
+    const inspect = await run('docker', ['manifest', 'inspect', '--insecure', registry.imageRef], { env, cwd: h.root });
+    expect(inspect.code, show(inspect)).toBe(0);
+    const l2 = await m2.lines(readManifest);
+    expect(readManifest(l2), summary(l2).join('\n')).toBe(true);
+
+    // A login says which setup would wire it: without --for every set-up per-host tool, with --for only those named.
+    const everyTool = await h.credmux(['login', 'https://shared.example.com', '--username', USER, '--password-stdin'], { input: PASSWORD, env });
+    expect(everyTool.stderr).toContain('To have git and docker ask credmux for it: credmux setup git && credmux setup docker');
+    const gitOnly = await h.credmux(['login', 'https://code.example.com', '--username', USER, '--password-stdin', '--for', 'git'], {
+      input: PASSWORD,
+      env,
+    });
+    expect(gitOnly.stderr).toContain('(for git)');
+    expect(gitOnly.stderr).toContain('To have git ask credmux for it: credmux setup git\n');
+    await h.ok(['setup', 'docker'], { env });
+    expect(Object.keys(JSON.parse(readFileSync(dockerConfig, 'utf8')).credHelpers).sort()).toEqual([registry.host, 'shared.example.com'].sort());
+  });
+});
+
+describe('credmux setup podman → a plain `skopeo login` stores through credmux (issue 17)', () => {
+  it('after setup podman, skopeo login (no --authfile) stores in credmux, push and inspect are served, and no auth.json holds the password', async () => {
+    h = await newHome('e2e-podman');
+    const bin = join(h.root, 'bin');
+    mkdirSync(bin);
+    symlinkSync(distBin('docker-credential-credmux'), join(bin, 'docker-credential-credmux'));
+    // The machine's registries.conf is read as skopeo reads it, and nothing names an auth file: with
+    // DOCKER_CONFIG or REGISTRY_AUTH_FILE set, skopeo would use only that file (a plain login has neither).
+    const { DOCKER_CONFIG: _dockerConfig, ...isolated } = h.env;
+    const env: NodeJS.ProcessEnv = { ...isolated, PATH: `${bin}:${h.env.PATH}` };
+    expect(Object.keys(env).filter((k) => k === 'REGISTRY_AUTH_FILE' || k === 'DOCKER_CONFIG')).toEqual([]);
+    const skopeo = (args: string[], input?: string) =>
+      run('skopeo', ['--insecure-policy', ...args], { env, cwd: h.root, ...(input !== undefined ? { input } : {}) });
+    const authFiles = [
+      join(env.XDG_RUNTIME_DIR!, 'containers', 'auth.json'),
+      join(h.home, '.config', 'containers', 'auth.json'),
+      join(h.home, '.docker', 'config.json'),
+    ];
+    const noPasswordAnywhere = () => {
+      for (const f of authFiles) {
+        if (!existsSync(f)) continue;
+        const text = readFileSync(f, 'utf8');
+        expect(text, f).not.toContain(PASSWORD);
+        expect(text, f).not.toContain(Buffer.from(`${USER}:${PASSWORD}`).toString('base64'));
+      }
+    };
+    const pushed = `${registry.host}/credmux/pushed:1.0`;
+
+    const setup = await h.ok(['setup', 'podman'], { env });
+    expect(setup.stdout).not.toContain('Action needed');
+
+    const login = await skopeo(['login', '--tls-verify=false', '-u', USER, '--password-stdin', registry.host], PASSWORD);
+    expect(login.code, show(login)).toBe(0);
+    const entries = JSON.parse((await h.ok(['list', '--json'])).stdout).entries;
+    expect(entries).toMatchObject([{ url: `https://${registry.host}`, username: USER, protocols: ['docker'] }]);
+    noPasswordAnywhere();
+
+    // Push (a copy into a new repository) and inspect, both authenticated by what credmux serves.
+    const mark = await markLog(registry);
+    const copy = await skopeo(['copy', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${registry.imageRef}`, `docker://${pushed}`]);
+    expect(copy.code, show(copy)).toBe(0);
+    const wrote = (l: AuthLogLine[]) => l.some((x) => x.method === 'PUT' && x.uri === '/v2/credmux/pushed/manifests/1.0' && x.status === 201);
+    const lines = await mark.lines(wrote);
+    expect(wrote(lines), summary(lines).join('\n')).toBe(true);
+    const inspect = await skopeo(['inspect', '--tls-verify=false', `docker://${pushed}`]);
+    expect(inspect.code, show(inspect)).toBe(0);
+    expect(JSON.parse(inspect.stdout).Digest).toBe(registry.manifestDigest);
+    noPasswordAnywhere();
+
+    // skopeo logout erases it from credmux; then the registry refuses.
+    const logout = await skopeo(['logout', registry.host]);
+    expect(logout.code, show(logout)).toBe(0);
+    expect(JSON.parse((await h.ok(['list', '--json'])).stdout).entries).toEqual([]);
+    const refused = await skopeo(['inspect', '--tls-verify=false', `docker://${pushed}`]);
+    expect(refused.code, show(refused)).not.toBe(0);
+
+    // Negative control: without credmux in credential-helpers, the same login writes the password in plain text.
+    await h.ok(['setup', 'podman', '--undo'], { env });
+    const plain = await skopeo(['login', '--tls-verify=false', '-u', USER, '--password-stdin', registry.host], PASSWORD);
+    expect(plain.code, show(plain)).toBe(0);
+    expect(readFileSync(authFiles[0]!, 'utf8')).toContain(Buffer.from(`${USER}:${PASSWORD}`).toString('base64'));
+    expect(JSON.parse((await h.ok(['list', '--json'])).stdout).entries).toEqual([]);
   });
 });

@@ -67,12 +67,18 @@ const CASES: Case[] = [
   {
     source: 'git',
     file: '.git-credentials',
-    text: 'https://dave:d%40pw%2Fgit@git.example.com\nhttps://erin:epw-git@git.example.com:8443/org/repo\n',
+    // As git's credential-store writes them: the host percent-encoded too, so a port is `%3a` (issue 17).
+    text:
+      'https://dave:d%40pw%2Fgit@git.example.com\nhttps://erin:epw-git@git.example.com:8443/org/repo\n' +
+      'http://gus:g%3apw@127.0.0.1%3a3000\nhttps://hank:hpw-v6@%5b%3a%3a1%5d%3a8443/team\nhttps://ivy:ipw@evil.example%2f@git.example.com\n',
     expect: [
       ['https://git.example.com/any/repo.git', { kind: 'basic', username: 'dave', secret: 'd@pw/git' }],
       ['https://git.example.com:8443/org/repo/info/refs', { kind: 'basic', username: 'erin', secret: 'epw-git' }],
+      ['http://127.0.0.1:3000/repo.git', { kind: 'basic', username: 'gus', secret: 'g:pw' }],
+      ['https://[::1]:8443/team/x', { kind: 'basic', username: 'hank', secret: 'hpw-v6' }],
     ],
-    secrets: ['d@pw/git', 'd%40pw%2Fgit', 'epw-git'],
+    says: ['line 5 (https://evil.example/@git.example.com): its host is empty or holds characters no host name has'],
+    secrets: ['d@pw/git', 'd%40pw%2Fgit', 'epw-git', 'g:pw', 'g%3apw', 'hpw-v6', 'ipw'],
   },
   {
     source: 'pypirc',

@@ -61,7 +61,7 @@ function expectWired(h: Home, tool: Tool, hadFile: boolean) {
       expect(text).toMatch(/^\[global\]\n(?:.*\n)*keyring-provider = subprocess\n/);
       if (hadFile)
         expect(text).toContain('timeout = 60\nindex-url = https://pypi.org/simple\nkeyring-provider = subprocess\n\n[install]\nno-compile = true\n');
-      expect(readlinkSync(join(h.home, '.local/share/credmux/keyring-bin/keyring'))).toBe(`${bin}/keyring`);
+      expect(readlinkSync(join(h.home, '.local/share/credmux/keyring-bin/keyring'))).toBe(`${dirname(bin)}/keyring-bin/keyring`);
       break;
     case 'uv':
       if (hadFile)
@@ -180,7 +180,7 @@ describe('setup keeps what the person did since', () => {
     await h.ok(['setup', 'uv']);
     const link = join(h.home, '.local/share/credmux/keyring-bin/keyring');
     await h.ok(['setup', 'pip', '--undo']);
-    expect(readlinkSync(link)).toBe(`${BIN()}/keyring`);
+    expect(readlinkSync(link)).toBe(`${dirname(BIN())}/keyring-bin/keyring`);
     await h.ok(['setup', 'uv', '--undo']);
     expect(existsSync(link)).toBe(false);
     expect(snapshot(h.home, CREDMUX_OWN)).toEqual(before);
@@ -260,4 +260,57 @@ describe('what cannot be wired is said, with the command that would', () => {
     expect(r.stderr).toContain(`${f} is not valid JSON`);
     expect(readFileSync(f, 'utf8')).toBe('{"auths": ');
   });
+});
+
+describe('credmux setup podman (podman, skopeo, buildah: registries.conf credential-helpers)', () => {
+  const dropIn = () => join(h.home, '.config/containers/registries.conf.d/99-credmux.conf');
+  /** The environment with docker-credential-credmux on PATH, as podman and skopeo must find it. */
+  function withHelper(): NodeJS.ProcessEnv {
+    const bin = join(h.root, 'bin');
+    mkdirSync(bin, { recursive: true });
+    if (!existsSync(join(bin, 'docker-credential-credmux')))
+      symlinkSync(distBin('docker-credential-credmux'), join(bin, 'docker-credential-credmux'));
+    return { ...h.env, PATH: `${bin}:${h.env.PATH}` };
+  }
+
+  it('refuses while docker-credential-credmux is not on PATH (podman would then fail on every registry), writing nothing', async () => {
+    h = await newHome('podman-no-helper');
+    const r = await h.credmux(['setup', 'podman']);
+    expect(r.code, show(r)).toBe(2);
+    expect(r.stderr).toContain('docker-credential-credmux is not on PATH');
+    expect(r.stderr).toContain('then run credmux setup podman again');
+    expect(snapshot(h.home, CREDMUX_OWN)).toEqual({});
+  });
+
+  it.each([false, true])(
+    'puts credmux first and keeps the helpers before it (user registries.conf: %s); twice changes nothing; --dry-run writes nothing; --undo restores every byte',
+    async (userConf) => {
+      h = await newHome('podman');
+      const env = withHelper();
+      const userFile = join(h.home, '.config/containers/registries.conf');
+      const mine = 'unqualified-search-registries = ["docker.io"]\ncredential-helpers = ["containers-auth.json", "pass"]\n';
+      if (userConf) {
+        mkdirSync(dirname(userFile), { recursive: true });
+        writeFileSync(userFile, mine);
+      }
+      const before = snapshot(h.home, CREDMUX_OWN);
+      const dry = await h.ok(['setup', 'podman', '--dry-run'], { env });
+      expect(dry.stdout).toMatch(/^\+credential-helpers = \["credmux", /m);
+      expect(snapshot(h.home, CREDMUX_OWN)).toEqual(before);
+
+      const first = await h.ok(['setup', 'podman'], { env });
+      expect(first.stdout).not.toContain('Action needed');
+      const helpers = userConf ? '["credmux", "containers-auth.json", "pass"]' : '["credmux", "containers-auth.json"]';
+      expect(readFileSync(dropIn(), 'utf8')).toContain(`\ncredential-helpers = ${helpers}\n`);
+      if (userConf) expect(readFileSync(userFile, 'utf8')).toBe(mine); // the person's file is not touched
+      const after = snapshot(h.home, CREDMUX_OWN);
+      expect((await h.ok(['setup', 'podman'], { env })).stdout).toContain('already set up, no change');
+      expect(snapshot(h.home, CREDMUX_OWN)).toEqual(after);
+
+      const json = JSON.parse((await h.ok(['setup', 'podman', '--undo', '--dry-run', '--json'], { env })).stdout);
+      expect(json).toMatchObject({ tool: 'podman', undo: true, dryRun: true, changes: [{ path: dropIn(), kind: 'delete' }] });
+      await h.ok(['setup', 'podman', '--undo'], { env });
+      expect(snapshot(h.home, CREDMUX_OWN)).toEqual(before);
+    },
+  );
 });

@@ -150,6 +150,20 @@ describe('every token source, through Bazel, git, Docker and keyring (built entr
     const list = await run('credmux', ['list'], s.env);
     expect(list.stdout).toContain('__refresh_token__');
     expect(list.stdout).not.toContain(srv.refreshToken);
+
+    // --json: the answer on stdout for a script, the code to enter still on stderr for the person.
+    srv.device = { polls: ['ok'], interval: 1 };
+    const again = await run('credmux', ['login', `https://${host}`, '--oauth', '--json'], s.env);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toContain('enter the code: WDJB-MJHT');
+    expect(JSON.parse(again.stdout)).toEqual({
+      url: `https://${host}`,
+      username: '__refresh_token__',
+      kind: 'refresh-token',
+      rule: 'git',
+      store: { kind: 'file', location: expect.any(String) },
+    });
+    expect(again.stdout + again.stderr).not.toMatch(/rt-\d+-/);
   });
 
   it('oidc: GitHub Actions identity → mint, in every protocol', async () => {

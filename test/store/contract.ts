@@ -53,6 +53,21 @@ export function storeContract(name: string, factory: StoreFactory): void {
       expect((await s.list()).sort(byKey)).toEqual([full, minimal].sort(byKey));
     });
 
+    it('keeps which protocols an entry was stored for, as a copy', async () => {
+      const s = await open();
+      const forDocker: StoredEntry = { ...basic('https://r.example', 'u', 'pw'), updatedAt: '2030-01-01T00:00:00.000Z', protocols: ['docker'] };
+      const forTwo: StoredEntry = { ...basic('https://g.example', 'u', 'pw'), protocols: ['git', 'keyring'] };
+      await s.put(forDocker);
+      await s.put(forTwo);
+      forTwo.protocols!.push('bazel');
+      expect(await s.get({ url: forDocker.url, username: 'u' })).toEqual(forDocker);
+      const got = (await s.get({ url: forTwo.url, username: 'u' }))!;
+      expect(got.protocols).toEqual(['git', 'keyring']);
+      got.protocols!.push('docker');
+      expect((await s.get({ url: forTwo.url, username: 'u' }))!.protocols).toEqual(['git', 'keyring']);
+      await expect(s.put({ ...basic('https://x.example', 'u', 'pw'), protocols: ['pip' as never] })).rejects.toThrow(/protocols/);
+    });
+
     it('keys by (url, username): same pair replaces, another username or url coexists', async () => {
       const s = await open();
       await s.put(basic('https://a.example', 'alice', 'one'));
@@ -136,6 +151,26 @@ export function storeContract(name: string, factory: StoreFactory): void {
       expect(String((err as Error).message)).toMatch(/url/);
       expect(String((err as Error).message)).not.toContain('do-not-echo-me');
       await expect(s.put({ ...basic('https://a.example', 'u', 'x'), kind: 'digest' } as unknown as StoredEntry)).rejects.toThrow(/kind/);
+      expect(await s.list()).toEqual([]);
+    });
+
+    it('a write whose guard throws changes nothing; the guard is asked only when something would change', async () => {
+      const s = await open();
+      await s.put(basic('https://g.example', 'alice', 'one'));
+      let asked = 0;
+      const late = () => {
+        asked++;
+        throw new CredmuxError('expired', 'the deadline passed');
+      };
+      expect((await rejectionOf(s.put(basic('https://g.example', 'alice', 'two'), { guard: late }))).code).toBe('expired');
+      expect((await rejectionOf(s.remove(() => true, { guard: late }))).code).toBe('expired');
+      expect(asked).toBe(2);
+      expect(await s.list()).toEqual([basic('https://g.example', 'alice', 'one')]);
+      expect(await s.remove(() => false, { guard: late })).toBe(0); // nothing to remove: no write to guard
+      expect(asked).toBe(2);
+      let passed = 0;
+      expect(await s.remove(() => true, { guard: () => void passed++ })).toBe(1);
+      expect(passed).toBe(1);
       expect(await s.list()).toEqual([]);
     });
 

@@ -151,6 +151,22 @@ describe('FileStore across processes', () => {
     expect(await s.list()).toHaveLength(2);
   });
 
+  it('asks the guard after the lock is won, not before: a write whose deadline passed while it waited changes nothing', async () => {
+    const { s, lockPath } = await storeWithOneEntry();
+    const before = (await s.list()).map((e) => e.secret);
+    const release = await lockfile.lock(lockPath, { lockfilePath: lockPath, realpath: false });
+    let late = false;
+    const put = s.put(basic('https://a.example', 'u', 'too-late'), {
+      guard: () => {
+        if (late) throw new CredmuxError('expired', 'the deadline passed');
+      },
+    });
+    late = true; // the deadline passes while another writer holds the lock
+    await release();
+    expect((await rejectionOf(put)).code).toBe('expired');
+    expect((await s.list()).map((e) => e.secret)).toEqual(before);
+  });
+
   it('takes over a stale lock left by a killed writer', async () => {
     const { s, lockPath } = await storeWithOneEntry();
     await mkdir(lockPath);

@@ -124,16 +124,16 @@ export async function startPrivateBus(): Promise<PrivateBus> {
 export interface SecretService extends PrivateBus {
   /** Runs secret-tool against this Secret Service. */
   secretTool(args: string[], input?: string): { status: number | null; stdout: string; stderr: string };
+  /** Stops the keyring alone (SIGTERM), leaving the bus: a Secret Service going away from a live session. */
+  stopKeyring(): Promise<void>;
 }
 
 /**
- * A private bus plus `gnome-keyring-daemon --foreground --unlock --components=secrets` (password on
- * stdin), started before any client touches the bus; ready when the probe sees an unlocked default
- * collection. stop() sends SIGTERM to the keyring, then the bus, and removes the temp tree.
+ * `gnome-keyring-daemon --foreground --unlock --components=secrets` (password on stdin) on `bus`;
+ * ready when the probe sees an unlocked default collection. stop() sends it SIGTERM and waits.
  */
-export async function startSecretService(): Promise<SecretService> {
-  requireTools('dbus-daemon', 'gnome-keyring-daemon', 'secret-tool');
-  const bus = await startPrivateBus();
+export async function startKeyring(bus: PrivateBus): Promise<{ stop(): Promise<void> }> {
+  requireTools('gnome-keyring-daemon', 'secret-tool');
   const keyring = spawn('gnome-keyring-daemon', ['--foreground', '--unlock', '--components=secrets'], {
     env: bus.env as NodeJS.ProcessEnv,
     stdio: ['pipe', 'ignore', 'pipe'],
@@ -150,10 +150,26 @@ export async function startSecretService(): Promise<SecretService> {
     last = probe.problem;
     if (keyring.exitCode !== null || Date.now() > deadline) {
       await stopChild(keyring);
-      await bus.stop();
       throw new Error(`gnome-keyring-daemon did not come up unlocked on the private bus: ${last}; stderr: ${stderr}`);
     }
     await new Promise((r) => setTimeout(r, 50));
+  }
+  return { stop: () => stopChild(keyring) };
+}
+
+/**
+ * A private bus plus an unlocked gnome-keyring (startKeyring), started before any client touches the
+ * bus. stop() sends SIGTERM to the keyring, then the bus, and removes the temp tree.
+ */
+export async function startSecretService(): Promise<SecretService> {
+  requireTools('dbus-daemon', 'gnome-keyring-daemon', 'secret-tool');
+  const bus = await startPrivateBus();
+  let keyring: { stop(): Promise<void> };
+  try {
+    keyring = await startKeyring(bus);
+  } catch (e) {
+    await bus.stop();
+    throw e;
   }
   return {
     ...bus,
@@ -161,8 +177,9 @@ export async function startSecretService(): Promise<SecretService> {
       const r = spawnSync('secret-tool', args, { env: bus.env as NodeJS.ProcessEnv, input, encoding: 'utf8', timeout: 10_000 });
       return { status: r.status, stdout: r.stdout, stderr: r.stderr };
     },
+    stopKeyring: () => keyring.stop(),
     async stop() {
-      await stopChild(keyring);
+      await keyring.stop();
       await bus.stop();
     },
   };

@@ -98,11 +98,13 @@ describe('docker.parse: store', () => {
       op: 'store',
       url: 'ghcr.io',
       credential: { kind: 'basic', username: 'u', secret: 's' },
+      via: 'docker', // the entry is for docker's tools: credmux setup docker wires its host
     });
     expect(requestOf(['store'], creds({ ServerURL: 'https://index.docker.io/v1/', Username: '<token>', Secret: 'rt' }))).toEqual({
       op: 'store',
       url: 'https://index.docker.io',
       credential: { kind: 'basic', username: '<token>', secret: 'rt' },
+      via: 'docker',
     });
     expect(requestOf(['store'], creds({ ServerURL: 'https://r.example.com:5000/v2/', Username: 'u', Secret: '' }))).toMatchObject({
       url: 'r.example.com:5000',

@@ -290,11 +290,13 @@ describe('git.parse: store and erase', () => {
       op: 'store',
       url: 'https://example.com',
       credential: { kind: 'basic', username: '', secret: '' },
+      via: 'git', // the entry is for git: credmux setup git wires its host
     });
     expect(request(parse('store', `${base}username=u\npassword=p\npassword_expiry_utc=9999999999\noauth_refresh_token=xyzzy\n`))).toEqual({
       op: 'store',
       url: 'https://example.com',
       credential: { kind: 'basic', username: 'u', secret: 'p', expiresAt: 9999999999, oauthRefreshToken: 'xyzzy' },
+      via: 'git',
     });
   });
 
@@ -311,6 +313,7 @@ describe('git.parse: store and erase', () => {
       op: 'store',
       url: 'https://example.com',
       credential: { kind: 'bearer', username: '', secret: 'tok' },
+      via: 'git',
     });
     expect(parse('store', `${bearer}${base}`)).toMatchObject({ kind: 'reply', output: { stdout: '', exitCode: 0 } });
     // An empty capability[] resets the list.

@@ -102,6 +102,7 @@ describe('keyring.parse: set and del', () => {
         op: 'store',
         url: 'svc',
         credential: { kind: 'basic', username: 'alice', secret: password },
+        via: 'keyring',
       });
     }
   });

@@ -3,16 +3,15 @@ import { compileRules, loadConfig } from '../../engine/config.js';
 import type { Rule } from '../../model/rule.js';
 import { configFile, type Env } from '../../platform/paths.js';
 import type { StoredEntry } from '../../model/types.js';
-import { parsePattern } from '../../model/url.js';
 import { openStore } from '../../store/select.js';
+import type { SecretStore } from '../../store/types.js';
 import { shq } from '../setup/common.js';
-import type { Target } from '../setup/targets.js';
 import { withTimeout, type Check } from './check.js';
 
 /** A store that takes longer than this would also stall every helper: report it. */
 const STORE_TIMEOUT_MS = 3_000;
 
-export function checkConfig(env: Env): { check: Check; rules: Rule[]; patterns: Target[] } {
+export function checkConfig(env: Env): { check: Check; rules: Rule[] } {
   const path = configFile(env);
   try {
     const loaded = loadConfig(env);
@@ -22,7 +21,6 @@ export function checkConfig(env: Env): { check: Check; rules: Rule[]; patterns: 
     return {
       check: { section: 'credmux', area: 'config', status: 'ok', summary },
       rules,
-      patterns: rules.map((r) => ({ pattern: r.pattern, origin: `rule ${r.id}` })),
     };
   } catch (e) {
     // The message names the JSON path and what to write instead (engine/config.ts).
@@ -40,23 +38,14 @@ export function checkConfig(env: Env): { check: Check; rules: Rule[]; patterns: 
         fix: `edit ${shq(path)} as the lines above say (schema: protocols/config/config.schema.json),\nor move it away to run on stored credentials only: mv ${shq(path)} ${shq(`${path}.broken`)}`,
       },
       rules: [],
-      patterns: [],
     };
   }
 }
 
-export async function checkStore(env: Env): Promise<{ check: Check; entries: StoredEntry[]; patterns: Target[] }> {
+export async function checkStore(env: Env): Promise<{ check: Check; entries: StoredEntry[]; store?: SecretStore }> {
   try {
     const { store, reason } = await withTimeout(openStore(env), STORE_TIMEOUT_MS, 'choosing the store');
     const entries = await withTimeout(store.list(), STORE_TIMEOUT_MS, `the ${store.kind} store`);
-    const patterns: Target[] = [];
-    for (const e of entries) {
-      try {
-        patterns.push({ pattern: parsePattern(e.url), origin: `stored ${e.url}` });
-      } catch {
-        /* listed under tokens */
-      }
-    }
     return {
       check: {
         section: 'credmux',
@@ -65,7 +54,7 @@ export async function checkStore(env: Env): Promise<{ check: Check; entries: Sto
         summary: `${reason}; answers, ${entries.length} stored credential${entries.length === 1 ? '' : 's'}`,
       },
       entries,
-      patterns,
+      store,
     };
   } catch (e) {
     const msg = (e as Error).message;
@@ -82,7 +71,6 @@ export async function checkStore(env: Env): Promise<{ check: Check; entries: Sto
             : 'follow the message above; the store is required by every helper',
       },
       entries: [],
-      patterns: [],
     };
   }
 }

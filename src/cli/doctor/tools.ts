@@ -2,17 +2,21 @@
 // tool's own config the way the tool does (git through git itself), and resolves helpers the way the
 // tool will: an absolute path must be an executable file, a bare name must be found on PATH.
 import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import type { Env } from '../../platform/paths.js';
-import { formatPattern } from '../../model/url.js';
+import { matches } from '../../model/match.js';
+import { DOCKER_HUB_URL, isDockerHub, registryHost } from '../../model/types.js';
+import { formatPattern, parseRequest } from '../../model/url.js';
 import { BAZEL_BEGIN, BAZEL_END, bazelHelpers, bazelrcPath } from '../setup/bazel.js';
 import { helperPath, shq } from '../setup/common.js';
 import { DOCKER_HELPER_NAME, dockerConfigPath, dockerHelperOnPath, dockerKeys } from '../setup/docker.js';
 import { childEnv, execArgv, isExecutableFile, sameFile, whichOnPath } from '../setup/exec.js';
 import { gitUrls } from '../setup/git.js';
-import { keyringOnPath } from '../setup/keyring-dir.js';
+import { keyringDir, keyringOnPath } from '../setup/keyring-dir.js';
 import { pipConfigPath, pipKeyringProvider } from '../setup/pip.js';
-import { isUnscopableHost, type Target } from '../setup/targets.js';
+import { effectiveHelpers, podmanDropInPath } from '../setup/podman.js';
+import { isUnscopableHost, targetsFor, type Target } from '../setup/targets.js';
 import { parseTomlValue } from '../../formats/toml.js';
 import { uvConfigPath } from '../setup/uv.js';
 import type { Check } from './check.js';
@@ -35,7 +39,42 @@ const tool = (area: string, status: Check['status'], summary: string, extra: Par
 });
 
 export async function checkTools(env: Env, targets: Target[]): Promise<Check[]> {
-  return [bazel(env, targets), await git(env, targets), docker(env, targets), pip(env), uv(env)];
+  // Each tool is checked for the hosts it is wired for (src/cli/setup/targets.ts).
+  return [
+    bazel(env, targetsFor(targets, 'bazel')),
+    await git(env, targetsFor(targets, 'git')),
+    docker(env, targetsFor(targets, 'docker')),
+    podman(env),
+    ...plaintextAuths(env, targets),
+    pip(env),
+    uv(env),
+    ...keyringCommand(env),
+  ];
+}
+
+/**
+ * Whose `keyring` PATH finds. Ours answers pip and uv, but also every other program that runs
+ * `keyring` in this PATH, which then no longer reaches Python's keyring: worth saying either way.
+ */
+function keyringCommand(env: Env): Check[] {
+  const found = whichOnPath('keyring', env.PATH);
+  if (!found) return [];
+  const ours = helperPath(env, 'keyring');
+  if (!sameFile(found, ours)) return [tool('keyring', 'info', `\`keyring\` on PATH is ${found}, not credmux's`)];
+  const own = dirname(found) === keyringDir(env) || dirname(found) === dirname(ours);
+  return [
+    tool(
+      'keyring',
+      own ? 'info' : 'warn',
+      `\`keyring\` on PATH is credmux's (${found}): pip, uv and any other program that runs \`keyring\` with this PATH ask credmux, not Python's keyring`,
+      own
+        ? {}
+        : {
+            details: [`${dirname(found)} holds more than credmux's keyring entry; credmux setup pip|uv make ${keyringDir(env)}, which holds only it`],
+            fix: `put ${keyringDir(env)} on PATH instead of a link in ${dirname(found)}`,
+          },
+    ),
+  ];
 }
 
 /** Where a helper path from a tool's config leads: the executable, or why it would not start. */
@@ -272,4 +311,112 @@ function uv(env: Env): Check {
     );
   }
   return tool('uv', 'ok', `keyring-provider = "subprocess" (${origin}); \`keyring\` on PATH is credmux (${onPath.found})`);
+}
+
+/** podman, skopeo and buildah: is credmux the first credential helper they ask (credential-helpers)? */
+function podman(env: Env): Check {
+  const ours = podmanDropInPath(env);
+  const { helpers, from, unreadable } = effectiveHelpers(env);
+  const where = from ? `credential-helpers in ${from}` : 'no credential-helpers set';
+  if (unreadable.length) {
+    return tool('podman', 'error', `${unreadable.join(', ')} is not valid TOML: podman, skopeo and buildah refuse to run`, {
+      fix: `fix ${unreadable.join(', ')}, then: credmux setup podman`,
+    });
+  }
+  const at = helpers.indexOf(DOCKER_HELPER_NAME);
+  if (at < 0) return tool('podman', 'info', `not wired (${where}: ${helpers.join(', ')})`, { fix: 'credmux setup podman' });
+  const onPath = dockerHelperOnPath(env);
+  if (onPath.problem && !onPath.found) {
+    return tool('podman', 'error', `wired (${where}), but docker-credential-${DOCKER_HELPER_NAME} is not on PATH: podman and skopeo fail`, {
+      fix: onPath.problem.replace(/^.*To fix it, /s, ''),
+    });
+  }
+  if (onPath.problem) {
+    return tool('podman', 'warn', `wired (${where}), but PATH finds another docker-credential-${DOCKER_HELPER_NAME}: ${onPath.found}`, {
+      fix: onPath.problem.replace(/^.*To fix it, /s, ''),
+    });
+  }
+  if (helpers.slice(0, at).includes('containers-auth.json')) {
+    return tool(
+      'podman',
+      'warn',
+      `credmux comes after containers-auth.json (${where}): a podman or skopeo login writes its password into auth.json`,
+      {
+        fix:
+          from === ours
+            ? 'credmux setup podman'
+            : `put "${DOCKER_HELPER_NAME}" first in ${from}, or remove credential-helpers there and run: credmux setup podman`,
+      },
+    );
+  }
+  return tool(
+    'podman',
+    'ok',
+    `podman, skopeo and buildah ask credmux first (${where}); docker-credential-${DOCKER_HELPER_NAME} on PATH is this credmux`,
+  );
+}
+
+/** The auth files docker, podman, skopeo and buildah read, in their order (docs/protocols.md §3.4). */
+function authFiles(env: Env): string[] {
+  const home = env.HOME || homedir();
+  // containers/image: $XDG_RUNTIME_DIR/containers/auth.json, else /run/containers/$UID/auth.json.
+  const runtime = env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'containers') : join('/run/containers', String(process.getuid?.() ?? 0));
+  const config = env.XDG_CONFIG_HOME && env.XDG_CONFIG_HOME.startsWith('/') ? env.XDG_CONFIG_HOME : join(home, '.config');
+  const files = [
+    ...(env.REGISTRY_AUTH_FILE ? [env.REGISTRY_AUTH_FILE] : []),
+    join(runtime, 'auth.json'),
+    join(config, 'containers', 'auth.json'),
+    dockerConfigPath(env),
+  ];
+  return [...new Set(files)];
+}
+
+/**
+ * Passwords kept in plain text (`auths` with `auth`, `password` or a token) in docker's and containers'
+ * auth files, for registries credmux serves anyway: a copy nothing needs, readable by whatever reads the
+ * file. Names files and registries only, never what is in them.
+ */
+function plaintextAuths(env: Env, targets: Target[]): Check[] {
+  const found: string[] = [];
+  const files = new Set<string>();
+  for (const file of authFiles(env)) {
+    const { text } = read(file);
+    if (text === null) continue;
+    let auths: unknown;
+    try {
+      auths = (JSON.parse(text) as { auths?: unknown }).auths;
+    } catch {
+      continue; // the docker check reports a broken config.json; containers tools refuse a broken auth.json
+    }
+    if (typeof auths !== 'object' || auths === null) continue;
+    for (const [key, entry] of Object.entries(auths as Record<string, unknown>)) {
+      if (typeof entry !== 'object' || entry === null) continue;
+      const e = entry as Record<string, unknown>;
+      if (!['auth', 'password', 'identitytoken', 'registrytoken'].some((k) => typeof e[k] === 'string' && e[k] !== '')) continue;
+      const url = isDockerHub(key) ? DOCKER_HUB_URL : registryHost(key);
+      if (!servedBy(targets, url)) continue;
+      found.push(`${file}: "${key}"`);
+      files.add(file);
+    }
+  }
+  if (found.length === 0) return [];
+  return [
+    tool('plaintext', 'warn', `${found.length} password${found.length === 1 ? '' : 's'} in plain text for registries credmux serves anyway`, {
+      details: found,
+      fix:
+        `delete those entries from "auths" in ${[...files].join(', ')} (credmux keeps its own copy; ` +
+        '`docker logout`/`podman logout` would erase that one too)\nthen, so that the next login does not write them again: credmux setup docker / credmux setup podman',
+    }),
+  ];
+}
+
+/** Would credmux answer a request for this registry (any rule or stored credential matches)? */
+function servedBy(targets: Target[], url: string): boolean {
+  let request;
+  try {
+    request = parseRequest(url);
+  } catch {
+    return false;
+  }
+  return targets.some((t) => matches(t.pattern, request));
 }

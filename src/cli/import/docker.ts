@@ -5,22 +5,17 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Env } from '../../platform/paths.js';
-import { IDENTITY_TOKEN_USERNAME } from '../../model/types.js';
+import { DOCKER_HUB_URL, IDENTITY_TOKEN_USERNAME, isDockerHub, registryHost } from '../../model/types.js';
 import { FormatError, parseJsonObject, type ImportSource, type Parsed } from './types.js';
 
-const DOCKER_HUB_HOSTS = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
-
-/** docker's ConvertToHostname, then Docker Hub's one name (src/protocols/docker.ts `lookupUrl`). */
+/** docker's ConvertToHostname, then Docker Hub's one name (src/model/types.ts). */
 export function dockerServerUrl(key: string): string {
-  let host = key.trim();
-  const scheme = host.indexOf('://');
-  if (scheme >= 0) host = host.slice(scheme + 3);
-  host = host.split('/')[0]!;
-  return DOCKER_HUB_HOSTS.has(host.toLowerCase()) ? 'https://index.docker.io' : host;
+  return isDockerHub(key) ? DOCKER_HUB_URL : registryHost(key.trim());
 }
 
 export const dockerImport: ImportSource = {
   name: 'docker',
+  protocols: ['docker'],
   files: (env: Env) => [join(env.DOCKER_CONFIG || join(env.HOME || homedir(), '.docker'), 'config.json')],
   parse(text) {
     const data = parseJsonObject(text);

@@ -6,9 +6,9 @@ import { readFileSync } from 'node:fs';
 import { openEngine, type OpenedEngine } from '../../engine/open.js';
 import type { Env } from '../../platform/paths.js';
 import { CredmuxError, type Credential } from '../../model/types.js';
-import { formatPattern, parsePattern, parseRequest, patternFromRequest } from '../../model/url.js';
-import type { Io } from '../credentials.js';
+import { storedUrl, type Io } from '../credentials.js';
 import { EXIT } from '../exit-codes.js';
+import { keepDaemonOnStore } from '../daemon-store-sync.js';
 import { EXIT_PROBLEMS, shq, tilde } from '../setup/common.js';
 import { dockerImport } from './docker.js';
 import { gitImport } from './git-credentials.js';
@@ -38,12 +38,35 @@ interface Tally {
   filesRead: number;
 }
 
-/** The pattern the engine stores `url` under (engine.ts `store`): a wildcard as given, else exactly this origin and path. */
-function storedUrl(url: string): string {
-  return /^(?:[a-z]+:\/\/)?\*\./i.test(url) ? formatPattern(parsePattern(url)) : formatPattern(patternFromRequest(parseRequest(url)));
+/** One credential or skipped entry of a file, for --json: never the secret. */
+interface ReportItem {
+  outcome: Outcome;
+  where: string;
+  url?: string;
+  username?: string;
+  kind?: string;
+  reason?: string;
 }
 
-export async function runImport(env: Env, io: Io, opts: { sources?: readonly string[]; dryRun: boolean }): Promise<number> {
+interface ReportFile {
+  source: SourceName;
+  file: string;
+  status: 'read' | 'unreadable' | 'malformed';
+  problem?: string;
+  items: ReportItem[];
+}
+
+/** The setups that wire what each source imported (its ImportSource.protocols). */
+const SETUPS_FOR: Record<SourceName, string> = {
+  netrc: 'git|docker|podman|bazel|pip|uv',
+  docker: 'docker|podman',
+  git: 'git',
+  pypirc: 'pip|uv',
+  uv: 'pip|uv',
+  rattler: 'bazel',
+};
+
+export async function runImport(env: Env, io: Io, opts: { sources?: readonly string[]; dryRun: boolean; json?: boolean }): Promise<number> {
   const explicit = opts.sources !== undefined && opts.sources.length > 0;
   const names = explicit ? [...new Set(opts.sources as SourceName[])] : [...SOURCE_NAMES];
   const engine = await openEngine(env);
@@ -52,6 +75,8 @@ export async function runImport(env: Env, io: Io, opts: { sources?: readonly str
   const out: string[] = [];
   if (opts.dryRun) out.push('credmux import --dry-run: nothing is stored, and no secret is shown.', '');
   const missing: string[] = [];
+  const report: ReportFile[] = [];
+  const importedFrom = new Set<SourceName>();
 
   for (const name of names) {
     const source = SOURCES[name];
@@ -65,7 +90,9 @@ export async function runImport(env: Env, io: Io, opts: { sources?: readonly str
         if (code === 'ENOENT' || code === 'ENOTDIR') continue;
         found = true;
         tally.badFiles++;
-        out.push(`${name}  ${tilde(file, env)}: cannot read it (${code ?? (e as Error).message}); skipped this file`);
+        const problem = `cannot read it (${code ?? (e as Error).message})`;
+        report.push({ source: name, file, status: 'unreadable', problem, items: [] });
+        out.push(`${name}  ${tilde(file, env)}: ${problem}; skipped this file`);
         continue;
       }
       found = true;
@@ -75,19 +102,25 @@ export async function runImport(env: Env, io: Io, opts: { sources?: readonly str
       } catch (e) {
         if (!(e instanceof FormatError)) throw e;
         tally.badFiles++;
+        report.push({ source: name, file, status: 'malformed', problem: e.message, items: [] });
         out.push(`${name}  ${tilde(file, env)}: malformed, ${e.message}; nothing imported from it (fix the file and run again)`);
         continue;
       }
       tally.filesRead++;
+      const items: ReportItem[] = [];
+      report.push({ source: name, file, status: 'read', items });
       out.push(`${name}  ${tilde(file, env)}`);
       if (parsed.candidates.length === 0 && parsed.skipped.length === 0) out.push('  (no credentials in it)');
       for (const c of parsed.candidates) {
         const r = await importOne(engine, c, planned, opts.dryRun, name);
         count(tally, r.outcome);
+        if (r.outcome === 'imported') importedFrom.add(name);
+        items.push(r.item);
         out.push(`  ${r.outcome.padEnd(12)} ${r.line}`);
       }
       for (const s of parsed.skipped) {
         tally.skipped++;
+        items.push({ outcome: 'skipped', where: s.where, reason: s.reason });
         out.push(`  ${'skipped'.padEnd(12)} ${s.where}: ${s.reason}`);
       }
     }
@@ -106,11 +139,17 @@ export async function runImport(env: Env, io: Io, opts: { sources?: readonly str
     `${opts.dryRun ? 'Would import' : 'Imported'} ${tally.imported}, already present ${tally.present}, conflicts ${tally.conflicts}, skipped ${tally.skipped}` +
       `${tally.badFiles ? `, unreadable or malformed files ${tally.badFiles}` : ''}.`,
   );
-  if (!opts.dryRun && tally.imported) out.push('To have your tools ask credmux for them: credmux setup git|docker|bazel|pip|uv');
-  io.out(`${out.join('\n')}\n`);
-  if (tally.conflicts || tally.badFiles) return EXIT_PROBLEMS;
-  if (tally.filesRead === 0) return EXIT.notFound;
-  return EXIT.ok;
+  const setups = [...new Set([...importedFrom].flatMap((n) => SETUPS_FOR[n].split('|')))];
+  if (!opts.dryRun && setups.length) out.push(`To have your tools ask credmux for them: credmux setup ${setups.join('|')}`);
+  const code = tally.conflicts || tally.badFiles ? EXIT_PROBLEMS : tally.filesRead === 0 ? EXIT.notFound : EXIT.ok;
+  if (opts.json) {
+    const { filesRead: _read, ...totals } = tally;
+    io.out(`${JSON.stringify({ dryRun: opts.dryRun, files: report, notFound: missing, totals, setup: setups }, null, 2)}\n`);
+  } else {
+    io.out(`${out.join('\n')}\n`);
+  }
+  if (!opts.dryRun && tally.imported) await keepDaemonOnStore(env, engine.store, io);
+  return code;
 }
 
 function count(t: Tally, o: Outcome): void {
@@ -126,29 +165,38 @@ async function importOne(
   planned: Map<string, string>,
   dryRun: boolean,
   source: SourceName,
-): Promise<{ outcome: Outcome; line: string }> {
+): Promise<{ outcome: Outcome; line: string; item: ReportItem }> {
   const cred: Credential = c.credential;
   const who = cred.username === '' ? '(no username)' : cred.username;
+  const done = (outcome: Outcome, line: string, url?: string, reason?: string) => ({
+    outcome,
+    line,
+    item: {
+      outcome,
+      where: c.where,
+      ...(url !== undefined ? { url, username: cred.username, kind: cred.kind } : {}),
+      ...(reason !== undefined ? { reason } : {}),
+    },
+  });
   let url: string;
   try {
     url = storedUrl(c.url);
   } catch (e) {
-    return { outcome: 'skipped', line: `${c.where}: ${(e as Error).message}` };
+    return done('skipped', `${c.where}: ${(e as Error).message}`, undefined, (e as Error).message);
   }
   const label = `${url}  ${who} (${cred.kind}), from ${c.where}`;
   const key = `${url}\n${cred.username}`;
   const existing = planned.get(key) ?? (await engine.store.get({ url, username: cred.username }))?.secret;
   if (existing !== undefined) {
-    if (existing === cred.secret) return { outcome: 'present', line: label };
-    return {
-      outcome: 'conflict',
-      line: `${label}: a different secret is already stored for this URL and user; kept it. To take the one from the file: credmux logout ${shq(url)} --username ${shq(cred.username)} && credmux import ${source}`,
-    };
+    if (existing === cred.secret) return done('present', label, url);
+    const reason = `a different secret is already stored for this URL and user; kept it. To take the one from the file: credmux logout ${shq(url)} --username ${shq(cred.username)} && credmux import ${source}`;
+    return done('conflict', `${label}: ${reason}`, url, reason);
   }
   planned.set(key, cred.secret);
-  if (dryRun) return { outcome: 'would import', line: label };
-  const r = await engine.handle({ op: 'store', url: c.url, credential: cred });
+  if (dryRun) return done('would import', label, url);
+  const r = await engine.handle({ op: 'store', url: c.url, credential: cred, protocols: SOURCES[source].protocols });
   if (r.op === 'error') throw new CredmuxError(r.error.code, r.error.message);
-  if (r.op === 'store' && !r.stored) return { outcome: 'present', line: `${label}: the same credential is already served for it` };
-  return { outcome: 'imported', line: label };
+  if (r.op === 'store' && !r.stored)
+    return done('present', `${label}: the same credential is already served for it`, url, 'the same credential is already served for it');
+  return done('imported', label, url);
 }

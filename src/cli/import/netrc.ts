@@ -9,6 +9,8 @@ import { FormatError, type ImportSource, type Parsed } from './types.js';
 
 export const netrcImport: ImportSource = {
   name: 'netrc',
+  // curl, git (through curl), pip and Bazel's downloader all read netrc: it names hosts, not tools.
+  protocols: 'all',
   files: (env: Env) => [env.NETRC || join(env.HOME || homedir(), '.netrc')],
   parse(text) {
     const out: Parsed = { candidates: [], skipped: [] };

@@ -14,6 +14,8 @@ const DEFAULT_REPOSITORIES: Record<string, string> = {
 
 export const pypircImport: ImportSource = {
   name: 'pypirc',
+  // Index and upload URLs of Python packaging: pip and uv ask keyring for them.
+  protocols: ['keyring'],
   files: (env: Env) => [join(env.HOME || homedir(), '.pypirc')],
   parse(text) {
     const doc = parseIni(text);

@@ -15,6 +15,9 @@ const UNSUPPORTED: Record<string, string> = {
 
 export const rattlerImport: ImportSource = {
   name: 'rattler',
+  // Conda channels are plain HTTP downloads; of the tools credmux wires, only Bazel's downloader fetches
+  // those (pixi itself reads its own store, never a credential helper).
+  protocols: ['bazel'],
   files: (env: Env) => [env.RATTLER_AUTH_FILE || join(env.HOME || homedir(), '.rattler', 'credentials.json')],
   parse(text) {
     const data = parseJsonObject(text, 'a JSON object of host → credential');

@@ -1,5 +1,5 @@
 import type { Env } from '../../platform/paths.js';
-import type { Credential } from '../../model/types.js';
+import type { Credential, ProtocolName } from '../../model/types.js';
 
 export const SOURCE_NAMES = ['netrc', 'docker', 'git', 'pypirc', 'uv', 'rattler'] as const;
 export type SourceName = (typeof SOURCE_NAMES)[number];
@@ -26,6 +26,11 @@ export interface Parsed {
 
 export interface ImportSource {
   name: SourceName;
+  /**
+   * The tools an imported credential is for, so `credmux setup` wires its host only where it can be
+   * used: the tool whose file it came from; 'all' for a file every HTTP client reads (netrc).
+   */
+  protocols: ProtocolName[] | 'all';
   /** The files this format lives in, in the order the owning tool reads them. */
   files(env: Env): string[];
   /** Throws FormatError for a file that is not in the format; its message must not quote a secret. */

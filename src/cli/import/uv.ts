@@ -10,6 +10,7 @@ import { FormatError, type ImportSource, type Parsed } from './types.js';
 
 export const uvImport: ImportSource = {
   name: 'uv',
+  protocols: ['keyring'],
   files(env: Env) {
     if (env.UV_CREDENTIALS_DIR) return [join(env.UV_CREDENTIALS_DIR, 'credentials.toml')];
     const data = env.XDG_DATA_HOME && env.XDG_DATA_HOME.startsWith('/') ? env.XDG_DATA_HOME : join(env.HOME || homedir(), '.local', 'share');

@@ -91,7 +91,9 @@ export function planBazel(env: Env, targets: Target[] | null, opts: SetupOptions
       );
     }
     if (!block)
-      warnings.push('Nothing to wire: no rules or stored credentials. Store one first (credmux login URL …), then run credmux setup bazel again.');
+      warnings.push(
+        'Nothing to wire: no rule, and no stored credential for bazel. Store one first (credmux login URL …), then run credmux setup bazel again.',
+      );
     else notes.push('After `credmux login` for a new host, run `credmux setup bazel` again to add its scope.');
   }
   return { files: [spec], links: [], notes, warnings };

@@ -32,6 +32,9 @@ export function binDir(env: Env): string {
 }
 
 export function helperPath(env: Env, name: HelperName): string {
+  // The keyring entry sits beside bin/, in a directory of its own (scripts/build.mjs, OWN_DIR): on PATH in
+  // bin/ it would shadow Python's keyring for every program.
+  if (name === 'keyring') return join(dirname(binDir(env)), 'keyring-bin', name);
   return join(binDir(env), name);
 }
 

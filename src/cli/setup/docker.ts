@@ -6,7 +6,7 @@ import { statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Env } from '../../platform/paths.js';
-import { CredmuxError } from '../../model/types.js';
+import { CredmuxError, DOCKER_HUB_HOSTS, DOCKER_HUB_KEY } from '../../model/types.js';
 import { formatPattern } from '../../model/url.js';
 import { binDir, helperPath, shq } from './common.js';
 import { sameFile, whichOnPath } from './exec.js';
@@ -17,8 +17,7 @@ import type { SetupOptions, ToolPlan } from './types.js';
 export const DOCKER_HELPER_NAME = 'credmux';
 
 /** docker CLI keys Docker Hub as `https://index.docker.io/v1/`; containers/image asks for `docker.io` / `index.docker.io`. */
-const DOCKER_HUB_KEYS = ['https://index.docker.io/v1/', 'docker.io', 'index.docker.io'];
-const DOCKER_HUB_HOSTS = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
+const DOCKER_HUB_KEYS = [DOCKER_HUB_KEY, 'docker.io', 'index.docker.io'];
 
 export function dockerConfigPath(env: Env): string {
   const dir = env.DOCKER_CONFIG || join(env.HOME || homedir(), '.docker');
@@ -117,7 +116,9 @@ export function planDocker(env: Env, targets: Target[] | null, opts: SetupOption
   if (!opts.undo) {
     if (wanted.length) notes.push(`docker, skopeo and podman ask docker-credential-${DOCKER_HELPER_NAME} for: ${wanted.join(', ')}`);
     else if (!wildcards.length)
-      warnings.push('Nothing to wire: no rules or stored credentials. Store one first (credmux login HOST …), then run credmux setup docker again.');
+      warnings.push(
+        'Nothing to wire: no rule, and no stored credential for docker. Store one first (credmux login HOST …), then run credmux setup docker again.',
+      );
     if (wildcards.length) {
       warnings.push(
         `Docker has no wildcard registries, so these cannot be wired: ${wildcards.join(', ')}. ` +

@@ -150,7 +150,10 @@ export function planGit(env: Env, targets: Target[] | null, opts: SetupOptions):
     if (wanted.size) {
       notes.push(`git asks ${helperPath(env, 'git-credential-credmux')} (and no other helper) for: ${[...wanted.keys()].sort().join(', ')}`);
       notes.push('After `credmux login` for a new host, run `credmux setup git` again to add it.');
-    } else warnings.push('Nothing to wire: no rules or stored credentials. Store one first (credmux login URL …), then run credmux setup git again.');
+    } else
+      warnings.push(
+        'Nothing to wire: no rule, and no stored credential for git. Store one first (credmux login URL …), then run credmux setup git again.',
+      );
     if ((targets ?? []).some((t) => t.pattern.wildcard))
       notes.push('git matches "*" against one label only: deeper subdomains than *.*.<domain> need their own `credmux login`.');
   }

@@ -7,6 +7,8 @@ export interface SetupOptions {
   workspace?: string;
   /** bazel: also write one unscoped helper line (serves localhost, IPs and every unscoped host). */
   unscoped?: boolean;
+  /** Machine-readable output. */
+  json?: boolean;
 }
 
 /** What one tool's setup edits, and what it tells the person around it. */

@@ -1,0 +1,1 @@
+export declare function buildCommit(root: string, env?: NodeJS.ProcessEnv): string;
