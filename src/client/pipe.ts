@@ -1,9 +1,9 @@
 // A Unix-socket connection for the helper's one question to the daemon, on node:net.
 //
-// node:net is the only dialer: an earlier one drove libuv's pipe handle through process.binding and
-// saved loading net (1–2 ms of a warm call), but a private binding that a new Node changes can abort
-// the process with a C++ assertion no fallback can catch, and process.binding prints DEP0111 under
-// --pending-deprecation into a stderr git and pip show their users. connection.ts holds the protocol
+// node:net is the only dialer: an earlier one drove libuv's pipe handle through Node's private
+// bindings and saved loading net (4-6 ms of a warm call, measured on Node 20-26), but a private
+// binding that a new Node changes can abort the process with a C++ assertion no fallback can catch,
+// and reaching for one prints DEP0111 under --pending-deprecation into a stderr git and pip show. connection.ts holds the protocol
 // logic; this file only turns net's events into the few it needs.
 
 export interface PipeEvents {

@@ -82,7 +82,7 @@ export function spawnLockedDaemon(env: Env, dir: string): SpawnedDaemon | 'busy'
 }
 
 /**
- * With child_process, the public API. (libuv's process handle through process.binding saved the one
+ * With child_process, the public API. (libuv's process handle, through Node's private bindings, saved the one
  * call that starts a daemon a few ms, but Node 24 changed its argument shape and the mismatch is a C++
  * assertion that aborts the helper: no fallback can catch it. A few ms once per daemon life is cheap.)
  */
