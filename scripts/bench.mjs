@@ -10,7 +10,7 @@
 // --node runs the whole bench once per Node major listed (scripts/with-node.sh brings each), one after
 // the other; --save writes the report to bench/results/<date>-node<major>.md.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -59,9 +59,9 @@ if (!existsSync(bin('credmux'))) {
 // build's Node was another, as the build makes them, so each Node is measured at its best.
 {
   const lib = join(root, 'dist/lib');
-  const missing = ['credmux-bazel', 'git-credential-credmux', 'docker-credential-credmux', 'keyring', 'engine']
-    .map((n) => join(lib, `${n}.cjs`))
-    .filter((f) => !existsSync(`${f}.${process.version}-${process.arch}.cache`));
+  // The bundles the build made a cache for (scripts/build.mjs picks them), not a second list of names.
+  const cached = new Set(readdirSync(lib).flatMap((f) => /^(.+\.cjs)\.v[^/]+\.cache$/.exec(f)?.[1] ?? []));
+  const missing = [...cached].map((n) => join(lib, n)).filter((f) => !existsSync(`${f}.${process.version}-${process.arch}.cache`));
   if (missing.length) execFileSync(process.execPath, [join(lib, 'boot.cjs'), '--make-code-cache', ...missing]);
 }
 
