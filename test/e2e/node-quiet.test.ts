@@ -5,6 +5,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSandbox, type Sandbox } from '../helpers/sandbox.js';
 import type { Entry } from '../helpers/dist.js';
+import { waitUntil } from '../daemon/helpers.js';
 
 const HOST = 'quiet.example.com';
 const SECRET = 'quiet-secret-1';
@@ -43,12 +44,7 @@ describe.each(MODES)(`Node ${process.version}, %s`, (_mode, extra) => {
     expect({ code: cold.code, stderr: cold.stderr }).toEqual({ code: 0, stderr: '' });
     expect(cold.stdout).toContain(expected);
     // The cold call answered in process and started the daemon in the background.
-    let up = false;
-    for (let i = 0; i < 300 && !up; i++) {
-      up = await daemonRunning(sb, env);
-      if (!up) await new Promise((r) => setTimeout(r, 50));
-    }
-    expect(up).toBe(true);
+    await waitUntil(() => daemonRunning(sb, env), 15_000, 'the daemon the cold call started');
 
     const warm = await sb.run(sb.bin(name), args, { input, env });
     expect({ code: warm.code, stderr: warm.stderr }).toEqual({ code: 0, stderr: '' });
