@@ -47,6 +47,8 @@ export interface GitHubServer {
   /** The token the next mint issues, when a test needs to know it in advance (a git server's password). */
   nextToken?: string;
   issued: string[];
+  /** The 201 bodies of the mints, in order. */
+  answers: Record<string, unknown>[];
   requests(): RecordedRequest[];
   setMode(mode: GitHubMode): void;
   reset(): void;
@@ -85,6 +87,7 @@ export async function startGitHubServer(): Promise<GitHubServer> {
     wrongKeyPem: pkcs1(wrong.privateKey),
     installations: defaults(),
     issued: [],
+    answers: [],
     requests: () => recorded,
     setMode: (m) => void (mode = m),
     reset() {
@@ -92,6 +95,7 @@ export async function startGitHubServer(): Promise<GitHubServer> {
       mode = 'ok';
       state.installations = defaults();
       state.issued.length = 0;
+      state.answers.length = 0;
       state.nextToken = undefined;
     },
     close: () =>
@@ -171,6 +175,7 @@ export async function startGitHubServer(): Promise<GitHubServer> {
         repository_selection: asked.repositories ? 'selected' : 'all',
       };
       if (asked.repositories) out.repositories = asked.repositories.map((name) => ({ name, full_name: `${inst.account}/${name}` }));
+      state.answers.push(out);
       return json(res, 201, out);
     }
     return json(res, 404, { message: 'Not Found', documentation_url: DOCS });
