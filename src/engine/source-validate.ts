@@ -45,7 +45,10 @@ export function sourceProblems(source: SourceConfig, pattern?: Pattern): SourceP
       endpoint('/authorityHost', source.authorityHost, source.allowInsecureHttp);
       ref('/clientSecret', source.clientSecret);
       if (source.service === 'acr' && source.registry === undefined && pattern?.wildcard) {
-        out.push({ at: '/registry', message: 'a wildcard rule covers many registries: name the one to exchange at, e.g. "registry": "myregistry.azurecr.io"' });
+        out.push({
+          at: '/registry',
+          message: 'a wildcard rule covers many registries: name the one to exchange at, e.g. "registry": "myregistry.azurecr.io"',
+        });
       }
       break;
     case 'github-app':

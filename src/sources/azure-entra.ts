@@ -56,7 +56,8 @@ async function clientProof(rule: Rule, src: AzureSourceConfig, ctx: MintContext,
   if (src.clientSecret) {
     const ref = refWording(src.clientSecret, 'client secret');
     const secret = await ctx.secrets.read(src.clientSecret);
-    if (secret === undefined) throw sourceError(rule, `cannot get an Entra ID token at ${displayEndpoint(tokenUrl)}: ${ref.name} is missing; fix: ${ref.fix}`);
+    if (secret === undefined)
+      throw sourceError(rule, `cannot get an Entra ID token at ${displayEndpoint(tokenUrl)}: ${ref.name} is missing; fix: ${ref.fix}`);
     return { secret, form: {}, what: ref.name, fix: `fix: ${ref.fix}; check tenantId and clientId too` };
   }
   const path = src.federatedTokenFile ?? ctx.env.AZURE_FEDERATED_TOKEN_FILE;

@@ -50,7 +50,14 @@ function githubMessage(res: HttpResponse, jwt: string): string {
 }
 
 /** The errors GitHub answers a rule's own mistakes with; anything else goes to readTokenAnswer. */
-function refusal(rule: Rule, src: GitHubAppSourceConfig, res: HttpResponse, jwt: string, what: 'lookup' | 'token', target: string): CredmuxError | undefined {
+function refusal(
+  rule: Rule,
+  src: GitHubAppSourceConfig,
+  res: HttpResponse,
+  jwt: string,
+  what: 'lookup' | 'token',
+  target: string,
+): CredmuxError | undefined {
   const at = displayEndpoint(res.url);
   const detail = `HTTP ${res.status}${githubMessage(res, jwt)}`;
   switch (res.status) {
@@ -167,7 +174,11 @@ export const githubAppSource: TokenSource = {
     const credential = { kind: rule.kind ?? 'basic', username: rule.username ?? GITHUB_APP_USERNAME, secret: answer.token } as const;
     if (bounds.length === 0) return { ...credential };
     const at = Math.min(...bounds);
-    if (at <= ctx.now()) throw sourceError(rule, `${displayEndpoint(url)} answered with a token that expired at ${new Date(at * 1000).toISOString()} already (is this machine's clock right?)`);
+    if (at <= ctx.now())
+      throw sourceError(
+        rule,
+        `${displayEndpoint(url)} answered with a token that expired at ${new Date(at * 1000).toISOString()} already (is this machine's clock right?)`,
+      );
     return { ...credential, expiresAt: at };
   },
 };

@@ -149,7 +149,8 @@ export async function startAzureServer(): Promise<AzureServer> {
 
   async function entraToken(tenant: string, form: URLSearchParams, res: ServerResponse): Promise<void> {
     if (tenant !== state.tenant) return aadError(res, 400, 'invalid_tenant', 90002, `Tenant '${tenant}' not found.`);
-    if (form.get('grant_type') !== 'client_credentials') return aadError(res, 400, 'unsupported_grant_type', 70003, 'The app requested an unsupported grant type.');
+    if (form.get('grant_type') !== 'client_credentials')
+      return aadError(res, 400, 'unsupported_grant_type', 70003, 'The app requested an unsupported grant type.');
     const clientId = form.get('client_id');
     if (clientId !== state.clientId) {
       return aadError(res, 400, 'unauthorized_client', 700016, `Application with identifier '${clientId}' was not found in the directory.`);
@@ -171,7 +172,13 @@ export async function startAzureServer(): Promise<AzureServer> {
         return aadError(res, 400, 'invalid_client', 70021, 'No matching federated identity record found for presented assertion.');
       }
     } else {
-      return aadError(res, 401, 'invalid_client', 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.");
+      return aadError(
+        res,
+        401,
+        'invalid_client',
+        7000218,
+        "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+      );
     }
     const resource = scope.slice(0, -'/.default'.length);
     const token = await sign(ENTRA_KEY, { tid: tenant, appid: clientId, oid: `oid-${clientId}` }, state.entraTtl, resource);
@@ -179,7 +186,8 @@ export async function startAzureServer(): Promise<AzureServer> {
   }
 
   async function acrExchange(form: URLSearchParams, host: string, res: ServerResponse): Promise<void> {
-    if (form.get('grant_type') !== 'access_token') return json(res, 400, { errors: [{ code: 'UNSUPPORTED', message: 'grant_type must be access_token' }] });
+    if (form.get('grant_type') !== 'access_token')
+      return json(res, 400, { errors: [{ code: 'UNSUPPORTED', message: 'grant_type must be access_token' }] });
     if (form.get('service') !== host) return json(res, 400, { errors: [{ code: 'DENIED', message: `service must be ${host}` }] });
     const claims = await verified(form.get('access_token'), ENTRA_KEY, {
       issuer: `${state.url}/${state.tenant}/v2.0`,
@@ -191,14 +199,19 @@ export async function startAzureServer(): Promise<AzureServer> {
     if (!state.acrPull.has(String(claims.appid))) {
       return json(res, 401, { errors: [{ code: 'UNAUTHORIZED', message: 'the identity has no role assignment on this registry' }] });
     }
-    return json(res, 200, { refresh_token: await sign(ACR_KEY, { grant_type: 'refresh_token', tenant: claims.tid, appid: claims.appid }, state.acrTtl, host) });
+    return json(res, 200, {
+      refresh_token: await sign(ACR_KEY, { grant_type: 'refresh_token', tenant: claims.tid, appid: claims.appid }, state.acrTtl, host),
+    });
   }
 
   /** Docker token auth with the refresh token as the password of the null GUID (what docker, skopeo do). */
   async function acrToken(req: IncomingMessage, u: URL, res: ServerResponse): Promise<void> {
     const auth = req.headers.authorization ?? '';
     const [user, pass] = auth.startsWith('Basic ') ? Buffer.from(auth.slice(6), 'base64').toString('utf8').split(':') : [];
-    const claims = user === '00000000-0000-0000-0000-000000000000' ? await verified(pass ?? null, ACR_KEY, { issuer: state.registry, audience: state.registry }) : undefined;
+    const claims =
+      user === '00000000-0000-0000-0000-000000000000'
+        ? await verified(pass ?? null, ACR_KEY, { issuer: state.registry, audience: state.registry })
+        : undefined;
     if (!claims) return json(res, 401, { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] });
     const scope = u.searchParams.get('scope') ?? '';
     return json(res, 200, { access_token: await sign(ACR_KEY, { scope }, 300, `${state.registry}/v2`) });
@@ -209,13 +222,22 @@ export async function startAzureServer(): Promise<AzureServer> {
     const body = await readBody(req);
     const form = new URLSearchParams(body);
     const tokenRoute = /^\/([^/]+)\/oauth2\/v2\.0\/token$/.exec(u.pathname);
-    const route = tokenRoute ? 'token' : u.pathname === '/oauth2/exchange' ? 'exchange' : u.pathname === '/oauth2/token' ? 'acr-token' : u.pathname.startsWith('/v2/') ? 'v2' : 'other';
+    const route = tokenRoute
+      ? 'token'
+      : u.pathname === '/oauth2/exchange'
+        ? 'exchange'
+        : u.pathname === '/oauth2/token'
+          ? 'acr-token'
+          : u.pathname.startsWith('/v2/')
+            ? 'v2'
+            : 'other';
     const list = recorded.get(route) ?? [];
     list.push({ method: req.method ?? '', path: u.pathname, headers: req.headers, form });
     recorded.set(route, list);
     const mode = modes.get(route) ?? 'ok';
     if (mode === 'stall') return; // never answered: the client's time bound ends it
-    if (mode === '500') return json(res, 500, { error: 'temporarily_unavailable', error_description: 'AADSTS90033: A transient error has occurred.' });
+    if (mode === '500')
+      return json(res, 500, { error: 'temporarily_unavailable', error_description: 'AADSTS90033: A transient error has occurred.' });
     if (tokenRoute && req.method === 'POST') return entraToken(decodeURIComponent(tokenRoute[1]!), form, res);
     if (route === 'exchange' && req.method === 'POST') return acrExchange(form, req.headers.host ?? '', res);
     if (route === 'acr-token') return acrToken(req, u, res);
@@ -232,7 +254,11 @@ export async function startAzureServer(): Promise<AzureServer> {
     if (u.pathname === '/v2/') return json(res, 200, {});
     if (/^\/v2\/team\/app\/manifests\/v1$/.test(u.pathname)) {
       const manifest = JSON.stringify(MANIFEST);
-      res.writeHead(200, { 'content-type': MANIFEST.mediaType, 'docker-content-digest': MANIFEST_DIGEST, 'content-length': Buffer.byteLength(manifest) });
+      res.writeHead(200, {
+        'content-type': MANIFEST.mediaType,
+        'docker-content-digest': MANIFEST_DIGEST,
+        'content-length': Buffer.byteLength(manifest),
+      });
       return void res.end(req.method === 'HEAD' ? undefined : manifest);
     }
     return json(res, 404, { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] });

@@ -116,7 +116,8 @@ export async function startGitHubServer(): Promise<GitHubServer> {
     }
     const now = Math.floor(Date.now() / 1000);
     if (payload.iss !== state.appId && payload.iss !== String(state.appId) && payload.iss !== state.clientId) return 'Integration not found';
-    if (typeof payload.iat !== 'number' || payload.iat > now + 1) return "'Issued at' claim ('iat') must be an Integer representing a time in the past.";
+    if (typeof payload.iat !== 'number' || payload.iat > now + 1)
+      return "'Issued at' claim ('iat') must be an Integer representing a time in the past.";
     if (typeof payload.exp !== 'number' || payload.exp > now + 600) return "'Expiration time' claim ('exp') is too far in the future";
     return payload;
   }
@@ -144,7 +145,13 @@ export async function startGitHubServer(): Promise<GitHubServer> {
       const account = owner ?? org ?? user;
       const inst = state.installations.find((i) => i.account === account && (repo === undefined || i.repositories.includes(repo)));
       if (!inst) return json(res, 404, { message: 'Not Found', documentation_url: DOCS });
-      return json(res, 200, { id: inst.id, account: { login: inst.account }, app_id: state.appId, permissions: inst.permissions, repository_selection: 'selected' });
+      return json(res, 200, {
+        id: inst.id,
+        account: { login: inst.account },
+        app_id: state.appId,
+        permissions: inst.permissions,
+        repository_selection: 'selected',
+      });
     }
     const mint = /^\/app\/installations\/(\d+)\/access_tokens$/.exec(path);
     if (mint && req.method === 'POST') {
@@ -157,7 +164,11 @@ export async function startGitHubServer(): Promise<GitHubServer> {
         return json(res, 400, { message: 'Problems parsing JSON', documentation_url: DOCS });
       }
       const unknownRepo = asked.repositories?.find((r) => !inst.repositories.includes(r));
-      if (unknownRepo) return json(res, 422, { message: 'There is at least one repository that does not exist or is not accessible to the parent installation.', documentation_url: DOCS });
+      if (unknownRepo)
+        return json(res, 422, {
+          message: 'There is at least one repository that does not exist or is not accessible to the parent installation.',
+          documentation_url: DOCS,
+        });
       for (const [name, level] of Object.entries(asked.permissions ?? {})) {
         const has = inst.permissions[name];
         if (!has || RANK[has] < RANK[level]) {

@@ -59,7 +59,12 @@ async function askAll(env: Record<string, string>, host: string, path: string, k
       .split('\n')
       .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
   );
-  return { bazel: b, git: gitAttrs, docker: JSON.parse(docker!.stdout) as { ServerURL: string; Username: string; Secret: string }, keyring: keyring!.stdout.trim() };
+  return {
+    bazel: b,
+    git: gitAttrs,
+    docker: JSON.parse(docker!.stdout) as { ServerURL: string; Username: string; Secret: string },
+    keyring: keyring!.stdout.trim(),
+  };
 }
 
 function basic(user: string, pass: string): string {
@@ -87,7 +92,9 @@ describe('azure through the four doors (in process)', () => {
     expect(refresh.size).toBe(4);
     expect(refresh.has(out.docker.Secret)).toBe(true);
     expect(out.docker).toEqual({ ServerURL: az.registry, Username: ACR_USER, Secret: out.docker.Secret });
-    const bazelPass = Buffer.from(out.bazel.headers.Authorization[0]!.replace(/^Basic /, ''), 'base64').toString().split(':');
+    const bazelPass = Buffer.from(out.bazel.headers.Authorization[0]!.replace(/^Basic /, ''), 'base64')
+      .toString()
+      .split(':');
     expect(bazelPass[0]).toBe(ACR_USER);
     expect(refresh.has(bazelPass[1]!)).toBe(true);
     expect(out.bazel.headers.Authorization).toEqual([basic(ACR_USER, bazelPass[1]!)]);
@@ -166,7 +173,9 @@ describe('github-app through the four doors (in process)', () => {
     expect(out.docker.Username).toBe('x-access-token');
     expect(gh.issued).toContain(out.docker.Secret);
     expect(gh.issued).toContain(out.keyring);
-    const [user, token] = Buffer.from(out.bazel.headers.Authorization[0]!.replace(/^Basic /, ''), 'base64').toString().split(':');
+    const [user, token] = Buffer.from(out.bazel.headers.Authorization[0]!.replace(/^Basic /, ''), 'base64')
+      .toString()
+      .split(':');
     expect(user).toBe('x-access-token');
     expect(gh.issued).toContain(token);
     const raw = await run('credmux-bazel', ['get'], env, JSON.stringify({ uri: 'https://raw.githubusercontent.com/acme/app/main/BUILD' }));
@@ -232,7 +241,14 @@ describe('through a real daemon: a burst of helpers mints once', () => {
       {
         id: 'gh',
         match: 'https://github.com/acme',
-        source: { type: 'github-app', appId: gh.appId, privateKey: { env: 'GH_APP_KEY' }, installation: { org: 'acme' }, apiUrl: gh.apiUrl, allowInsecureHttp: true },
+        source: {
+          type: 'github-app',
+          appId: gh.appId,
+          privateKey: { env: 'GH_APP_KEY' },
+          installation: { org: 'acme' },
+          apiUrl: gh.apiUrl,
+          allowInsecureHttp: true,
+        },
       },
     ]);
     const answers = await Promise.all(Array.from({ length: 20 }, () => bazelGet(env, 'https://github.com/acme/app/releases/download/v1/app.tar.gz')));

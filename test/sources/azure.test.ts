@@ -92,10 +92,13 @@ describe('azure: Entra ID client credentials', () => {
   });
 
   it('artifacts: the token is for Azure DevOps (its resource id) and goes to pip/npm as a password', async () => {
-    const h = harness([rule({ service: 'artifacts', clientSecret: { stored: 'https://login.microsoftonline.com' } }, 'https://pkgs.dev.azure.com/acme')], {
-      env: azureEnv(),
-      stored: [storedKey('https://login.microsoftonline.com', srv.clientSecret)],
-    });
+    const h = harness(
+      [rule({ service: 'artifacts', clientSecret: { stored: 'https://login.microsoftonline.com' } }, 'https://pkgs.dev.azure.com/acme')],
+      {
+        env: azureEnv(),
+        stored: [storedKey('https://login.microsoftonline.com', srv.clientSecret)],
+      },
+    );
     const c = await h.token('https://pkgs.dev.azure.com/acme/_packaging/feed/pypi/simple/');
     expect(srv.requests('token')[0]!.form.get('scope')).toBe(`${DEVOPS_AUDIENCE}/.default`);
     expect(decodeJwt(c.secret).aud).toBe(DEVOPS_AUDIENCE);
@@ -111,7 +114,12 @@ describe('azure: ACR', () => {
     expect(c.username).toBe('00000000-0000-0000-0000-000000000000');
     expect(srv.requests('token')[0]!.form.get('scope')).toBe(`${ACR_AUDIENCE}/.default`);
     const [ex] = srv.requests('exchange');
-    expect(Object.fromEntries(ex!.form)).toEqual({ grant_type: 'access_token', service: srv.registry, tenant: srv.tenant, access_token: srv.issued[0] });
+    expect(Object.fromEntries(ex!.form)).toEqual({
+      grant_type: 'access_token',
+      service: srv.registry,
+      tenant: srv.tenant,
+      access_token: srv.issued[0],
+    });
     expect(c.secret).toBe(srv.issued[1]);
     expect(c.expiresAt).toBe(decodeJwt(c.secret).exp); // 3 h: the refresh token's, not the Entra token's hour
     expect(c.expiresAt! - h.clock.nowS).toBeGreaterThan(3600);
@@ -121,7 +129,9 @@ describe('azure: ACR', () => {
     srv.acrPull.clear();
     const h = harness([rule({ service: 'acr' })], { env: azureEnv({ AZURE_FEDERATED_TOKEN_FILE: await tokenFile() }) });
     const e = await errorOf(h, `https://${srv.registry}/v2/`);
-    expect(e.message).toContain(`rule "az" (https://${srv.registry}): https://${srv.registry}/oauth2/exchange refused the Entra ID token of client "${srv.clientId}" (HTTP 401)`);
+    expect(e.message).toContain(
+      `rule "az" (https://${srv.registry}): https://${srv.registry}/oauth2/exchange refused the Entra ID token of client "${srv.clientId}" (HTTP 401)`,
+    );
     expect(e.message).toContain('give it a pull role on the registry (AcrPull)');
     for (const t of srv.issued) expect(e.message).not.toContain(t);
   });
@@ -169,7 +179,9 @@ describe('azure: failures name the rule, the endpoint and the fix, never a secre
     const h = harness([rule({ scope: `${ARM_AUDIENCE}/.default` })], {
       env: azureEnv({ AZURE_FEDERATED_TOKEN_FILE: await tokenFile(await srv.serviceAccountToken({ expSeconds: -60 })) }),
     });
-    expect((await errorOf(h, `https://${srv.registry}/`)).message).toMatch(/the identity token in \/.*azure-identity-token expired at .*is the token file still being refreshed/);
+    expect((await errorOf(h, `https://${srv.registry}/`)).message).toMatch(
+      /the identity token in \/.*azure-identity-token expired at .*is the token file still being refreshed/,
+    );
     expect(srv.requests('token')).toHaveLength(0);
   });
 
@@ -180,11 +192,15 @@ describe('azure: failures name the rule, the endpoint and the fix, never a secre
     const { message } = await errorOf(h, `https://${srv.registry}/`);
     expect(message).toContain('refused the federated token from');
     expect(message).toContain('AADSTS70021');
-    expect(message).toContain("check that the app's federated credential (issuer, subject, audience api://AzureADTokenExchange) matches this workload");
+    expect(message).toContain(
+      "check that the app's federated credential (issuer, subject, audience api://AzureADTokenExchange) matches this workload",
+    );
   });
 
   it('an unknown client id (AADSTS700016)', async () => {
-    const h = harness([rule({ scope: `${ARM_AUDIENCE}/.default`, clientSecret: { env: 'S' } })], { env: azureEnv({ S: srv.clientSecret, AZURE_CLIENT_ID: 'not-the-app' }) });
+    const h = harness([rule({ scope: `${ARM_AUDIENCE}/.default`, clientSecret: { env: 'S' } })], {
+      env: azureEnv({ S: srv.clientSecret, AZURE_CLIENT_ID: 'not-the-app' }),
+    });
     expect((await errorOf(h, `https://${srv.registry}/`)).message).toContain('(HTTP 400, unauthorized_client: AADSTS700016');
   });
 
@@ -206,7 +222,8 @@ describe('azure: failures name the rule, the endpoint and the fix, never a secre
 });
 
 describe('azure: config schema', () => {
-  const parse = (source: Record<string, unknown>) => () => parseConfig(JSON.stringify({ rules: [{ match: 'https://x.test', source: { type: 'azure', ...source } }] }));
+  const parse = (source: Record<string, unknown>) => () =>
+    parseConfig(JSON.stringify({ rules: [{ match: 'https://x.test', source: { type: 'azure', ...source } }] }));
   it('entra needs a scope; acr and artifacts have one', () => {
     expect(parse({})).toThrow(/scope/);
     expect(parse({ service: 'acr' })).not.toThrow();

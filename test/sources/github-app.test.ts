@@ -103,15 +103,21 @@ describe('github-app: failures name the rule and the fix, never the key or a tok
     // A repository no earlier test looked up: found installation ids are kept per process.
     const h = harness([rule({ installation: { repository: 'acme/site' } })], { env: { GH_APP_KEY: gh.wrongKeyPem } });
     const { message } = await errorOf(h, `${GIT}/app.git`);
-    expect(message).toContain(`rule "gh-app" (${GIT}): ${gh.apiUrl}/repos/acme/site/installation refused the app JWT (HTTP 401: A JSON web token could not be decoded)`);
-    expect(message).toContain(`check that appId "${gh.clientId}" is the app's client ID or app ID, that privateKey is one of its current keys, and this machine's clock`);
+    expect(message).toContain(
+      `rule "gh-app" (${GIT}): ${gh.apiUrl}/repos/acme/site/installation refused the app JWT (HTTP 401: A JSON web token could not be decoded)`,
+    );
+    expect(message).toContain(
+      `check that appId "${gh.clientId}" is the app's client ID or app ID, that privateKey is one of its current keys, and this machine's clock`,
+    );
     expect(gh.issued).toEqual([]);
   });
 
   it('the app is not installed on the repository', async () => {
     const h = harness([rule({ installation: { repository: 'acme/secret' } })], { env: keyEnv() });
     expect((await errorOf(h, `${GIT}/app.git`)).message).toContain(
-      'the app is not installed on acme/secret (HTTP 404: Not Found at ' + gh.apiUrl + '/repos/acme/secret/installation); install it there, or fix "installation" in the rule',
+      'the app is not installed on acme/secret (HTTP 404: Not Found at ' +
+        gh.apiUrl +
+        '/repos/acme/secret/installation); install it there, or fix "installation" in the rule',
     );
   });
 
@@ -144,7 +150,9 @@ describe('github-app: failures name the rule and the fix, never the key or a tok
 
 describe('github-app: config schema', () => {
   const parse = (source: Record<string, unknown>) => () =>
-    parseConfig(JSON.stringify({ rules: [{ match: 'https://github.com', source: { type: 'github-app', appId: 1, privateKey: { env: 'K' }, ...source } }] }));
+    parseConfig(
+      JSON.stringify({ rules: [{ match: 'https://github.com', source: { type: 'github-app', appId: 1, privateKey: { env: 'K' }, ...source } }] }),
+    );
   it('exactly one way to name the installation', () => {
     expect(parse({ installation: { id: 1 } })).not.toThrow();
     expect(parse({ installation: { repository: 'acme/app' } })).not.toThrow();
