@@ -13,7 +13,8 @@
 //   distribution spec's {"errors":[{"code","message"}]}.
 // Every token it issues is a JWT signed with jose and verified on the way back in.
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { decodeJwt, jwtVerify, SignJWT } from 'jose';
 import { makeTestTls, type TestTls } from './tls.js';
