@@ -96,8 +96,11 @@ describe('terraform init → terraform-credentials-credmux', () => {
 
   it('with the helper wired but no credential stored, terraform gets {} and the registry says 401', async () => {
     wireByHand();
-    const r = await init(workDir());
+    const r = await init(workDir(), tfEnv({ TF_LOG: 'DEBUG' }));
     expect(r.code, show(r)).not.toBe(0);
+    // Found and run (terraform only logs a helper it cannot find), and its {} meant "no credentials".
+    expect(r.stderr).not.toContain('Unable to find credentials helper');
+    expect(r.stderr).not.toContain('Failed to get credentials');
     expect(registry.requests.every((q) => q.authorization === undefined && q.status === 401)).toBe(true);
   });
 
@@ -114,6 +117,29 @@ describe('terraform init → terraform-credentials-credmux', () => {
     expect(r.code, show(r)).not.toBe(0);
     expect(r.stderr + r.stdout).toMatch(/error in \S*terraform-credentials-credmux: terraform-credentials-credmux: .*TF_REGISTRY_TOKEN_UNSET/s);
     expect(registry.requests.every((q) => q.authorization === undefined)).toBe(true);
+  });
+});
+
+describe('credmux setup terraform, then the real terraform', () => {
+  it.each([
+    ['~/.terraformrc', {}],
+    ['TF_CLI_CONFIG_FILE', { TF_CLI_CONFIG_FILE: 'ci.tfrc' }],
+  ] as const)('wires it through %s: init authenticates; after --undo it no longer does', async (_via, extra) => {
+    const env = tfEnv(extra.TF_CLI_CONFIG_FILE ? { TF_CLI_CONFIG_FILE: join(sb.root, extra.TF_CLI_CONFIG_FILE) } : {});
+    await sb.credmux(['login', `https://${registry.host}`, '--token-stdin'], TOKEN);
+    const setup = await sb.run(sb.bin('credmux'), ['setup', 'terraform'], { env });
+    expect(setup.code, show(setup)).toBe(0);
+
+    const ok = await init(workDir(), env);
+    expect(ok.code, show(ok)).toBe(0);
+    expect(seen(/\/download$/).map((h) => h.authorization)).toEqual([bearer]);
+
+    const undo = await sb.run(sb.bin('credmux'), ['setup', 'terraform', '--undo'], { env });
+    expect(undo.code, show(undo)).toBe(0);
+    registry.requests.length = 0;
+    const after = await init(workDir('after-undo'), env);
+    expect(after.code, show(after)).not.toBe(0);
+    expect(registry.requests.every((q) => q.authorization === undefined && q.status === 401)).toBe(true);
   });
 });
 
