@@ -122,10 +122,10 @@ describe('terraform init → terraform-credentials-credmux', () => {
 
 describe('credmux setup terraform, then the real terraform', () => {
   it.each([
-    ['~/.terraformrc', {}],
-    ['TF_CLI_CONFIG_FILE', { TF_CLI_CONFIG_FILE: 'ci.tfrc' }],
-  ] as const)('wires it through %s: init authenticates; after --undo it no longer does', async (_via, extra) => {
-    const env = tfEnv(extra.TF_CLI_CONFIG_FILE ? { TF_CLI_CONFIG_FILE: join(sb.root, extra.TF_CLI_CONFIG_FILE) } : {});
+    ['~/.terraformrc', undefined],
+    ['TF_CLI_CONFIG_FILE', 'ci.tfrc'],
+  ])('wires it through %s: init authenticates; after --undo it no longer does', async (_via, cliConfig) => {
+    const env = tfEnv(cliConfig ? { TF_CLI_CONFIG_FILE: join(sb.root, cliConfig) } : {});
     await sb.credmux(['login', `https://${registry.host}`, '--token-stdin'], TOKEN);
     const setup = await sb.run(sb.bin('credmux'), ['setup', 'terraform'], { env });
     expect(setup.code, show(setup)).toBe(0);

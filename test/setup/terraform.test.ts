@@ -116,3 +116,50 @@ describe('credmux setup terraform', () => {
     expect(r.stdout + r.stderr).toContain('credmux setup terraform');
   });
 });
+
+describe('credmux doctor: terraform', () => {
+  const terraformChecks = async (home: Home, env = home.env) => {
+    const r = await home.credmux(['doctor', '--json'], { env });
+    return (JSON.parse(r.stdout) as { checks: { area: string; status: string; summary: string; fix?: string }[] }).checks.filter((c) => c.area === 'terraform');
+  };
+
+  it('not wired: info with the setup command; wired: ok, naming the helper terraform will run', async () => {
+    h = await newHome('tf-doctor');
+    expect(await terraformChecks(h)).toMatchObject([{ status: 'info', fix: 'credmux setup terraform' }]);
+    await h.ok(['setup', 'terraform']);
+    const [c] = await terraformChecks(h);
+    expect(c).toMatchObject({ status: 'ok' });
+    expect(c!.summary).toContain(link(h.home));
+  });
+
+  it('the block without the helper in the plugin directory is an error (terraform would only log it)', async () => {
+    h = await newHome('tf-doctor-missing');
+    writeFileSync(join(h.home, '.terraformrc'), 'credentials_helper "credmux" {}\n');
+    const [c] = await terraformChecks(h);
+    expect(c).toMatchObject({ status: 'error', fix: 'credmux setup terraform' });
+    const r = await h.credmux(['doctor']);
+    expect(r.code).toBe(6);
+  });
+
+  it('a versioned helper of another credmux in the plugin directory is an error: Terraform prefers it', async () => {
+    h = await newHome('tf-doctor-foreign');
+    await h.ok(['setup', 'terraform']);
+    const other = join(h.home, '.terraform.d/plugins/terraform-credentials-credmux_v2.0.0');
+    writeFileSync(other, '#!/bin/sh\necho {}\n', { mode: 0o755 });
+    expect(await terraformChecks(h)).toMatchObject([{ status: 'error', summary: expect.stringContaining(other) }]);
+  });
+
+  it('TF_TOKEN_<host> and a credentials block for a host credmux serves are reported: they win over the helper', async () => {
+    h = await newHome('tf-doctor-outranked');
+    await h.ok(['login', 'https://my-reg.example.com', '--token-stdin'], { input: 'tok-abcdef' });
+    await h.ok(['setup', 'terraform']);
+    mkdirSync(join(h.home, '.terraform.d'), { recursive: true });
+    writeFileSync(join(h.home, '.terraform.d/credentials.tfrc.json'), JSON.stringify({ credentials: { 'my-reg.example.com': { token: 'old-Tok-999' } } }));
+    const checks = await terraformChecks(h, { ...h.env, TF_TOKEN_my__reg_example_com: 'env-Tok-777', TF_TOKEN_other_example_org: 'x' });
+    const warn = checks.find((c) => c.status === 'warn');
+    expect(warn?.summary).toContain('TF_TOKEN_my__reg_example_com (for my-reg.example.com)');
+    expect(warn?.summary).toContain('credentials "my-reg.example.com"');
+    expect(warn?.summary).not.toContain('other_example_org');
+    expect(JSON.stringify(checks)).not.toMatch(/env-Tok-777|old-Tok-999|tok-abcdef/);
+  });
+});
