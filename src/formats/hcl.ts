@@ -67,7 +67,8 @@ function matchingClose(tokens: Token[], open: number): number | undefined {
 function tokenize(text: string): Token[] {
   const out: Token[] = [];
   let i = 0;
-  const push = (kind: TokenKind, start: number, end: number, value = text.slice(start, end)) => out.push({ kind, text: text.slice(start, end), value, start, end });
+  const push = (kind: TokenKind, start: number, end: number, value = text.slice(start, end)) =>
+    out.push({ kind, text: text.slice(start, end), value, start, end });
   while (i < text.length) {
     const c = text[i]!;
     if (c === '\n') {

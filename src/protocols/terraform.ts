@@ -47,7 +47,9 @@ export const terraform: ProtocolAdapter<TerraformCtx> = {
     const host = argv[1]!;
     const url = terraformHostUrl(host);
     if (url === undefined) {
-      return refuse(`${JSON.stringify(host.length > 100 ? `${host.slice(0, 100)}…` : host)} is not a host name; Terraform passes one such as registry.example.com or localhost:8443`);
+      return refuse(
+        `${JSON.stringify(host.length > 100 ? `${host.slice(0, 100)}…` : host)} is not a host name; Terraform passes one such as registry.example.com or localhost:8443`,
+      );
     }
     switch (verb) {
       case 'get':
@@ -103,11 +105,14 @@ function readToken(stdin: Buffer): string | { problem: string } {
   const others = Object.keys(parsed.value).filter((k) => k !== 'token');
   if (others.length > 0) {
     const names = others.slice(0, 3).map((k) => JSON.stringify(k.length > 40 ? `${k.slice(0, 40)}…` : k));
-    return { problem: `credmux stores a token only, and the credentials on stdin also have ${names.join(', ')}${others.length > 3 ? ', …' : ''}; nothing was stored` };
+    return {
+      problem: `credmux stores a token only, and the credentials on stdin also have ${names.join(', ')}${others.length > 3 ? ', …' : ''}; nothing was stored`,
+    };
   }
   const token = own(parsed.value, 'token');
   if (typeof token !== 'string') return { problem: `the credentials on stdin have no "token" string; ${STORE_EXAMPLE}` };
   if (token === '') return { problem: 'the token on stdin is empty; nothing was stored' };
-  if (/[\u0000-\u001f\u007f]/.test(token)) return { problem: 'the token on stdin contains control characters, which an HTTP header cannot carry; nothing was stored' };
+  if (/[\u0000-\u001f\u007f]/.test(token))
+    return { problem: 'the token on stdin contains control characters, which an HTTP header cannot carry; nothing was stored' };
   return token;
 }

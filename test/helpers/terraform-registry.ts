@@ -69,7 +69,8 @@ export async function startTerraformRegistry(tokens: readonly string[]): Promise
     // go-getter asks the package URL with HEAD before its GET; the registry API is GET only.
     if (req.method === 'HEAD' && path === `/pkg/${packageKey}/module.tar.gz`) return send(200, { 'content-type': 'application/gzip' });
     if (req.method !== 'GET') return send(405, {});
-    if (path === '/.well-known/terraform.json') return send(200, { 'content-type': 'application/json' }, JSON.stringify({ 'modules.v1': '/v1/modules/' }));
+    if (path === '/.well-known/terraform.json')
+      return send(200, { 'content-type': 'application/json' }, JSON.stringify({ 'modules.v1': '/v1/modules/' }));
     if (path === `${base}/versions`) {
       return send(200, { 'content-type': 'application/json' }, JSON.stringify({ modules: [{ versions: [{ version: MODULE.version }] }] }));
     }

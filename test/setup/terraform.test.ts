@@ -120,7 +120,9 @@ describe('credmux setup terraform', () => {
 describe('credmux doctor: terraform', () => {
   const terraformChecks = async (home: Home, env = home.env) => {
     const r = await home.credmux(['doctor', '--json'], { env });
-    return (JSON.parse(r.stdout) as { checks: { area: string; status: string; summary: string; fix?: string }[] }).checks.filter((c) => c.area === 'terraform');
+    return (JSON.parse(r.stdout) as { checks: { area: string; status: string; summary: string; fix?: string }[] }).checks.filter(
+      (c) => c.area === 'terraform',
+    );
   };
 
   it('not wired: info with the setup command; wired: ok, naming the helper terraform will run', async () => {
@@ -154,7 +156,10 @@ describe('credmux doctor: terraform', () => {
     await h.ok(['login', 'https://my-reg.example.com', '--token-stdin'], { input: 'tok-abcdef' });
     await h.ok(['setup', 'terraform']);
     mkdirSync(join(h.home, '.terraform.d'), { recursive: true });
-    writeFileSync(join(h.home, '.terraform.d/credentials.tfrc.json'), JSON.stringify({ credentials: { 'my-reg.example.com': { token: 'old-Tok-999' } } }));
+    writeFileSync(
+      join(h.home, '.terraform.d/credentials.tfrc.json'),
+      JSON.stringify({ credentials: { 'my-reg.example.com': { token: 'old-Tok-999' } } }),
+    );
     const checks = await terraformChecks(h, { ...h.env, TF_TOKEN_my__reg_example_com: 'env-Tok-777', TF_TOKEN_other_example_org: 'x' });
     const warn = checks.find((c) => c.status === 'warn');
     expect(warn?.summary).toContain('TF_TOKEN_my__reg_example_com (for my-reg.example.com)');

@@ -22,7 +22,13 @@ import {
 } from '../setup/terraform.js';
 import type { Check } from './check.js';
 
-const check = (status: Check['status'], summary: string, extra: Partial<Check> = {}): Check => ({ section: 'tools', area: 'terraform', status, summary, ...extra });
+const check = (status: Check['status'], summary: string, extra: Partial<Check> = {}): Check => ({
+  section: 'tools',
+  area: 'terraform',
+  status,
+  summary,
+  ...extra,
+});
 
 function read(path: string): string {
   try {
@@ -41,15 +47,27 @@ export function checkTerraform(env: Env, allTargets: readonly Target[]): Check[]
   const labels = [...new Set(helpers.map((h) => h.label))];
   const out: Check[] = [];
   if (labels.length === 0) {
-    out.push(check('info', `not wired (no credentials_helper in ${files[0]}${override ? ', named by TF_CLI_CONFIG_FILE' : ''})`, { fix: 'credmux setup terraform' }));
-  } else if (labels.length > 1) {
     out.push(
-      check('error', `Terraform refuses to start: ${labels.length} credentials_helper blocks (${helpers.map((h) => `"${h.label}" in ${h.file}`).join(', ')})`, {
-        fix: 'remove all but one credentials_helper block',
+      check('info', `not wired (no credentials_helper in ${files[0]}${override ? ', named by TF_CLI_CONFIG_FILE' : ''})`, {
+        fix: 'credmux setup terraform',
       }),
     );
+  } else if (labels.length > 1) {
+    out.push(
+      check(
+        'error',
+        `Terraform refuses to start: ${labels.length} credentials_helper blocks (${helpers.map((h) => `"${h.label}" in ${h.file}`).join(', ')})`,
+        {
+          fix: 'remove all but one credentials_helper block',
+        },
+      ),
+    );
   } else if (labels[0] !== HELPER_TYPE) {
-    out.push(check('info', `Terraform asks credentials helper "${labels[0]}" (${helpers[0]!.file}), not credmux`, { fix: `remove that block, then: credmux setup terraform` }));
+    out.push(
+      check('info', `Terraform asks credentials helper "${labels[0]}" (${helpers[0]!.file}), not credmux`, {
+        fix: `remove that block, then: credmux setup terraform`,
+      }),
+    );
   } else {
     out.push(pluginCheck(env));
     const tofurc = join(env.HOME ?? '', '.tofurc');
@@ -68,7 +86,11 @@ function pluginCheck(env: Env): Check {
   const found = dirs.flatMap((d) => {
     try {
       return readdirSync(d)
-        .filter((n) => n.toLowerCase().startsWith(`${TERRAFORM_HELPER}`) && (n.length === TERRAFORM_HELPER.length || n.slice(TERRAFORM_HELPER.length).startsWith('_v')))
+        .filter(
+          (n) =>
+            n.toLowerCase().startsWith(`${TERRAFORM_HELPER}`) &&
+            (n.length === TERRAFORM_HELPER.length || n.slice(TERRAFORM_HELPER.length).startsWith('_v')),
+        )
         .map((n) => join(d, n));
     } catch {
       return [];
@@ -76,16 +98,24 @@ function pluginCheck(env: Env): Check {
   });
   const ours = helperPath(env, TERRAFORM_HELPER);
   if (found.length === 0) {
-    return check('error', `credentials_helper "${HELPER_TYPE}" is configured, but ${TERRAFORM_HELPER} is not in ${dirs[0]}: Terraform only logs that and runs without credentials`, {
-      fix: 'credmux setup terraform',
-    });
+    return check(
+      'error',
+      `credentials_helper "${HELPER_TYPE}" is configured, but ${TERRAFORM_HELPER} is not in ${dirs[0]}: Terraform only logs that and runs without credentials`,
+      {
+        fix: 'credmux setup terraform',
+      },
+    );
   }
   // A versioned name (`_vX`) beats the plain one, whatever it runs: only ours may be there.
   const foreign = found.filter((f) => !sameFile(f, ours));
   if (foreign.length) {
-    return check('error', `${foreign.join(', ')} ${foreign.length === 1 ? 'is' : 'are'} not this credmux's helper (${ours}), and Terraform may run ${foreign.length === 1 ? 'it' : 'them'}`, {
-      fix: `rm ${foreign.join(' ')} && credmux setup terraform`,
-    });
+    return check(
+      'error',
+      `${foreign.join(', ')} ${foreign.length === 1 ? 'is' : 'are'} not this credmux's helper (${ours}), and Terraform may run ${foreign.length === 1 ? 'it' : 'them'}`,
+      {
+        fix: `rm ${foreign.join(' ')} && credmux setup terraform`,
+      },
+    );
   }
   try {
     accessSync(found[0]!, constants.X_OK);
@@ -133,4 +163,3 @@ function jsonCredentialHosts(text: string): string[] {
     return [];
   }
 }
-

@@ -143,7 +143,10 @@ function addToJson(path: string, text: string): string {
   try {
     doc = JSON.parse(text) as Record<string, unknown>;
   } catch {
-    throw new CredmuxError('bad-request', `${path} looks like JSON but does not parse as JSON; fix it (or write it in HCL), then run credmux setup terraform again`);
+    throw new CredmuxError(
+      'bad-request',
+      `${path} looks like JSON but does not parse as JSON; fix it (or write it in HCL), then run credmux setup terraform again`,
+    );
   }
   const helpers = (doc.credentials_helper ?? {}) as Record<string, unknown>;
   return `${JSON.stringify({ ...doc, credentials_helper: { ...helpers, [HELPER_TYPE]: { args: [] } } }, null, 2)}\n`;
@@ -179,7 +182,13 @@ export function planTerraform(env: Env, opts: SetupOptions): ToolPlan {
     );
     const xdg = env.XDG_CONFIG_HOME;
     const tofuXdg = xdg ? join(xdg, 'opentofu', 'tofurc') : undefined;
-    if (!terraformConfigOverride(env) && tofuXdg && exists(tofuXdg) && !exists(join(home(env), '.terraformrc')) && !exists(join(home(env), '.tofurc'))) {
+    if (
+      !terraformConfigOverride(env) &&
+      tofuXdg &&
+      exists(tofuXdg) &&
+      !exists(join(home(env), '.terraformrc')) &&
+      !exists(join(home(env), '.tofurc'))
+    ) {
       warnings.push(
         `OpenTofu reads ${tofuXdg} only while neither ~/.tofurc nor ~/.terraformrc exists; setup creates ~/.terraformrc, so move the settings of ${tofuXdg} into ~/.tofurc ` +
           `and run credmux setup terraform again (or undo: credmux setup terraform --undo).`,
