@@ -74,7 +74,7 @@ async function commands(argv: string[], env: Env, io: creds.Io): Promise<number>
             type: 'string',
             array: true,
             describe:
-              'The tools it is for, which `credmux setup` wires it into: bazel, git, docker, podman, skopeo, buildah, pip, uv (comma-separated; default: every tool)',
+              'The tools it is for, which `credmux setup` wires it into: bazel, git, docker, podman, skopeo, buildah, pip, uv, go (comma-separated; default: every tool)',
           })
           .option('json', { type: 'boolean', describe: 'Machine-readable output (never the secret)' })
           .conflicts('oauth', ['password-stdin', 'token-stdin', 'username', 'for'])
@@ -139,11 +139,11 @@ async function commands(argv: string[], env: Env, io: creds.Io): Promise<number>
     // setup / doctor / import (src/cli/setup, src/cli/doctor, src/cli/import): loaded when run.
     .command(
       'setup <tool>',
-      "Wire credmux into a tool's own config: bazel (~/.bazelrc), git (global config), docker (config.json credHelpers), podman/skopeo/buildah (registries.conf.d), pip (pip.conf), uv (uv.toml)",
+      "Wire credmux into a tool's own config: bazel (~/.bazelrc), git (global config), docker (config.json credHelpers), podman/skopeo/buildah (registries.conf.d), pip (pip.conf), uv (uv.toml), go (GOAUTH in go's env file)",
       (y) =>
         y
           .positional('tool', {
-            choices: ['bazel', 'git', 'docker', 'podman', 'pip', 'uv'] as const,
+            choices: ['bazel', 'git', 'docker', 'podman', 'pip', 'uv', 'go'] as const,
             demandOption: true,
             describe: 'The tool to wire (podman also wires skopeo and buildah)',
           })

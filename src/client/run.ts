@@ -74,6 +74,8 @@ function tooLarge(adapter: ProtocolAdapter): ProtocolOutput {
       return { stdout: '', stderr: `credmux-bazel: ${msg}\n`, exitCode: 2 };
     case 'keyring':
       return { stdout: '', stderr: `keyring: ${msg}\n`, exitCode: 1 };
+    case 'go':
+      return { stdout: '', stderr: `credmux-go: ${msg}\n`, exitCode: 1 };
   }
 }
 
