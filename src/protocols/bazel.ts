@@ -3,7 +3,8 @@
 // unparsable JSON as a failure, so every success prints a JSON object, even when nothing matched.
 import { IDENTITY_TOKEN_USERNAME, type EngineResult, type ProtocolAdapter, type ProtocolOutput } from '../model/types.js';
 import { VERSION } from '../platform/version.js';
-import { authorizationValue, decodeUtf8, line, output, own, parseJsonObject, reply, rfc3339Seconds, unexpectedResult } from './util.js';
+import { authorizationValue } from '../model/authorization.js';
+import { decodeUtf8, line, output, own, parseJsonObject, reply, rfc3339Seconds, unexpectedResult } from './util.js';
 
 const PROG = 'credmux-bazel';
 

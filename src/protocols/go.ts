@@ -11,7 +11,8 @@
 import { IDENTITY_TOKEN_USERNAME, type EngineResult, type ProtocolAdapter, type ProtocolOutput } from '../model/types.js';
 import { parsePattern, parseRequest } from '../model/url.js';
 import { VERSION } from '../platform/version.js';
-import { authorizationValue, line, output, reply, unexpectedResult } from './util.js';
+import { authorizationValue } from '../model/authorization.js';
+import { line, output, reply, unexpectedResult } from './util.js';
 
 const PROG = 'credmux-go';
 

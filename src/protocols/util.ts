@@ -1,5 +1,5 @@
 // Small helpers the four adapters share. They run on every helper call, so: no dependencies, no I/O.
-import type { Credential, EngineResult, Parsed, ProtocolOutput } from '../model/types.js';
+import type { EngineResult, Parsed, ProtocolOutput } from '../model/types.js';
 import { findDuplicateKey } from '../formats/json.js';
 
 export function output(stdout: string, stderr: string, exitCode: number): ProtocolOutput {
@@ -59,17 +59,6 @@ export function own(obj: JsonObject, key: string): unknown {
 
 export function base64(text: string): string {
   return Buffer.from(text, 'utf8').toString('base64');
-}
-
-/**
- * The `Authorization` header value for a credential, for the protocols that answer with headers (Bazel,
- * Go): `Basic base64(user:pass)` or `Bearer <token>`. Undefined when a token holds a control character:
- * a CR/LF would split the header (base64 cannot contain one).
- */
-export function authorizationValue(cred: Credential): string | undefined {
-  if (cred.kind === 'basic') return `Basic ${base64(`${cred.username}:${cred.secret}`)}`;
-  if (/[\u0000-\u001f\u007f]/.test(cred.secret)) return undefined;
-  return `Bearer ${cred.secret}`;
 }
 
 /** Year 9999-12-31T23:59:59Z: the last instant a four-digit RFC 3339 year can spell. */
