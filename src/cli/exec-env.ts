@@ -46,7 +46,10 @@ export function terraformMapping(host: string): EnvMapping {
   const t = parseRequest(host);
   if (t.scheme === 'http') throw new CredmuxError('bad-request', `--terraform ${redactUrl(host)}: Terraform talks to registries over https only`);
   if (t.port !== null && t.port !== 443) {
-    throw new CredmuxError('bad-request', `--terraform ${redactUrl(host)}: a TF_TOKEN_ variable cannot name a port; use the credentials helper for this host`);
+    throw new CredmuxError(
+      'bad-request',
+      `--terraform ${redactUrl(host)}: a TF_TOKEN_ variable cannot name a port; use the credentials helper for this host`,
+    );
   }
   if (t.host.startsWith('[') || !/^[a-z0-9.-]+$/.test(t.host)) {
     throw new CredmuxError('bad-request', `--terraform ${redactUrl(host)}: only a DNS host name can be spelled as a TF_TOKEN_ variable`);
@@ -88,7 +91,8 @@ export function ruleMappings(rules: readonly Rule[], named: readonly string[] | 
   const wanted = named && named.length ? named : undefined;
   if (wanted) {
     const unknown = wanted.filter((id) => !rules.some((r) => r.id === id));
-    if (unknown.length) throw new CredmuxError('bad-request', `--rule ${unknown.join(', ')}: no such rule in ${configPath} (credmux list shows the rule ids)`);
+    if (unknown.length)
+      throw new CredmuxError('bad-request', `--rule ${unknown.join(', ')}: no such rule in ${configPath} (credmux list shows the rule ids)`);
   }
   const out: EnvMapping[] = [];
   for (const r of rules) {

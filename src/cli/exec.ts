@@ -69,7 +69,10 @@ function valueOf(cred: Credential, field: ExportField, name: string): string {
   const v = field === 'secret' ? cred.secret : field === 'username' ? cred.username : authorizationValue(cred);
   // Node would refuse a NUL in the environment with an error that quotes the value: refuse first, naming only the variable.
   if (v === undefined || v.includes('\0')) {
-    throw new CredmuxError('source', `the credential for ${name} holds a NUL or control character that an environment variable or header cannot carry; store it again`);
+    throw new CredmuxError(
+      'source',
+      `the credential for ${name} holds a NUL or control character that an environment variable or header cannot carry; store it again`,
+    );
   }
   return v;
 }
@@ -92,7 +95,8 @@ const FORWARDED = ['SIGTERM', 'SIGHUP'] as const;
 const OUTLIVED = ['SIGINT', 'SIGQUIT'] as const;
 
 export async function runExec(env: Env, args: ExecArgs): Promise<number> {
-  if (args.command.length === 0) throw new CredmuxError('bad-request', 'name the command to run after --: credmux exec --env NAME=URL -- CMD [ARGS…]');
+  if (args.command.length === 0)
+    throw new CredmuxError('bad-request', 'name the command to run after --: credmux exec --env NAME=URL -- CMD [ARGS…]');
   const vars = await resolveMappings(env, mappingsOf(env, args));
   const [cmd, ...rest] = args.command as [string, ...string[]];
   let child: ChildProcess;

@@ -170,7 +170,11 @@ async function commands(argvIn: string[], env: Env, io: creds.Io): Promise<numbe
           .option('env-username', { type: 'string', array: true, describe: 'NAME=URL: NAME holds the username served for URL' })
           .option('npm', { type: 'string', describe: 'URL: NPM_TOKEN, for //host/:_authToken=${NPM_TOKEN} in .npmrc' })
           .option('terraform', { type: 'string', array: true, describe: 'HOST: TF_TOKEN_<host> (Terraform ≥ 1.2)' })
-          .option('cargo', { type: 'string', array: true, describe: 'REGISTRY=URL: CARGO_REGISTRIES_<REGISTRY>_TOKEN (the whole Authorization value)' })
+          .option('cargo', {
+            type: 'string',
+            array: true,
+            describe: 'REGISTRY=URL: CARGO_REGISTRIES_<REGISTRY>_TOKEN (the whole Authorization value)',
+          })
           .option('uv', { type: 'string', array: true, describe: 'INDEX=URL: UV_INDEX_<INDEX>_USERNAME and _PASSWORD' })
           .option('rule', {
             type: 'string',

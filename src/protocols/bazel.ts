@@ -76,4 +76,3 @@ export const bazel: ProtocolAdapter<BazelCtx> = {
     return output(`${JSON.stringify(body)}\n`, '', 0);
   },
 };
-

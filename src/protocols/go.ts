@@ -50,7 +50,11 @@ export const go: ProtocolAdapter<GoCtx> = {
     }
     // Go attaches GOAUTH credentials to https requests only (src/cmd/go/internal/auth/auth.go panics otherwise).
     if (!/^https:\/\//i.test(first)) {
-      return reply('', `${PROG}: go asks GOAUTH only about https:// URLs; give one, e.g. ${PROG} https://goproxy.example.com/mod/@v/list\n`, USAGE_EXIT);
+      return reply(
+        '',
+        `${PROG}: go asks GOAUTH only about https:// URLs; give one, e.g. ${PROG} https://goproxy.example.com/mod/@v/list\n`,
+        USAGE_EXIT,
+      );
     }
     return { kind: 'request', request: { op: 'get', url: first }, ctx: { url: first } };
   },

@@ -77,7 +77,16 @@ describe('credmux token', () => {
 
 describe('credmux exec', () => {
   it('--env sets the served secret in the child only: not in its argv, not in our output', async () => {
-    const r = await sb.run(sb.bin('credmux'), ['exec', '--env', 'MY_SECRET=https://npm.example.test', '--', process.execPath, '-e', REPORT, 'MY_SECRET']);
+    const r = await sb.run(sb.bin('credmux'), [
+      'exec',
+      '--env',
+      'MY_SECRET=https://npm.example.test',
+      '--',
+      process.execPath,
+      '-e',
+      REPORT,
+      'MY_SECRET',
+    ]);
     expect(r.code, show(r)).toBe(0);
     const out = JSON.parse(r.stdout) as Record<string, unknown>;
     expect(out.MY_SECRET).toBe(sha(SECRET));
@@ -87,7 +96,16 @@ describe('credmux exec', () => {
 
   it('tool mappings: TF_TOKEN_<host>, NPM_TOKEN, CARGO_REGISTRIES_<NAME>_TOKEN, UV_INDEX_<NAME>_USERNAME/PASSWORD', async () => {
     const out = await report(
-      ['--terraform', 'my-reg.example.test', '--npm', 'https://npm.example.test', '--cargo', 'my-reg=https://my-reg.example.test', '--uv', 'corp.idx=https://npm.example.test'],
+      [
+        '--terraform',
+        'my-reg.example.test',
+        '--npm',
+        'https://npm.example.test',
+        '--cargo',
+        'my-reg=https://my-reg.example.test',
+        '--uv',
+        'corp.idx=https://npm.example.test',
+      ],
       ['TF_TOKEN_my__reg_example_test', 'NPM_TOKEN', 'CARGO_REGISTRIES_MY_REG_TOKEN', 'UV_INDEX_CORP_IDX_USERNAME', 'UV_INDEX_CORP_IDX_PASSWORD'],
     );
     expect(out).toEqual({
@@ -100,7 +118,7 @@ describe('credmux exec', () => {
     });
   });
 
-  it('config rules: --rule sets that rule\'s exports; with no flag, every rule that has them', async () => {
+  it("config rules: --rule sets that rule's exports; with no flag, every rule that has them", async () => {
     const env = { ...sb.env, EXEC_TEST_SOURCE: 'from-the-env-source' };
     expect(await report(['--rule', 'from-env'], ['FROM_RULE'], env)).toMatchObject({ FROM_RULE: sha('from-the-env-source') });
     expect(await report([], ['FROM_RULE'], env)).toMatchObject({ FROM_RULE: sha('from-the-env-source') });
@@ -109,10 +127,18 @@ describe('credmux exec', () => {
     expect(r.stderr).toContain('"exports"');
   });
 
-  it('passes stdin through and exits with the command\'s exit code', async () => {
+  it("passes stdin through and exits with the command's exit code", async () => {
     const r = await sb.run(
       sb.bin('credmux'),
-      ['exec', '--npm', 'https://npm.example.test', '--', process.execPath, '-e', 'let d="";process.stdin.on("data",(c)=>d+=c).on("end",()=>{console.log(d.length);process.exit(7)})'],
+      [
+        'exec',
+        '--npm',
+        'https://npm.example.test',
+        '--',
+        process.execPath,
+        '-e',
+        'let d="";process.stdin.on("data",(c)=>d+=c).on("end",()=>{console.log(d.length);process.exit(7)})',
+      ],
       { input: 'twelve bytes' },
     );
     expect(r.code, show(r)).toBe(7);
@@ -128,7 +154,15 @@ describe('credmux exec', () => {
   });
 
   it('bad mappings are refused before anything runs: a name set twice, a port in --terraform, no command', async () => {
-    const twice = await sb.run(sb.bin('credmux'), ['exec', '--npm', 'https://npm.example.test', '--env', 'NPM_TOKEN=https://npm.example.test', '--', 'true']);
+    const twice = await sb.run(sb.bin('credmux'), [
+      'exec',
+      '--npm',
+      'https://npm.example.test',
+      '--env',
+      'NPM_TOKEN=https://npm.example.test',
+      '--',
+      'true',
+    ]);
     expect(twice.code).toBe(2);
     expect(twice.stderr).toContain('NPM_TOKEN is set twice');
     const port = await sb.run(sb.bin('credmux'), ['exec', '--terraform', 'my-reg.example.test:8443', '--', 'true']);
@@ -151,7 +185,12 @@ describe('credmux exec', () => {
 
     // The child says it is ready; then credmux (not the child) gets SIGTERM, and the child's handler sees it.
     const forwarded = await ended(
-      ['--', process.execPath, '-e', 'process.on("SIGTERM",()=>{console.log("got SIGTERM");process.exit(5)});console.log("ready");setInterval(()=>{},1000)'],
+      [
+        '--',
+        process.execPath,
+        '-e',
+        'process.on("SIGTERM",()=>{console.log("got SIGTERM");process.exit(5)});console.log("ready");setInterval(()=>{},1000)',
+      ],
       (p, out) => out.includes('ready') && p.kill('SIGTERM'),
     );
     expect(forwarded).toEqual({ code: 5, signal: null, stdout: 'ready\ngot SIGTERM\n' });

@@ -19,7 +19,12 @@ afterEach(async () => {
 });
 
 const envFile = (home: Home) => join(home.home, '.config', 'go', 'env');
-const goauthOf = (text: string) => text.split('\n').filter((l) => l.startsWith('GOAUTH=')).pop()?.slice('GOAUTH='.length);
+const goauthOf = (text: string) =>
+  text
+    .split('\n')
+    .filter((l) => l.startsWith('GOAUTH='))
+    .pop()
+    ?.slice('GOAUTH='.length);
 
 describe('credmux setup go', () => {
   it('writes GOAUTH=<credmux-go>;netrc (Go default kept), and the command it names answers go as go reads it', async () => {

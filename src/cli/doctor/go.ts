@@ -8,7 +8,13 @@ import { isExecutableFile, sameFile, whichOnPath } from '../setup/exec.js';
 import { goauthEntries, goauthInFile, goEnvPath } from '../setup/go.js';
 import type { Check } from './check.js';
 
-const check = (status: Check['status'], summary: string, extra: Partial<Check> = {}): Check => ({ section: 'tools', area: 'go', status, summary, ...extra });
+const check = (status: Check['status'], summary: string, extra: Partial<Check> = {}): Check => ({
+  section: 'tools',
+  area: 'go',
+  status,
+  summary,
+  ...extra,
+});
 
 /** The program of a GOAUTH entry that runs credmux-go (`/path/credmux-go` or `/path/credmux go`), unquoted. */
 function credmuxProgram(entry: string): string | undefined {
@@ -40,19 +46,28 @@ export function goCheck(env: Env): Check {
   }
   const entries = goauthEntries(value);
   const at = entries.findIndex((e) => credmuxProgram(e) !== undefined);
-  if (at < 0) return check('info', `not wired (GOAUTH=${value} in ${origin})`, { fix: env.GOAUTH !== undefined ? 'unset GOAUTH, then: credmux setup go' : 'credmux setup go' });
+  if (at < 0)
+    return check('info', `not wired (GOAUTH=${value} in ${origin})`, {
+      fix: env.GOAUTH !== undefined ? 'unset GOAUTH, then: credmux setup go' : 'credmux setup go',
+    });
   const program = credmuxProgram(entries[at]!)!;
   const found = isAbsolute(program) ? (isExecutableFile(program) ? program : undefined) : whichOnPath(program, env.PATH);
   if (!found) {
-    return check('error', `GOAUTH (${origin}) runs ${program}, which is not an executable file${isAbsolute(program) ? '' : ' on PATH'}: go fetches without credentials`, {
-      fix: 'credmux setup go',
-    });
+    return check(
+      'error',
+      `GOAUTH (${origin}) runs ${program}, which is not an executable file${isAbsolute(program) ? '' : ' on PATH'}: go fetches without credentials`,
+      {
+        fix: 'credmux setup go',
+      },
+    );
   }
   const ours = helperPath(env, program.endsWith('credmux-go') ? 'credmux-go' : 'credmux');
   if (!sameFile(found, ours)) {
     return check('warn', `GOAUTH (${origin}) runs ${found}, another credmux than this one (${ours})`, { fix: 'credmux setup go' });
   }
   const details =
-    at > 0 ? [`${entries.slice(0, at).join(';')} comes first in GOAUTH and wins where it answers for the same prefix (go runs the list in reverse)`] : [];
+    at > 0
+      ? [`${entries.slice(0, at).join(';')} comes first in GOAUTH and wins where it answers for the same prefix (go runs the list in reverse)`]
+      : [];
   return check('ok', `GOAUTH runs credmux-go (${origin}); go ≥ 1.24 sends what credmux serves after a 4xx`, details.length ? { details } : {});
 }

@@ -28,7 +28,8 @@ export function goEnvPath(env: Env): string | undefined {
  * with cmd/internal/quoted, which allows '…' or "…" around a word.
  */
 export function goauthEntry(path: string): string {
-  if (/[;\n\r]/.test(path)) throw new CredmuxError('bad-request', `${path} holds a ";" or a line break, which GOAUTH cannot carry; install credmux elsewhere`);
+  if (/[;\n\r]/.test(path))
+    throw new CredmuxError('bad-request', `${path} holds a ";" or a line break, which GOAUTH cannot carry; install credmux elsewhere`);
   if (!/\s/.test(path)) return path;
   if (!path.includes("'")) return `'${path}'`;
   if (!path.includes('"')) return `"${path}"`;
