@@ -8,7 +8,7 @@ import type { ValidateFunction } from 'ajv';
 import type { Credential } from '../../src/model/types.js';
 
 export const PROTOCOLS_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../protocols');
-export const PROTOCOL_NAMES = ['bazel', 'git', 'docker', 'keyring'] as const;
+export const PROTOCOL_NAMES = ['bazel', 'git', 'docker', 'keyring', 'cargo'] as const;
 export type ProtocolName = (typeof PROTOCOL_NAMES)[number];
 
 // ajv is CommonJS: under NodeNext the default import is module.exports, whose `default` is the class.
@@ -114,5 +114,8 @@ export function messageSchemas(step: { protocol: ProtocolName; argv: readonly st
       return argv.includes('get') ? { stdout: 'creds-output.schema.json' } : {};
     case 'git':
       return {};
+    case 'cargo':
+      // One request line per step; every answer (Err too) is a response line on exit 0.
+      return argv.length === 1 && argv[0] === '--cargo-plugin' ? { stdin: 'request.schema.json', stdout: 'response.schema.json' } : {};
   }
 }
