@@ -3,7 +3,7 @@
 // every answer one `{"Ok":…}` or `{"Err":…}` line; cargo closes stdin when done and expects exit 0
 // (a non-zero exit is an error even after a good answer). This module answers ONE request line; the
 // conversation around it is src/client/conversation.ts.
-import { IDENTITY_TOKEN_USERNAME, type Credential, type EngineResult, type LineProtocol, type ProtocolOutput } from '../model/types.js';
+import { IDENTITY_TOKEN_USERNAME, registryHost, type Credential, type EngineResult, type LineProtocol, type ProtocolOutput } from '../model/types.js';
 import { VERSION } from '../platform/version.js';
 import { base64, decodeUtf8, output, own, parseJsonObject, reply, unexpectedResult, type JsonObject } from './util.js';
 
@@ -24,7 +24,12 @@ export function registryUrl(indexUrl: string): string | undefined {
   // A sparse index is `sparse+http(s)://…`; a git index is the repository's own https URL (its token is
   // for the API and downloads). `ssh://`, `file://`, `sparse+file://`… are nothing credmux serves.
   const m = /^(sparse\+)?https?:\/\//i.exec(indexUrl);
-  return m ? indexUrl.slice(m[1]?.length ?? 0) : undefined;
+  if (!m) return undefined;
+  const url = indexUrl.slice(m[1]?.length ?? 0);
+  // The engine reads a host starting "*." as a wildcard PATTERN (for `credmux login '*.example.com'`):
+  // a registry is one host, and a crafted index URL must not log in or out a whole wildcard.
+  if (registryHost(url).includes('*')) return undefined;
+  return url;
 }
 
 export type CargoCtx = { kind: 'get' | 'login' | 'logout' };
