@@ -149,6 +149,8 @@ function pythonKeyrings() {
 // ---- the commands ---------------------------------------------------------------------------------
 const bazelIn = `{"uri":"https://${HOST}/repo/file.tar.gz"}`;
 const gitIn = `protocol=https\nhost=${HOST}\n\n`;
+// cargo writes one request line and closes stdin (rust-lang/cargo src/util/credential/process.rs).
+const cargoIn = `${JSON.stringify({ v: 1, registry: { 'index-url': `sparse+https://${HOST}/index/`, name: 'corp' }, kind: 'get', operation: 'read' })}\n`;
 
 function stopDaemon() {
   spawnSync(bin('credmux'), ['daemon', 'stop'], { env: baseEnv(), stdio: 'ignore' });
@@ -164,6 +166,7 @@ const commands = [
   { name: 'git-credential-credmux get (warm)', cmd: bin('git-credential-credmux'), argv: ['get'], input: gitIn, expect: SECRET, target: 'warm' },
   { name: 'docker-credential-credmux get (warm)', cmd: bin('docker-credential-credmux'), argv: ['get'], input: HOST, expect: SECRET, target: 'warm' },
   { name: 'keyring get (warm)', cmd: bin('keyring'), argv: ['get', `https://${HOST}/simple/`, 'alice'], expect: SECRET, target: 'warm' },
+  { name: 'cargo-credential-credmux get (warm)', cmd: bin('cargo-credential-credmux'), argv: ['--cargo-plugin'], input: cargoIn, expect: 'Basic', target: 'warm' },
   {
     name: 'docker get, no rule matches',
     cmd: bin('docker-credential-credmux'),
