@@ -19,6 +19,7 @@ import { effectiveHelpers, podmanDropInPath } from '../setup/podman.js';
 import { isUnscopableHost, targetsFor, type Target } from '../setup/targets.js';
 import { parseTomlValue } from '../../formats/toml.js';
 import { uvConfigPath } from '../setup/uv.js';
+import { checkCargo } from './cargo.js';
 import type { Check } from './check.js';
 
 function read(path: string): { text: string | null; error?: string } {
@@ -49,6 +50,7 @@ export async function checkTools(env: Env, targets: Target[]): Promise<Check[]> 
     pip(env),
     uv(env),
     ...keyringCommand(env),
+    checkCargo(env),
   ];
 }
 
