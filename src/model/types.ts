@@ -178,7 +178,7 @@ export interface ProtocolAdapter<Ctx = unknown> {
 
 /**
  * A protocol spoken as a conversation rather than one request per process (cargo, docs/protocols.md
- * §7): the helper speaks first, then answers each request line with one line, until stdin ends.
+ * §8): the helper speaks first, then answers each request line with one line, until stdin ends.
  * `parse` gets one request line as its stdin; `format` gives the answer line.
  */
 export interface LineProtocol<Ctx = unknown> extends ProtocolAdapter<Ctx> {
