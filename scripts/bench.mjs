@@ -166,7 +166,14 @@ const commands = [
   { name: 'git-credential-credmux get (warm)', cmd: bin('git-credential-credmux'), argv: ['get'], input: gitIn, expect: SECRET, target: 'warm' },
   { name: 'docker-credential-credmux get (warm)', cmd: bin('docker-credential-credmux'), argv: ['get'], input: HOST, expect: SECRET, target: 'warm' },
   { name: 'keyring get (warm)', cmd: bin('keyring'), argv: ['get', `https://${HOST}/simple/`, 'alice'], expect: SECRET, target: 'warm' },
-  { name: 'cargo-credential-credmux get (warm)', cmd: bin('cargo-credential-credmux'), argv: ['--cargo-plugin'], input: cargoIn, expect: 'Basic', target: 'warm' },
+  {
+    name: 'cargo-credential-credmux get (warm)',
+    cmd: bin('cargo-credential-credmux'),
+    argv: ['--cargo-plugin'],
+    input: cargoIn,
+    expect: 'Basic',
+    target: 'warm',
+  },
   {
     name: 'docker get, no rule matches',
     cmd: bin('docker-credential-credmux'),

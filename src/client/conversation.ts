@@ -21,7 +21,11 @@ async function answer(protocol: LineProtocol, argv: readonly string[], line: Buf
 }
 
 /** An executable's whole body: the greeting, one answer per line, and the exit code (never process.exit: let stdout drain). */
-export async function runConversation(protocol: LineProtocol, argv: readonly string[] = process.argv.slice(2), env: Env = process.env): Promise<void> {
+export async function runConversation(
+  protocol: LineProtocol,
+  argv: readonly string[] = process.argv.slice(2),
+  env: Env = process.env,
+): Promise<void> {
   const started = protocol.start(argv);
   if (started.kind === 'reply') {
     write(started.output);

@@ -137,7 +137,7 @@ export function tomlItems(text: string): TomlItem[] {
   parseTomlValue(text);
   const lines = text.split('\n');
   const items: TomlItem[] = [];
-  for (let i = 0; i < lines.length; ) {
+  for (let i = 0; i < lines.length;) {
     const t = lines[i]!.trim();
     if (t === '' || t.startsWith('#')) {
       i++;
@@ -183,7 +183,14 @@ function headerPath(line: string): { path: string[]; array: boolean } {
  * Whether `after` is `before` with `table.key` set to `value` (or removed, for undefined; the table
  * too when `dropEmptyTable` and nothing else is left in it) and nothing else changed, by parsing both.
  */
-export function tomlTableEditIsExact(before: string, after: string, table: string, key: string, value: TomlValue | undefined, dropEmptyTable = false): boolean {
+export function tomlTableEditIsExact(
+  before: string,
+  after: string,
+  table: string,
+  key: string,
+  value: TomlValue | undefined,
+  dropEmptyTable = false,
+): boolean {
   let b: TomlTable;
   let a: TomlTable;
   try {

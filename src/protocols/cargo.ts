@@ -100,7 +100,9 @@ export const cargo: LineProtocol<CargoCtx> = {
     if (!Array.isArray(args) || !args.every((a) => typeof a === 'string')) return bad('"args" must be a list of strings');
     if (!ACCEPTED_ARGS.some((a) => a.length === args.length && a.every((x, i) => x === args[i]))) {
       // The arguments are configuration, not secrets (a token goes in "token"), so they can be named.
-      return bad(`credmux's cargo provider takes no arguments (given: ${JSON.stringify(args).slice(0, 200)}); remove them from the provider in cargo's config`);
+      return bad(
+        `credmux's cargo provider takes no arguments (given: ${JSON.stringify(args).slice(0, 200)}); remove them from the provider in cargo's config`,
+      );
     }
     const kind = own(req, 'kind');
     if (typeof kind !== 'string') return bad('the request has no "kind"');

@@ -74,7 +74,9 @@ os.close(w)
 sys.stdout.write(hello.decode() + answer.decode())
 sys.exit(p.wait())
 `;
-    const r = await sb.run('python3', ['-c', script, distBin('cargo-credential-credmux'), request('get', { operation: 'read' })], { timeoutMs: 20_000 });
+    const r = await sb.run('python3', ['-c', script, distBin('cargo-credential-credmux'), request('get', { operation: 'read' })], {
+      timeoutMs: 20_000,
+    });
     expect(r.code, r.stderr).toBe(0);
     const [hello, answer] = r.stdout.split('\n');
     expect(hello).toBe('{"v":[1]}');

@@ -97,7 +97,9 @@ const crateFiles = () => {
 describe('cargo → cargo-credential-credmux → the daemon', () => {
   it('generate-lockfile and fetch get the registry token only through credmux', async () => {
     await credmux(['setup', 'cargo']);
-    expect(readFileSync(join(cargoHome, 'config.toml'), 'utf8')).toMatch(/global-credential-providers = \["cargo:token", "\/[^"]*\/cargo-credential-credmux"\]/);
+    expect(readFileSync(join(cargoHome, 'config.toml'), 'utf8')).toMatch(
+      /global-credential-providers = \["cargo:token", "\/[^"]*\/cargo-credential-credmux"\]/,
+    );
 
     // Wired, but nothing stored: credmux says not-found, cargo:token has nothing, the registry refuses.
     let from = (await registry.requestLog()).length;
@@ -118,7 +120,9 @@ describe('cargo → cargo-credential-credmux → the daemon', () => {
     expect(crateFiles()).toContain(`${registry.crate}-${registry.version}.crate`);
     // The token on every kind of request auth-required covers: config, index file, download.
     const paths = await authorizedPaths(from);
-    expect(paths).toEqual(expect.arrayContaining(['/index/config.json', `/index/3/d/${registry.crate}`, `/dl/${registry.crate}/${registry.version}.crate`]));
+    expect(paths).toEqual(
+      expect.arrayContaining(['/index/config.json', `/index/3/d/${registry.crate}`, `/dl/${registry.crate}/${registry.version}.crate`]),
+    );
     // cargo kept no copy of its own.
     expect(existsSync(join(cargoHome, 'credentials.toml'))).toBe(false);
 

@@ -21,7 +21,14 @@ interface Loaded {
   files: string[];
   builtins: string[];
 }
-const ENTRIES = ['bin/credmux-bazel', 'bin/git-credential-credmux', 'bin/docker-credential-credmux', 'bin/keyring', 'bin/cargo-credential-credmux', 'bin/credmux'];
+const ENTRIES = [
+  'bin/credmux-bazel',
+  'bin/git-credential-credmux',
+  'bin/docker-credential-credmux',
+  'bin/keyring',
+  'bin/cargo-credential-credmux',
+  'bin/credmux',
+];
 
 describe('client hot path', () => {
   it.each(ENTRIES)('%s bundles none of yargs, ajv, jose, undici or the keychain addon', (entry) => {

@@ -57,11 +57,14 @@ describe('credmux setup cargo', () => {
 
   it('keeps every other byte: comments, other tables, a [registry] with other keys; --undo restores the file byte for byte', async () => {
     h = await newHome('cargo-keep');
-    const before = '# my cargo config\n[net]\nretry = 3 # flaky wifi\n\n[registry]\ndefault = "corp"\n\n[registries.corp]\nindex = "sparse+https://pkgs.example.test/index/"\n';
+    const before =
+      '# my cargo config\n[net]\nretry = 3 # flaky wifi\n\n[registry]\ndefault = "corp"\n\n[registries.corp]\nindex = "sparse+https://pkgs.example.test/index/"\n';
     write(before);
     await h.ok(['setup', 'cargo']);
     const after = read();
-    expect(after).toBe(before.replace('default = "corp"\n', `default = "corp"\nglobal-credential-providers = ["cargo:token", ${JSON.stringify(OURS())}]\n`));
+    expect(after).toBe(
+      before.replace('default = "corp"\n', `default = "corp"\nglobal-credential-providers = ["cargo:token", ${JSON.stringify(OURS())}]\n`),
+    );
     await h.ok(['setup', 'cargo', '--undo']);
     expect(read()).toBe(before);
   });

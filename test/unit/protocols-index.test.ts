@@ -23,7 +23,18 @@ describe('adapterForProgram', () => {
     expect(adapterForProgram(program)?.name).toBe(name);
   });
 
-  it.each(['credmux', 'node', 'git-credential-', 'docker-credential-', 'keyring-helper', 'bazel', 'credmux-bazel.sh', 'cargo-credential-', 'cargo', ''])('%j → none', (program) => {
+  it.each([
+    'credmux',
+    'node',
+    'git-credential-',
+    'docker-credential-',
+    'keyring-helper',
+    'bazel',
+    'credmux-bazel.sh',
+    'cargo-credential-',
+    'cargo',
+    '',
+  ])('%j → none', (program) => {
     expect(adapterForProgram(program)).toBeUndefined();
   });
 

@@ -11,7 +11,13 @@ import { helperPath } from '../setup/common.js';
 import { isExecutableFile, sameFile, whichOnPath } from '../setup/exec.js';
 import type { Check } from './check.js';
 
-const check = (status: Check['status'], summary: string, extra: Partial<Check> = {}): Check => ({ section: 'tools', area: 'cargo', status, summary, ...extra });
+const check = (status: Check['status'], summary: string, extra: Partial<Check> = {}): Check => ({
+  section: 'tools',
+  area: 'cargo',
+  status,
+  summary,
+  ...extra,
+});
 
 /** The program a provider entry runs, when it is credmux's: `cargo-credential-credmux`, or `credmux` itself (`credmux --cargo-plugin`). */
 function credmuxProgram(entry: string): string | undefined {
@@ -40,7 +46,9 @@ export function checkCargo(env: Env): Check {
     try {
       providers = configuredProviders(parseTomlValue(text));
     } catch (e) {
-      return check('error', `${file} is not valid TOML (${(e as Error).message}); cargo refuses to start`, { fix: `fix ${file}, then: credmux setup cargo` });
+      return check('error', `${file} is not valid TOML (${(e as Error).message}); cargo refuses to start`, {
+        fix: `fix ${file}, then: credmux setup cargo`,
+      });
     }
     if (providers === null) {
       return check('error', `registry.global-credential-providers in ${file} is not a list of strings; cargo refuses it`, {
@@ -57,7 +65,10 @@ export function checkCargo(env: Env): Check {
     const program = credmuxProgram(entry);
     if (program === undefined) continue;
     const found = isAbsolute(program) ? (isExecutableFile(program) ? program : undefined) : whichOnPath(program, env.PATH);
-    if (!found) broken.push(`${entry}: ${isAbsolute(program) ? 'does not exist or is not executable' : 'is not found on PATH'} (cargo fails every registry request)`);
+    if (!found)
+      broken.push(
+        `${entry}: ${isAbsolute(program) ? 'does not exist or is not executable' : 'is not found on PATH'} (cargo fails every registry request)`,
+      );
     else if (!sameFile(found, ours) && !sameFile(found, ourCli)) foreign.push(`${entry} is another credmux, not this one (${ours})`);
     else wired = true;
   }

@@ -95,7 +95,8 @@ function handEdit(file: string, list: readonly string[]): CredmuxError {
 function apply(text: string, file: string, ours: string): { content: string | null; owned: Owned } {
   const value = parseCargoToml(text, file);
   const current = configuredProviders(value);
-  if (current === null) throw new CredmuxError('bad-request', `${TABLE}.${KEY} in ${file} is not a list of strings; cargo refuses it too: fix it first`);
+  if (current === null)
+    throw new CredmuxError('bad-request', `${TABLE}.${KEY} in ${file} is not a list of strings; cargo refuses it too: fix it first`);
   const before = current === undefined || current.length === 0 ? CARGO_DEFAULT_PROVIDERS : current;
   const nothing: Owned = { added: ours, wrote: before, prev: null, addedTable: false, addedNewline: false };
   if (before[before.length - 1] === ours) return { content: null, owned: nothing };
@@ -166,7 +167,10 @@ function revert(current: string, owned: Owned): string {
     }
   }
   if (!tomlTableEditIsExact(current, out, TABLE, KEY, expected, dropTable)) {
-    throw new CredmuxError('bad-request', `cannot take credmux out of ${TABLE}.${KEY} in the cargo config without changing anything else; edit it by hand`);
+    throw new CredmuxError(
+      'bad-request',
+      `cannot take credmux out of ${TABLE}.${KEY} in the cargo config without changing anything else; edit it by hand`,
+    );
   }
   return out;
 }
