@@ -1,4 +1,4 @@
-// The helper hot path for a protocol spoken as a conversation (cargo, docs/protocols.md §8): greet,
+// The helper hot path for a protocol spoken as a conversation (cargo, docs/protocols.md §9): greet,
 // then answer each request line with one line until stdin ends. Each request is still one question to
 // the daemon (or the in-process engine), as in ./run.ts.
 import type { Env } from '../platform/paths.js';

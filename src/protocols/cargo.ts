@@ -1,4 +1,4 @@
-// cargo's credential-provider protocol (docs/protocols.md §8), cargo ≥ 1.74: cargo runs the provider
+// cargo's credential-provider protocol (docs/protocols.md §9), cargo ≥ 1.74: cargo runs the provider
 // with `--cargo-plugin`, the provider greets with `{"v":[1]}`, then every request is one JSON line and
 // every answer one `{"Ok":…}` or `{"Err":…}` line; cargo closes stdin when done and expects exit 0
 // (a non-zero exit is an error even after a good answer). This module answers ONE request line; the
@@ -172,7 +172,7 @@ export const cargo: LineProtocol<CargoCtx> = {
 const TOKEN_USERNAME = '__token__';
 
 /**
- * The Authorization value cargo sends as is (it adds no scheme, docs/protocols.md §8.3). A token goes
+ * The Authorization value cargo sends as is (it adds no scheme, docs/protocols.md §9.3). A token goes
  * verbatim — as `cargo login` and cargo's own token store keep it, scheme included when the registry
  * wants one (`Bearer …`); a Basic credential becomes a Basic header.
  */

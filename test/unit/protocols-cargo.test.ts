@@ -1,4 +1,4 @@
-// The cargo registry → credmux URL mapping, spelled out (docs/protocols.md §8.3): the URL cargo puts in
+// The cargo registry → credmux URL mapping, spelled out (docs/protocols.md §9.3): the URL cargo puts in
 // `registry.index-url` (rust-lang/cargo src/util/auth/mod.rs, credential_action: `sid.url()`) and the
 // URL credmux's rules are matched against.
 import { describe, expect, it } from 'vitest';

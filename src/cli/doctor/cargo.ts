@@ -1,7 +1,7 @@
 // doctor: does cargo ask THIS credmux for registry tokens? Reads `[registry] global-credential-providers`
 // where cargo reads it ($CARGO_REGISTRY_GLOBAL_CREDENTIAL_PROVIDERS over $CARGO_HOME/config.toml) and
 // resolves each credmux entry as cargo runs it: the first word is the program, an absolute path or a
-// name on PATH (rust-lang/cargo src/util/auth/mod.rs, credential_provider; docs/protocols.md §8.2).
+// name on PATH (rust-lang/cargo src/util/auth/mod.rs, credential_provider; docs/protocols.md §9.2).
 import { readFileSync } from 'node:fs';
 import { basename, isAbsolute } from 'node:path';
 import type { Env } from '../../platform/paths.js';

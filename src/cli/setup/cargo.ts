@@ -1,5 +1,5 @@
 // `credmux setup cargo`: credmux's provider in cargo's `[registry] global-credential-providers`, in
-// $CARGO_HOME/config.toml (docs/protocols.md §8.2). cargo walks that list from the END, so credmux is
+// $CARGO_HOME/config.toml (docs/protocols.md §9.2). cargo walks that list from the END, so credmux is
 // appended: asked first for every registry, and `not-found` falls through to what was there before —
 // `cargo:token` (cargo's default when the key is unset) keeps serving tokens cargo stored itself.
 import { existsSync, readFileSync } from 'node:fs';
