@@ -9,7 +9,7 @@ import { EXIT, exitCodeFor } from './exit-codes.js';
 import { cliStdio } from './stdio.js';
 
 const EPILOG = `Exit codes: 0 ok, 1 not found, 2 usage or bad input, 3 invalid config, 4 store error, 5 source error, 6 problems found (doctor, import), 75 another daemon runs, 70 internal error, 74 output could not be written, 141 the output pipe was closed (as git and coreutils).
-Protocol entries: credmux bazel|git|docker|keyring <args> (same as credmux-bazel, git-credential-credmux, docker-credential-credmux, keyring).`;
+Protocol entries: credmux bazel|git|docker|keyring|kubectl|kubelet <args> (same as credmux-bazel, git-credential-credmux, docker-credential-credmux, keyring, credmux-kube, credmux-kubelet).`;
 
 /** A URL the command checks itself, so that a missing one gets a message with the whole command to type. */
 function optionalUrlArg(y: Argv) {
@@ -222,6 +222,8 @@ async function commands(argv: string[], env: Env, io: creds.Io): Promise<number>
     .command('git <operation>', 'Speak git-credential (same as git-credential-credmux)')
     .command('docker <action>', 'Speak the Docker credential-helper protocol (same as docker-credential-credmux)')
     .command('keyring', 'Speak the Python keyring CLI for pip/uv (same as the keyring entry)')
+    .command('kubectl', 'Speak the kubectl exec credential plugin protocol (same as credmux-kube)')
+    .command('kubelet', 'Speak the kubelet image credential provider protocol (same as credmux-kubelet)')
     // `credmux completion >> ~/.bashrc` (or ~/.zshrc): yargs answers the script's --get-yargs-completions calls.
     .completion('completion', 'Print a bash/zsh completion script: credmux completion >> ~/.bashrc')
     .demandCommand(1, 'Name a command; see --help')

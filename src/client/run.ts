@@ -74,13 +74,19 @@ function tooLarge(adapter: ProtocolAdapter): ProtocolOutput {
       return { stdout: '', stderr: `credmux-bazel: ${msg}\n`, exitCode: 2 };
     case 'keyring':
       return { stdout: '', stderr: `keyring: ${msg}\n`, exitCode: 1 };
+    case 'kubectl': // reads no stdin; here for completeness
+      return { stdout: '', stderr: `credmux-kube: ${msg}\n`, exitCode: 1 };
+    case 'kubelet':
+      return { stdout: '', stderr: `credmux-kubelet: ${msg}\n`, exitCode: 1 };
   }
 }
 
+const NO_STDIN = Buffer.alloc(0);
+
 export async function runAdapter(adapter: ProtocolAdapter, argv: readonly string[], env: Env): Promise<ProtocolOutput> {
-  const stdin = await readStdin();
+  const stdin = adapter.readsStdin === false ? { ok: true as const, data: NO_STDIN } : await readStdin();
   if (!stdin.ok) return tooLarge(adapter);
-  const parsed = adapter.parse(argv, stdin.data);
+  const parsed = adapter.parse(argv, stdin.data, env);
   if (parsed.kind === 'reply') return parsed.output;
   return adapter.format(parsed.ctx, await resolveRequest(parsed.request, env));
 }

@@ -17,11 +17,16 @@ describe('adapterForProgram', () => {
     ['keyring.exe', 'keyring'],
     ['/usr/local/bin/keyring', 'keyring'],
     ['C:\\tools\\git-credential-credmux.exe', 'git'],
+    ['credmux-kube', 'kubectl'],
+    ['/opt/credmux/bin/credmux-kube', 'kubectl'],
+    ['credmux-kube.exe', 'kubectl'],
+    ['credmux-kubelet', 'kubelet'],
+    ['/etc/kubernetes/image-credential-provider/credmux-kubelet', 'kubelet'],
   ])('%s → %s', (program, name) => {
     expect(adapterForProgram(program)?.name).toBe(name);
   });
 
-  it.each(['credmux', 'node', 'git-credential-', 'docker-credential-', 'keyring-helper', 'bazel', 'credmux-bazel.sh', ''])('%j → none', (program) => {
+  it.each(['credmux', 'node', 'git-credential-', 'docker-credential-', 'keyring-helper', 'bazel', 'credmux-bazel.sh', 'credmux-kubectl', 'kubelet', ''])('%j → none', (program) => {
     expect(adapterForProgram(program)).toBeUndefined();
   });
 

@@ -88,7 +88,14 @@ export function isUnscopableHost(host: string): boolean {
 }
 
 /** How the tools of a protocol are called in messages. */
-export const TOOLS_OF: Record<ProtocolName, string> = { bazel: 'bazel', git: 'git', docker: 'docker/podman', keyring: 'pip/uv' };
+export const TOOLS_OF: Record<ProtocolName, string> = {
+  bazel: 'bazel',
+  git: 'git',
+  docker: 'docker/podman',
+  keyring: 'pip/uv',
+  kubectl: 'kubectl',
+  kubelet: 'kubelet',
+};
 
 /**
  * The names `credmux login --for` takes: each tool a person may name, the protocol it asks credmux
