@@ -74,7 +74,7 @@ async function commands(argv: string[], env: Env, io: creds.Io): Promise<number>
             type: 'string',
             array: true,
             describe:
-              'The tools it is for, which `credmux setup` wires it into: bazel, git, docker, podman, skopeo, buildah, pip, uv (comma-separated; default: every tool)',
+              'The tools it is for, which `credmux setup` wires it into: bazel, git, docker, podman, skopeo, buildah, pip, uv, kubectl (comma-separated; default: every tool)',
           })
           .option('json', { type: 'boolean', describe: 'Machine-readable output (never the secret)' })
           .conflicts('oauth', ['password-stdin', 'token-stdin', 'username', 'for'])
@@ -139,11 +139,11 @@ async function commands(argv: string[], env: Env, io: creds.Io): Promise<number>
     // setup / doctor / import (src/cli/setup, src/cli/doctor, src/cli/import): loaded when run.
     .command(
       'setup <tool>',
-      "Wire credmux into a tool's own config: bazel (~/.bazelrc), git (global config), docker (config.json credHelpers), podman/skopeo/buildah (registries.conf.d), pip (pip.conf), uv (uv.toml)",
+      "Wire credmux into a tool's own config: bazel (~/.bazelrc), git (global config), docker (config.json credHelpers), podman/skopeo/buildah (registries.conf.d), pip (pip.conf), uv (uv.toml), kubectl (a kubeconfig context, --context NAME)",
       (y) =>
         y
           .positional('tool', {
-            choices: ['bazel', 'git', 'docker', 'podman', 'pip', 'uv'] as const,
+            choices: ['bazel', 'git', 'docker', 'podman', 'pip', 'uv', 'kubectl'] as const,
             demandOption: true,
             describe: 'The tool to wire (podman also wires skopeo and buildah)',
           })
@@ -151,9 +151,14 @@ async function commands(argv: string[], env: Env, io: creds.Io): Promise<number>
           .option('undo', { type: 'boolean', describe: 'Take credmux out again: the file comes back byte for byte' })
           .option('workspace', { type: 'string', describe: 'bazel: edit DIR/.bazelrc instead of ~/.bazelrc' })
           .option('unscoped', { type: 'boolean', describe: 'bazel: also add one unscoped helper (serves localhost and IP addresses)' })
+          .option('context', {
+            type: 'string',
+            describe: 'kubectl: the kubeconfig context to wire (KUBECONFIG honoured); with --undo, the one to take out (default: all)',
+          })
           .option('json', { type: 'boolean', describe: 'Machine-readable output' })
           .example('$0 setup git --dry-run', '')
-          .example('$0 setup docker --undo', ''),
+          .example('$0 setup docker --undo', '')
+          .example('$0 setup kubectl --context prod', ''),
       (a) =>
         run(async () =>
           (await import('./setup/index.js')).runSetup(env, io, a.tool, {
@@ -162,6 +167,7 @@ async function commands(argv: string[], env: Env, io: creds.Io): Promise<number>
             workspace: a.workspace,
             unscoped: !!a.unscoped,
             json: !!a.json,
+            ...(a.context !== undefined ? { context: a.context } : {}),
           }),
         )(),
     )

@@ -111,6 +111,7 @@ export const FOR_NAMES = {
   pip: { protocol: 'keyring', setup: ['pip'] },
   uv: { protocol: 'keyring', setup: ['uv'] },
   keyring: { protocol: 'keyring', setup: ['pip', 'uv'] },
+  kubectl: { protocol: 'kubectl', setup: ['kubectl'] },
 } as const satisfies Record<string, { protocol: ProtocolName; setup: readonly string[] }>;
 export type ForName = keyof typeof FOR_NAMES;
 
