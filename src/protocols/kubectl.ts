@@ -83,7 +83,11 @@ export const kubectl: ProtocolAdapter<KubectlCtx> = {
     // Kubernetes authenticates with bearer tokens only (Basic was removed in 1.19): a stored
     // username/password serves its password, which is how such a token is usually stored.
     if (/[\u0000-\u001f\u007f]/.test(cred.secret) || cred.secret === '') {
-      return output('', `${PROG}: the token found for ${redactUrl(ctx.url)} is empty or has control characters, which a header cannot carry; store it again\n`, 1);
+      return output(
+        '',
+        `${PROG}: the token found for ${redactUrl(ctx.url)} is empty or has control characters, which a header cannot carry; store it again\n`,
+        1,
+      );
     }
     const status: { token: string; expirationTimestamp?: string } = { token: cred.secret };
     const expires = cred.expiresAt === undefined ? undefined : rfc3339Seconds(cred.expiresAt);
@@ -112,7 +116,9 @@ function readExecInfo(text: string | undefined): ExecInfo {
     return { error: `${EXEC_API_V1ALPHA1} was removed in Kubernetes 1.24; set apiVersion: ${EXEC_API_V1} in the kubeconfig's exec section` };
   }
   if (typeof apiVersion !== 'string' || !API_VERSIONS.includes(apiVersion)) {
-    return { error: `KUBERNETES_EXEC_INFO has an apiVersion credmux does not speak; set apiVersion: ${EXEC_API_V1} in the kubeconfig's exec section` };
+    return {
+      error: `KUBERNETES_EXEC_INFO has an apiVersion credmux does not speak; set apiVersion: ${EXEC_API_V1} in the kubeconfig's exec section`,
+    };
   }
   if (own(info, 'kind') !== 'ExecCredential') return { error: `KUBERNETES_EXEC_INFO's kind is not ExecCredential; ${expected}` };
   const spec = own(info, 'spec');

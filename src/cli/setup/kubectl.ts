@@ -229,7 +229,8 @@ export async function planKubectl(env: Env, opts: SetupOptions): Promise<ToolPla
     const found = first('contexts', name);
     if (opts.undo) {
       const path = [...wanted].find(([, set]) => set.has(name))?.[0];
-      if (path === undefined) throw new CredmuxError('bad-request', `context ${JSON.stringify(name)} was not set up by credmux setup kubectl: nothing to undo`);
+      if (path === undefined)
+        throw new CredmuxError('bad-request', `context ${JSON.stringify(name)} was not set up by credmux setup kubectl: nothing to undo`);
       wanted.get(path)!.delete(name);
     } else {
       if (!found) {
@@ -237,9 +238,17 @@ export async function planKubectl(env: Env, opts: SetupOptions): Promise<ToolPla
         throw new CredmuxError('bad-request', `no context named ${JSON.stringify(name)} in ${where}; ${contextList(contextNames, currentContext)}`);
       }
       const user = userFor(name);
-      const earlier = files.slice(0, files.findIndex((f) => f.path === found.file)).find((f) => f.users.some((u) => u.name === user));
+      const earlier = files
+        .slice(
+          0,
+          files.findIndex((f) => f.path === found.file),
+        )
+        .find((f) => f.users.some((u) => u.name === user));
       if (earlier) {
-        throw new CredmuxError('bad-request', `${earlier.path} defines a user ${JSON.stringify(user)}, which kubectl would use instead of credmux's; rename it first`);
+        throw new CredmuxError(
+          'bad-request',
+          `${earlier.path} defines a user ${JSON.stringify(user)}, which kubectl would use instead of credmux's; rename it first`,
+        );
       }
       if (!wanted.has(found.file)) wanted.set(found.file, new Set());
       wanted.get(found.file)!.add(name);
@@ -247,7 +256,10 @@ export async function planKubectl(env: Env, opts: SetupOptions): Promise<ToolPla
       notes.push(...(await servedNote(env, name, found.value, first)));
     }
   } else if (!opts.undo && wanted.size === 0) {
-    throw new CredmuxError('bad-request', `name the context to wire: credmux setup kubectl --context NAME (${contextList(contextNames, currentContext)})`);
+    throw new CredmuxError(
+      'bad-request',
+      `name the context to wire: credmux setup kubectl --context NAME (${contextList(contextNames, currentContext)})`,
+    );
   }
 
   const specs: FileSpec<Owned>[] = [...wanted].map(([path, contexts]) => ({
@@ -310,5 +322,7 @@ async function servedNote(env: Env, name: string, context: Record<string, unknow
     return []; // a broken config or store says so in credmux doctor
   }
   if (served) return [];
-  return [`credmux has no credential for ${redactUrl(server)} yet: store one with  credmux login ${redactUrl(server)} --token-stdin  (or add a token rule).`];
+  return [
+    `credmux has no credential for ${redactUrl(server)} yet: store one with  credmux login ${redactUrl(server)} --token-stdin  (or add a token rule).`,
+  ];
 }
