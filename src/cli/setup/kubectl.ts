@@ -253,7 +253,7 @@ export async function planKubectl(env: Env, opts: SetupOptions): Promise<ToolPla
       if (!wanted.has(found.file)) wanted.set(found.file, new Set());
       wanted.get(found.file)!.add(name);
       notes.push(...describeContext(env, name, found.value, first));
-      notes.push(...(await servedNote(env, name, found.value, first)));
+      warnings.push(...(await servedNote(env, name, found.value, first)));
     }
   } else if (!opts.undo && wanted.size === 0) {
     throw new CredmuxError(
