@@ -182,3 +182,43 @@ describe('credmux setup kubectl', () => {
     expect(readFileSync(own, 'utf8')).toBe(DEV);
   });
 });
+
+describe('credmux doctor: kubectl', () => {
+  type Check = { area: string; status: string; summary: string; details?: string[]; fix?: string };
+  async function kubectlCheck(): Promise<{ code: number | null; check: Check }> {
+    const r = await h.credmux(['doctor', '--json'], { env });
+    const checks = JSON.parse(r.stdout).checks as Check[];
+    return { code: r.code, check: checks.find((c) => c.area === 'kubectl')! };
+  }
+
+  it('not wired, wired and served, wired without a credential', async () => {
+    expect((await kubectlCheck()).check).toMatchObject({ status: 'info', fix: 'credmux setup kubectl --context NAME' });
+
+    expect((await setup('--context', 'prod')).code).toBe(0);
+    const unserved = await kubectlCheck();
+    expect(unserved.check.status).toBe('warn');
+    expect(unserved.check.details!.join('\n')).toContain('credmux has no credential for https://prod.k8s.example.test');
+
+    await h.login('https://prod.k8s.example.test', 'ops', 'prod-secret-1');
+    const ok = await kubectlCheck();
+    expect(ok.check).toMatchObject({ status: 'ok', summary: `context prod asks ${helper()} for a token` });
+  });
+
+  it('a plugin that cannot run, or is not told the server, is a problem (exit 6) with the fix', async () => {
+    await h.login('https://prod.k8s.example.test', 'ops', 'prod-secret-1');
+    expect((await setup('--context', 'prod')).code).toBe(0);
+    const wired = readFileSync(prodFile, 'utf8');
+
+    writeFileSync(prodFile, wired.replace(`command: ${helper()}`, 'command: /nonexistent/bin/credmux-kube'));
+    const gone = await kubectlCheck();
+    expect(gone.code).toBe(6);
+    expect(gone.check.status).toBe('error');
+    expect(gone.check.details!.join('\n')).toContain('/nonexistent/bin/credmux-kube does not exist or is not executable');
+    expect(gone.check.fix).toContain('credmux setup kubectl --context NAME');
+
+    writeFileSync(prodFile, wired.replace('provideClusterInfo: true', 'provideClusterInfo: false'));
+    const blind = await kubectlCheck();
+    expect(blind.check.status).toBe('error');
+    expect(blind.check.details!.join('\n')).toContain('provideClusterInfo is not true');
+  });
+});
