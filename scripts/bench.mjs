@@ -149,6 +149,17 @@ function pythonKeyrings() {
 // ---- the commands ---------------------------------------------------------------------------------
 const bazelIn = `{"uri":"https://${HOST}/repo/file.tar.gz"}`;
 const gitIn = `protocol=https\nhost=${HOST}\n\n`;
+// kubectl hands its plugin the cluster in KUBERNETES_EXEC_INFO; the kubelet sends a request on stdin (docs/protocols.md §8, §9).
+const kubeExecInfo = JSON.stringify({
+  kind: 'ExecCredential',
+  apiVersion: 'client.authentication.k8s.io/v1',
+  spec: { interactive: false, cluster: { server: `https://${HOST}` } },
+});
+const kubeletIn = JSON.stringify({
+  apiVersion: 'credentialprovider.kubelet.k8s.io/v1',
+  kind: 'CredentialProviderRequest',
+  image: `${HOST}/team/app`,
+});
 
 function stopDaemon() {
   spawnSync(bin('credmux'), ['daemon', 'stop'], { env: baseEnv(), stdio: 'ignore' });
@@ -164,6 +175,8 @@ const commands = [
   { name: 'git-credential-credmux get (warm)', cmd: bin('git-credential-credmux'), argv: ['get'], input: gitIn, expect: SECRET, target: 'warm' },
   { name: 'docker-credential-credmux get (warm)', cmd: bin('docker-credential-credmux'), argv: ['get'], input: HOST, expect: SECRET, target: 'warm' },
   { name: 'keyring get (warm)', cmd: bin('keyring'), argv: ['get', `https://${HOST}/simple/`, 'alice'], expect: SECRET, target: 'warm' },
+  { name: 'credmux-kube (warm)', cmd: bin('credmux-kube'), argv: [], env: { KUBERNETES_EXEC_INFO: kubeExecInfo }, expect: SECRET, target: 'warm' },
+  { name: 'credmux-kubelet (warm)', cmd: bin('credmux-kubelet'), argv: [], input: kubeletIn, expect: SECRET, target: 'warm' },
   {
     name: 'docker get, no rule matches',
     cmd: bin('docker-credential-credmux'),

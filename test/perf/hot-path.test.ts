@@ -21,7 +21,15 @@ interface Loaded {
   files: string[];
   builtins: string[];
 }
-const ENTRIES = ['bin/credmux-bazel', 'bin/git-credential-credmux', 'bin/docker-credential-credmux', 'bin/keyring', 'bin/credmux'];
+const ENTRIES = [
+  'bin/credmux-bazel',
+  'bin/git-credential-credmux',
+  'bin/docker-credential-credmux',
+  'bin/keyring',
+  'bin/credmux-kube',
+  'bin/credmux-kubelet',
+  'bin/credmux',
+];
 
 describe('client hot path', () => {
   it.each(ENTRIES)('%s bundles none of yargs, ajv, jose, undici or the keychain addon', (entry) => {
@@ -38,6 +46,8 @@ describe('client hot path', () => {
     ['git-credential-credmux', ['get'], 'protocol=https\nhost=nothing.example\n\n'],
     ['docker-credential-credmux', ['get'], 'nothing.example'],
     ['keyring', ['get', 'https://nothing.example/simple/', 'u'], ''],
+    ['credmux-kube', [], ''],
+    ['credmux-kubelet', [], ''],
   ])('%s loads only its own bundle when it can answer without the engine (a usage reply)', (name) => {
     const out = join(mkdtempSync(join(tmpdir(), 'credmux-loaded-')), 'loaded.json');
     spawnSync(process.execPath, ['-r', join(import.meta.dirname, 'record-loaded.cjs'), join(root, 'dist/lib', `${name}.cjs`), 'frobnicate'], {
@@ -65,6 +75,13 @@ describe('client hot path', () => {
   });
 });
 
+/** What kubectl hands credmux-kube (docs/protocols.md §8): the cluster's server names the URL. */
+const WARM_EXEC_INFO = JSON.stringify({
+  kind: 'ExecCredential',
+  apiVersion: 'client.authentication.k8s.io/v1',
+  spec: { interactive: false, cluster: { server: 'https://warm.example.com' } },
+});
+
 describe('a warm answer through the launchers', () => {
   let sb: Sandbox | undefined;
   afterAll(async () => sb?.cleanup());
@@ -74,6 +91,12 @@ describe('a warm answer through the launchers', () => {
     ['git-credential-credmux', ['get'], 'protocol=https\nhost=warm.example.com\n\n'],
     ['docker-credential-credmux', ['get'], 'warm.example.com'],
     ['keyring', ['get', 'https://warm.example.com/simple/', 'alice'], ''],
+    ['credmux-kube', [], ''],
+    [
+      'credmux-kubelet',
+      [],
+      '{"apiVersion":"credentialprovider.kubelet.k8s.io/v1","kind":"CredentialProviderRequest","image":"warm.example.com/team/app"}',
+    ],
   ] as const)('%s: boot.cjs and its own bundle, nothing else from disk; no TLS, crypto or child processes', async (name, args, input) => {
     if (!sb) {
       sb = await createSandbox('warm-loaded');
@@ -83,7 +106,12 @@ describe('a warm answer through the launchers', () => {
     const out = join(sb.root, `${name}-loaded.json`);
     const r = await sb.run(sb.bin(name), args, {
       input,
-      env: { ...sb.env, NODE_OPTIONS: `--require ${join(import.meta.dirname, 'record-loaded.cjs')}`, RECORD_LOADED_OUT: out },
+      env: {
+        ...sb.env,
+        KUBERNETES_EXEC_INFO: WARM_EXEC_INFO,
+        NODE_OPTIONS: `--require ${join(import.meta.dirname, 'record-loaded.cjs')}`,
+        RECORD_LOADED_OUT: out,
+      },
     });
     expect(r.stdout + r.stderr).toContain(name === 'credmux-bazel' ? 'Basic ' : 'warm-secret');
     const { files, builtins } = JSON.parse(readFileSync(out, 'utf8')) as Loaded;
