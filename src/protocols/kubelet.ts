@@ -109,6 +109,9 @@ export function goDuration(seconds: number): string {
 
 /** A path component of a repository name (distribution/reference's grammar). */
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+/** `algorithm:hex`, and a tag (distribution/reference regexp.go): anything else after `@` or `:` is no reference. */
+const DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,}$/;
+const TAG = /^[\w][\w.-]{0,127}$/;
 /** host[:port]: DNS labels or an IPv6 literal in brackets. */
 const DOMAIN = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
 
@@ -123,10 +126,16 @@ export function parseImage(image: string): { repository: string; lookupUrl: stri
   if (image.length > 4096) return undefined;
   let name = image;
   const at = name.indexOf('@');
-  if (at >= 0) name = name.slice(0, at);
+  if (at >= 0) {
+    if (!DIGEST.test(name.slice(at + 1))) return undefined;
+    name = name.slice(0, at);
+  }
   const slash = name.lastIndexOf('/');
   const colon = name.lastIndexOf(':');
-  if (colon > slash) name = name.slice(0, colon); // the tag
+  if (colon > slash) {
+    if (!TAG.test(name.slice(colon + 1))) return undefined;
+    name = name.slice(0, colon);
+  }
   const first = name.indexOf('/');
   let domain: string;
   let remainder: string;
