@@ -26,7 +26,18 @@ describe('adapterForProgram', () => {
     expect(adapterForProgram(program)?.name).toBe(name);
   });
 
-  it.each(['credmux', 'node', 'git-credential-', 'docker-credential-', 'keyring-helper', 'bazel', 'credmux-bazel.sh', 'credmux-kubectl', 'kubelet', ''])('%j → none', (program) => {
+  it.each([
+    'credmux',
+    'node',
+    'git-credential-',
+    'docker-credential-',
+    'keyring-helper',
+    'bazel',
+    'credmux-bazel.sh',
+    'credmux-kubectl',
+    'kubelet',
+    '',
+  ])('%j → none', (program) => {
     expect(adapterForProgram(program)).toBeUndefined();
   });
 

@@ -314,7 +314,7 @@ async function servedNote(env: Env, name: string, context: Record<string, unknow
   } catch {
     return [`The cluster's server ${redactUrl(server)} is not a URL credmux can match; kubectl --context ${name} will fail until it is.`];
   }
-  let served = false;
+  let served: boolean;
   try {
     // Every stored credential is served to every tool (what it is "for" only decides wiring).
     served = (await collectTargets(env)).some((t) => matches(t.pattern, request));
