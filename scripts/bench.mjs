@@ -149,7 +149,7 @@ function pythonKeyrings() {
 // ---- the commands ---------------------------------------------------------------------------------
 const bazelIn = `{"uri":"https://${HOST}/repo/file.tar.gz"}`;
 const gitIn = `protocol=https\nhost=${HOST}\n\n`;
-// kubectl hands its plugin the cluster in KUBERNETES_EXEC_INFO; the kubelet sends a request on stdin (docs/protocols.md §8, §9).
+// kubectl hands its plugin the cluster in KUBERNETES_EXEC_INFO; the kubelet sends a request on stdin (docs/protocols.md §9, §10).
 const kubeExecInfo = JSON.stringify({
   kind: 'ExecCredential',
   apiVersion: 'client.authentication.k8s.io/v1',
@@ -177,6 +177,13 @@ const commands = [
   { name: 'keyring get (warm)', cmd: bin('keyring'), argv: ['get', `https://${HOST}/simple/`, 'alice'], expect: SECRET, target: 'warm' },
   { name: 'credmux-kube (warm)', cmd: bin('credmux-kube'), argv: [], env: { KUBERNETES_EXEC_INFO: kubeExecInfo }, expect: SECRET, target: 'warm' },
   { name: 'credmux-kubelet (warm)', cmd: bin('credmux-kubelet'), argv: [], input: kubeletIn, expect: SECRET, target: 'warm' },
+  {
+    name: 'terraform-credentials-credmux get (warm)',
+    cmd: bin('terraform-credentials-credmux'),
+    argv: ['get', HOST],
+    expect: SECRET,
+    target: 'warm',
+  },
   {
     name: 'docker get, no rule matches',
     cmd: bin('docker-credential-credmux'),

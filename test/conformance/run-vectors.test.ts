@@ -27,6 +27,7 @@ const REQUIRED: Record<ProtocolName, string[]> = {
   git: range('G', 16),
   docker: range('D', 13),
   keyring: range('K', 13),
+  terraform: range('T', 21),
   kubectl: range('KC', 18),
   kubelet: range('KL', 18),
 };

@@ -26,6 +26,7 @@ const ENTRIES = [
   'bin/git-credential-credmux',
   'bin/docker-credential-credmux',
   'bin/keyring',
+  'bin/terraform-credentials-credmux',
   'bin/credmux-kube',
   'bin/credmux-kubelet',
   'bin/credmux',
@@ -46,6 +47,7 @@ describe('client hot path', () => {
     ['git-credential-credmux', ['get'], 'protocol=https\nhost=nothing.example\n\n'],
     ['docker-credential-credmux', ['get'], 'nothing.example'],
     ['keyring', ['get', 'https://nothing.example/simple/', 'u'], ''],
+    ['terraform-credentials-credmux', ['get', 'nothing.example'], ''],
     ['credmux-kube', [], ''],
     ['credmux-kubelet', [], ''],
   ])('%s loads only its own bundle when it can answer without the engine (a usage reply)', (name) => {
@@ -75,7 +77,7 @@ describe('client hot path', () => {
   });
 });
 
-/** What kubectl hands credmux-kube (docs/protocols.md §8): the cluster's server names the URL. */
+/** What kubectl hands credmux-kube (docs/protocols.md §9): the cluster's server names the URL. */
 const WARM_EXEC_INFO = JSON.stringify({
   kind: 'ExecCredential',
   apiVersion: 'client.authentication.k8s.io/v1',
@@ -91,6 +93,7 @@ describe('a warm answer through the launchers', () => {
     ['git-credential-credmux', ['get'], 'protocol=https\nhost=warm.example.com\n\n'],
     ['docker-credential-credmux', ['get'], 'warm.example.com'],
     ['keyring', ['get', 'https://warm.example.com/simple/', 'alice'], ''],
+    ['terraform-credentials-credmux', ['get', 'warm.example.com'], ''],
     ['credmux-kube', [], ''],
     [
       'credmux-kubelet',

@@ -13,7 +13,14 @@ import type { Env } from '../../platform/paths.js';
 export const EXIT_PROBLEMS = EXIT.problems;
 
 export type HelperName =
-  'credmux' | 'credmux-bazel' | 'git-credential-credmux' | 'docker-credential-credmux' | 'keyring' | 'credmux-kube' | 'credmux-kubelet';
+  | 'credmux'
+  | 'credmux-bazel'
+  | 'git-credential-credmux'
+  | 'docker-credential-credmux'
+  | 'keyring'
+  | 'terraform-credentials-credmux'
+  | 'credmux-kube'
+  | 'credmux-kubelet';
 
 /**
  * The directory holding this credmux's entries. Setup writes ABSOLUTE paths into other tools' configs,

@@ -93,6 +93,7 @@ export const TOOLS_OF: Record<ProtocolName, string> = {
   git: 'git',
   docker: 'docker/podman',
   keyring: 'pip/uv',
+  terraform: 'terraform/tofu',
   kubectl: 'kubectl',
   kubelet: 'kubelet',
 };
@@ -111,6 +112,9 @@ export const FOR_NAMES = {
   pip: { protocol: 'keyring', setup: ['pip'] },
   uv: { protocol: 'keyring', setup: ['uv'] },
   keyring: { protocol: 'keyring', setup: ['pip', 'uv'] },
+  terraform: { protocol: 'terraform', setup: ['terraform'] },
+  tofu: { protocol: 'terraform', setup: ['terraform'] },
+  opentofu: { protocol: 'terraform', setup: ['terraform'] },
   kubectl: { protocol: 'kubectl', setup: ['kubectl'] },
 } as const satisfies Record<string, { protocol: ProtocolName; setup: readonly string[] }>;
 export type ForName = keyof typeof FOR_NAMES;
