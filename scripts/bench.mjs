@@ -149,7 +149,8 @@ function pythonKeyrings() {
 // ---- the commands ---------------------------------------------------------------------------------
 const bazelIn = `{"uri":"https://${HOST}/repo/file.tar.gz"}`;
 const gitIn = `protocol=https\nhost=${HOST}\n\n`;
-// kubectl hands its plugin the cluster in KUBERNETES_EXEC_INFO; the kubelet sends a request on stdin (docs/protocols.md §9, §10).
+const goIn = 'HTTP/1.1 401 Unauthorized\nWww-Authenticate: Basic realm="proxy"\n\n';
+// kubectl hands its plugin the cluster in KUBERNETES_EXEC_INFO; the kubelet sends a request on stdin (docs/protocols.md §10, §11).
 const kubeExecInfo = JSON.stringify({
   kind: 'ExecCredential',
   apiVersion: 'client.authentication.k8s.io/v1',
@@ -175,6 +176,8 @@ const commands = [
   { name: 'git-credential-credmux get (warm)', cmd: bin('git-credential-credmux'), argv: ['get'], input: gitIn, expect: SECRET, target: 'warm' },
   { name: 'docker-credential-credmux get (warm)', cmd: bin('docker-credential-credmux'), argv: ['get'], input: HOST, expect: SECRET, target: 'warm' },
   { name: 'keyring get (warm)', cmd: bin('keyring'), argv: ['get', `https://${HOST}/simple/`, 'alice'], expect: SECRET, target: 'warm' },
+  // Go's call after a 4xx: the URL as argument, the failed response on stdin (docs/protocols.md §9).
+  { name: 'credmux-go URL (warm)', cmd: bin('credmux-go'), argv: [`https://${HOST}/mod/@v/list`], input: goIn, expect: 'Basic', target: 'warm' },
   { name: 'credmux-kube (warm)', cmd: bin('credmux-kube'), argv: [], env: { KUBERNETES_EXEC_INFO: kubeExecInfo }, expect: SECRET, target: 'warm' },
   { name: 'credmux-kubelet (warm)', cmd: bin('credmux-kubelet'), argv: [], input: kubeletIn, expect: SECRET, target: 'warm' },
   {

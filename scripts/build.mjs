@@ -163,6 +163,7 @@ const CACHED = [
   'docker-credential-credmux',
   'keyring',
   'terraform-credentials-credmux',
+  'credmux-go',
   'credmux-kube',
   'credmux-kubelet',
 ];

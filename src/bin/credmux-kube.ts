@@ -1,4 +1,4 @@
-// The kubectl exec credential plugin entry: the executable's name picks the protocol (docs/protocols.md §6, §9).
+// The kubectl exec credential plugin entry: the executable's name picks the protocol (docs/protocols.md §6, §10).
 import { runEntry } from '../client/run.js';
 import { kubectl } from '../protocols/kubectl.js';
 

@@ -1,4 +1,4 @@
-// The kubelet image credential provider entry: the executable's name picks the protocol (docs/protocols.md §6, §10).
+// The kubelet image credential provider entry: the executable's name picks the protocol (docs/protocols.md §6, §11).
 import { runEntry } from '../client/run.js';
 import { kubelet } from '../protocols/kubelet.js';
 

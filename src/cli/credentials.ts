@@ -163,7 +163,7 @@ function wiringLines(w: LoginWiring): string[] {
   if (w.run.length) out.push(`To have ${andList(w.run)} ask credmux for it: ${w.run.map(setupCommand).join(' && ')}`);
   if (w.upToDate.length) out.push(`Set up already, nothing to change: ${andList(w.upToDate)}`);
   if (w.noneSetUp)
-    out.push('No tool asks credmux yet: run credmux setup git, docker, podman, bazel, pip, uv or kubectl --context NAME for the tools you use.');
+    out.push('No tool asks credmux yet: run credmux setup git, docker, podman, bazel, pip, uv, go or kubectl --context NAME for the tools you use.');
   return out;
 }
 

@@ -4,12 +4,13 @@ import type { ProtocolAdapter } from '../model/types.js';
 import { bazel } from './bazel.js';
 import { docker } from './docker.js';
 import { git } from './git.js';
+import { go } from './go.js';
 import { keyring } from './keyring.js';
 import { kubectl } from './kubectl.js';
 import { kubelet } from './kubelet.js';
 import { terraform } from './terraform.js';
 
-export const adapters = { bazel, git, docker, keyring, terraform, kubectl, kubelet } as const satisfies Record<
+export const adapters = { bazel, git, docker, keyring, terraform, go, kubectl, kubelet } as const satisfies Record<
   ProtocolAdapter['name'],
   ProtocolAdapter
 >;
@@ -19,8 +20,8 @@ const LAUNCHER_SUFFIX = /\.(exe|cmd|bat|ps1|js|cjs|mjs)$/i;
 
 /**
  * The adapter an executable's name asks for: `credmux-bazel`, `git-credential-<any>`,
- * `docker-credential-<any>`, `keyring`, `terraform-credentials-<any>`, `credmux-kube`, `credmux-kubelet`. Case-insensitive,
- * as Windows file names are.
+ * `docker-credential-<any>`, `keyring`, `terraform-credentials-<any>`, `credmux-go`, `credmux-kube`, `credmux-kubelet`.
+ * Case-insensitive, as Windows file names are.
  */
 export function adapterForProgram(basename: string): ProtocolAdapter | undefined {
   const name = basename
@@ -29,6 +30,7 @@ export function adapterForProgram(basename: string): ProtocolAdapter | undefined
     .toLowerCase();
   if (name === 'credmux-bazel') return adapters.bazel;
   if (name === 'keyring') return adapters.keyring;
+  if (name === 'credmux-go') return adapters.go;
   if (name === 'credmux-kube') return adapters.kubectl;
   if (name === 'credmux-kubelet') return adapters.kubelet;
   if (/^git-credential-./.test(name)) return adapters.git;

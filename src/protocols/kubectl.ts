@@ -1,4 +1,4 @@
-// kubectl's exec credential plugin (client-go; docs/protocols.md §9). The request is not on stdin: it
+// kubectl's exec credential plugin (client-go; docs/protocols.md §10). The request is not on stdin: it
 // is argv plus KUBERNETES_EXEC_INFO, an ExecCredential whose spec.cluster.server names the API server
 // when the kubeconfig sets provideClusterInfo. The answer is an ExecCredential on stdout, with the
 // token and, when credmux knows it, status.expirationTimestamp (client-go reuses the token until then).
@@ -100,7 +100,7 @@ type ExecInfo = { apiVersion: string; server?: string } | { error: string };
 
 /**
  * KUBERNETES_EXEC_INFO, as client-go sets it. Absent: a v1beta1 client from before Kubernetes 1.20,
- * the only kind that sends none (docs/protocols.md §9.1), so the answer is v1beta1.
+ * the only kind that sends none (docs/protocols.md §10.1), so the answer is v1beta1.
  */
 function readExecInfo(text: string | undefined): ExecInfo {
   if (text === undefined || text.trim() === '') return { apiVersion: EXEC_API_V1BETA1 };

@@ -1,4 +1,4 @@
-// The kubelet's image credential provider protocol (docs/protocols.md §10): a CredentialProviderRequest
+// The kubelet's image credential provider protocol (docs/protocols.md §11): a CredentialProviderRequest
 // naming the image on stdin, a CredentialProviderResponse on stdout, in the request's apiVersion (the
 // kubelet discards any other). The image maps to its registry as the Docker door maps a server URL;
 // `cacheDuration` is how long the credential has left to live, so the kubelet asks again in time.
@@ -15,7 +15,7 @@ export const PROVIDER_API_VERSIONS: readonly string[] = [`${GROUP}/v1`, `${GROUP
 const USAGE = `Usage: ${PROG}
 kubelet image credential provider: reads a CredentialProviderRequest on stdin and prints a
 CredentialProviderResponse with the registry credential credmux serves for that image.
-Configure it in the kubelet's --image-credential-provider-config (see docs/protocols.md §10).
+Configure it in the kubelet's --image-credential-provider-config (see docs/protocols.md §11).
 `;
 
 /**

@@ -15,6 +15,7 @@ export const ENTRIES = [
   'credmux-bazel',
   'keyring',
   'terraform-credentials-credmux',
+  'credmux-go',
   'credmux-kube',
   'credmux-kubelet',
 ] as const;

@@ -27,6 +27,7 @@ const ENTRIES = [
   'bin/docker-credential-credmux',
   'bin/keyring',
   'bin/terraform-credentials-credmux',
+  'bin/credmux-go',
   'bin/credmux-kube',
   'bin/credmux-kubelet',
   'bin/credmux',
@@ -48,6 +49,7 @@ describe('client hot path', () => {
     ['docker-credential-credmux', ['get'], 'nothing.example'],
     ['keyring', ['get', 'https://nothing.example/simple/', 'u'], ''],
     ['terraform-credentials-credmux', ['get', 'nothing.example'], ''],
+    ['credmux-go', [], ''],
     ['credmux-kube', [], ''],
     ['credmux-kubelet', [], ''],
   ])('%s loads only its own bundle when it can answer without the engine (a usage reply)', (name) => {
@@ -77,7 +79,7 @@ describe('client hot path', () => {
   });
 });
 
-/** What kubectl hands credmux-kube (docs/protocols.md §9): the cluster's server names the URL. */
+/** What kubectl hands credmux-kube (docs/protocols.md §10): the cluster's server names the URL. */
 const WARM_EXEC_INFO = JSON.stringify({
   kind: 'ExecCredential',
   apiVersion: 'client.authentication.k8s.io/v1',
@@ -94,6 +96,7 @@ describe('a warm answer through the launchers', () => {
     ['docker-credential-credmux', ['get'], 'warm.example.com'],
     ['keyring', ['get', 'https://warm.example.com/simple/', 'alice'], ''],
     ['terraform-credentials-credmux', ['get', 'warm.example.com'], ''],
+    ['credmux-go', ['https://warm.example.com/mod/@v/list'], 'HTTP/1.1 401 Unauthorized\n\n'],
     ['credmux-kube', [], ''],
     [
       'credmux-kubelet',
@@ -116,7 +119,7 @@ describe('a warm answer through the launchers', () => {
         RECORD_LOADED_OUT: out,
       },
     });
-    expect(r.stdout + r.stderr).toContain(name === 'credmux-bazel' ? 'Basic ' : 'warm-secret');
+    expect(r.stdout + r.stderr).toContain(name === 'credmux-bazel' || name === 'credmux-go' ? 'Basic ' : 'warm-secret');
     const { files, builtins } = JSON.parse(readFileSync(out, 'utf8')) as Loaded;
     // Not engine.cjs: the daemon answered (the in-process fallback would load it).
     expect(files.filter((f) => !f.endsWith('record-loaded.cjs'))).toEqual([join(root, 'dist/lib/boot.cjs'), join(root, 'dist/lib', `${name}.cjs`)]);

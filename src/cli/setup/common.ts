@@ -19,6 +19,7 @@ export type HelperName =
   | 'docker-credential-credmux'
   | 'keyring'
   | 'terraform-credentials-credmux'
+  | 'credmux-go'
   | 'credmux-kube'
   | 'credmux-kubelet';
 

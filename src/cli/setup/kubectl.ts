@@ -1,5 +1,5 @@
 // `credmux setup kubectl --context NAME`: points a kubeconfig context at a user of credmux's own,
-// `credmux-<context>`, whose exec section runs credmux-kube (docs/protocols.md §9). The context's old
+// `credmux-<context>`, whose exec section runs credmux-kube (docs/protocols.md §10). The context's old
 // user entry is left as it was (other contexts may share it) and comes back on --undo.
 //
 // kubectl reads the files in KUBECONFIG (colon-separated), else ~/.kube/config, and for each context
