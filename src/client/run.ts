@@ -74,6 +74,8 @@ function tooLarge(adapter: ProtocolAdapter): ProtocolOutput {
       return { stdout: '', stderr: `credmux-bazel: ${msg}\n`, exitCode: 2 };
     case 'keyring':
       return { stdout: '', stderr: `keyring: ${msg}\n`, exitCode: 1 };
+    case 'pnpm':
+      return { stdout: '', stderr: `credmux-pnpm: ${msg}\n`, exitCode: 1 };
   }
 }
 

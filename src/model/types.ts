@@ -56,9 +56,9 @@ export function plainCredential(c: Credential): Credential {
   return expiresAt !== undefined ? { kind, username, secret, expiresAt } : { kind, username, secret };
 }
 
-/** The four helper protocols (docs/protocols.md §6). */
-export type ProtocolName = 'bazel' | 'git' | 'docker' | 'keyring';
-export const PROTOCOL_NAMES: readonly ProtocolName[] = ['bazel', 'git', 'docker', 'keyring'];
+/** The helper protocols (docs/protocols.md §6, §8). */
+export type ProtocolName = 'bazel' | 'git' | 'docker' | 'keyring' | 'pnpm';
+export const PROTOCOL_NAMES: readonly ProtocolName[] = ['bazel', 'git', 'docker', 'keyring', 'pnpm'];
 
 /** A stored secret. Stored entries are rules too: `url` is their match pattern. */
 export interface StoredEntry extends Credential {

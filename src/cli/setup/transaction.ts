@@ -15,7 +15,7 @@ import { stateDir, type Env } from '../../platform/paths.js';
 import { CredmuxError } from '../../model/types.js';
 import { unifiedDiff } from '../../formats/diff.js';
 
-export type Tool = 'bazel' | 'git' | 'docker' | 'podman' | 'pip' | 'uv';
+export type Tool = 'bazel' | 'git' | 'docker' | 'podman' | 'pip' | 'uv' | 'pnpm';
 
 /** One file credmux edits. `O` is what `apply` needs to remember so `revert` can take its part out again. */
 export interface FileSpec<O = unknown> {
@@ -98,6 +98,15 @@ function loadManifest(env: Env, tool: Tool): Manifest {
   } catch (e) {
     throw new CredmuxError('internal', `the setup record ${path} is unreadable (${(e as Error).message}); move it away and run setup again`);
   }
+}
+
+/**
+ * The files a tool's setup record holds. For a tool whose files follow its targets (pnpm's wrappers,
+ * one per registry): a file no target wants any more is still planned, with nothing to add, so that
+ * a re-run after a logout, or an undo, removes it.
+ */
+export function recordedFiles(env: Env, tool: Tool): string[] {
+  return Object.keys(loadManifest(env, tool).files);
 }
 
 function saveManifest(env: Env, m: Manifest): void {
@@ -394,7 +403,7 @@ function linkChange(l: LinkSpec): Change {
 
 /** The other tool whose setup record claims this link, if any (pip and uv share the keyring entry). */
 function otherToolsClaim(env: Env, tool: Tool, path: string): Tool | undefined {
-  for (const other of ['pip', 'uv', 'bazel', 'git', 'docker', 'podman'] as const) {
+  for (const other of ['pip', 'uv', 'bazel', 'git', 'docker', 'podman', 'pnpm'] as const) {
     if (other === tool) continue;
     try {
       if (loadManifest(env, other).links[path]) return other;
