@@ -183,12 +183,11 @@ export function planPnpm(env: Env, targets: Target[] | null, opts: SetupOptions)
         `A pnpm tokenHelper names one registry, so these cannot be wired: ${wildcards.join(', ')}. ` +
           'Log in to each registry URL instead, e.g.: credmux login https://npm.example.com/ --token-stdin && credmux setup pnpm',
       );
-    if (byKey.size) {
+    // A tokenHelper wins over an _authToken for the same registry (checked with pnpm 10.34): nothing to remove.
+    if (byKey.size)
       notes.push(
         'pnpm runs every helper of the user .npmrc once per command; after `credmux login` for a new registry, run `credmux setup pnpm` again.',
       );
-      notes.push(`Remove any _authToken for these registries from ${npmrc} and your project .npmrc files: pnpm may send it instead.`);
-    }
   }
   return { files, links: [], notes, warnings };
 }
