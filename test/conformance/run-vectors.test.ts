@@ -26,6 +26,7 @@ const REQUIRED: Record<ProtocolName, string[]> = {
   git: range('G', 16),
   docker: range('D', 13),
   keyring: range('K', 13),
+  pnpm: range('P', 16),
 };
 
 function range(prefix: string, n: number): string[] {
@@ -67,6 +68,10 @@ function checkOutput(v: Vector, step: VectorStep, out: ProtocolOutput, label: st
   if (schemas.stdin !== undefined && step.validateStdin !== false) {
     const validate = schema(step.protocol, schemas.stdin);
     expect(validate(JSON.parse(stepStdin(step).toString('utf8'))), `${label} stdin vs ${schemas.stdin}: ${schemaErrors(validate)}`).toBe(true);
+  }
+  for (const file of schemas.stdoutText ?? []) {
+    const validate = schema(step.protocol, file);
+    expect(validate(out.stdout.trimEnd()), `${label} stdout vs ${file}: ${schemaErrors(validate)}`).toBe(true);
   }
   let json: unknown;
   try {

@@ -17,11 +17,13 @@ describe('adapterForProgram', () => {
     ['keyring.exe', 'keyring'],
     ['/usr/local/bin/keyring', 'keyring'],
     ['C:\\tools\\git-credential-credmux.exe', 'git'],
+    ['credmux-pnpm', 'pnpm'],
+    ['/home/u/.local/share/credmux/pnpm-helpers/../../../../credmux/dist/bin/credmux-pnpm', 'pnpm'],
   ])('%s → %s', (program, name) => {
     expect(adapterForProgram(program)?.name).toBe(name);
   });
 
-  it.each(['credmux', 'node', 'git-credential-', 'docker-credential-', 'keyring-helper', 'bazel', 'credmux-bazel.sh', ''])('%j → none', (program) => {
+  it.each(['credmux', 'node', 'git-credential-', 'docker-credential-', 'keyring-helper', 'bazel', 'credmux-bazel.sh', 'pnpm', 'credmux-pnpm-x', ''])('%j → none', (program) => {
     expect(adapterForProgram(program)).toBeUndefined();
   });
 
