@@ -164,6 +164,8 @@ const commands = [
   { name: 'git-credential-credmux get (warm)', cmd: bin('git-credential-credmux'), argv: ['get'], input: gitIn, expect: SECRET, target: 'warm' },
   { name: 'docker-credential-credmux get (warm)', cmd: bin('docker-credential-credmux'), argv: ['get'], input: HOST, expect: SECRET, target: 'warm' },
   { name: 'keyring get (warm)', cmd: bin('keyring'), argv: ['get', `https://${HOST}/simple/`, 'alice'], expect: SECRET, target: 'warm' },
+  // pnpm's tokenHelper through the wrapper `credmux setup pnpm` writes is one sh exec more; this is the entry itself.
+  { name: 'credmux-pnpm (warm)', cmd: bin('credmux-pnpm'), argv: [`https://${HOST}/`], expect: 'Basic', target: 'warm' },
   {
     name: 'docker get, no rule matches',
     cmd: bin('docker-credential-credmux'),
