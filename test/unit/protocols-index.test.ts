@@ -23,9 +23,12 @@ describe('adapterForProgram', () => {
     expect(adapterForProgram(program)?.name).toBe(name);
   });
 
-  it.each(['credmux', 'node', 'git-credential-', 'docker-credential-', 'keyring-helper', 'bazel', 'credmux-bazel.sh', 'pnpm', 'credmux-pnpm-x', ''])('%j → none', (program) => {
-    expect(adapterForProgram(program)).toBeUndefined();
-  });
+  it.each(['credmux', 'node', 'git-credential-', 'docker-credential-', 'keyring-helper', 'bazel', 'credmux-bazel.sh', 'pnpm', 'credmux-pnpm-x', ''])(
+    '%j → none',
+    (program) => {
+      expect(adapterForProgram(program)).toBeUndefined();
+    },
+  );
 
   it('adapters are keyed by their own names', () => {
     for (const [name, adapter] of Object.entries(adapters)) expect(adapter.name).toBe(name);

@@ -132,7 +132,6 @@ function bazel(env: Env, targets: Target[]): Check {
   return tool('bazel', 'ok', `wired in ${file} to ${ours}${unscoped ? ' (unscoped too)' : ''}`, note);
 }
 
-
 async function git(env: Env, targets: Target[]): Promise<Check> {
   const r = await execArgv('git', ['config', '--global', '--null', '--get-regexp', '^credential\\.'], { env: childEnv(env), timeoutMs: 5_000 });
   if (r.spawnError) return tool('git', 'info', 'git is not installed (not found on PATH)');

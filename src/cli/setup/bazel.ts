@@ -35,7 +35,6 @@ export function bazelrcPath(env: Env, workspace?: string): string {
   return join(env.HOME || homedir(), '.bazelrc');
 }
 
-
 /**
  * One bazelrc line. rc files are split by Bazel's own shell-like tokenizer (no globbing), so only
  * whitespace, quotes and backslashes need quoting; "*" in a wildcard scope is literal.
