@@ -167,6 +167,13 @@ const commands = [
   // pnpm's tokenHelper through the wrapper `credmux setup pnpm` writes is one sh exec more; this is the entry itself.
   { name: 'credmux-pnpm (warm)', cmd: bin('credmux-pnpm'), argv: [`https://${HOST}/`], expect: 'Basic', target: 'warm' },
   {
+    name: 'terraform-credentials-credmux get (warm)',
+    cmd: bin('terraform-credentials-credmux'),
+    argv: ['get', HOST],
+    expect: SECRET,
+    target: 'warm',
+  },
+  {
     name: 'docker get, no rule matches',
     cmd: bin('docker-credential-credmux'),
     argv: ['get'],

@@ -1,5 +1,5 @@
 // The pnpm tokenHelper entry: `credmux-pnpm <registry-url>`, run by the wrapper `credmux setup pnpm`
-// writes per registry (docs/protocols.md §8). The executable's name picks the protocol (§6).
+// writes per registry (docs/protocols.md §9). The executable's name picks the protocol (§6).
 import { runEntry } from '../client/run.js';
 import { pnpm } from '../protocols/pnpm.js';
 

@@ -1,4 +1,4 @@
-// pnpm's `tokenHelper` (docs/protocols.md §8): pnpm runs the helper with no stdin, reads stdout,
+// pnpm's `tokenHelper` (docs/protocols.md §9): pnpm runs the helper with no stdin, reads stdout,
 // `trimEnd()`s it, and sends it as the registry's `Authorization` value. pnpm passes no argument, so
 // `credmux setup pnpm` writes one tiny wrapper per registry that runs `credmux-pnpm <registry-url>`.
 // pnpm ≤ 10 uses the output VERBATIM as the header value; pnpm 11 prepends `Bearer ` only when the

@@ -8,7 +8,7 @@ import type { ValidateFunction } from 'ajv';
 import type { Credential } from '../../src/model/types.js';
 
 export const PROTOCOLS_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../protocols');
-export const PROTOCOL_NAMES = ['bazel', 'git', 'docker', 'keyring', 'pnpm'] as const;
+export const PROTOCOL_NAMES = ['bazel', 'git', 'docker', 'keyring', 'terraform', 'pnpm'] as const;
 export type ProtocolName = (typeof PROTOCOL_NAMES)[number];
 
 // ajv is CommonJS: under NodeNext the default import is module.exports, whose `default` is the class.
@@ -118,8 +118,13 @@ export function messageSchemas(
       return argv.includes('get') ? { stdout: 'creds-output.schema.json' } : {};
     case 'git':
       return {};
+    case 'terraform':
+      if (argv.length !== 2) return {};
+      if (argv[0] === 'get') return { stdout: 'get-response.schema.json' };
+      if (argv[0] === 'store') return { stdin: 'store-request.schema.json' };
+      return {};
     case 'pnpm':
-      // Every answer must suit both pnpm majors (docs/protocols.md §8.1).
+      // Every answer must suit both pnpm majors (docs/protocols.md §9.1).
       return /^https?:/.test(argv[0] ?? '') ? { stdoutText: ['helper-output.pnpm10.schema.json', 'helper-output.pnpm11.schema.json'] } : {};
   }
 }

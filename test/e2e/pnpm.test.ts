@@ -2,7 +2,7 @@
 // (verdaccio, pinned too) on 127.0.0.1, its token served by credmux through `credmux setup pnpm`'s
 // wrapper: pnpm never finds the token in any .npmrc. Every success is checked against verdaccio's own
 // log (alice, 200, the tarball) and the installed bytes (a marker fresh per run); every failure
-// against the log too (no authenticated tarball). pnpm's tokenHelper contract: docs/protocols.md §8.
+// against the log too (no authenticated tarball). pnpm's tokenHelper contract: docs/protocols.md §9.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -138,7 +138,7 @@ describe('pnpm 10 with credmux-pnpm as its tokenHelper', () => {
   });
 
   it('why credmux prints "Bearer <token>": pnpm 10 sends a bare token as the whole header, and the registry refuses it', async () => {
-    // A hand-made helper printing only the token (what pnpm 11 would accept): the control for §8.1.
+    // A hand-made helper printing only the token (what pnpm 11 would accept): the control for §9.1.
     const helper = join(sb.root, 'bare-token-helper');
     await writeFile(helper, `#!/bin/sh\ncat ${JSON.stringify(join(sb.root, 'token'))}\n`);
     await writeFile(join(sb.root, 'token'), registry.token, { mode: 0o600 });

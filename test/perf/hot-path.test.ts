@@ -26,6 +26,7 @@ const ENTRIES = [
   'bin/git-credential-credmux',
   'bin/docker-credential-credmux',
   'bin/keyring',
+  'bin/terraform-credentials-credmux',
   'bin/credmux-pnpm',
   'bin/credmux',
 ];
@@ -45,6 +46,7 @@ describe('client hot path', () => {
     ['git-credential-credmux', ['get'], 'protocol=https\nhost=nothing.example\n\n'],
     ['docker-credential-credmux', ['get'], 'nothing.example'],
     ['keyring', ['get', 'https://nothing.example/simple/', 'u'], ''],
+    ['terraform-credentials-credmux', ['get', 'nothing.example'], ''],
     ['credmux-pnpm', ['https://nothing.example/'], ''],
   ])('%s loads only its own bundle when it can answer without the engine (a usage reply)', (name) => {
     const out = join(mkdtempSync(join(tmpdir(), 'credmux-loaded-')), 'loaded.json');
@@ -82,6 +84,7 @@ describe('a warm answer through the launchers', () => {
     ['git-credential-credmux', ['get'], 'protocol=https\nhost=warm.example.com\n\n'],
     ['docker-credential-credmux', ['get'], 'warm.example.com'],
     ['keyring', ['get', 'https://warm.example.com/simple/', 'alice'], ''],
+    ['terraform-credentials-credmux', ['get', 'warm.example.com'], ''],
     ['credmux-pnpm', ['https://warm.example.com/'], ''],
   ] as const)('%s: boot.cjs and its own bundle, nothing else from disk; no TLS, crypto or child processes', async (name, args, input) => {
     if (!sb) {

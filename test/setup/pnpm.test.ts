@@ -1,7 +1,7 @@
 // `credmux setup pnpm` and doctor's pnpm check beyond the common setup matrix (setup-files.test.ts):
 // which registries get a wrapper and a `//host/path/:tokenHelper` line, what follows a logout, and
 // what setup refuses to write into (a file another user owns, a wrapper directory others can enter).
-// pnpm reads tokenHelper only from the user .npmrc: docs/protocols.md §8.2.
+// pnpm reads tokenHelper only from the user .npmrc: docs/protocols.md §9.2.
 import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';

@@ -21,6 +21,7 @@ import { blockLineNumbers } from '../../formats/marked-block.js';
 import { parseTomlValue } from '../../formats/toml.js';
 import { uvConfigPath } from '../setup/uv.js';
 import type { Check } from './check.js';
+import { checkTerraform } from './terraform.js';
 import { checkPnpm } from './pnpm.js';
 
 function read(path: string): { text: string | null; error?: string } {
@@ -51,6 +52,7 @@ export async function checkTools(env: Env, targets: Target[]): Promise<Check[]> 
     pip(env),
     uv(env),
     ...keyringCommand(env),
+    ...checkTerraform(env, targets),
     checkPnpm(env, targetsFor(targets, 'pnpm')),
   ];
 }

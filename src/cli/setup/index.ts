@@ -1,4 +1,4 @@
-// `credmux setup bazel|git|docker|podman|pip|uv|pnpm [--dry-run] [--undo]`: wires credmux into a tool's own
+// `credmux setup bazel|git|docker|podman|pip|uv|terraform|pnpm [--dry-run] [--undo]`: wires credmux into a tool's own
 // configuration. Each tool module says WHAT to write; ./transaction.ts makes it idempotent and
 // reversible; this module runs one and tells the person what happened and what is left for them to do.
 import { existsSync } from 'node:fs';
@@ -15,11 +15,12 @@ import { planPip } from './pip.js';
 import { planPnpm } from './pnpm.js';
 import { planPodman } from './podman.js';
 import { collectTargets, targetsFor, targetsNotFor, TOOLS_OF } from './targets.js';
+import { planTerraform } from './terraform.js';
 import { applyFiles, BACKUP_SUFFIX, manifestPath, undoFiles, type Change, type Tool } from './transaction.js';
 import type { SetupOptions, ToolPlan } from './types.js';
 import { planUv } from './uv.js';
 
-export const TOOLS = ['bazel', 'git', 'docker', 'podman', 'pip', 'uv', 'pnpm'] as const satisfies readonly Tool[];
+export const TOOLS = ['bazel', 'git', 'docker', 'podman', 'pip', 'uv', 'terraform', 'pnpm'] as const satisfies readonly Tool[];
 
 /** The per-host tools, and the protocol whose stored credentials each is wired for. */
 const HOSTED = { bazel: 'bazel', git: 'git', docker: 'docker', pnpm: 'pnpm' } as const satisfies Partial<Record<Tool, ProtocolName>>;
@@ -49,6 +50,9 @@ async function planFor(env: Env, tool: Tool, opts: SetupOptions): Promise<{ plan
       break;
     case 'uv':
       plan = planUv(env, opts);
+      break;
+    case 'terraform':
+      plan = planTerraform(env, opts);
       break;
     case 'pnpm':
       plan = planPnpm(env, targets, opts);

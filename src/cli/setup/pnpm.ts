@@ -1,4 +1,4 @@
-// `credmux setup pnpm`: pnpm runs a registry's `tokenHelper` with no arguments (docs/protocols.md §8),
+// `credmux setup pnpm`: pnpm runs a registry's `tokenHelper` with no arguments (docs/protocols.md §9),
 // so one executable cannot tell registries apart. Setup writes one tiny wrapper per registry, in a
 // credmux-owned 0700 directory, that runs `credmux-pnpm <registry-url>`, and names each in the user
 // .npmrc (the only place pnpm honours a tokenHelper) as `//host[:port]/path/:tokenHelper=<wrapper>`,
