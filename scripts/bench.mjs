@@ -182,6 +182,8 @@ const commands = [
   { name: 'credmux-go URL (warm)', cmd: bin('credmux-go'), argv: [`https://${HOST}/mod/@v/list`], input: goIn, expect: 'Basic', target: 'warm' },
   { name: 'credmux-kube (warm)', cmd: bin('credmux-kube'), argv: [], env: { KUBERNETES_EXEC_INFO: kubeExecInfo }, expect: SECRET, target: 'warm' },
   { name: 'credmux-kubelet (warm)', cmd: bin('credmux-kubelet'), argv: [], input: kubeletIn, expect: SECRET, target: 'warm' },
+  // pnpm's tokenHelper through the wrapper `credmux setup pnpm` writes is one sh exec more; this is the entry itself.
+  { name: 'credmux-pnpm (warm)', cmd: bin('credmux-pnpm'), argv: [`https://${HOST}/`], expect: 'Basic', target: 'warm' },
   {
     name: 'terraform-credentials-credmux get (warm)',
     cmd: bin('terraform-credentials-credmux'),

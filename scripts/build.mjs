@@ -167,6 +167,7 @@ const CACHED = [
   'cargo-credential-credmux',
   'credmux-kube',
   'credmux-kubelet',
+  'credmux-pnpm',
 ];
 
 /**

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Starts one test server by hand, for poking at it with curl/git/skopeo/pip:
-//   node scripts/servers/run.mjs git|registry|pypi|cargo [--user alice] [--password s3cret]   (cargo: the token is --password)
+//   node scripts/servers/run.mjs git|registry|pypi|cargo|npm [--user alice] [--password s3cret]   (cargo: the token is --password)
 // Prints what it started and its request log as requests come in; Ctrl-C stops it.
 // The servers are TypeScript (the tests import them through vitest); esbuild, already a dev
 // dependency for the build, bundles them in memory so this works on Node 20 without a loader.
@@ -15,9 +15,9 @@ const { values, positionals } = parseArgs({
   options: { user: { type: 'string', default: 'alice' }, password: { type: 'string', default: 's3cret' } },
 });
 const kind = positionals[0];
-const starters = { git: 'startGitServer', registry: 'startRegistry', pypi: 'startPypiIndex', cargo: 'startCargoRegistry' };
+const starters = { git: 'startGitServer', registry: 'startRegistry', pypi: 'startPypiIndex', cargo: 'startCargoRegistry', npm: 'startVerdaccio' };
 if (!(kind in starters)) {
-  console.error('usage: node scripts/servers/run.mjs git|registry|pypi|cargo [--user U] [--password P]');
+  console.error('usage: node scripts/servers/run.mjs git|registry|pypi|cargo|npm [--user U] [--password P]');
   process.exit(2);
 }
 

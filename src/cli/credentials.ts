@@ -164,7 +164,7 @@ function wiringLines(w: LoginWiring): string[] {
   if (w.upToDate.length) out.push(`Set up already, nothing to change: ${andList(w.upToDate)}`);
   if (w.noneSetUp)
     out.push(
-      'No tool asks credmux yet: run credmux setup git, docker, podman, bazel, pip, uv, terraform, go, cargo or kubectl --context NAME for the tools you use.',
+      'No tool asks credmux yet: run credmux setup git, docker, podman, bazel, pip, uv, terraform, go, cargo, pnpm or kubectl --context NAME for the tools you use.',
     );
   return out;
 }

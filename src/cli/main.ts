@@ -9,7 +9,7 @@ import { EXIT, exitCodeFor } from './exit-codes.js';
 import { cliStdio } from './stdio.js';
 
 const EPILOG = `Exit codes: 0 ok, 1 not found, 2 usage or bad input, 3 invalid config, 4 store error, 5 source error, 6 problems found (doctor, import), 75 another daemon runs, 70 internal error, 74 output could not be written, 141 the output pipe was closed (as git and coreutils).
-Protocol entries: credmux bazel|git|docker|keyring|terraform|go|cargo|kubectl|kubelet <args> (same as credmux-bazel, git-credential-credmux, docker-credential-credmux, keyring, terraform-credentials-credmux, credmux-go, cargo-credential-credmux, credmux-kube, credmux-kubelet).`;
+Protocol entries: credmux bazel|git|docker|keyring|terraform|go|cargo|kubectl|kubelet|pnpm <args> (same as credmux-bazel, git-credential-credmux, docker-credential-credmux, keyring, terraform-credentials-credmux, credmux-go, cargo-credential-credmux, credmux-kube, credmux-kubelet, credmux-pnpm).`;
 
 /** A URL the command checks itself, so that a missing one gets a message with the whole command to type. */
 function optionalUrlArg(y: Argv) {
@@ -81,7 +81,7 @@ async function commands(argvIn: string[], env: Env, io: creds.Io): Promise<numbe
             type: 'string',
             array: true,
             describe:
-              'The tools it is for, which `credmux setup` wires it into: bazel, git, docker, podman, skopeo, buildah, pip, uv, terraform, go, cargo, kubectl (comma-separated; default: every tool)',
+              'The tools it is for, which `credmux setup` wires it into: bazel, git, docker, podman, skopeo, buildah, pip, uv, terraform, go, cargo, kubectl, pnpm (comma-separated; default: every tool)',
           })
           .option('json', { type: 'boolean', describe: 'Machine-readable output (never the secret)' })
           .conflicts('oauth', ['password-stdin', 'token-stdin', 'username', 'for'])
@@ -207,7 +207,7 @@ async function commands(argvIn: string[], env: Env, io: creds.Io): Promise<numbe
       (y) =>
         y
           .positional('tool', {
-            choices: ['bazel', 'git', 'docker', 'podman', 'pip', 'uv', 'terraform', 'go', 'cargo', 'kubectl'] as const,
+            choices: ['bazel', 'git', 'docker', 'podman', 'pip', 'uv', 'terraform', 'go', 'cargo', 'kubectl', 'pnpm'] as const,
             demandOption: true,
             describe: 'The tool to wire (podman also wires skopeo and buildah; terraform also OpenTofu)',
           })
@@ -297,6 +297,7 @@ async function commands(argvIn: string[], env: Env, io: creds.Io): Promise<numbe
     .command('cargo', "Speak cargo's credential-provider protocol (same as cargo-credential-credmux)")
     .command('kubectl', 'Speak the kubectl exec credential plugin protocol (same as credmux-kube)')
     .command('kubelet', 'Speak the kubelet image credential provider protocol (same as credmux-kubelet)')
+    .command('pnpm <registry-url>', 'Print the Authorization value for a registry, as a pnpm tokenHelper (same as credmux-pnpm)')
     // `credmux completion >> ~/.bashrc` (or ~/.zshrc): yargs answers the script's --get-yargs-completions calls.
     .completion('completion', 'Print a bash/zsh completion script: credmux completion >> ~/.bashrc')
     .demandCommand(1, 'Name a command; see --help')

@@ -84,6 +84,8 @@ function tooLarge(adapter: ProtocolAdapter): ProtocolOutput {
       return { stdout: '', stderr: `credmux-kube: ${msg}\n`, exitCode: 1 };
     case 'kubelet':
       return { stdout: '', stderr: `credmux-kubelet: ${msg}\n`, exitCode: 1 };
+    case 'pnpm':
+      return { stdout: '', stderr: `credmux-pnpm: ${msg}\n`, exitCode: 1 };
   }
 }
 

@@ -63,8 +63,19 @@ export function plainCredential(c: Credential): Credential {
 }
 
 /** The helper protocols (docs/protocols.md §6). */
-export type ProtocolName = 'bazel' | 'git' | 'docker' | 'keyring' | 'terraform' | 'go' | 'cargo' | 'kubectl' | 'kubelet';
-export const PROTOCOL_NAMES: readonly ProtocolName[] = ['bazel', 'git', 'docker', 'keyring', 'terraform', 'go', 'cargo', 'kubectl', 'kubelet'];
+export type ProtocolName = 'bazel' | 'git' | 'docker' | 'keyring' | 'terraform' | 'go' | 'cargo' | 'kubectl' | 'kubelet' | 'pnpm';
+export const PROTOCOL_NAMES: readonly ProtocolName[] = [
+  'bazel',
+  'git',
+  'docker',
+  'keyring',
+  'terraform',
+  'go',
+  'cargo',
+  'kubectl',
+  'kubelet',
+  'pnpm',
+];
 
 /** A stored secret. Stored entries are rules too: `url` is their match pattern. */
 export interface StoredEntry extends Credential {

@@ -9,9 +9,10 @@ import { go } from './go.js';
 import { keyring } from './keyring.js';
 import { kubectl } from './kubectl.js';
 import { kubelet } from './kubelet.js';
+import { pnpm } from './pnpm.js';
 import { terraform } from './terraform.js';
 
-export const adapters = { bazel, git, docker, keyring, terraform, go, cargo, kubectl, kubelet } as const satisfies Record<
+export const adapters = { bazel, git, docker, keyring, terraform, go, cargo, kubectl, kubelet, pnpm } as const satisfies Record<
   ProtocolAdapter['name'],
   ProtocolAdapter
 >;
@@ -22,7 +23,7 @@ const LAUNCHER_SUFFIX = /\.(exe|cmd|bat|ps1|js|cjs|mjs)$/i;
 /**
  * The adapter an executable's name asks for: `credmux-bazel`, `git-credential-<any>`,
  * `docker-credential-<any>`, `keyring`, `terraform-credentials-<any>`, `credmux-go`, `cargo-credential-<any>`, `credmux-kube`,
- * `credmux-kubelet`.
+ * `credmux-kubelet`, `credmux-pnpm`.
  * Case-insensitive, as Windows file names are.
  */
 export function adapterForProgram(basename: string): ProtocolAdapter | undefined {
@@ -35,6 +36,7 @@ export function adapterForProgram(basename: string): ProtocolAdapter | undefined
   if (name === 'credmux-go') return adapters.go;
   if (name === 'credmux-kube') return adapters.kubectl;
   if (name === 'credmux-kubelet') return adapters.kubelet;
+  if (name === 'credmux-pnpm') return adapters.pnpm;
   if (/^git-credential-./.test(name)) return adapters.git;
   if (/^docker-credential-./.test(name)) return adapters.docker;
   if (/^terraform-credentials-./.test(name)) return adapters.terraform;

@@ -8,7 +8,7 @@ import type { ValidateFunction } from 'ajv';
 import type { Credential } from '../../src/model/types.js';
 
 export const PROTOCOLS_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../protocols');
-export const PROTOCOL_NAMES = ['bazel', 'git', 'docker', 'keyring', 'terraform', 'go', 'cargo', 'kubectl', 'kubelet'] as const;
+export const PROTOCOL_NAMES = ['bazel', 'git', 'docker', 'keyring', 'terraform', 'go', 'cargo', 'kubectl', 'kubelet', 'pnpm'] as const;
 export type ProtocolName = (typeof PROTOCOL_NAMES)[number];
 
 // ajv is CommonJS: under NodeNext the default import is module.exports, whose `default` is the class.
@@ -96,9 +96,13 @@ export function stepStdin(step: VectorStep): Buffer {
 /**
  * Which schemas describe a step's messages: what the protocol's client sends (only for requests the
  * helper accepted) and what the helper printed on success. `stdout` for keyring applies only when the
- * output is JSON (`--output json`).
+ * output is JSON (`--output json`). `stdoutText`: schemas for a protocol whose answer is a line of text
+ * (pnpm), validated as the JSON string the client reads: stdout after its trimEnd().
  */
-export function messageSchemas(step: { protocol: ProtocolName; argv: readonly string[] }, exitCode: number): { stdin?: string; stdout?: string } {
+export function messageSchemas(
+  step: { protocol: ProtocolName; argv: readonly string[] },
+  exitCode: number,
+): { stdin?: string; stdout?: string; stdoutText?: string[] } {
   if (exitCode !== 0) return {};
   const { protocol, argv } = step;
   switch (protocol) {
@@ -133,5 +137,8 @@ export function messageSchemas(step: { protocol: ProtocolName; argv: readonly st
       return { stdout: 'exec-credential.schema.json' };
     case 'kubelet':
       return { stdin: 'request.schema.json', stdout: 'response.schema.json' };
+    case 'pnpm':
+      // Every answer must suit both pnpm majors (docs/protocols.md §13.1).
+      return /^https?:/.test(argv[0] ?? '') ? { stdoutText: ['helper-output.pnpm10.schema.json', 'helper-output.pnpm11.schema.json'] } : {};
   }
 }

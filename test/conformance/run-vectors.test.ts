@@ -33,6 +33,7 @@ const REQUIRED: Record<ProtocolName, string[]> = {
   cargo: range('C', 16),
   kubectl: range('KC', 18),
   kubelet: range('KL', 18),
+  pnpm: range('P', 16),
 };
 
 function range(prefix: string, n: number): string[] {
@@ -82,6 +83,10 @@ function checkOutput(v: Vector, step: VectorStep, out: ProtocolOutput, label: st
     expect(validate(JSON.parse(stepStdin(step).toString('utf8'))), `${label} stdin vs ${schemas.stdin}: ${schemaErrors(validate)}`).toBe(true);
   }
   if (step.protocol === 'go') return checkGoOutput(step, out, schemas.stdout, label);
+  for (const file of schemas.stdoutText ?? []) {
+    const validate = schema(step.protocol, file);
+    expect(validate(out.stdout.trimEnd()), `${label} stdout vs ${file}: ${schemaErrors(validate)}`).toBe(true);
+  }
   let json: unknown;
   try {
     json = JSON.parse(out.stdout);

@@ -19,6 +19,7 @@ export const ENTRIES = [
   'cargo-credential-credmux',
   'credmux-kube',
   'credmux-kubelet',
+  'credmux-pnpm',
 ] as const;
 export type Entry = (typeof ENTRIES)[number];
 

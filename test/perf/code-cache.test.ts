@@ -122,6 +122,7 @@ describe('the built helpers', () => {
     'terraform-credentials-credmux',
     'credmux-go',
     'cargo-credential-credmux',
+    'credmux-pnpm',
     'engine',
   ])('%s has a cache made for this Node, which it accepts', (name) => {
     const file = join(root, 'dist/lib', `${name}.cjs`);

@@ -31,6 +31,7 @@ const ENTRIES = [
   'bin/cargo-credential-credmux',
   'bin/credmux-kube',
   'bin/credmux-kubelet',
+  'bin/credmux-pnpm',
   'bin/credmux',
 ];
 
@@ -54,6 +55,7 @@ describe('client hot path', () => {
     ['cargo-credential-credmux', [], ''],
     ['credmux-kube', [], ''],
     ['credmux-kubelet', [], ''],
+    ['credmux-pnpm', ['https://nothing.example/'], ''],
   ])('%s loads only its own bundle when it can answer without the engine (a usage reply)', (name) => {
     const out = join(mkdtempSync(join(tmpdir(), 'credmux-loaded-')), 'loaded.json');
     spawnSync(process.execPath, ['-r', join(import.meta.dirname, 'record-loaded.cjs'), join(root, 'dist/lib', `${name}.cjs`), 'frobnicate'], {
@@ -110,6 +112,7 @@ describe('a warm answer through the launchers', () => {
       [],
       '{"apiVersion":"credentialprovider.kubelet.k8s.io/v1","kind":"CredentialProviderRequest","image":"warm.example.com/team/app"}',
     ],
+    ['credmux-pnpm', ['https://warm.example.com/'], ''],
   ] as const)('%s: boot.cjs and its own bundle, nothing else from disk; no TLS, crypto or child processes', async (name, args, input) => {
     if (!sb) {
       sb = await createSandbox('warm-loaded');
@@ -127,7 +130,7 @@ describe('a warm answer through the launchers', () => {
       },
     });
     expect(r.stdout + r.stderr).toContain(
-      name === 'credmux-bazel' || name === 'credmux-go' || name === 'cargo-credential-credmux' ? 'Basic ' : 'warm-secret',
+      name === 'credmux-bazel' || name === 'credmux-go' || name === 'cargo-credential-credmux' || name === 'credmux-pnpm' ? 'Basic ' : 'warm-secret',
     );
     const { files, builtins } = JSON.parse(readFileSync(out, 'utf8')) as Loaded;
     // Not engine.cjs: the daemon answered (the in-process fallback would load it).

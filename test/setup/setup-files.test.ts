@@ -10,7 +10,7 @@ import { show } from '../helpers/run.js';
 import { CREDMUX_OWN, newHome, snapshot, type Home } from './home.js';
 
 const BIN = () => realpathSync(dirname(distBin('credmux')));
-const TOOLS = ['bazel', 'git', 'docker', 'pip', 'uv'] as const;
+const TOOLS = ['bazel', 'git', 'docker', 'pip', 'uv', 'pnpm'] as const;
 type Tool = (typeof TOOLS)[number];
 
 /** What a user already has in each tool's file, written in that tool's own style. */
@@ -24,6 +24,7 @@ const EXISTING: Record<Tool, { file: string; text: string }> = {
   },
   pip: { file: '.config/pip/pip.conf', text: '[global]\ntimeout = 60\nindex-url = https://pypi.org/simple\n\n[install]\nno-compile = true\n' },
   uv: { file: '.config/uv/uv.toml', text: '# my uv settings\nnative-tls = true\n\n[pip]\nindex-url = "https://pypi.org/simple"\n' },
+  pnpm: { file: '.npmrc', text: 'save-exact=true\n//npm.other.example/:_authToken=other-tok\n; mine, no newline at the end' },
 };
 
 function gitGet(h: Home, file: string, key: string): string[] {
@@ -63,6 +64,15 @@ function expectWired(h: Home, tool: Tool, hadFile: boolean) {
         expect(text).toContain('timeout = 60\nindex-url = https://pypi.org/simple\nkeyring-provider = subprocess\n\n[install]\nno-compile = true\n');
       expect(readlinkSync(join(h.home, '.local/share/credmux/keyring-bin/keyring'))).toBe(`${dirname(bin)}/keyring-bin/keyring`);
       break;
+    case 'pnpm': {
+      const line = /^\/\/pkgs\.example\.com\/:tokenHelper=(\S+)$/m.exec(text);
+      expect(line, text).not.toBeNull();
+      expect(readFileSync(line![1]!, 'utf8')).toContain(`exec '${bin}/credmux-pnpm' 'https://pkgs.example.com/'\n`);
+      expect(lstatSync(line![1]!).mode & 0o777).toBe(0o700);
+      expect(lstatSync(dirname(line![1]!)).mode & 0o777).toBe(0o700);
+      if (hadFile) expect(text.startsWith(`${EXISTING.pnpm.text}\n\n`)).toBe(true);
+      break;
+    }
     case 'uv':
       if (hadFile)
         expect(text).toBe('# my uv settings\nnative-tls = true\nkeyring-provider = "subprocess"\n\n[pip]\nindex-url = "https://pypi.org/simple"\n');

@@ -26,6 +26,8 @@ describe('adapterForProgram', () => {
     ['credmux-kube.exe', 'kubectl'],
     ['credmux-kubelet', 'kubelet'],
     ['/etc/kubernetes/image-credential-provider/credmux-kubelet', 'kubelet'],
+    ['credmux-pnpm', 'pnpm'],
+    ['/home/u/.local/share/credmux/pnpm-helpers/../../../../credmux/dist/bin/credmux-pnpm', 'pnpm'],
   ])('%s → %s', (program, name) => {
     expect(adapterForProgram(program)?.name).toBe(name);
   });
@@ -42,6 +44,8 @@ describe('adapterForProgram', () => {
     'cargo',
     'credmux-kubectl',
     'kubelet',
+    'pnpm',
+    'credmux-pnpm-x',
     '',
   ])('%j → none', (program) => {
     expect(adapterForProgram(program)).toBeUndefined();

@@ -18,12 +18,14 @@ import { keyringDir, keyringOnPath } from '../setup/keyring-dir.js';
 import { pipConfigPath, pipKeyringProvider } from '../setup/pip.js';
 import { effectiveHelpers, podmanDropInPath } from '../setup/podman.js';
 import { isUnscopableHost, targetsFor, type Target } from '../setup/targets.js';
+import { blockLineNumbers } from '../../formats/marked-block.js';
 import { parseTomlValue } from '../../formats/toml.js';
 import { uvConfigPath } from '../setup/uv.js';
 import { checkCargo } from './cargo.js';
 import type { Check } from './check.js';
 import { checkTerraform } from './terraform.js';
 import { goCheck } from './go.js';
+import { checkPnpm } from './pnpm.js';
 
 function read(path: string): { text: string | null; error?: string } {
   try {
@@ -57,6 +59,7 @@ export async function checkTools(env: Env, targets: Target[]): Promise<Check[]> 
     goCheck(env),
     checkCargo(env),
     kubectl(env, targets),
+    checkPnpm(env, targetsFor(targets, 'pnpm')),
   ];
 }
 
@@ -103,7 +106,7 @@ function bazel(env: Env, targets: Target[]): Check {
   const broken: string[] = [];
   const foreign: string[] = [];
   // Lines inside credmux's block are rewritten by setup; any other line is the person's to remove.
-  const block = blockLines(text ?? '');
+  const block = blockLineNumbers(text ?? '', BAZEL_BEGIN, BAZEL_END);
   const outside: number[] = [];
   for (const h of helpers) {
     const r = resolveHelper(h.path, env, dirname(file));
@@ -135,18 +138,6 @@ function bazel(env: Env, targets: Target[]): Check {
         }
       : {};
   return tool('bazel', 'ok', `wired in ${file} to ${ours}${unscoped ? ' (unscoped too)' : ''}`, note);
-}
-
-/** 1-based line numbers inside credmux's marked block. */
-function blockLines(text: string): Set<number> {
-  const out = new Set<number>();
-  let inside = false;
-  text.split('\n').forEach((l, i) => {
-    if (l.trim() === BAZEL_BEGIN) inside = true;
-    else if (l.trim() === BAZEL_END) inside = false;
-    else if (inside) out.add(i + 1);
-  });
-  return out;
 }
 
 async function git(env: Env, targets: Target[]): Promise<Check> {

@@ -6,6 +6,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { statSync } from 'node:fs';
 import type { Env } from '../../platform/paths.js';
+import { appendBlock, removeMarkedBlock, type BlockOwned } from '../../formats/marked-block.js';
 import { CredmuxError } from '../../model/types.js';
 import { formatPattern } from '../../model/url.js';
 import { helperPath, shq } from './common.js';
@@ -34,11 +35,6 @@ export function bazelrcPath(env: Env, workspace?: string): string {
   return join(env.HOME || homedir(), '.bazelrc');
 }
 
-interface Owned {
-  addedNewline: boolean;
-  addedBlank: boolean;
-}
-
 /**
  * One bazelrc line. rc files are split by Bazel's own shell-like tokenizer (no globbing), so only
  * whitespace, quotes and backslashes need quoting; "*" in a wildcard scope is literal.
@@ -62,17 +58,12 @@ export function planBazel(env: Env, targets: Target[] | null, opts: SetupOptions
   if (opts.unscoped) lines.push(flagLine(null, helper));
   const block = lines.length ? `${BAZEL_BEGIN}\n${lines.join('\n')}\n${BAZEL_END}\n` : '';
 
-  const spec: FileSpec<Owned> = {
+  const spec: FileSpec<BlockOwned> = {
     path: file,
     newMode: 0o644,
     async apply(base) {
       if (!block) return { content: base, owned: { addedNewline: false, addedBlank: false } };
-      let text = base ?? '';
-      const addedNewline = text !== '' && !text.endsWith('\n');
-      if (addedNewline) text += '\n';
-      const addedBlank = text !== '';
-      if (addedBlank) text += '\n';
-      return { content: text + block, owned: { addedNewline, addedBlank } };
+      return appendBlock(base, block);
     },
     async revert(current, owned) {
       return current === null ? null : removeBlock(current, owned);
@@ -100,19 +91,8 @@ export function planBazel(env: Env, targets: Target[] | null, opts: SetupOptions
 }
 
 /** Takes the marked block out, with the blank line and final newline setup added around it. */
-export function removeBlock(text: string, owned: Owned): string {
-  const lines = text.split('\n');
-  const b = lines.findIndex((l) => l.trim() === BAZEL_BEGIN);
-  if (b < 0) return text;
-  const e = lines.findIndex((l, i) => i > b && l.trim() === BAZEL_END);
-  if (e < 0) return text;
-  const wasLast = e === lines.length - 2 && lines[lines.length - 1] === '';
-  let from = b;
-  if (owned.addedBlank && from > 0 && lines[from - 1]!.trim() === '') from--;
-  lines.splice(from, e - from + 1);
-  let out = lines.join('\n');
-  if (wasLast && owned.addedNewline && out.endsWith('\n')) out = out.slice(0, -1);
-  return out;
+export function removeBlock(text: string, owned: BlockOwned): string {
+  return removeMarkedBlock(text, owned, BAZEL_BEGIN, BAZEL_END);
 }
 
 /** `--credential_helper` values in a bazelrc: [scope or null, path]. For doctor. */

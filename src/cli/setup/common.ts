@@ -22,7 +22,8 @@ export type HelperName =
   | 'credmux-go'
   | 'cargo-credential-credmux'
   | 'credmux-kube'
-  | 'credmux-kubelet';
+  | 'credmux-kubelet'
+  | 'credmux-pnpm';
 
 /**
  * The directory holding this credmux's entries. Setup writes ABSOLUTE paths into other tools' configs,

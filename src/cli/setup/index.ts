@@ -1,4 +1,4 @@
-// `credmux setup bazel|git|docker|podman|pip|uv|terraform|go|cargo|kubectl [--dry-run] [--undo]`: wires credmux into a tool's own
+// `credmux setup bazel|git|docker|podman|pip|uv|terraform|go|cargo|kubectl|pnpm [--dry-run] [--undo]`: wires credmux into a tool's own
 // configuration. Each tool module says WHAT to write; ./transaction.ts makes it idempotent and
 // reversible; this module runs one and tells the person what happened and what is left for them to do.
 import { existsSync } from 'node:fs';
@@ -15,6 +15,7 @@ import { planGit } from './git.js';
 import { planGo } from './go.js';
 import { planKubectl } from './kubectl.js';
 import { planPip } from './pip.js';
+import { planPnpm } from './pnpm.js';
 import { planPodman } from './podman.js';
 import { collectTargets, targetsFor, targetsNotFor, TOOLS_OF } from './targets.js';
 import { planTerraform } from './terraform.js';
@@ -22,10 +23,22 @@ import { applyFiles, BACKUP_SUFFIX, manifestPath, undoFiles, type Change, type T
 import type { SetupOptions, ToolPlan } from './types.js';
 import { planUv } from './uv.js';
 
-export const TOOLS = ['bazel', 'git', 'docker', 'podman', 'pip', 'uv', 'terraform', 'go', 'cargo', 'kubectl'] as const satisfies readonly Tool[];
+export const TOOLS = [
+  'bazel',
+  'git',
+  'docker',
+  'podman',
+  'pip',
+  'uv',
+  'terraform',
+  'go',
+  'cargo',
+  'kubectl',
+  'pnpm',
+] as const satisfies readonly Tool[];
 
 /** The per-host tools, and the protocol whose stored credentials each is wired for. */
-const HOSTED = { bazel: 'bazel', git: 'git', docker: 'docker' } as const satisfies Partial<Record<Tool, ProtocolName>>;
+const HOSTED = { bazel: 'bazel', git: 'git', docker: 'docker', pnpm: 'pnpm' } as const satisfies Partial<Record<Tool, ProtocolName>>;
 
 async function planFor(env: Env, tool: Tool, opts: SetupOptions): Promise<{ plan: ToolPlan; nothingToWire: boolean }> {
   // Undo needs no targets: it takes out whatever setup recorded, even with a broken config or store.
@@ -64,6 +77,9 @@ async function planFor(env: Env, tool: Tool, opts: SetupOptions): Promise<{ plan
       break;
     case 'kubectl':
       plan = await planKubectl(env, opts);
+      break;
+    case 'pnpm':
+      plan = planPnpm(env, targets, opts);
       break;
   }
   if (all && protocol) {

@@ -98,6 +98,7 @@ export const TOOLS_OF: Record<ProtocolName, string> = {
   cargo: 'cargo',
   kubectl: 'kubectl',
   kubelet: 'kubelet',
+  pnpm: 'pnpm',
 };
 
 /**
@@ -120,6 +121,7 @@ export const FOR_NAMES = {
   go: { protocol: 'go', setup: ['go'] },
   cargo: { protocol: 'cargo', setup: ['cargo'] },
   kubectl: { protocol: 'kubectl', setup: ['kubectl'] },
+  pnpm: { protocol: 'pnpm', setup: ['pnpm'] },
 } as const satisfies Record<string, { protocol: ProtocolName; setup: readonly string[] }>;
 export type ForName = keyof typeof FOR_NAMES;
 

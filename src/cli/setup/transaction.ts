@@ -15,7 +15,7 @@ import { stateDir, type Env } from '../../platform/paths.js';
 import { CredmuxError } from '../../model/types.js';
 import { unifiedDiff } from '../../formats/diff.js';
 
-export type Tool = 'bazel' | 'git' | 'docker' | 'podman' | 'pip' | 'uv' | 'terraform' | 'go' | 'cargo' | 'kubectl';
+export type Tool = 'bazel' | 'git' | 'docker' | 'podman' | 'pip' | 'uv' | 'terraform' | 'go' | 'cargo' | 'kubectl' | 'pnpm';
 
 /** One file credmux edits. `O` is what `apply` needs to remember so `revert` can take its part out again. */
 export interface FileSpec<O = unknown> {
@@ -106,6 +106,15 @@ function loadManifest(env: Env, tool: Tool): Manifest {
  */
 export function recordedOwned(env: Env, tool: Tool): Record<string, unknown> {
   return Object.fromEntries(Object.entries(loadManifest(env, tool).files).map(([path, rec]) => [path, rec.owned]));
+}
+
+/**
+ * The files a tool's setup record holds. For a tool whose files follow its targets (pnpm's wrappers,
+ * one per registry): a file no target wants any more is still planned, with nothing to add, so that
+ * a re-run after a logout, or an undo, removes it.
+ */
+export function recordedFiles(env: Env, tool: Tool): string[] {
+  return Object.keys(loadManifest(env, tool).files);
 }
 
 function saveManifest(env: Env, m: Manifest): void {
@@ -402,7 +411,7 @@ function linkChange(l: LinkSpec): Change {
 
 /** The other tool whose setup record claims this link, if any (pip and uv share the keyring entry). */
 function otherToolsClaim(env: Env, tool: Tool, path: string): Tool | undefined {
-  for (const other of ['pip', 'uv', 'bazel', 'git', 'docker', 'podman', 'terraform', 'kubectl'] as const) {
+  for (const other of ['pip', 'uv', 'bazel', 'git', 'docker', 'podman', 'terraform', 'go', 'cargo', 'kubectl', 'pnpm'] as const) {
     if (other === tool) continue;
     try {
       if (loadManifest(env, other).links[path]) return other;
