@@ -15,3 +15,6 @@ Object.assign(Dispatcher.prototype, api);
 
 export { default as EnvHttpProxyAgent } from 'undici/lib/dispatcher/env-http-proxy-agent.js';
 export { decodeJwt } from 'jose/jwt/decode';
+// Google service-account keys sign their JWT-bearer assertion (src/sources/google-grants.ts).
+export { SignJWT } from 'jose/jwt/sign';
+export { importPKCS8 } from 'jose/key/import';

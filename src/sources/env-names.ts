@@ -5,6 +5,8 @@ import type { Rule } from '../model/rule.js';
 
 /** GitHub Actions hands a job its OIDC identity through these two. */
 const GITHUB_OIDC = ['ACTIONS_ID_TOKEN_REQUEST_URL', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN'];
+/** Where Google's application default credentials and metadata server are found (src/sources/google-adc.ts). */
+const GOOGLE_ADC = ['CLOUDSDK_CONFIG', 'GCE_METADATA_HOST', 'GCE_METADATA_IP', 'GOOGLE_APPLICATION_CREDENTIALS'];
 
 export function envNamesOf(rule: Rule): string[] {
   const names = new Set<string>();
@@ -20,6 +22,9 @@ export function envNamesOf(rule: Rule): string[] {
   };
   walk(rule.source);
   if (rule.source.type === 'netrc' && rule.source.file === undefined) names.add('NETRC');
+  if (rule.source.type === 'google' && !rule.source.workloadIdentity && (rule.source.credentials ?? 'metadata') === 'metadata') {
+    GOOGLE_ADC.forEach((n) => names.add(n));
+  }
   return [...names].sort();
 }
 

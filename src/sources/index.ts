@@ -4,6 +4,7 @@ import type { Rule } from '../model/rule.js';
 import { commandSource } from './command.js';
 import { envSource } from './env.js';
 import { exchangeSource } from './exchange.js';
+import { googleSource } from './google.js';
 import { netrcSource } from './netrc.js';
 import { oauth2Source } from './oauth2.js';
 import { oidcSource } from './oidc.js';
@@ -16,6 +17,7 @@ const sources: Record<Rule['source']['type'], AnySource> = {
   oauth2: oauth2Source,
   oidc: oidcSource,
   command: commandSource,
+  google: googleSource,
 };
 
 export function sourceFor(rule: Rule): AnySource {
