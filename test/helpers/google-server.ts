@@ -99,7 +99,12 @@ function routeOf(path: string): GoogleRoute | undefined {
   return undefined;
 }
 
-export async function startGoogleServer(opts: { tls?: TestTls } = {}): Promise<GoogleServer> {
+/**
+ * tls: serve https with this certificate. accessToken: issue this one token (opaque, ya29.-style) on
+ * every route, so a real server (git over nginx, with an htpasswd made in advance) can be told which
+ * token to accept.
+ */
+export async function startGoogleServer(opts: { tls?: TestTls; accessToken?: string } = {}): Promise<GoogleServer> {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const counts = new Map<GoogleRoute, number>();
@@ -160,7 +165,7 @@ export async function startGoogleServer(opts: { tls?: TestTls } = {}): Promise<G
   };
 
   const issue = (route: GoogleRoute): string => {
-    const t = `ya29.${route}-${randomBytes(16).toString('base64url')}`;
+    const t = opts.accessToken ?? `ya29.${route}-${randomBytes(16).toString('base64url')}`;
     state.issued[route].push(t);
     return t;
   };
