@@ -297,9 +297,13 @@ describe('google: config', () => {
     ).not.toThrow();
     expect(
       ok({ type: 'google', credentials: 'metadata', workloadIdentity: { audience: '//iam.googleapis.com/x', identity: { provider: 'github' } } }),
-    ).toThrow();
-    expect(ok({ type: 'google', credential: 'metadata' })).toThrow(/credential/);
-    expect(ok({ type: 'google', credentials: { file: 'relative/key.json' } })).toThrow();
+    ).toThrow('/rules/0/source/credentials: give either "credentials" or "workloadIdentity", not both');
+    expect(ok({ type: 'google', credential: 'metadata' })).toThrow('/rules/0/source: unknown key "credential"; remove it or check its spelling');
+    expect(ok({ type: 'google', credentials: 'metdata' })).toThrow('/rules/0/source/credentials: must be "metadata"');
+    expect(ok({ type: 'google', credentials: { file: 'relative/key.json' } })).toThrow(
+      /^config\.json is invalid:\n {2}- \/rules\/0\/source\/credentials\/file: "\^\(\/\|~\/\)" does not match; write an absolute path \(or ~\/…\)$/,
+    );
+    expect(ok({ type: 'google', credentials: {} })).toThrow('/rules/0/source/credentials: say where the secret comes from');
     expect(
       ok({
         type: 'google',
