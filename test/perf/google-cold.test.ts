@@ -24,7 +24,15 @@ function loadedBy(uri: string, env: Record<string, string> = {}) {
   );
   const out = join(home, 'loaded.json');
   const r = spawnSync(process.execPath, ['-r', join(import.meta.dirname, 'record-loaded.cjs'), join(root, 'dist/lib/credmux-bazel.cjs'), 'get'], {
-    env: { PATH: process.env.PATH, HOME: home, CREDMUX_STORE: 'file', CREDMUX_DAEMON: '0', OTHER_TOKEN: 'tok-0123456789', RECORD_LOADED_OUT: out, ...env },
+    env: {
+      PATH: process.env.PATH,
+      HOME: home,
+      CREDMUX_STORE: 'file',
+      CREDMUX_DAEMON: '0',
+      OTHER_TOKEN: 'tok-0123456789',
+      RECORD_LOADED_OUT: out,
+      ...env,
+    },
     input: JSON.stringify({ uri }),
     encoding: 'utf8',
   });
