@@ -16,9 +16,8 @@ import { displayEndpoint } from '../http/policy.js';
 import { httpRequest } from '../http/request.js';
 import { sourceError, transportError } from './errors.js';
 import type { ExternalAccount, SubjectSource } from './google-credentials.js';
-import type { GrantContext } from './google-grants.js';
+import { postForToken, type GrantContext } from './google-grants.js';
 import { jwtExp } from './jwt-expiry.js';
-import { postForm } from './oauth2-client.js';
 import { ciIdentityToken } from './oidc-identity.js';
 import { fieldAt, parseJsonObject, readTokenAnswer, TOKEN_CHARS, type TokenAnswer } from './token-answer.js';
 
@@ -81,9 +80,9 @@ async function stsExchange(
   subject: string,
   ctx: GrantContext,
 ): Promise<TokenAnswer> {
-  let res;
-  try {
-    res = await postForm({
+  return postForToken(
+    rule,
+    {
       url: ext.tokenUrl,
       form: {
         grant_type: TOKEN_EXCHANGE,
@@ -93,22 +92,13 @@ async function stsExchange(
         subject_token: subject,
         subject_token_type: ext.subjectTokenType,
       },
-      allowInsecureHttp: ctx.allowInsecureHttp,
-      env: ctx.env,
-    });
-  } catch (e) {
-    throw transportError(rule, e, 'STS token exchange');
-  }
-  return readTokenAnswer(rule, res, {
-    endpoint: displayEndpoint(ext.tokenUrl),
-    fields: ['access_token'],
-    ttlSeconds: ctx.ttlSeconds,
-    expect: ctx.expect,
-    now: ctx.now,
-    secrets: [subject],
-    refused: (detail) =>
-      `refused the subject token (${detail}); check that the workload identity provider ${ext.audience} trusts this workload (issuer, attribute condition, allowed audiences)`,
-  });
+      what: 'STS token exchange',
+      secrets: [subject],
+      refused: (detail) =>
+        `refused the subject token (${detail}); check that the workload identity provider ${ext.audience} trusts this workload (issuer, attribute condition, allowed audiences)`,
+    },
+    ctx,
+  );
 }
 
 /** generateAccessToken: a service account's token for the caller's (federated, user or key) token. */

@@ -14,7 +14,7 @@ import type { Env } from '../platform/paths.js';
 import { displayEndpoint } from '../http/policy.js';
 import { tokenDeps } from '../http/deps.js';
 import { sourceError, transportError } from './errors.js';
-import { postForm } from './oauth2-client.js';
+import { postForm, type OAuthClient } from './oauth2-client.js';
 import { GOOGLE_TOKEN_URI, type AuthorizedUser, type ServiceAccountKey } from './google-credentials.js';
 import { readTokenAnswer, type TokenAnswer } from './token-answer.js';
 
@@ -51,46 +51,63 @@ async function signAssertion(rule: Rule, key: ServiceAccountKey, ctx: GrantConte
     .sign(privateKey);
 }
 
-export async function serviceAccountToken(rule: Rule, key: ServiceAccountKey, ctx: GrantContext): Promise<TokenAnswer> {
-  const assertion = await signAssertion(rule, key, ctx);
+/** One call to an OAuth-style token endpoint of Google's: a form POST, answered with {"access_token","expires_in"}. */
+export interface TokenPost {
+  url: string;
+  form: Record<string, string | undefined>;
+  client?: OAuthClient;
+  /** What the request is, for transport errors. */
+  what: string;
+  /** Everything secret that was sent: cut from any server text quoted. */
+  secrets: (string | undefined)[];
+  refused: (detail: string) => string;
+}
+
+export async function postForToken(rule: Rule, post: TokenPost, ctx: GrantContext): Promise<TokenAnswer> {
   let res;
   try {
-    res = await postForm({ url: key.tokenUri, form: { grant_type: JWT_BEARER, assertion }, allowInsecureHttp: ctx.allowInsecureHttp, env: ctx.env });
+    res = await postForm({ url: post.url, form: post.form, client: post.client, allowInsecureHttp: ctx.allowInsecureHttp, env: ctx.env });
   } catch (e) {
-    throw transportError(rule, e, 'service-account token request');
+    throw transportError(rule, e, post.what);
   }
   return readTokenAnswer(rule, res, {
-    endpoint: displayEndpoint(key.tokenUri),
+    endpoint: displayEndpoint(post.url),
     fields: ['access_token'],
     ttlSeconds: ctx.ttlSeconds,
     expect: ctx.expect,
     now: ctx.now,
-    secrets: [assertion, key.privateKey],
-    refused: (detail) =>
-      `refused the service-account key of ${key.clientEmail} from ${ctx.where} (${detail}); the key may be deleted or disabled, or this machine's clock is off — create a new key: gcloud iam service-accounts keys create KEY.json --iam-account=${key.clientEmail}`,
+    secrets: post.secrets,
+    refused: post.refused,
   });
 }
 
+export async function serviceAccountToken(rule: Rule, key: ServiceAccountKey, ctx: GrantContext): Promise<TokenAnswer> {
+  const assertion = await signAssertion(rule, key, ctx);
+  return postForToken(
+    rule,
+    {
+      url: key.tokenUri,
+      form: { grant_type: JWT_BEARER, assertion },
+      what: 'service-account token request',
+      secrets: [assertion, key.privateKey],
+      refused: (detail) =>
+        `refused the service-account key of ${key.clientEmail} from ${ctx.where} (${detail}); the key may be deleted or disabled, or this machine's clock is off — create a new key: gcloud iam service-accounts keys create KEY.json --iam-account=${key.clientEmail}`,
+    },
+    ctx,
+  );
+}
+
 export async function authorizedUserToken(rule: Rule, user: AuthorizedUser, ctx: GrantContext): Promise<TokenAnswer> {
-  let res;
-  try {
-    res = await postForm({
+  return postForToken(
+    rule,
+    {
       url: user.tokenUri,
       form: { grant_type: 'refresh_token', refresh_token: user.refreshToken },
       client: { clientId: user.clientId, clientSecret: user.clientSecret, clientAuth: 'post' },
-      allowInsecureHttp: ctx.allowInsecureHttp,
-      env: ctx.env,
-    });
-  } catch (e) {
-    throw transportError(rule, e, 'token refresh');
-  }
-  return readTokenAnswer(rule, res, {
-    endpoint: displayEndpoint(user.tokenUri),
-    fields: ['access_token'],
-    ttlSeconds: ctx.ttlSeconds,
-    expect: ctx.expect,
-    now: ctx.now,
-    secrets: [user.refreshToken, user.clientSecret],
-    refused: (detail) => `refused the refresh token in ${ctx.where} (${detail}); log in again: gcloud auth application-default login`,
-  });
+      what: 'token refresh',
+      secrets: [user.refreshToken, user.clientSecret],
+      refused: (detail) => `refused the refresh token in ${ctx.where} (${detail}); log in again: gcloud auth application-default login`,
+    },
+    ctx,
+  );
 }
