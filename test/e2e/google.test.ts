@@ -89,6 +89,21 @@ describe('google through Bazel, git, Docker and keyring (built helpers, real dae
     ).not.toContain(g.serviceAccountKey().private_key!.split('\n')[1]!);
   });
 
+  it('without a daemon (CREDMUX_DAEMON=0), each helper mints in process and presents the token the same way', async () => {
+    const keyUrl = 'https://iam.credmux.test';
+    await writeConfig([{ id: 'gar', match: `https://${HOST}`, source: { type: 'google', credentials: { stored: keyUrl } } }]);
+    await sb.credmux(['login', keyUrl, '--token-stdin'], `${JSON.stringify(g.serviceAccountKey())}\n`);
+    const env = { ...sb.env, CREDMUX_DAEMON: '0', NODE_EXTRA_CA_CERTS: tls.caFile };
+    const out = await askEachDoor(env);
+    for (const [door, r] of Object.entries(out)) expect(r.code, `${door}: ${show(r)}`).toBe(0);
+    expect(g.count('token')).toBe(4); // one mint per helper process: there is no daemon to share it
+    expect(JSON.parse(out.docker.stdout)).toMatchObject({ Username: 'oauth2accesstoken', Secret: g.issued.token[2] });
+    expect(JSON.parse(out.bazel.stdout).headers.Authorization).toEqual([`Bearer ${g.issued.token[0]}`]);
+    // The stored key is an input, never an answer.
+    const key = await sb.run(sb.bin('docker-credential-credmux'), ['get'], { env, input: 'iam.credmux.test' });
+    expect(key.stdout).not.toContain('private_key');
+  });
+
   it('workload identity in the rule (a CI token in the environment): STS, impersonation, the service account token in every door', async () => {
     await writeConfig([
       {

@@ -36,8 +36,11 @@ export const GOOGLE_ROUTES = {
 } as const;
 export type GoogleRoute = keyof typeof GOOGLE_ROUTES;
 
-/** ok; deny (the route's refusal); not-google (metadata: an answer without Metadata-Flavor); 500; no-account (metadata 404). */
-export type GoogleMode = 'ok' | 'deny' | 'not-google' | '500' | 'no-account';
+/**
+ * ok; deny (the route's refusal); not-google (metadata: an answer without Metadata-Flavor); 500;
+ * no-account (metadata 404); echo (a hostile token endpoint: a 400 whose error_description is the form it was sent).
+ */
+export type GoogleMode = 'ok' | 'deny' | 'not-google' | '500' | 'no-account' | 'echo';
 
 export interface GoogleRequest {
   method: string;
@@ -194,6 +197,8 @@ export async function startGoogleServer(opts: { tls?: TestTls; accessToken?: str
   async function handle(route: GoogleRoute, req: IncomingMessage, res: ServerResponse, body: string): Promise<void> {
     const mode = modes.get(route) ?? 'ok';
     if (mode === '500') return json(res, 500, { error: 'internal' });
+    if (mode === 'echo')
+      return json(res, 400, { error: 'invalid_grant', error_description: `you sent ${body} with ${req.headers.authorization ?? ''}` });
     switch (route) {
       case 'token': {
         const form = new URLSearchParams(body);

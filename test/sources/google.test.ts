@@ -285,6 +285,55 @@ describe('google: workload identity federation', () => {
   });
 });
 
+describe('google: impersonation and hostile endpoints', () => {
+  it('impersonated_service_account (gcloud --impersonate-service-account ADC): the user token, then generateAccessToken with delegates', async () => {
+    const file = keyFile({
+      type: 'impersonated_service_account',
+      service_account_impersonation_url: `${g.url}${GOOGLE_ROUTES.impersonate}${g.impersonatedAccount}:generateAccessToken`,
+      delegates: ['projects/-/serviceAccounts/hop@credmux-test.iam.gserviceaccount.com'],
+      source_credentials: g.authorizedUser(),
+    });
+    const h = harness([rule({})], { env: noAdc({ GOOGLE_APPLICATION_CREDENTIALS: file }) });
+    expect((await h.token(GAR)).secret).toBe(g.issued.impersonate[0]);
+    const call = g.requests('impersonate')[0]!;
+    expect(call.headers.authorization).toBe(`Bearer ${g.issued.token[0]}`);
+    expect(JSON.parse(call.body)).toEqual({
+      delegates: ['projects/-/serviceAccounts/hop@credmux-test.iam.gserviceaccount.com'],
+      scope: [CLOUD],
+      lifetime: '3600s',
+    });
+  });
+
+  it('an endpoint that echoes what it was sent gets none of it into the error: not the refresh token, the client secret or the assertion', async () => {
+    g.setMode('token', 'echo');
+    const user = g.authorizedUser();
+    const h = harness([rule({})], { env: noAdc({ GOOGLE_APPLICATION_CREDENTIALS: keyFile(user) }) });
+    const e = await errorOf(h, GAR);
+    expect(e.message).toContain('refused the refresh token');
+    expect(e.message).toContain('invalid_grant: you sent'); // the echo is quoted, cut where it carried a secret
+    for (const secret of [user.refresh_token!, user.client_secret!, encodeURIComponent(user.refresh_token!)]) expect(e.message).not.toContain(secret);
+    const sa = harness([rule({ credentials: { file: keyFile(g.serviceAccountKey()) } })]);
+    const e2 = await errorOf(sa, GAR);
+    expect(e2.message).toContain('refused the service-account key');
+    expect(e2.message).toContain('invalid_grant: you sent');
+    expect(e2.message).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}/);
+  });
+
+  it('an external_account file whose token_url is plain http off this machine: refused before the subject token is sent', async () => {
+    const ext = {
+      type: 'external_account',
+      audience: g.poolAudience,
+      subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+      token_url: 'http://sts.evil.test/v1/token',
+      credential_source: { file: keyFile(await g.ciToken(), 'oidc-token') },
+    };
+    const h = harness([rule({ credentials: { file: keyFile(ext) } })]);
+    expect((await errorOf(h, GAR)).message).toContain(
+      'STS token exchange: http://sts.evil.test/v1/token uses plain http to a host that is not this machine; use https',
+    );
+  });
+});
+
 describe('google: config', () => {
   it('accepts the documented shapes and rejects credentials together with workloadIdentity, or an unknown key', () => {
     const ok = (source: unknown) => () => parseConfig(JSON.stringify({ rules: [{ id: 'g', match: GAR, source }] }));
