@@ -2,9 +2,8 @@
 // daemon, and a fake Google (test/helpers/google-server.ts) over HTTPS trusted through
 // NODE_EXTRA_CA_CERTS — the way a user with GOOGLE_APPLICATION_CREDENTIALS runs them. Then real git
 // cloning from nginx that accepts only `oauth2accesstoken` with the token the metadata server issued.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { distBin, requireBuilt, requireBuiltAndTools } from '../helpers/dist.js';
@@ -25,7 +24,10 @@ beforeAll(async () => {
   tls = makeTestTls();
   g = await startGoogleServer({ tls });
 });
-afterAll(() => g?.close());
+afterAll(async () => {
+  await g?.close();
+  if (tls) rmSync(tls.dir, { recursive: true, force: true });
+});
 beforeEach(async () => {
   g.reset();
   sb = await createSandbox('google');
@@ -41,7 +43,7 @@ async function writeConfig(rules: unknown[]): Promise<void> {
 }
 
 function keyFile(content: unknown): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'credmux-gkey-')), 'key.json');
+  const file = join(mkdtempSync(join(sb.root, 'key-')), 'key.json');
   writeFileSync(file, JSON.stringify(content), { mode: 0o600 });
   return file;
 }
@@ -136,7 +138,7 @@ describe('google through Bazel, git, Docker and keyring (built helpers, real dae
     try {
       notGoogle.setMode('metadata', 'not-google');
       await writeConfig([{ id: 'gar', match: `https://${HOST}`, source: { type: 'google' } }]);
-      const env = { ...sb.env, CLOUDSDK_CONFIG: mkdtempSync(join(tmpdir(), 'credmux-gcloud-')), GCE_METADATA_HOST: new URL(notGoogle.url).host };
+      const env = { ...sb.env, CLOUDSDK_CONFIG: mkdtempSync(join(sb.root, 'gcloud-')), GCE_METADATA_HOST: new URL(notGoogle.url).host };
       const out = await askEachDoor(env);
       for (const [door, r] of Object.entries(out)) {
         expect(r.code, door).not.toBe(0);

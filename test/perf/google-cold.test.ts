@@ -3,15 +3,17 @@
 // libraries (jose, undici: dist/lib/token-deps.cjs) nor http, TLS or crypto. And a google rule that
 // asks the metadata server loads http but still not the token libraries. Counted, not timed.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '../..');
+const TMP = mkdtempSync(join(tmpdir(), 'credmux-gcold-'));
+afterAll(() => rmSync(TMP, { recursive: true, force: true }));
 
 function loadedBy(uri: string, env: Record<string, string> = {}) {
-  const home = mkdtempSync(join(tmpdir(), 'credmux-gcold-'));
+  const home = mkdtempSync(join(TMP, 'home-'));
   mkdirSync(join(home, '.config', 'credmux'), { recursive: true });
   writeFileSync(
     join(home, '.config', 'credmux', 'config.json'),

@@ -2,7 +2,7 @@
 // half), authorized-user refresh, external accounts (file / URL subject tokens, STS, impersonation),
 // workload identity in the rule, application default credentials and the metadata server — against
 // test/helpers/google-server.ts, through the engine as the daemon wires it.
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -12,10 +12,15 @@ import { GOOGLE_ROUTES, startGoogleServer, type GoogleServer } from '../helpers/
 import { errorOf, harness, storedKey } from './harness.js';
 
 let g: GoogleServer;
+/** Every key file, gcloud dir and shared dir of this file: private (0700), removed at the end. */
+const ROOT = mkdtempSync(join(tmpdir(), 'credmux-google-'));
 beforeAll(async () => {
   g = await startGoogleServer();
 });
-afterAll(() => g.close());
+afterAll(async () => {
+  await g.close();
+  rmSync(ROOT, { recursive: true, force: true });
+});
 beforeEach(() => g.reset());
 
 const GAR = 'https://us-docker.pkg.dev';
@@ -27,7 +32,7 @@ function rule(source: Record<string, unknown>, extra: Partial<RuleConfig> = {}):
 
 /** A private directory holding `name` with `content` (0600), as gcloud and key downloads leave them. */
 function keyFile(content: unknown, name = 'key.json'): string {
-  const dir = mkdtempSync(join(tmpdir(), 'credmux-gkey-'));
+  const dir = mkdtempSync(join(ROOT, 'key-'));
   const file = join(dir, name);
   writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content, null, 2), { mode: 0o600 });
   return file;
@@ -35,7 +40,7 @@ function keyFile(content: unknown, name = 'key.json'): string {
 
 /** An environment in which ADC finds nothing and no metadata server is asked (a closed loopback port). */
 function noAdc(extra: Record<string, string> = {}): Record<string, string> {
-  return { CLOUDSDK_CONFIG: mkdtempSync(join(tmpdir(), 'credmux-gcloud-')), GCE_METADATA_HOST: '127.0.0.1:9', ...extra };
+  return { CLOUDSDK_CONFIG: mkdtempSync(join(ROOT, 'gcloud-')), GCE_METADATA_HOST: '127.0.0.1:9', ...extra };
 }
 
 describe('google: service-account key', () => {
@@ -364,7 +369,7 @@ describe('google: config', () => {
 
 describe('google: ADC in a directory other users can write', () => {
   it('refuses a key whose directory is group-writable (not sticky)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'credmux-gdir-'));
+    const dir = mkdtempSync(join(ROOT, 'dir-'));
     mkdirSync(join(dir, 'shared'));
     const file = join(dir, 'shared', 'key.json');
     writeFileSync(file, JSON.stringify(g.serviceAccountKey()), { mode: 0o600 });
