@@ -63,8 +63,8 @@ export function plainCredential(c: Credential): Credential {
 }
 
 /** The helper protocols (docs/protocols.md §6). */
-export type ProtocolName = 'bazel' | 'git' | 'docker' | 'keyring' | 'terraform';
-export const PROTOCOL_NAMES: readonly ProtocolName[] = ['bazel', 'git', 'docker', 'keyring', 'terraform'];
+export type ProtocolName = 'bazel' | 'git' | 'docker' | 'keyring' | 'terraform' | 'go';
+export const PROTOCOL_NAMES: readonly ProtocolName[] = ['bazel', 'git', 'docker', 'keyring', 'terraform', 'go'];
 
 /** A stored secret. Stored entries are rules too: `url` is their match pattern. */
 export interface StoredEntry extends Credential {
