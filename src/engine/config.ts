@@ -202,6 +202,7 @@ const SCHEMA_HINTS: [RegExp, (at: string) => string][] = [
     /\/properties\/(audience|scope|requestedTokenType|clientId)\/false schema$/,
     (at) => `${at}: only used with "grant": "token-exchange"; remove it or set the grant`,
   ],
+  [/\/then\/properties\/credentials\/false schema$/, (at) => `${at}: give either "credentials" or "workloadIdentity", not both`],
 ];
 
 /** Turns an ajv error into "<json path>: <what is wrong>; <what to write instead>". */

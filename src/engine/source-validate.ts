@@ -55,6 +55,11 @@ export function sourceProblems(source: SourceConfig, pattern?: Pattern): SourceP
       endpoint('/apiUrl', source.apiUrl, source.allowInsecureHttp);
       ref('/privateKey', source.privateKey);
       break;
+    case 'google':
+      ref('/credentials', typeof source.credentials === 'object' && !('file' in source.credentials) ? source.credentials : undefined);
+      endpoint('/workloadIdentity/tokenUrl', source.workloadIdentity?.tokenUrl, source.allowInsecureHttp);
+      endpoint('/workloadIdentity/impersonationUrl', source.workloadIdentity?.impersonationUrl, source.allowInsecureHttp);
+      break;
     case 'command': {
       // No shell and no cwd to rely on (the daemon runs in /): a program is absolute or found on PATH.
       const program = source.command[0] ?? '';

@@ -15,5 +15,7 @@ Object.assign(Dispatcher.prototype, api);
 
 export { default as EnvHttpProxyAgent } from 'undici/lib/dispatcher/env-http-proxy-agent.js';
 export { decodeJwt } from 'jose/jwt/decode';
-// Signs GitHub App JWTs (src/sources/github-app-jwt.ts): only that source calls it.
+// Signs GitHub App JWTs (src/sources/github-app-jwt.ts) and Google service-account assertions
+// (src/sources/google-grants.ts): only those sources call them.
 export { SignJWT } from 'jose/jwt/sign';
+export { importPKCS8 } from 'jose/key/import';

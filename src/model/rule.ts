@@ -10,7 +10,8 @@ export type SourceConfig =
   | OidcSourceConfig
   | CommandSourceConfig
   | AzureSourceConfig
-  | GitHubAppSourceConfig;
+  | GitHubAppSourceConfig
+  | GoogleSourceConfig;
 
 /** Where a secret a token source consumes comes from: the store (credmux login) or an env var. */
 export type SecretRef = StoredRef | { env: string };
@@ -130,6 +131,30 @@ export interface GitHubAppSourceConfig extends Omit<TokenSourceCommon, 'expect'>
   permissions?: Record<string, 'read' | 'write' | 'admin'>;
   /** REST API root; GitHub Enterprise Server: https://HOST/api/v3. Default https://api.github.com. */
   apiUrl?: string;
+}
+
+/** Google access tokens: a key JSON (service account, authorized user, external account), ADC, or the metadata server. */
+export interface GoogleSourceConfig extends TokenSourceCommon {
+  type: 'google';
+  /** The credentials JSON (stored, in an env var, or a file), or "metadata"; absent: Application Default Credentials. */
+  credentials?: SecretRef | { file: string } | 'metadata';
+  /** Workload identity federation configured here instead of in a credentials file. */
+  workloadIdentity?: GoogleWorkloadIdentity;
+  /** OAuth scopes; default cloud-platform. */
+  scopes?: string[];
+}
+
+/** The parts of an external_account credentials file, with the subject token from a CI identity. */
+export interface GoogleWorkloadIdentity {
+  /** //iam.googleapis.com/projects/N/locations/global/workloadIdentityPools/POOL/providers/PROVIDER */
+  audience: string;
+  identity: OidcIdentity;
+  /** The service account to impersonate (generateAccessToken); absent: the federated token itself. */
+  serviceAccount?: string;
+  /** Default https://sts.googleapis.com/v1/token. */
+  tokenUrl?: string;
+  /** Default https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/<serviceAccount>:generateAccessToken. */
+  impersonationUrl?: string;
 }
 
 export interface RuleConfig {

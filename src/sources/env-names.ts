@@ -6,6 +6,8 @@ import { AZURE_ENV_NAMES } from './azure-entra.js';
 
 /** GitHub Actions hands a job its OIDC identity through these two. */
 const GITHUB_OIDC = ['ACTIONS_ID_TOKEN_REQUEST_URL', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN'];
+/** Where Google's application default credentials and metadata server are found (src/sources/google-adc.ts). */
+const GOOGLE_ADC = ['CLOUDSDK_CONFIG', 'GCE_METADATA_HOST', 'GCE_METADATA_IP', 'GOOGLE_APPLICATION_CREDENTIALS'];
 
 export function envNamesOf(rule: Rule): string[] {
   const names = new Set<string>();
@@ -23,6 +25,9 @@ export function envNamesOf(rule: Rule): string[] {
   if (rule.source.type === 'netrc' && rule.source.file === undefined) names.add('NETRC');
   // Where an azure rule leaves tenant, client, token file or authority unset, the caller's variables say.
   if (rule.source.type === 'azure') AZURE_ENV_NAMES.forEach((n) => names.add(n));
+  if (rule.source.type === 'google' && !rule.source.workloadIdentity && (rule.source.credentials ?? 'metadata') === 'metadata') {
+    GOOGLE_ADC.forEach((n) => names.add(n));
+  }
   return [...names].sort();
 }
 

@@ -6,6 +6,7 @@ import { commandSource } from './command.js';
 import { envSource } from './env.js';
 import { exchangeSource } from './exchange.js';
 import { githubAppSource } from './github-app.js';
+import { googleSource } from './google.js';
 import { netrcSource } from './netrc.js';
 import { oauth2Source } from './oauth2.js';
 import { oidcSource } from './oidc.js';
@@ -20,6 +21,7 @@ const sources: Record<Rule['source']['type'], AnySource> = {
   command: commandSource,
   azure: azureSource,
   'github-app': githubAppSource,
+  google: googleSource,
 };
 
 export function sourceFor(rule: Rule): AnySource {
