@@ -2,6 +2,7 @@
 // started it; a rule that reads $PYX_API_KEY or GitHub's OIDC variables must be answered with the
 // CALLER's values, so the client sends those (and only those) with each request.
 import type { Rule } from '../model/rule.js';
+import { vaultEnvNames } from './vault-env.js';
 
 /** GitHub Actions hands a job its OIDC identity through these two. */
 const GITHUB_OIDC = ['ACTIONS_ID_TOKEN_REQUEST_URL', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN'];
@@ -20,6 +21,8 @@ export function envNamesOf(rule: Rule): string[] {
   };
   walk(rule.source);
   if (rule.source.type === 'netrc' && rule.source.file === undefined) names.add('NETRC');
+  // A vault rule's unset address, namespace or token come from the caller's VAULT_* variables.
+  if (rule.source.type === 'vault') vaultEnvNames(rule.source).forEach((n) => names.add(n));
   return [...names].sort();
 }
 

@@ -8,6 +8,7 @@ import { netrcSource } from './netrc.js';
 import { oauth2Source } from './oauth2.js';
 import { oidcSource } from './oidc.js';
 import type { AnySource } from './types.js';
+import { vaultSource } from './vault.js';
 
 const sources: Record<Rule['source']['type'], AnySource> = {
   env: envSource,
@@ -16,6 +17,7 @@ const sources: Record<Rule['source']['type'], AnySource> = {
   oauth2: oauth2Source,
   oidc: oidcSource,
   command: commandSource,
+  vault: vaultSource,
 };
 
 export function sourceFor(rule: Rule): AnySource {
