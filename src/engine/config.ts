@@ -197,10 +197,14 @@ const SCHEMA_HINTS: [RegExp, (at: string) => string][] = [
   [/\/secretRef\/anyOf\/\d+\/required$/, () => ''], // the anyOf line above says it
   [/\/secretRef\/then\/properties\/env\/false schema$/, (at) => `${at}: give either "stored" or "env", not both`],
   [/\/properties\/(secretField|fields)\/false schema$/, (at) => `${at}: only used with "style": "json" or "form"; remove it or set the style`],
-  [/\/vaultSource\/oneOf$/, (at) => `${at}: say what to read: "kv" (a KV version 2 secret) or "path" (any other path), one of them`],
-  [/\/vaultSource\/oneOf\/\d+\/(required|properties\/(kv|path)\/false schema)$/, () => ''], // the oneOf line above says it
-  [/\/vaultSource\/allOf\/0\/then\/properties\/address\/false schema$/, (at) => `${at}: with "agent" every call goes through the agent's socket; remove "address"`],
-  [/\/vaultSource\/allOf\/1\/then\/properties\/params\/false schema$/, (at) => `${at}: a KV read takes no parameters; remove "params" (or read with "path")`],
+  // The vault source's schema is compiled as a function of its own (too big to inline), so its paths start at "#/".
+  [/^#\/oneOf$/, (at) => `${at}: say what to read: "kv" (a KV version 2 secret) or "path" (any other path), one of them`],
+  [/^#\/oneOf\/\d+\/(required|properties\/(kv|path)\/false schema)$/, () => ''], // the oneOf line above says it
+  [
+    /^#\/allOf\/0\/then\/properties\/address\/false schema$/,
+    (at) => `${at}: with "agent" every call goes through the agent's socket; remove "address"`,
+  ],
+  [/^#\/allOf\/1\/then\/properties\/params\/false schema$/, (at) => `${at}: a KV read takes no parameters; remove "params" (or read with "path")`],
   [
     /\/properties\/(audience|scope|requestedTokenType|clientId)\/false schema$/,
     (at) => `${at}: only used with "grant": "token-exchange"; remove it or set the grant`,

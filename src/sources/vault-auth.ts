@@ -135,7 +135,8 @@ async function tokenFile(rule: Rule, ctx: MintContext): Promise<string> {
     const st = await fh.stat();
     const uid = process.getuid?.();
     if (!st.isFile()) throw sourceError(rule, `${path} is not a regular file; refused`);
-    if (uid !== undefined && st.uid !== uid) throw sourceError(rule, `${path} belongs to uid ${st.uid}, not to you (uid ${uid}); refused: remove it and run vault login`);
+    if (uid !== undefined && st.uid !== uid)
+      throw sourceError(rule, `${path} belongs to uid ${st.uid}, not to you (uid ${uid}); refused: remove it and run vault login`);
     if ((st.mode & 0o022) !== 0) throw sourceError(rule, `${path} is writable by group or others; refused: run chmod 600 ${path}`);
     if (st.size > 64 * 1024) throw sourceError(rule, `${path} is larger than a token; refused`);
     text = (await fh.readFile('utf8')).trim();
@@ -182,14 +183,20 @@ async function login(
   const what = `Vault ${name} login`;
   const ans = await vaultRequest(rule, conn, { method: 'POST', path: `auth/${mount}/login`, body, what }, secrets);
   if (ans.status < 200 || ans.status >= 300) {
-    throw vaultFailure(rule, conn, ans, { what, denied: refused, refused, missing: `is the ${name} auth method enabled at auth/${mount}? (set "mount" in the rule's auth if it is elsewhere)` });
+    throw vaultFailure(rule, conn, ans, {
+      what,
+      denied: refused,
+      refused,
+      missing: `is the ${name} auth method enabled at auth/${mount}? (set "mount" in the rule's auth if it is elsewhere)`,
+    });
   }
   return tokenFromAuth(rule, ans.body, ctx.now(), `${what} at ${ans.at}`, inputs.key);
 }
 
 function tokenFromAuth(rule: Rule, body: Record<string, unknown> | undefined, now: number, where: string, key: string): VaultToken {
   const token = body ? fieldAt(body, 'auth.client_token') : undefined;
-  if (typeof token !== 'string' || !TOKEN_CHARS.test(token)) throw sourceError(rule, `${where} answered without an auth.client_token; credmux keeps retrying with backoff`);
+  if (typeof token !== 'string' || !TOKEN_CHARS.test(token))
+    throw sourceError(rule, `${where} answered without an auth.client_token; credmux keeps retrying with backoff`);
   const lease = body ? fieldAt(body, 'auth.lease_duration') : undefined;
   const leaseSeconds = typeof lease === 'number' && Number.isFinite(lease) && lease > 0 ? Math.floor(lease) : 0;
   const renewable = body ? fieldAt(body, 'auth.renewable') === true : false;

@@ -43,23 +43,34 @@ const STICKY = 0o1000;
 export async function vaultConnection(rule: Rule, src: VaultSourceConfig, env: Env): Promise<VaultConn> {
   const ns = src.namespace ?? (env.VAULT_NAMESPACE || undefined);
   if (ns !== undefined && !/^[A-Za-z0-9_./-]{1,256}$/.test(ns)) {
-    throw sourceError(rule, `the Vault namespace ${src.namespace === undefined ? 'in $VAULT_NAMESPACE ' : ''}is not a namespace path (letters, digits, _ . - /)`);
+    throw sourceError(
+      rule,
+      `the Vault namespace ${src.namespace === undefined ? 'in $VAULT_NAMESPACE ' : ''}is not a namespace path (letters, digits, _ . - /)`,
+    );
   }
   const namespace = ns === undefined ? {} : { namespace: ns };
   if (src.agent) {
     await checkAgentSocket(rule, src.agent.socket, src.agent.uid);
-    return { base: 'http://localhost', shown: `the Vault Agent at ${src.agent.socket}`, socketPath: src.agent.socket, allowInsecureHttp: true, env, ...namespace };
+    return {
+      base: 'http://localhost',
+      shown: `the Vault Agent at ${src.agent.socket}`,
+      socketPath: src.agent.socket,
+      allowInsecureHttp: true,
+      env,
+      ...namespace,
+    };
   }
   const address = src.address ?? env.VAULT_ADDR;
   if (!address) {
     throw sourceError(rule, 'no Vault address: set "address" in the rule, or VAULT_ADDR where the helper runs (e.g. https://vault.example.com:8200)');
   }
   const problem = endpointProblem(address, src.allowInsecureHttp);
-  if (problem) throw sourceError(rule, `the Vault address ${src.address === undefined ? 'in $VAULT_ADDR ' : ''}${displayEndpoint(address)} ${problem}`);
+  if (problem)
+    throw sourceError(rule, `the Vault address ${src.address === undefined ? 'in $VAULT_ADDR ' : ''}${displayEndpoint(address)} ${problem}`);
   const u = new URL(address);
   // A path prefix is kept (Vault behind a reverse proxy at /vault); /v1/… is appended to it.
   const base = `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
-  return { base, shown: displayEndpoint(base), allowInsecureHttp: src.allowInsecureHttp, env, ...namespace };
+  return { base, shown: base, allowInsecureHttp: src.allowInsecureHttp, env, ...namespace };
 }
 
 async function checkAgentSocket(rule: Rule, socket: string, agentUid: number | undefined): Promise<void> {
@@ -145,7 +156,10 @@ export function vaultFailure(rule: Rule, conn: VaultConn, ans: VaultAnswer, w: F
   const why = ans.errors ? `: ${ans.errors}` : '';
   const s = ans.status;
   if (s === 503 && /sealed/i.test(ans.errors)) {
-    return sourceError(rule, `${w.what}: Vault at ${conn.shown} is sealed (HTTP 503); it must be unsealed (vault operator unseal) before it answers; credmux keeps retrying with backoff`);
+    return sourceError(
+      rule,
+      `${w.what}: Vault at ${conn.shown} is sealed (HTTP 503); it must be unsealed (vault operator unseal) before it answers; credmux keeps retrying with backoff`,
+    );
   }
   if (s === 429 || s >= 500) return sourceError(rule, `${w.what}: ${ans.at} answered HTTP ${s}${why}; credmux keeps retrying with backoff`);
   if (s === 403) return sourceError(rule, `${w.what}: permission denied at ${ans.at} (HTTP 403${why}); ${w.denied}`);

@@ -130,11 +130,19 @@ function missingFix(src: VaultSourceConfig, ans: VaultAnswer): string {
   const meta = ans.body ? fieldAt(ans.body, 'data.metadata') : undefined;
   const m = meta !== null && typeof meta === 'object' ? (meta as Record<string, unknown>) : undefined;
   if (m?.destroyed === true) return `version ${String(m.version)} of the secret was destroyed; write a new one or read another "version"`;
-  if (typeof m?.deletion_time === 'string' && m.deletion_time !== '') return `version ${String(m.version)} of the secret was deleted (vault kv undelete can bring it back)`;
+  if (typeof m?.deletion_time === 'string' && m.deletion_time !== '')
+    return `version ${String(m.version)} of the secret was deleted (vault kv undelete can bring it back)`;
   return `check "kv" in the rule: is there a secret "${src.kv.path}" in the KV version 2 engine mounted at "${src.kv.mount}"${src.kv.version !== undefined ? ` with version ${src.kv.version}` : ''}?`;
 }
 
-async function credentialFrom(rule: Rule, src: VaultSourceConfig, conn: VaultConn, token: VaultToken, ans: VaultAnswer, ctx: MintContext): Promise<Credential> {
+async function credentialFrom(
+  rule: Rule,
+  src: VaultSourceConfig,
+  conn: VaultConn,
+  token: VaultToken,
+  ans: VaultAnswer,
+  ctx: MintContext,
+): Promise<Credential> {
   const path = secretPath(src);
   if (ans.status < 200 || ans.status >= 300) {
     throw vaultFailure(rule, conn, ans, { what: `reading ${path}`, denied: deniedFix(src, path), missing: missingFix(src, ans) });
@@ -142,21 +150,30 @@ async function credentialFrom(rule: Rule, src: VaultSourceConfig, conn: VaultCon
   const body = ans.body ?? {};
   const data = fieldAt(body, src.kv ? 'data.data' : 'data');
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-    throw sourceError(rule, `${ans.at} answered HTTP ${ans.status} without the secret's data${src.kv ? ' (data.data): is the mount a KV version 2 engine? For KV version 1 use "path"' : ''}`);
+    throw sourceError(
+      rule,
+      `${ans.at} answered HTTP ${ans.status} without the secret's data${src.kv ? ' (data.data): is the mount a KV version 2 engine? For KV version 1 use "path"' : ''}`,
+    );
   }
   const fields = data as Record<string, unknown>;
   const pick = (name: string, what: string): string => {
     const v = fieldAt(fields, name);
     if (typeof v !== 'string' || v === '') {
       const names = safeText(Object.keys(fields).slice(0, 20).join(', '), []) || 'none';
-      throw sourceError(rule, `the secret at ${ans.at} has no string field "${name}" for the ${what} (fields: ${names}); set "${what === 'username' ? 'usernameField' : 'field'}" to one of them`);
+      throw sourceError(
+        rule,
+        `the secret at ${ans.at} has no string field "${name}" for the ${what} (fields: ${names}); set "${what === 'username' ? 'usernameField' : 'field'}" to one of them`,
+      );
     }
     return v;
   };
   const kind = rule.kind ?? (src.usernameField ? 'basic' : 'bearer');
   const secret = pick(src.field, kind === 'basic' ? 'password' : 'token');
   if (!(kind === 'basic' ? PRINTABLE : TOKEN_CHARS).test(secret)) {
-    throw sourceError(rule, `the field "${src.field}" at ${ans.at} holds ${kind === 'basic' ? 'control characters' : 'spaces or control characters'}; no tool can be handed it`);
+    throw sourceError(
+      rule,
+      `the field "${src.field}" at ${ans.at} holds ${kind === 'basic' ? 'control characters' : 'spaces or control characters'}; no tool can be handed it`,
+    );
   }
   const username = src.usernameField ? pick(src.usernameField, 'username') : (rule.username ?? DEFAULT_TOKEN_USERNAME);
   if (!PRINTABLE.test(username)) throw sourceError(rule, `the field "${src.usernameField}" at ${ans.at} holds control characters`);
@@ -200,7 +217,8 @@ async function expiry(
     throw e;
   }
   if (o.tokenEnds !== undefined) at_ = Math.min(at_ ?? Infinity, o.tokenEnds);
-  if (at_ !== undefined && at_ <= o.now) throw sourceError(rule, `the secret at ${at} came with a lease that has already ended; credmux keeps retrying with backoff`);
+  if (at_ !== undefined && at_ <= o.now)
+    throw sourceError(rule, `the secret at ${at} came with a lease that has already ended; credmux keeps retrying with backoff`);
   return at_;
 }
 
@@ -238,7 +256,12 @@ async function renewLease(
     return undefined;
   }
   const now = ctx.now();
-  const expiresAt = await expiry(rule, ans.at, current.secret, src, { now, leaseSeconds: Math.floor(d), tokenEnds: token.expiresAt, unleased: false });
+  const expiresAt = await expiry(rule, ans.at, current.secret, src, {
+    now,
+    leaseSeconds: Math.floor(d),
+    tokenEnds: token.expiresAt,
+    unleased: false,
+  });
   if (expiresAt !== undefined && expiresAt - now <= defaultRefreshMarginMs(lease.leaseSeconds * 1000) / 1000) return undefined;
   const { kind, username, secret } = current;
   return expiresAt === undefined ? { kind, username, secret } : { kind, username, secret, expiresAt };
