@@ -35,6 +35,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { generateKeyPair, jwtVerify, SignJWT } from 'jose';
+import { json, readBody } from './token-server.js';
 import type { TestTls } from './tls.js';
 
 export interface VaultRecorded {
@@ -109,20 +110,6 @@ export interface FakeVault {
   listenAgent(path: string, opts?: { requireRequestHeader?: boolean; mode?: number }): Promise<void>;
   reset(): void;
   close(): Promise<void>;
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-  });
-}
-
-function json(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
 }
 
 const denied = (res: ServerResponse) => json(res, 403, { errors: ['permission denied'] });
