@@ -17,3 +17,5 @@ export { default as EnvHttpProxyAgent } from 'undici/lib/dispatcher/env-http-pro
 // EnvHttpProxyAgent is built on it already (no extra code): a plain Agent reaches a Vault Agent's Unix socket.
 export { default as Agent } from 'undici/lib/dispatcher/agent.js';
 export { decodeJwt } from 'jose/jwt/decode';
+// Signs GitHub App JWTs (src/sources/github-app-jwt.ts): only that source calls it.
+export { SignJWT } from 'jose/jwt/sign';

@@ -14,6 +14,12 @@ export interface Credential {
   oauthRefreshToken?: string;
 }
 
+/**
+ * A token presented with no username still needs one for Basic-only protocols (Docker, keyring, git);
+ * a token a helper stores without one (Terraform's `store`) is kept under it.
+ */
+export const DEFAULT_TOKEN_USERNAME = '__token__';
+
 /** Docker's marker username for registry identity tokens (docs/protocols.md §3.2). */
 export const IDENTITY_TOKEN_USERNAME = '<token>';
 
@@ -56,9 +62,9 @@ export function plainCredential(c: Credential): Credential {
   return expiresAt !== undefined ? { kind, username, secret, expiresAt } : { kind, username, secret };
 }
 
-/** The four helper protocols (docs/protocols.md §6). */
-export type ProtocolName = 'bazel' | 'git' | 'docker' | 'keyring';
-export const PROTOCOL_NAMES: readonly ProtocolName[] = ['bazel', 'git', 'docker', 'keyring'];
+/** The helper protocols (docs/protocols.md §6). */
+export type ProtocolName = 'bazel' | 'git' | 'docker' | 'keyring' | 'terraform' | 'go';
+export const PROTOCOL_NAMES: readonly ProtocolName[] = ['bazel', 'git', 'docker', 'keyring', 'terraform', 'go'];
 
 /** A stored secret. Stored entries are rules too: `url` is their match pattern. */
 export interface StoredEntry extends Credential {

@@ -2,6 +2,7 @@
 // started it; a rule that reads $PYX_API_KEY or GitHub's OIDC variables must be answered with the
 // CALLER's values, so the client sends those (and only those) with each request.
 import type { Rule } from '../model/rule.js';
+import { AZURE_ENV_NAMES } from './azure-entra.js';
 import { vaultEnvNames } from './vault-env.js';
 
 /** GitHub Actions hands a job its OIDC identity through these two. */
@@ -21,6 +22,8 @@ export function envNamesOf(rule: Rule): string[] {
   };
   walk(rule.source);
   if (rule.source.type === 'netrc' && rule.source.file === undefined) names.add('NETRC');
+  // Where an azure rule leaves tenant, client, token file or authority unset, the caller's variables say.
+  if (rule.source.type === 'azure') AZURE_ENV_NAMES.forEach((n) => names.add(n));
   // A vault rule's unset address, namespace or token come from the caller's VAULT_* variables.
   if (rule.source.type === 'vault') vaultEnvNames(rule.source).forEach((n) => names.add(n));
   return [...names].sort();

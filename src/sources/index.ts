@@ -1,9 +1,11 @@
 // Maps a rule's source type to its implementation. The token sources load jose and undici only when
 // they first mint (dynamic imports inside them), so importing this module costs neither.
 import type { Rule } from '../model/rule.js';
+import { azureSource } from './azure.js';
 import { commandSource } from './command.js';
 import { envSource } from './env.js';
 import { exchangeSource } from './exchange.js';
+import { githubAppSource } from './github-app.js';
 import { netrcSource } from './netrc.js';
 import { oauth2Source } from './oauth2.js';
 import { oidcSource } from './oidc.js';
@@ -17,6 +19,8 @@ const sources: Record<Rule['source']['type'], AnySource> = {
   oauth2: oauth2Source,
   oidc: oidcSource,
   command: commandSource,
+  azure: azureSource,
+  'github-app': githubAppSource,
   vault: vaultSource,
 };
 
