@@ -19,6 +19,9 @@ export interface Fetched<T> {
   expiresAt?: number;
 }
 
+/** Gets a value; `current` is the one still served when this is a refresh ahead of its expiry. */
+export type Fetcher<T> = (current?: T) => Promise<Fetched<T>>;
+
 export interface TokenCacheOptions {
   /** Shown in status reports. */
   name?: string;
@@ -125,7 +128,7 @@ export class TokenCache<T> implements ReportingCache {
   }
 
   /** The value for `key`: cached while valid, else from `fetch` (shared with concurrent callers). */
-  get(key: string, fetch: () => Promise<Fetched<T>>): Promise<T> {
+  get(key: string, fetch: Fetcher<T>): Promise<T> {
     const now = this.now();
     let e = this.map.get(key);
     if (e?.held && this.remainingMs(e, now) > this.minRemainingMs) return Promise.resolve(this.hit(key, e, e.held.value, now, fetch));
@@ -146,14 +149,14 @@ export class TokenCache<T> implements ReportingCache {
    * get() for a valid cached value, without a promise (a refresh starts when one is due, as in get()).
    * Undefined, counting nothing, when get() would have to wait.
    */
-  peek(key: string, fetch: () => Promise<Fetched<T>>): T | undefined {
+  peek(key: string, fetch: Fetcher<T>): T | undefined {
     const now = this.now();
     const e = this.map.get(key);
     return e?.held && this.remainingMs(e, now) > this.minRemainingMs ? this.hit(key, e, e.held.value, now, fetch) : undefined;
   }
 
   /** A valid value is held: count it, keep it recent, and refresh ahead when due. */
-  private hit(key: string, e: Entry<T>, value: T, now: Now, fetch: () => Promise<Fetched<T>>): T {
+  private hit(key: string, e: Entry<T>, value: T, now: Now, fetch: Fetcher<T>): T {
     this.counters.hits++;
     e.hits++;
     this.touch(e);
@@ -231,10 +234,13 @@ export class TokenCache<T> implements ReportingCache {
     return this.remainingMs(e, now) <= this.refreshMarginMs(e.held.lifetimeMs);
   }
 
-  private start(key: string, e: Entry<T>, fetch: () => Promise<Fetched<T>>, refresh: boolean): Promise<T> {
+  private start(key: string, e: Entry<T>, fetch: Fetcher<T>, refresh: boolean): Promise<T> {
     this.counters.fetches++;
     // `new Promise` turns a synchronous throw in fetch() into a rejection like any other failure.
-    const p = new Promise<Fetched<T>>((resolve) => resolve(fetch())).then(
+    // A refresh ahead hands the fetch the value still being served: a source may extend it (renew a
+    // Vault lease) instead of minting another.
+    const current = refresh ? e.held?.value : undefined;
+    const p = new Promise<Fetched<T>>((resolve) => resolve(fetch(current))).then(
       (fetched) => {
         if (e.inflight === p) e.inflight = undefined;
         this.succeeded(key, e, fetched);

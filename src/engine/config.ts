@@ -198,6 +198,14 @@ const SCHEMA_HINTS: [RegExp, (at: string) => string][] = [
   [/\/secretRef\/anyOf\/\d+\/required$/, () => ''], // the anyOf line above says it
   [/\/secretRef\/then\/properties\/env\/false schema$/, (at) => `${at}: give either "stored" or "env", not both`],
   [/\/properties\/(secretField|fields)\/false schema$/, (at) => `${at}: only used with "style": "json" or "form"; remove it or set the style`],
+  // The vault source's schema is compiled as a function of its own (too big to inline), so its paths start at "#/".
+  [/^#\/oneOf$/, (at) => `${at}: say what to read: "kv" (a KV version 2 secret) or "path" (any other path), one of them`],
+  [/^#\/oneOf\/\d+\/(required|properties\/(kv|path)\/false schema)$/, () => ''], // the oneOf line above says it
+  [
+    /^#\/allOf\/0\/then\/properties\/address\/false schema$/,
+    (at) => `${at}: with "agent" every call goes through the agent's socket; remove "address"`,
+  ],
+  [/^#\/allOf\/1\/then\/properties\/params\/false schema$/, (at) => `${at}: a KV read takes no parameters; remove "params" (or read with "path")`],
   [
     /\/properties\/(audience|scope|requestedTokenType|clientId)\/false schema$/,
     (at) => `${at}: only used with "grant": "token-exchange"; remove it or set the grant`,
@@ -248,5 +256,9 @@ const PATTERN_HINTS: Record<string, string> = {
   '^(/|~/)': 'write an absolute path (or ~/…)',
   '^[A-Za-z0-9._-]+$': 'use letters, digits, ".", "_" and "-"',
   '^[\\x21\\x23-\\x5B\\x5D-\\x7E]+( [\\x21\\x23-\\x5B\\x5D-\\x7E]+)*$': 'write scopes separated by single spaces (no quotes or backslashes)',
+  '^[A-Za-z0-9_.@=+,:~-]+(/[A-Za-z0-9_.@=+,:~-]+)*$': 'write a Vault path without a leading or trailing "/" (letters, digits and _ . @ = + , : ~ -)',
+  '^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*/?$': 'write a namespace path such as team-a or admin/team-a',
+  '^https?://[^\\s#?]+$': 'write the server as https://host[:port] (no query or #fragment)',
+  '^/': 'write an absolute path',
   '^urn:[A-Za-z0-9:._-]+$': 'write a token-type URN, e.g. urn:ietf:params:oauth:token-type:access_token',
 };

@@ -60,6 +60,26 @@ export function sourceProblems(source: SourceConfig, pattern?: Pattern): SourceP
       endpoint('/workloadIdentity/tokenUrl', source.workloadIdentity?.tokenUrl, source.allowInsecureHttp);
       endpoint('/workloadIdentity/impersonationUrl', source.workloadIdentity?.impersonationUrl, source.allowInsecureHttp);
       break;
+    case 'vault': {
+      endpoint('/address', source.address, source.allowInsecureHttp);
+      // A . or .. segment would have the server (or a proxy before it) resolve the path elsewhere than the rule says.
+      const dots = (at: string, p: string | undefined) => {
+        if (p !== undefined && p.split('/').some((seg) => seg === '.' || seg === '..')) {
+          out.push({ at, message: `${JSON.stringify(p)} has a "." or ".." segment; write the path as Vault names it` });
+        }
+      };
+      dots('/path', source.path);
+      dots('/kv/mount', source.kv?.mount);
+      dots('/kv/path', source.kv?.path);
+      const auth = source.auth;
+      if (auth && 'mount' in auth) dots('/auth/mount', auth.mount);
+      if (auth?.method === 'token') ref('/auth/token', auth.token);
+      if (auth?.method === 'approle') {
+        if (typeof auth.roleId !== 'string') ref('/auth/roleId', auth.roleId);
+        ref('/auth/secretId', auth.secretId);
+      }
+      break;
+    }
     case 'command': {
       // No shell and no cwd to rely on (the daemon runs in /): a program is absolute or found on PATH.
       const program = source.command[0] ?? '';

@@ -13,13 +13,19 @@ import { displayEndpoint, endpointProblem } from './policy.js';
 
 export interface HttpRequest {
   url: string;
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PUT';
   headers?: Record<string, string>;
   body?: string;
   /** The rule's opt-in for plain http to loopback (policy.ts). */
   allowInsecureHttp?: boolean;
   /** Proxy variables are read from here (the daemon's or the helper's environment). */
   env: Env;
+  /**
+   * Connect to this Unix socket instead of the URL's host (a Vault Agent listener): the URL gives
+   * only the path and the Host header, and no proxy applies. Whether the socket is trustworthy is the
+   * caller's to check before.
+   */
+  socketPath?: string;
   limits?: Partial<HttpLimits>;
 }
 
@@ -59,7 +65,7 @@ export class HttpFailure extends Error {
   }
 }
 
-type Undici = Pick<TokenDeps, 'EnvHttpProxyAgent'>;
+type Undici = Pick<TokenDeps, 'EnvHttpProxyAgent' | 'Agent'>;
 type Dispatcher = import('undici').Dispatcher;
 
 /** One dispatcher per proxy setting, CA file and connect timeout: keep-alive connections are reused by the daemon. */
@@ -83,7 +89,13 @@ function extraCa(env: Env): { ca?: string[]; problem?: string } {
   }
 }
 
-function dispatcherFor(u: Undici, env: Env, connectMs: number): { dispatcher: Dispatcher; caProblem?: string } {
+function dispatcherFor(u: Undici, env: Env, connectMs: number, socketPath: string | undefined): { dispatcher: Dispatcher; caProblem?: string } {
+  if (socketPath !== undefined) {
+    const key = JSON.stringify(['unix', socketPath, connectMs]);
+    let entry = dispatchers.get(key);
+    if (!entry) dispatchers.set(key, (entry = { dispatcher: new u.Agent({ connect: { socketPath, timeout: connectMs } }) }));
+    return entry;
+  }
   // '' (not undefined) when unset, so undici never falls back to process.env: `env` is the truth.
   const httpProxy = env.http_proxy ?? env.HTTP_PROXY ?? '';
   const httpsProxy = env.https_proxy ?? env.HTTPS_PROXY ?? '';
@@ -105,11 +117,12 @@ function dispatcherFor(u: Undici, env: Env, connectMs: number): { dispatcher: Di
 /** Sends one request and reads the whole (capped) answer. Throws HttpFailure when there is no answer. */
 export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
   const limits: HttpLimits = { ...DEFAULT_LIMITS, ...req.limits };
-  const first = displayEndpoint(req.url);
+  const shownOf = (url: string) => (req.socketPath === undefined ? displayEndpoint(url) : `${displayEndpoint(url)} (over ${req.socketPath})`);
+  const first = shownOf(req.url);
   const problem = endpointProblem(req.url, req.allowInsecureHttp);
   if (problem) throw new HttpFailure('refused-url', first, `${first} ${problem}`);
   const u: Undici = await tokenDeps();
-  const { dispatcher, caProblem } = dispatcherFor(u, req.env, limits.connectMs);
+  const { dispatcher, caProblem } = dispatcherFor(u, req.env, limits.connectMs, req.socketPath);
   const { signal, clear } = deadline(limits.totalMs);
   const headers: Record<string, string> = { 'user-agent': `credmux/${VERSION}`, accept: 'application/json', ...req.headers };
 
@@ -118,7 +131,7 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
   let body = req.body;
   try {
     for (let hop = 0; ; hop++) {
-      const shown = displayEndpoint(url);
+      const shown = shownOf(url);
       let res: import('undici').Dispatcher.ResponseData;
       try {
         const target = new URL(url);

@@ -14,6 +14,8 @@ import api from 'undici/lib/api/index.js';
 Object.assign(Dispatcher.prototype, api);
 
 export { default as EnvHttpProxyAgent } from 'undici/lib/dispatcher/env-http-proxy-agent.js';
+// EnvHttpProxyAgent is built on it already (no extra code): a plain Agent reaches a Vault Agent's Unix socket.
+export { default as Agent } from 'undici/lib/dispatcher/agent.js';
 export { decodeJwt } from 'jose/jwt/decode';
 // Signs GitHub App JWTs (src/sources/github-app-jwt.ts) and Google service-account assertions
 // (src/sources/google-grants.ts): only those sources call them.

@@ -11,7 +11,8 @@ export type SourceConfig =
   | CommandSourceConfig
   | AzureSourceConfig
   | GitHubAppSourceConfig
-  | GoogleSourceConfig;
+  | GoogleSourceConfig
+  | VaultSourceConfig;
 
 /** Where a secret a token source consumes comes from: the store (credmux login) or an env var. */
 export type SecretRef = StoredRef | { env: string };
@@ -155,6 +156,40 @@ export interface GoogleWorkloadIdentity {
   tokenUrl?: string;
   /** Default https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/<serviceAccount>:generateAccessToken. */
   impersonationUrl?: string;
+}
+
+/** How the vault source gets its Vault token (docs/config.md, "vault"). */
+export type VaultAuth =
+  /** A token: `token`, else $VAULT_TOKEN, else ~/.vault-token (as the vault CLI keeps it). */
+  | { method: 'token'; token?: SecretRef }
+  | { method: 'approle'; roleId: string | SecretRef; secretId?: SecretRef; mount?: string }
+  /** The CI identity (as the oidc source takes it) at the JWT/OIDC auth method. */
+  | { method: 'jwt'; role?: string; identity: OidcIdentity; mount?: string }
+  /** The pod's service-account token at the Kubernetes auth method. */
+  | { method: 'kubernetes'; role: string; tokenFile?: string; mount?: string }
+  /** No token of ours: a Vault Agent (use_auto_auth_token) adds its own. */
+  | { method: 'agent' };
+
+/** HashiCorp Vault / OpenBao: log in, read a KV v2 secret or a (leased) dynamic one, serve one of its fields. */
+export interface VaultSourceConfig extends TokenSourceCommon {
+  type: 'vault';
+  /** Default $VAULT_ADDR. */
+  address?: string;
+  /** Enterprise / OpenBao namespace (X-Vault-Namespace); default $VAULT_NAMESPACE. */
+  namespace?: string;
+  /** A Vault Agent's Unix socket listener: every call goes through it. `uid`: the agent's user, when neither you nor root. */
+  agent?: { socket: string; uid?: number };
+  /** Default: agent with `agent`, else token. */
+  auth?: VaultAuth;
+  /** A KV v2 secret: GET /v1/<mount>/data/<path>[?version=N]. */
+  kv?: { mount: string; path: string; version?: number };
+  /** Any other read (dynamic secrets such as database/creds/NAME, KV v1): GET /v1/<path>, or POST `params` when given. */
+  path?: string;
+  params?: Record<string, string | number | boolean>;
+  /** The field of the secret's data served as the password or token. */
+  field: string;
+  /** The field served as the username (default: the rule's username). */
+  usernameField?: string;
 }
 
 export interface RuleConfig {

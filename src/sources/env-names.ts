@@ -3,6 +3,7 @@
 // CALLER's values, so the client sends those (and only those) with each request.
 import type { Rule } from '../model/rule.js';
 import { AZURE_ENV_NAMES } from './azure-entra.js';
+import { vaultEnvNames } from './vault-env.js';
 
 /** GitHub Actions hands a job its OIDC identity through these two. */
 const GITHUB_OIDC = ['ACTIONS_ID_TOKEN_REQUEST_URL', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN'];
@@ -28,6 +29,8 @@ export function envNamesOf(rule: Rule): string[] {
   if (rule.source.type === 'google' && !rule.source.workloadIdentity && (rule.source.credentials ?? 'metadata') === 'metadata') {
     GOOGLE_ADC.forEach((n) => names.add(n));
   }
+  // A vault rule's unset address, namespace or token come from the caller's VAULT_* variables.
+  if (rule.source.type === 'vault') vaultEnvNames(rule.source).forEach((n) => names.add(n));
   return [...names].sort();
 }
 

@@ -11,6 +11,7 @@ import { netrcSource } from './netrc.js';
 import { oauth2Source } from './oauth2.js';
 import { oidcSource } from './oidc.js';
 import type { AnySource } from './types.js';
+import { vaultSource } from './vault.js';
 
 const sources: Record<Rule['source']['type'], AnySource> = {
   env: envSource,
@@ -22,6 +23,7 @@ const sources: Record<Rule['source']['type'], AnySource> = {
   azure: azureSource,
   'github-app': githubAppSource,
   google: googleSource,
+  vault: vaultSource,
 };
 
 export function sourceFor(rule: Rule): AnySource {

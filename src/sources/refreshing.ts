@@ -7,7 +7,7 @@
 // runs in process while a daemon serves. Each answer checks the inputs' identity and write time
 // (never their value) against the ones this process minted from or wrote itself; anything else means
 // a re-login, and the cached token is dropped and minted anew.
-import { TokenCache, type Fetched } from '../cache/token-cache.js';
+import { TokenCache, type Fetcher } from '../cache/token-cache.js';
 import { ruleEnvNames, type RuleEnvNames } from './env-names.js';
 import type { Rule, StoredRef } from '../model/rule.js';
 import { matches } from '../model/match.js';
@@ -169,15 +169,15 @@ export class RefreshingTokens {
     return this.cache.peek(key, mint);
   }
 
-  private lookup(rule: Rule, source: TokenSource, env: Env): { key: string; inputs: StoredRef[]; mint: () => Promise<Fetched<Credential>> } {
+  private lookup(rule: Rule, source: TokenSource, env: Env): { key: string; inputs: StoredRef[]; mint: Fetcher<Credential> } {
     const k = ruleKeyOf(rule, source);
     const key = cacheKeyOf(k, env);
     const inputs = k.inputs;
     const { store, now } = this.deps;
-    const mint = async () => {
+    const mint = async (current?: Credential) => {
       const before = inputs.length ? inputStamp(await store.list(), inputs) : '';
       const secrets = secretAccess(store, env, (after) => this.remember(key, inputStamp(after, inputs)));
-      const credential = plainCredential(await source.mint(rule, { env, now, secrets }));
+      const credential = plainCredential(await source.mint(rule, current ? { env, now, secrets, current } : { env, now, secrets }));
       this.remember(key, before);
       return { value: credential, expiresAt: credential.expiresAt };
     };

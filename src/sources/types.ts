@@ -36,6 +36,8 @@ export interface MintContext {
   env: Env;
   now: () => number;
   secrets: SecretAccess;
+  /** On a refresh ahead of expiry, the credential still being served: a source may extend it (renew its lease) instead of minting another. */
+  current?: Credential;
 }
 
 export interface TokenSource {

@@ -87,7 +87,7 @@ export interface TokenServer {
 const SIGNING_KEY = new TextEncoder().encode('credmux-test-signing-key-not-a-secret-0123456789');
 const OIDC_KEY = new TextEncoder().encode('credmux-test-oidc-issuer-key-not-a-secret-9876543210');
 
-function readBody(req: IncomingMessage): Promise<string> {
+export function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -95,7 +95,7 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-function json(res: ServerResponse, status: number, body: unknown): void {
+export function json(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
