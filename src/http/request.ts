@@ -9,15 +9,17 @@ import { readFileSync } from 'node:fs';
 import type { Env } from '../platform/paths.js';
 import { VERSION } from '../platform/version.js';
 import { tokenDeps, type TokenDeps } from './deps.js';
-import { displayEndpoint, endpointProblem } from './policy.js';
+import { displayEndpoint, endpointProblem, isMetadataEndpoint } from './policy.js';
 
 export interface HttpRequest {
   url: string;
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PUT';
   headers?: Record<string, string>;
   body?: string;
   /** The rule's opt-in for plain http to loopback (policy.ts). */
   allowInsecureHttp?: boolean;
+  /** A cloud metadata service, which speaks only plain http: allowed to its link-local address too (policy.ts). */
+  metadataService?: boolean;
   /** Proxy variables are read from here (the daemon's or the helper's environment). */
   env: Env;
   limits?: Partial<HttpLimits>;
@@ -106,7 +108,7 @@ function dispatcherFor(u: Undici, env: Env, connectMs: number): { dispatcher: Di
 export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
   const limits: HttpLimits = { ...DEFAULT_LIMITS, ...req.limits };
   const first = displayEndpoint(req.url);
-  const problem = endpointProblem(req.url, req.allowInsecureHttp);
+  const problem = req.metadataService && isMetadataEndpoint(req.url) ? undefined : endpointProblem(req.url, req.allowInsecureHttp);
   if (problem) throw new HttpFailure('refused-url', first, `${first} ${problem}`);
   const u: Undici = await tokenDeps();
   const { dispatcher, caProblem } = dispatcherFor(u, req.env, limits.connectMs);

@@ -12,6 +12,11 @@ export interface Credential {
   expiresAt?: number;
   /** git's `oauth_refresh_token`, kept and echoed back when git stored one. */
   oauthRefreshToken?: string;
+  /**
+   * HTTP headers that ARE the credential, made for one request URL (an S3 SigV4 signature): only
+   * Bazel's door, which answers with headers, can present them; `secret` is then empty. Never stored.
+   */
+  headers?: Record<string, string[]>;
 }
 
 /** Docker's marker username for registry identity tokens (docs/protocols.md §3.2). */
@@ -49,7 +54,8 @@ export function isDockerHub(serverURL: string): boolean {
  * every field sits in the object itself rather than in a property array added later.
  */
 export function plainCredential(c: Credential): Credential {
-  const { kind, username, secret, expiresAt, oauthRefreshToken } = c;
+  const { kind, username, secret, expiresAt, oauthRefreshToken, headers } = c;
+  if (headers !== undefined) return expiresAt !== undefined ? { kind, username, secret, expiresAt, headers } : { kind, username, secret, headers };
   if (oauthRefreshToken !== undefined) {
     return expiresAt !== undefined ? { kind, username, secret, expiresAt, oauthRefreshToken } : { kind, username, secret, oauthRefreshToken };
   }

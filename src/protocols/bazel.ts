@@ -65,16 +65,22 @@ export const bazel: ProtocolAdapter<BazelCtx> = {
     const cred = result.credential;
     // A Docker identity token is a refresh token for a registry's token endpoint, not an HTTP credential.
     if (cred === null || cred.username === IDENTITY_TOKEN_USERNAME) return output('{"headers":{}}\n', '', 0);
+    if (cred.headers) return answer(cred.headers, cred.expiresAt);
     const header = authorization(cred);
     if (header === undefined) {
       return fail('the token found for this URL contains control characters, which an HTTP header cannot carry; store it again', 1);
     }
-    const body: { headers: Record<string, string[]>; expires?: string } = { headers: { Authorization: [header] } };
-    const expires = cred.expiresAt === undefined ? undefined : rfc3339Seconds(cred.expiresAt);
-    if (expires !== undefined) body.expires = expires;
-    return output(`${JSON.stringify(body)}\n`, '', 0);
+    return answer({ Authorization: [header] }, cred.expiresAt);
   },
 };
+
+/** Bazel caches the headers for the URI until `expires` (docs/protocols.md §1.2), so it must come with a signature. */
+function answer(headers: Record<string, string[]>, expiresAt: number | undefined): ProtocolOutput {
+  const body: { headers: Record<string, string[]>; expires?: string } = { headers };
+  const expires = expiresAt === undefined ? undefined : rfc3339Seconds(expiresAt);
+  if (expires !== undefined) body.expires = expires;
+  return output(`${JSON.stringify(body)}\n`, '', 0);
+}
 
 function authorization(cred: Credential): string | undefined {
   if (cred.kind === 'basic') return `Basic ${base64(`${cred.username}:${cred.secret}`)}`;

@@ -11,7 +11,7 @@ import {
   type ProtocolAdapter,
 } from '../model/types.js';
 import { VERSION } from '../platform/version.js';
-import { decodeUtf8, line, output, own, parseJsonObject, reply, unexpectedResult, type JsonObject } from './util.js';
+import { decodeUtf8, line, onlyBazelMessage, output, own, parseJsonObject, reply, unexpectedResult, type JsonObject } from './util.js';
 
 const NAME = 'docker-credential-credmux';
 const PACKAGE = 'github.com/credmux/credmux';
@@ -92,6 +92,7 @@ export const docker: ProtocolAdapter<DockerCtx> = {
       case 'get': {
         const cred = result.credential;
         if (cred === null || ctx.action !== 'get') return output(`${NOT_FOUND}\n`, '', 1);
+        if (cred.headers) return output(line(`credmux: ${onlyBazelMessage(result)}`), '', 1);
         // The client pre-fills ServerURL with what it asked; echo it. A bearer's Username is how it is
         // presented as Basic (the engine supplies one); `<token>` comes back as stored.
         const body = { ServerURL: ctx.serverURL, Username: cred.username, Secret: cred.secret };
