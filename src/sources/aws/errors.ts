@@ -91,7 +91,10 @@ export function awsFailure(info: AwsCallInfo, res: HttpResponse): CredmuxError {
   const err = awsErrorOf(res);
   const code = err?.code ?? '';
   const said = err?.message ? `: ${safeText(err.message, info.secrets)}` : '';
-  const head = `${info.call} at ${info.endpoint} failed (HTTP ${res.status}${code ? ` ${safeText(code, info.secrets, 60)}` : ''}${said})`;
+  // An AWS error code is a plain identifier (AccessDeniedException): shown only when it is one, and
+  // then as it is (safeText would take a long one for a token).
+  const shown = /^[A-Za-z][A-Za-z0-9.]{0,63}$/.test(code) ? ` ${code}` : '';
+  const head = `${info.call} at ${info.endpoint} failed (HTTP ${res.status}${shown}${said})`;
   if (EXPIRED.has(code)) {
     return sourceError(
       info.rule,
