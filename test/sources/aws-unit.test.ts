@@ -6,6 +6,7 @@ import { signedHeaders } from '../../src/sources/aws/sign.js';
 import { codeArtifactRepo, ecrRegion, s3Region } from '../../src/sources/aws/hosts.js';
 import { shellWords } from '../../src/sources/aws/shell-words.js';
 import { awsErrorOf } from '../../src/sources/aws/errors.js';
+import { parseConfig } from '../../src/engine/config.js';
 import { verifySigV4, type Keys } from '../helpers/aws-server.js';
 
 // AWS's SigV4 test suite, "get-vanilla" (aws-sig-v4-test-suite/get-vanilla in the SigV4 docs' examples):
@@ -144,5 +145,27 @@ describe('AWS error answers', () => {
       message: 'a & b',
     });
     expect(awsErrorOf(res(502, '<html>bad gateway</html>'))).toBeUndefined();
+  });
+});
+
+describe('config: the aws source in the schema', () => {
+  const cfg = (source: Record<string, unknown>, match = 'https://123456789012.dkr.ecr.eu-west-1.amazonaws.com') =>
+    JSON.stringify({ rules: [{ id: 'a', match, source: { type: 'aws', ...source } }] });
+  it('accepts each service with its own keys', () => {
+    expect(() => parseConfig(cfg({ service: 'ecr', profile: 'ci', region: 'eu-west-1' }), 't')).not.toThrow();
+    expect(() => parseConfig(cfg({ service: 'codeartifact', domain: 'acme', domainOwner: '111122223333', durationSeconds: 900 }), 't')).not.toThrow();
+    expect(() => parseConfig(cfg({ service: 's3', region: 'us-east-1', ttlSeconds: 600 }, 'https://bucket.s3.us-east-1.amazonaws.com'), 't')).not.toThrow();
+    // Every bucket's host is under this public suffix: a wildcard over it would serve strangers' buckets.
+    expect(() => parseConfig(cfg({ service: 's3' }, '*.s3.us-east-1.amazonaws.com'), 't')).toThrow('public suffix');
+  });
+  it.each([
+    [{ service: 'sqs' }, '/rules/0/source/service'],
+    [{ service: 'ecr', domain: 'acme' }, '/rules/0/source'],
+    [{ service: 'codeartifact', durationSeconds: 100 }, '/rules/0/source/durationSeconds'],
+    [{ service: 'ecr', region: 'Europe' }, '/rules/0/source/region'],
+    [{ service: 'ecr', endpoint: 'https://x' }, '/rules/0/source'],
+    [{}, '/rules/0/source'],
+  ])('refuses %j at %s', (source, at) => {
+    expect(() => parseConfig(cfg(source), 't')).toThrow(at);
   });
 });
