@@ -326,6 +326,15 @@ describe('S3: a SigV4 signature per URL, for Bazel only', () => {
     expect(other.status).toBe(403);
     expect(other.body).toContain('<Code>SignatureDoesNotMatch</Code>');
 
+    // `credmux get` names the headers; their values only with --show-secret.
+    const shown = await run('credmux', ['get', uri], env);
+    expect(shown.stdout).toContain(
+      'headers:  X-Amz-Content-Sha256, X-Amz-Date, X-Amz-Security-Token, Authorization (signed for this URL; only Bazel sends them;',
+    );
+    expect(shown.stdout).not.toContain('Signature=');
+    const secretShown = await run('credmux', ['get', uri, '--show-secret'], env);
+    expect(secretShown.stdout).toMatch(/^ {4}Authorization: AWS4-HMAC-SHA256 Credential=ASIA/m);
+
     for (const [name, out, args, stdin] of [
       ['git', 'stderr', ['get'], `protocol=https\nhost=${S3_HOST}\npath=cas/x\n\n`],
       ['docker', 'stdout', ['get'], S3_HOST],
