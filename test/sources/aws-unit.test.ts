@@ -7,6 +7,7 @@ import { codeArtifactRepo, ecrRegion, s3Region } from '../../src/sources/aws/hos
 import { shellWords } from '../../src/sources/aws/shell-words.js';
 import { awsErrorOf } from '../../src/sources/aws/errors.js';
 import { parseConfig } from '../../src/engine/config.js';
+import { forgetUnreachable, imdsCredentials } from '../../src/sources/aws/imds.js';
 import { verifySigV4, type Keys } from '../helpers/aws-server.js';
 
 // AWS's SigV4 test suite, "get-vanilla" (aws-sig-v4-test-suite/get-vanilla in the SigV4 docs' examples):
@@ -154,7 +155,9 @@ describe('config: the aws source in the schema', () => {
   it('accepts each service with its own keys', () => {
     expect(() => parseConfig(cfg({ service: 'ecr', profile: 'ci', region: 'eu-west-1' }), 't')).not.toThrow();
     expect(() => parseConfig(cfg({ service: 'codeartifact', domain: 'acme', domainOwner: '111122223333', durationSeconds: 900 }), 't')).not.toThrow();
-    expect(() => parseConfig(cfg({ service: 's3', region: 'us-east-1', ttlSeconds: 600 }, 'https://bucket.s3.us-east-1.amazonaws.com'), 't')).not.toThrow();
+    expect(() =>
+      parseConfig(cfg({ service: 's3', region: 'us-east-1', ttlSeconds: 600 }, 'https://bucket.s3.us-east-1.amazonaws.com'), 't'),
+    ).not.toThrow();
     // Every bucket's host is under this public suffix: a wildcard over it would serve strangers' buckets.
     expect(() => parseConfig(cfg({ service: 's3' }, '*.s3.us-east-1.amazonaws.com'), 't')).toThrow('public suffix');
   });
@@ -167,5 +170,39 @@ describe('config: the aws source in the schema', () => {
     [{}, '/rules/0/source'],
   ])('refuses %j at %s', (source, at) => {
     expect(() => parseConfig(cfg(source), 't')).toThrow(at);
+  });
+});
+
+describe('IMDS: bounded, with a negative cache', () => {
+  it('a metadata service that never answers is given up on, then not asked again for a while', async () => {
+    const { createServer } = await import('node:http');
+    let requests = 0;
+    const held: import('node:http').ServerResponse[] = [];
+    const stall = createServer((_req, res) => {
+      requests++;
+      held.push(res); // never answered
+    });
+    await new Promise<void>((resolve) => stall.listen(0, '127.0.0.1', resolve));
+    const endpoint = `http://127.0.0.1:${(stall.address() as import('node:net').AddressInfo).port}`;
+    try {
+      forgetUnreachable();
+      const env = { AWS_EC2_METADATA_SERVICE_ENDPOINT: endpoint };
+      await expect(imdsCredentials(env)).rejects.toThrow(
+        `the instance metadata service did not answer: ${endpoint}/latest/api/token did not answer within 0.9 s`,
+      );
+      await expect(imdsCredentials(env)).rejects.toThrow(/\(not asked again for \d+ s\)$/);
+      expect(requests).toBe(1);
+    } finally {
+      for (const r of held) r.destroy();
+      stall.closeAllConnections();
+      await new Promise((resolve) => stall.close(resolve));
+      forgetUnreachable();
+    }
+  });
+
+  it('plain http only to the link-local address or loopback; another host must be https', async () => {
+    await expect(imdsCredentials({ AWS_EC2_METADATA_SERVICE_ENDPOINT: 'http://metadata.example.com' })).rejects.toThrow(
+      'uses plain http to a host that is not this machine',
+    );
   });
 });

@@ -43,8 +43,10 @@ export async function imdsCredentials(env: Env): Promise<AwsCredentials> {
       // AWS_EC2_METADATA_SERVICE_ENDPOINT names one. It is sent no secret but the session token it issued.
       return await httpRequest({ url: `${base}${path}`, method, headers, env, allowInsecureHttp: true, metadataService: true, limits: IMDS_LIMITS });
     } catch (e) {
+      if (e instanceof HttpFailure && e.kind === 'refused-url')
+        throw new Error(`AWS_EC2_METADATA_SERVICE_ENDPOINT refused: ${e.message}`, { cause: e });
       const why = e instanceof HttpFailure ? `the instance metadata service did not answer: ${e.message}` : `the instance metadata service failed`;
-      if (!(e instanceof HttpFailure && e.kind === 'refused-url')) unreachable.set(base, { until: Date.now() + UNREACHABLE_FOR_MS, why });
+      unreachable.set(base, { until: Date.now() + UNREACHABLE_FOR_MS, why });
       throw new Error(why, { cause: e });
     }
   };
