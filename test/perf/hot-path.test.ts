@@ -66,7 +66,11 @@ describe('client hot path', () => {
 
   it('the AWS signer (aws4) is in its own bundle only, loaded when an aws rule signs', () => {
     for (const [bundle, files] of Object.entries(inputs)) {
-      if (bundle !== 'lib/aws-deps.cjs') expect(files.filter((f) => f.includes('node_modules/aws4/')), bundle).toEqual([]);
+      if (bundle !== 'lib/aws-deps.cjs')
+        expect(
+          files.filter((f) => f.includes('node_modules/aws4/')),
+          bundle,
+        ).toEqual([]);
     }
     expect(inputs['lib/aws-deps.cjs']).toContain('node_modules/aws4/aws4.js');
   });
