@@ -165,6 +165,13 @@ const commands = [
   { name: 'docker-credential-credmux get (warm)', cmd: bin('docker-credential-credmux'), argv: ['get'], input: HOST, expect: SECRET, target: 'warm' },
   { name: 'keyring get (warm)', cmd: bin('keyring'), argv: ['get', `https://${HOST}/simple/`, 'alice'], expect: SECRET, target: 'warm' },
   {
+    name: 'terraform-credentials-credmux get (warm)',
+    cmd: bin('terraform-credentials-credmux'),
+    argv: ['get', HOST],
+    expect: SECRET,
+    target: 'warm',
+  },
+  {
     name: 'docker get, no rule matches',
     cmd: bin('docker-credential-credmux'),
     argv: ['get'],

@@ -9,7 +9,7 @@ import { EXIT, exitCodeFor } from './exit-codes.js';
 import { cliStdio } from './stdio.js';
 
 const EPILOG = `Exit codes: 0 ok, 1 not found, 2 usage or bad input, 3 invalid config, 4 store error, 5 source error, 6 problems found (doctor, import), 75 another daemon runs, 70 internal error, 74 output could not be written, 141 the output pipe was closed (as git and coreutils).
-Protocol entries: credmux bazel|git|docker|keyring <args> (same as credmux-bazel, git-credential-credmux, docker-credential-credmux, keyring).`;
+Protocol entries: credmux bazel|git|docker|keyring|terraform <args> (same as credmux-bazel, git-credential-credmux, docker-credential-credmux, keyring, terraform-credentials-credmux).`;
 
 /** A URL the command checks itself, so that a missing one gets a message with the whole command to type. */
 function optionalUrlArg(y: Argv) {
@@ -139,13 +139,13 @@ async function commands(argv: string[], env: Env, io: creds.Io): Promise<number>
     // setup / doctor / import (src/cli/setup, src/cli/doctor, src/cli/import): loaded when run.
     .command(
       'setup <tool>',
-      "Wire credmux into a tool's own config: bazel (~/.bazelrc), git (global config), docker (config.json credHelpers), podman/skopeo/buildah (registries.conf.d), pip (pip.conf), uv (uv.toml)",
+      "Wire credmux into a tool's own config: bazel (~/.bazelrc), git (global config), docker (config.json credHelpers), podman/skopeo/buildah (registries.conf.d), pip (pip.conf), uv (uv.toml), terraform (CLI config credentials_helper, for OpenTofu too)",
       (y) =>
         y
           .positional('tool', {
-            choices: ['bazel', 'git', 'docker', 'podman', 'pip', 'uv'] as const,
+            choices: ['bazel', 'git', 'docker', 'podman', 'pip', 'uv', 'terraform'] as const,
             demandOption: true,
-            describe: 'The tool to wire (podman also wires skopeo and buildah)',
+            describe: 'The tool to wire (podman also wires skopeo and buildah; terraform also OpenTofu)',
           })
           .option('dry-run', { type: 'boolean', describe: 'Print what would change (a diff); write nothing' })
           .option('undo', { type: 'boolean', describe: 'Take credmux out again: the file comes back byte for byte' })
@@ -222,6 +222,7 @@ async function commands(argv: string[], env: Env, io: creds.Io): Promise<number>
     .command('git <operation>', 'Speak git-credential (same as git-credential-credmux)')
     .command('docker <action>', 'Speak the Docker credential-helper protocol (same as docker-credential-credmux)')
     .command('keyring', 'Speak the Python keyring CLI for pip/uv (same as the keyring entry)')
+    .command('terraform <verb> <host>', 'Speak the Terraform/OpenTofu credentials helper protocol (same as terraform-credentials-credmux)')
     // `credmux completion >> ~/.bashrc` (or ~/.zshrc): yargs answers the script's --get-yargs-completions calls.
     .completion('completion', 'Print a bash/zsh completion script: credmux completion >> ~/.bashrc')
     .demandCommand(1, 'Name a command; see --help')

@@ -18,14 +18,14 @@ export class Attempt {
 
   constructor(
     private readonly files: DaemonFiles,
-    private readonly t: { connectMs: number; answerMs: number; capMs: number },
+    private readonly t: { connectMs: number; answerMs: number; capMs: number; leaveOpen?: boolean },
     /** Monotonic ms (src/ipc/deadline.ts): set for writes, and sent with them. */
     readonly deadline?: number,
   ) {}
 
   async ask(msg: ClientMessage): Promise<AskOutcome> {
     const patience = daemonPatience({ dir: this.files.dir, socket: this.files.socket, until: this.deadline, capMs: this.t.capMs });
-    const o = await ask(this.files.socket, msg, { connectMs: this.t.connectMs, answerMs: this.t.answerMs, patience });
+    const o = await ask(this.files.socket, msg, { connectMs: this.t.connectMs, answerMs: this.t.answerMs, patience, leaveOpen: this.t.leaveOpen });
     if (o.kind === 'lost' || o.kind === 'stuck') this.reached = true;
     if (o.kind === 'stuck') this.judgement = patience.judgement;
     return o;

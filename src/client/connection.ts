@@ -20,6 +20,8 @@ export interface AskTimeouts {
   answerMs: number;
   /** Judges a daemon that sends nothing for a while (patience.ts); without one, only answerMs bounds the wait. */
   patience?: Patience;
+  /** The process exits once it has the answer: leave the connection for the kernel to close (pipe.ts, release). */
+  leaveOpen?: boolean;
 }
 
 /** What ask() consults while the daemon is silent after the request went out. */
@@ -44,7 +46,8 @@ export function ask(socketPath: string, msg: ClientMessage, t: AskTimeouts): Pro
       done = true;
       clearTimeout(timer);
       clearTimeout(quiet);
-      conn.destroy();
+      if (t.leaveOpen && o.kind === 'reply') conn.release();
+      else conn.destroy();
       resolve(o);
     };
     const patience = t.patience;

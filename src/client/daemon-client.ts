@@ -57,6 +57,8 @@ export interface AskOptions {
   startInBackground?: boolean;
   /** Told why a silent daemon was given up on (patience.ts), when one was: for tests and diagnostics. */
   onGiveUp?: (why: GiveUpReason) => void;
+  /** The process exits right after this answer (a helper entry): its connection is left to the kernel to close. */
+  leaveOpen?: boolean;
 }
 
 export const CONNECT_TIMEOUT_MS = 1_000;
@@ -104,7 +106,7 @@ export async function askDaemon(req: EngineRequest, env: Env, opts: AskOptions =
     return undefined;
   }
   if (trust.state === 'untrusted') return void sayUntrustedOnce(trust.problem, env);
-  const attempt = new Attempt(files, { ...t, capMs: START_WAIT_CAP_MS }, writeDeadline(req));
+  const attempt = new Attempt(files, { ...t, capMs: START_WAIT_CAP_MS, leaveOpen: opts.leaveOpen }, writeDeadline(req));
   const answer = await askWith(attempt, files, req, env, t, opts, trust.state === 'absent');
   if (answer === undefined) {
     await attempt.settle(() => bringUp(files, env, 0, true));

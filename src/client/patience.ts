@@ -59,7 +59,7 @@ export interface PatienceOptions {
   until?: number;
   /** However starved the daemon, no longer than this from the start. */
   capMs: number;
-  /** Injectable for tests: the clock (performance.now), the lock holder, a process's progress and liveness. */
+  /** Injectable for tests: the clock (monotonic ms), the lock holder, a process's progress and liveness. */
   now?: () => number;
   holder?: () => Holder | undefined;
   progress?: typeof processProgress;
@@ -72,7 +72,9 @@ export interface DaemonPatience extends Patience {
 }
 
 export function daemonPatience(o: PatienceOptions): DaemonPatience {
-  const now = o.now ?? (() => performance.now());
+  // Not performance.now(): the `performance` global loads perf_hooks and ten internal perf modules on
+  // first touch, ~1 ms of a warm helper answer (process.moduleLoadList and --cpu-prof, Node 20).
+  const now = o.now ?? monotonicMs;
   const progressOf = o.progress ?? processProgress;
   const isAlive = o.alive ?? processAlive;
   const holderNow = o.holder ?? (() => safeHolder(o.dir));

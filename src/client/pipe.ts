@@ -18,6 +18,12 @@ export interface PipeEvents {
 export interface PipeConnection {
   write(text: string): void;
   destroy(): void;
+  /**
+   * Stops hearing from the connection and lets the process exit with it open: for a helper that exits
+   * right after the answer, the kernel closes it then. Closing it ourselves costs a warm answer
+   * ~0.4 ms (net's _destroy compiles its close path and builds process.stderr, measured on Node 20).
+   */
+  release(): void;
 }
 
 /** As much as one read takes: a longer reply arrives in several reads. */
@@ -52,5 +58,10 @@ export function dial(path: string, events: PipeEvents): PipeConnection {
   return {
     write: (text) => void socket.write(text),
     destroy: () => void socket.destroy(),
+    release: () => {
+      socket.removeAllListeners();
+      socket.on('error', () => {});
+      socket.unref();
+    },
   };
 }

@@ -53,9 +53,9 @@ function isCredmuxError(e: unknown): e is CredmuxError {
  * no daemon), except for a rule that mints tokens: that waits for the daemon, so a burst of first
  * calls shares one exchange instead of minting one each.
  */
-export async function resolveRequest(req: EngineRequest, env: Env): Promise<EngineResult> {
+export async function resolveRequest(req: EngineRequest, env: Env, opts: { exitsAfter?: boolean } = {}): Promise<EngineResult> {
   if (env.CREDMUX_DAEMON === '0') return resolveInProcess(req, env);
-  const viaDaemon = await askDaemon(req, env, { startInBackground: true });
+  const viaDaemon = await askDaemon(req, env, { startInBackground: true, leaveOpen: opts.exitsAfter });
   if (viaDaemon) return viaDaemon;
   const local = await resolveInProcess(req, env, { deferTokens: true });
   if (!(local.op === 'error' && local.error.code === 'deferred')) return local;
@@ -74,6 +74,8 @@ function tooLarge(adapter: ProtocolAdapter): ProtocolOutput {
       return { stdout: '', stderr: `credmux-bazel: ${msg}\n`, exitCode: 2 };
     case 'keyring':
       return { stdout: '', stderr: `keyring: ${msg}\n`, exitCode: 1 };
+    case 'terraform':
+      return { stdout: '', stderr: `terraform-credentials-credmux: ${msg}\n`, exitCode: 1 };
   }
 }
 
@@ -82,7 +84,8 @@ export async function runAdapter(adapter: ProtocolAdapter, argv: readonly string
   if (!stdin.ok) return tooLarge(adapter);
   const parsed = adapter.parse(argv, stdin.data);
   if (parsed.kind === 'reply') return parsed.output;
-  return adapter.format(parsed.ctx, await resolveRequest(parsed.request, env));
+  // One request per process: it exits once the answer is written.
+  return adapter.format(parsed.ctx, await resolveRequest(parsed.request, env, { exitsAfter: true }));
 }
 
 /** An executable's whole body: run, print, set the exit code (never process.exit: let stdout drain). */

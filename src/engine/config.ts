@@ -162,7 +162,7 @@ export function compileRules(config: Config, path = 'config.json'): Rule[] {
     const overSuffix = pattern.wildcard ? publicSuffixProblem(pattern.host) : undefined;
     if (overSuffix) throw new CredmuxError('config', `${path}: /rules/${i}/match: pattern ${JSON.stringify(rule.match)} ${overSuffix}`);
     // What the schema cannot say: endpoints https (http only to loopback, opted in), patterns that parse.
-    const problem = sourceProblems(rule.source)[0];
+    const problem = sourceProblems(rule.source, pattern)[0];
     if (problem) throw new CredmuxError('config', `${path}: /rules/${i}/source${problem.at}: ${problem.message}`);
     const id = rule.id ?? `rule-${i}`;
     if (seen.has(id)) throw new CredmuxError('config', `${path}: /rules/${i}/id: "${id}" is used twice; give each rule its own id`);

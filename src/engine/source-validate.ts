@@ -1,7 +1,7 @@
 // Checks on a rule's source that the JSON Schema cannot express, run when the config is loaded so a
 // mistake is reported with its JSON path before any request — and before any secret is sent.
 import type { SecretRef, SourceConfig } from '../model/rule.js';
-import { parsePattern, redactUrl } from '../model/url.js';
+import { parsePattern, redactUrl, type Pattern } from '../model/url.js';
 import { endpointProblem } from '../http/policy.js';
 
 export interface SourceProblem {
@@ -10,7 +10,8 @@ export interface SourceProblem {
   message: string;
 }
 
-export function sourceProblems(source: SourceConfig): SourceProblem[] {
+/** `pattern`: the rule's parsed match, for checks that depend on it (an ACR rule's registry). */
+export function sourceProblems(source: SourceConfig, pattern?: Pattern): SourceProblem[] {
   const out: SourceProblem[] = [];
   const endpoint = (at: string, url: string | undefined, insecure: boolean | undefined) => {
     if (url === undefined) return;
@@ -39,6 +40,20 @@ export function sourceProblems(source: SourceConfig): SourceProblem[] {
       break;
     case 'oidc':
       endpoint('/endpoint', source.endpoint, source.allowInsecureHttp);
+      break;
+    case 'azure':
+      endpoint('/authorityHost', source.authorityHost, source.allowInsecureHttp);
+      ref('/clientSecret', source.clientSecret);
+      if (source.service === 'acr' && source.registry === undefined && pattern?.wildcard) {
+        out.push({
+          at: '/registry',
+          message: 'a wildcard rule covers many registries: name the one to exchange at, e.g. "registry": "myregistry.azurecr.io"',
+        });
+      }
+      break;
+    case 'github-app':
+      endpoint('/apiUrl', source.apiUrl, source.allowInsecureHttp);
+      ref('/privateKey', source.privateKey);
       break;
     case 'command': {
       // No shell and no cwd to rely on (the daemon runs in /): a program is absolute or found on PATH.

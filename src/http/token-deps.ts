@@ -15,3 +15,5 @@ Object.assign(Dispatcher.prototype, api);
 
 export { default as EnvHttpProxyAgent } from 'undici/lib/dispatcher/env-http-proxy-agent.js';
 export { decodeJwt } from 'jose/jwt/decode';
+// Signs GitHub App JWTs (src/sources/github-app-jwt.ts): only that source calls it.
+export { SignJWT } from 'jose/jwt/sign';

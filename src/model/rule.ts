@@ -9,7 +9,9 @@ export type SourceConfig =
   | OAuth2SourceConfig
   | OidcSourceConfig
   | CommandSourceConfig
-  | AwsSourceConfig;
+  | AwsSourceConfig
+  | AzureSourceConfig
+  | GitHubAppSourceConfig;
 
 /** Where a secret a token source consumes comes from: the store (credmux login) or an env var. */
 export type SecretRef = StoredRef | { env: string };
@@ -108,6 +110,48 @@ export interface AwsSourceConfig {
   ttlSeconds?: number;
   /** Plain http to loopback endpoints (AWS_ENDPOINT_URL_* pointing at a local server). */
   allowInsecureHttp?: boolean;
+}
+
+/**
+ * Microsoft Entra ID client credentials (a client secret, or workload identity's federated token file)
+ * and what is made of the token: served as is (`entra`, `artifacts`) or exchanged for an Azure
+ * Container Registry refresh token (`acr`). Unset ids come from AZURE_TENANT_ID / AZURE_CLIENT_ID.
+ */
+export interface AzureSourceConfig extends TokenSourceCommon {
+  type: 'azure';
+  /** entra (default): the Entra token for `scope`; acr: the registry's refresh token; artifacts: the Azure DevOps token. */
+  service?: 'entra' | 'acr' | 'artifacts';
+  tenantId?: string;
+  clientId?: string;
+  /** A client secret; without one, the federated token file (workload identity). */
+  clientSecret?: SecretRef;
+  /** Default $AZURE_FEDERATED_TOKEN_FILE. */
+  federatedTokenFile?: string;
+  /** e.g. https://management.azure.com/.default; required for entra, defaulted for acr and artifacts. */
+  scope?: string;
+  /** acr: the login server (myregistry.azurecr.io); default the rule's host. */
+  registry?: string;
+  /** Default $AZURE_AUTHORITY_HOST, else https://login.microsoftonline.com. */
+  authorityHost?: string;
+}
+
+/** Which installation of a GitHub App a token is for: its id, or found from a repository, org or user. */
+export type GitHubAppInstallation = { id: number } | { repository: string } | { org: string } | { user: string };
+
+/** GitHub App installation access tokens: an RS256 app JWT traded at POST /app/installations/{id}/access_tokens. */
+export interface GitHubAppSourceConfig extends Omit<TokenSourceCommon, 'expect'> {
+  type: 'github-app';
+  /** The app's client ID (recommended by GitHub) or numeric app ID: the JWT's `iss`. */
+  appId: string | number;
+  /** The app's private key (PEM, or one line of base64 of the PEM for the store). */
+  privateKey: SecretRef;
+  installation: GitHubAppInstallation;
+  /** Narrow the token to these repositories (names, in the installation's owner). */
+  repositories?: string[];
+  /** Narrow the token's permissions, e.g. {"contents": "read"}. */
+  permissions?: Record<string, 'read' | 'write' | 'admin'>;
+  /** REST API root; GitHub Enterprise Server: https://HOST/api/v3. Default https://api.github.com. */
+  apiUrl?: string;
 }
 
 export interface RuleConfig {

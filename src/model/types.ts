@@ -19,6 +19,12 @@ export interface Credential {
   headers?: Record<string, string[]>;
 }
 
+/**
+ * A token presented with no username still needs one for Basic-only protocols (Docker, keyring, git);
+ * a token a helper stores without one (Terraform's `store`) is kept under it.
+ */
+export const DEFAULT_TOKEN_USERNAME = '__token__';
+
 /** Docker's marker username for registry identity tokens (docs/protocols.md §3.2). */
 export const IDENTITY_TOKEN_USERNAME = '<token>';
 
@@ -62,9 +68,9 @@ export function plainCredential(c: Credential): Credential {
   return expiresAt !== undefined ? { kind, username, secret, expiresAt } : { kind, username, secret };
 }
 
-/** The four helper protocols (docs/protocols.md §6). */
-export type ProtocolName = 'bazel' | 'git' | 'docker' | 'keyring';
-export const PROTOCOL_NAMES: readonly ProtocolName[] = ['bazel', 'git', 'docker', 'keyring'];
+/** The helper protocols (docs/protocols.md §6). */
+export type ProtocolName = 'bazel' | 'git' | 'docker' | 'keyring' | 'terraform';
+export const PROTOCOL_NAMES: readonly ProtocolName[] = ['bazel', 'git', 'docker', 'keyring', 'terraform'];
 
 /** A stored secret. Stored entries are rules too: `url` is their match pattern. */
 export interface StoredEntry extends Credential {

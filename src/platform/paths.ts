@@ -1,12 +1,12 @@
 // Every file credmux touches derives from XDG_* with HOME fallbacks, so a test that sets HOME
 // (and unsets XDG_*) to a temp dir is fully isolated.
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 
 export type Env = Record<string, string | undefined>;
 
 function home(env: Env): string {
-  return env.HOME || homedir();
+  // node:os only without HOME: loading it costs every helper answer a module it almost never needs.
+  return env.HOME || process.getBuiltinModule('node:os').homedir();
 }
 
 function xdg(env: Env, name: string, fallback: string[]): string {

@@ -5,15 +5,16 @@ import { bazel } from './bazel.js';
 import { docker } from './docker.js';
 import { git } from './git.js';
 import { keyring } from './keyring.js';
+import { terraform } from './terraform.js';
 
-export const adapters = { bazel, git, docker, keyring } as const satisfies Record<ProtocolAdapter['name'], ProtocolAdapter>;
+export const adapters = { bazel, git, docker, keyring, terraform } as const satisfies Record<ProtocolAdapter['name'], ProtocolAdapter>;
 
 /** Windows shims (`.exe`, `.cmd`…) and node launchers (`.js`…) keep the helper's name in front. */
 const LAUNCHER_SUFFIX = /\.(exe|cmd|bat|ps1|js|cjs|mjs)$/i;
 
 /**
  * The adapter an executable's name asks for: `credmux-bazel`, `git-credential-<any>`,
- * `docker-credential-<any>`, `keyring`. Case-insensitive, as Windows file names are.
+ * `docker-credential-<any>`, `keyring`, `terraform-credentials-<any>`. Case-insensitive, as Windows file names are.
  */
 export function adapterForProgram(basename: string): ProtocolAdapter | undefined {
   const name = basename
@@ -24,5 +25,6 @@ export function adapterForProgram(basename: string): ProtocolAdapter | undefined
   if (name === 'keyring') return adapters.keyring;
   if (/^git-credential-./.test(name)) return adapters.git;
   if (/^docker-credential-./.test(name)) return adapters.docker;
+  if (/^terraform-credentials-./.test(name)) return adapters.terraform;
   return undefined;
 }

@@ -3,6 +3,7 @@
 // CALLER's values, so the client sends those (and only those) with each request.
 import type { Rule } from '../model/rule.js';
 import { AWS_CHAIN_ENV_NAMES, AWS_ENDPOINT_ENV_NAMES } from './aws/env-names.js';
+import { AZURE_ENV_NAMES } from './azure-entra.js';
 
 /** GitHub Actions hands a job its OIDC identity through these two. */
 const GITHUB_OIDC = ['ACTIONS_ID_TOKEN_REQUEST_URL', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN'];
@@ -23,6 +24,8 @@ export function envNamesOf(rule: Rule): string[] {
   if (rule.source.type === 'netrc' && rule.source.file === undefined) names.add('NETRC');
   // The AWS credential chain and endpoint overrides: the caller's, as the AWS CLI in its shell would read them.
   if (rule.source.type === 'aws') [...AWS_CHAIN_ENV_NAMES, ...AWS_ENDPOINT_ENV_NAMES].forEach((n) => names.add(n));
+  // Where an azure rule leaves tenant, client, token file or authority unset, the caller's variables say.
+  if (rule.source.type === 'azure') AZURE_ENV_NAMES.forEach((n) => names.add(n));
   return [...names].sort();
 }
 

@@ -2,9 +2,11 @@
 // they first mint (dynamic imports inside them), so importing this module costs neither.
 import type { Rule } from '../model/rule.js';
 import { awsSource } from './aws.js';
+import { azureSource } from './azure.js';
 import { commandSource } from './command.js';
 import { envSource } from './env.js';
 import { exchangeSource } from './exchange.js';
+import { githubAppSource } from './github-app.js';
 import { netrcSource } from './netrc.js';
 import { oauth2Source } from './oauth2.js';
 import { oidcSource } from './oidc.js';
@@ -18,6 +20,8 @@ const sources: Record<Rule['source']['type'], AnySource> = {
   oidc: oidcSource,
   command: commandSource,
   aws: awsSource,
+  azure: azureSource,
+  'github-app': githubAppSource,
 };
 
 export function sourceFor(rule: Rule): AnySource {

@@ -72,7 +72,7 @@ export interface TokenSource {
 export type AnySource = CredentialSource | TokenSource;
 
 /** A token presented with no username still needs one for Basic-only protocols (Docker, keyring, git). */
-export const DEFAULT_TOKEN_USERNAME = '__token__';
+export { DEFAULT_TOKEN_USERNAME } from '../model/types.js';
 
 /** Where `credmux login URL --oauth` keeps a refresh token: never served as a credential. */
 export const REFRESH_TOKEN_USERNAME = '__refresh_token__';

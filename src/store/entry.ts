@@ -36,7 +36,7 @@ export function checkEntry(value: unknown, where: string, ignoreUnknown = false)
   if (v.oauthRefreshToken !== undefined && typeof v.oauthRefreshToken !== 'string') return { problem: `${where}.oauthRefreshToken must be a string` };
   if (v.updatedAt !== undefined && typeof v.updatedAt !== 'string') return { problem: `${where}.updatedAt must be a string` };
   if (v.protocols !== undefined && !isProtocolList(v.protocols)) {
-    return { problem: `${where}.protocols must be a non-empty list of ${PROTOCOL_NAMES.join(', ')}` };
+    return { problem: `${where}.protocols must be a non-empty list of tool names (${PROTOCOL_NAMES.join(', ')})` };
   }
   if (v.protocols !== undefined && v.expiresAt === undefined && v.oauthRefreshToken === undefined && v.updatedAt !== undefined) {
     // The shape of what a helper stores (docker login, git's store), as one literal too.
@@ -64,8 +64,15 @@ export function checkEntry(value: unknown, where: string, ignoreUnknown = false)
   return { entry };
 }
 
+/**
+ * A tool name this credmux does not know is one a newer credmux stored (a door added since): kept, so
+ * a rewrite does not lose it, and matched by no tool here. Refusing it would make a downgrade read the
+ * whole store as damaged.
+ */
+const TOOL_NAME = /^[a-z][a-z0-9-]{0,31}$/;
+
 function isProtocolList(x: unknown): x is ProtocolName[] {
-  return Array.isArray(x) && x.length > 0 && x.every((p) => (PROTOCOL_NAMES as readonly unknown[]).includes(p)) && new Set(x).size === x.length;
+  return Array.isArray(x) && x.length > 0 && x.every((p) => typeof p === 'string' && TOOL_NAME.test(p)) && new Set(x).size === x.length;
 }
 
 /**
@@ -75,6 +82,10 @@ function isProtocolList(x: unknown): x is ProtocolName[] {
 export function entryForPut(value: StoredEntry): StoredEntry {
   const checked = checkEntry(value, 'the entry', true);
   if ('problem' in checked) throw new CredmuxError('internal', `refusing to store a malformed entry: ${checked.problem}`);
+  // Read back, a tool name this version does not know is kept; written, only the ones it knows.
+  if (checked.entry.protocols?.some((p) => !PROTOCOL_NAMES.includes(p))) {
+    throw new CredmuxError('internal', `refusing to store a malformed entry: the entry.protocols must name tools of ${PROTOCOL_NAMES.join(', ')}`);
+  }
   return checked.entry;
 }
 

@@ -8,7 +8,7 @@ import type { ValidateFunction } from 'ajv';
 import type { Credential } from '../../src/model/types.js';
 
 export const PROTOCOLS_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../protocols');
-export const PROTOCOL_NAMES = ['bazel', 'git', 'docker', 'keyring'] as const;
+export const PROTOCOL_NAMES = ['bazel', 'git', 'docker', 'keyring', 'terraform'] as const;
 export type ProtocolName = (typeof PROTOCOL_NAMES)[number];
 
 // ajv is CommonJS: under NodeNext the default import is module.exports, whose `default` is the class.
@@ -113,6 +113,11 @@ export function messageSchemas(step: { protocol: ProtocolName; argv: readonly st
       // that parses as JSON did get a schema, so this cannot silently skip one.
       return argv.includes('get') ? { stdout: 'creds-output.schema.json' } : {};
     case 'git':
+      return {};
+    case 'terraform':
+      if (argv.length !== 2) return {};
+      if (argv[0] === 'get') return { stdout: 'get-response.schema.json' };
+      if (argv[0] === 'store') return { stdin: 'store-request.schema.json' };
       return {};
   }
 }

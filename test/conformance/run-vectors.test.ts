@@ -26,6 +26,7 @@ const REQUIRED: Record<ProtocolName, string[]> = {
   git: range('G', 16),
   docker: range('D', 13),
   keyring: range('K', 13),
+  terraform: range('T', 21),
 };
 
 function range(prefix: string, n: number): string[] {

@@ -91,6 +91,34 @@ describe('asking the daemon over its socket', () => {
     expect(await ask(path, msg(1), t)).toEqual({ kind: 'lost', why: 'unreadable reply' });
   });
 
+  it('a caller that goes on closes its connection after the answer; one about to exit (leaveOpen) leaves it to the kernel', async () => {
+    // Both asked on one server; the exiting one is answered first. Had it been closed too, the server
+    // would have seen its end before the other's.
+    const ended = new Map<number, boolean>();
+    const sockets: Socket[] = [];
+    let otherEndedNow = () => {};
+    const otherEnded = new Promise<void>((r) => (otherEndedNow = r));
+    const path = await serve((line, s) => {
+      const { id } = JSON.parse(line) as { id: number };
+      ended.set(id, false);
+      sockets.push(s);
+      s.on('end', () => {
+        ended.set(id, true);
+        if (id === 2) otherEndedNow();
+      });
+      // id 2 waits until id 1 has its answer.
+      if (id === 1) s.write(answer(1));
+      else void exiting.then(() => s.write(answer(2)));
+    });
+    const exiting = ask(path, msg(1), { ...t, leaveOpen: true });
+    const other = ask(path, msg(2), t);
+    expect((await exiting).kind).toBe('reply');
+    expect((await other).kind).toBe('reply');
+    await otherEnded;
+    expect(ended.get(1)).toBe(false);
+    for (const s of sockets) s.destroy(); // the server closes only once every connection has
+  });
+
   it('canConnect: true for a listener, false for nothing there', async () => {
     const path = await serve(() => {});
     expect(await canConnect(path, 500)).toBe(true);

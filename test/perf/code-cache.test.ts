@@ -114,7 +114,7 @@ describe("a bundle this user may not write beside (a shared install): the user's
 });
 
 describe('the built helpers', () => {
-  it.each(['credmux-bazel', 'git-credential-credmux', 'docker-credential-credmux', 'keyring', 'engine'])(
+  it.each(['credmux-bazel', 'git-credential-credmux', 'docker-credential-credmux', 'keyring', 'terraform-credentials-credmux', 'engine'])(
     '%s has a cache made for this Node, which it accepts',
     (name) => {
       const file = join(root, 'dist/lib', `${name}.cjs`);

@@ -21,7 +21,14 @@ interface Loaded {
   files: string[];
   builtins: string[];
 }
-const ENTRIES = ['bin/credmux-bazel', 'bin/git-credential-credmux', 'bin/docker-credential-credmux', 'bin/keyring', 'bin/credmux'];
+const ENTRIES = [
+  'bin/credmux-bazel',
+  'bin/git-credential-credmux',
+  'bin/docker-credential-credmux',
+  'bin/keyring',
+  'bin/terraform-credentials-credmux',
+  'bin/credmux',
+];
 
 describe('client hot path', () => {
   it.each(ENTRIES)('%s bundles none of yargs, ajv, jose, undici or the keychain addon', (entry) => {
@@ -38,6 +45,7 @@ describe('client hot path', () => {
     ['git-credential-credmux', ['get'], 'protocol=https\nhost=nothing.example\n\n'],
     ['docker-credential-credmux', ['get'], 'nothing.example'],
     ['keyring', ['get', 'https://nothing.example/simple/', 'u'], ''],
+    ['terraform-credentials-credmux', ['get', 'nothing.example'], ''],
   ])('%s loads only its own bundle when it can answer without the engine (a usage reply)', (name) => {
     const out = join(mkdtempSync(join(tmpdir(), 'credmux-loaded-')), 'loaded.json');
     spawnSync(process.execPath, ['-r', join(import.meta.dirname, 'record-loaded.cjs'), join(root, 'dist/lib', `${name}.cjs`), 'frobnicate'], {
@@ -85,6 +93,7 @@ describe('a warm answer through the launchers', () => {
     ['git-credential-credmux', ['get'], 'protocol=https\nhost=warm.example.com\n\n'],
     ['docker-credential-credmux', ['get'], 'warm.example.com'],
     ['keyring', ['get', 'https://warm.example.com/simple/', 'alice'], ''],
+    ['terraform-credentials-credmux', ['get', 'warm.example.com'], ''],
   ] as const)('%s: boot.cjs and its own bundle, nothing else from disk; no TLS, crypto or child processes', async (name, args, input) => {
     if (!sb) {
       sb = await createSandbox('warm-loaded');

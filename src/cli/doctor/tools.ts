@@ -20,6 +20,7 @@ import { isUnscopableHost, targetsFor, type Target } from '../setup/targets.js';
 import { parseTomlValue } from '../../formats/toml.js';
 import { uvConfigPath } from '../setup/uv.js';
 import type { Check } from './check.js';
+import { checkTerraform } from './terraform.js';
 
 function read(path: string): { text: string | null; error?: string } {
   try {
@@ -49,6 +50,7 @@ export async function checkTools(env: Env, targets: Target[]): Promise<Check[]> 
     pip(env),
     uv(env),
     ...keyringCommand(env),
+    ...checkTerraform(env, targets),
   ];
 }
 

@@ -12,7 +12,8 @@ import type { Env } from '../../platform/paths.js';
  */
 export const EXIT_PROBLEMS = EXIT.problems;
 
-export type HelperName = 'credmux' | 'credmux-bazel' | 'git-credential-credmux' | 'docker-credential-credmux' | 'keyring';
+export type HelperName =
+  'credmux' | 'credmux-bazel' | 'git-credential-credmux' | 'docker-credential-credmux' | 'keyring' | 'terraform-credentials-credmux';
 
 /**
  * The directory holding this credmux's entries. Setup writes ABSOLUTE paths into other tools' configs,

@@ -88,7 +88,13 @@ export function isUnscopableHost(host: string): boolean {
 }
 
 /** How the tools of a protocol are called in messages. */
-export const TOOLS_OF: Record<ProtocolName, string> = { bazel: 'bazel', git: 'git', docker: 'docker/podman', keyring: 'pip/uv' };
+export const TOOLS_OF: Record<ProtocolName, string> = {
+  bazel: 'bazel',
+  git: 'git',
+  docker: 'docker/podman',
+  keyring: 'pip/uv',
+  terraform: 'terraform/tofu',
+};
 
 /**
  * The names `credmux login --for` takes: each tool a person may name, the protocol it asks credmux
@@ -104,6 +110,9 @@ export const FOR_NAMES = {
   pip: { protocol: 'keyring', setup: ['pip'] },
   uv: { protocol: 'keyring', setup: ['uv'] },
   keyring: { protocol: 'keyring', setup: ['pip', 'uv'] },
+  terraform: { protocol: 'terraform', setup: ['terraform'] },
+  tofu: { protocol: 'terraform', setup: ['terraform'] },
+  opentofu: { protocol: 'terraform', setup: ['terraform'] },
 } as const satisfies Record<string, { protocol: ProtocolName; setup: readonly string[] }>;
 export type ForName = keyof typeof FOR_NAMES;
 

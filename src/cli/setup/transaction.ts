@@ -15,7 +15,7 @@ import { stateDir, type Env } from '../../platform/paths.js';
 import { CredmuxError } from '../../model/types.js';
 import { unifiedDiff } from '../../formats/diff.js';
 
-export type Tool = 'bazel' | 'git' | 'docker' | 'podman' | 'pip' | 'uv';
+export type Tool = 'bazel' | 'git' | 'docker' | 'podman' | 'pip' | 'uv' | 'terraform';
 
 /** One file credmux edits. `O` is what `apply` needs to remember so `revert` can take its part out again. */
 export interface FileSpec<O = unknown> {
@@ -394,7 +394,7 @@ function linkChange(l: LinkSpec): Change {
 
 /** The other tool whose setup record claims this link, if any (pip and uv share the keyring entry). */
 function otherToolsClaim(env: Env, tool: Tool, path: string): Tool | undefined {
-  for (const other of ['pip', 'uv', 'bazel', 'git', 'docker', 'podman'] as const) {
+  for (const other of ['pip', 'uv', 'bazel', 'git', 'docker', 'podman', 'terraform'] as const) {
     if (other === tool) continue;
     try {
       if (loadManifest(env, other).links[path]) return other;
