@@ -213,6 +213,13 @@ describe('ECR: GetAuthorizationToken, region from the registry host, user AWS', 
     expect(srv.count('ecr')).toBe(0);
   });
 
+  it('no credentials with AWS_EC2_METADATA_DISABLED=true: the metadata service is not asked, and the error says so', async () => {
+    const r = await run('credmux-bazel', ['get'], setup([rule('ecr', `https://${ECR_HOST}`)]), JSON.stringify({ uri: `https://${ECR_HOST}/v2/` }));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('no AWS credentials found (tried environment variables, profile "default"');
+    expect(r.stderr).toContain('instance metadata is off by AWS_EC2_METADATA_DISABLED); fix: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY');
+  });
+
   it('expired credentials, a denied action, a wrong secret: each named with its fix, never the secret', async () => {
     const expired = srv.newKeys({ session: true, expired: true });
     const e = await run('docker-credential-credmux', ['get'], setup([rule('ecr', `https://${ECR_HOST}`)], keyEnv(expired)), ECR_HOST);
