@@ -149,6 +149,7 @@ function pythonKeyrings() {
 // ---- the commands ---------------------------------------------------------------------------------
 const bazelIn = `{"uri":"https://${HOST}/repo/file.tar.gz"}`;
 const gitIn = `protocol=https\nhost=${HOST}\n\n`;
+const goIn = 'HTTP/1.1 401 Unauthorized\nWww-Authenticate: Basic realm="proxy"\n\n';
 
 function stopDaemon() {
   spawnSync(bin('credmux'), ['daemon', 'stop'], { env: baseEnv(), stdio: 'ignore' });
@@ -164,6 +165,8 @@ const commands = [
   { name: 'git-credential-credmux get (warm)', cmd: bin('git-credential-credmux'), argv: ['get'], input: gitIn, expect: SECRET, target: 'warm' },
   { name: 'docker-credential-credmux get (warm)', cmd: bin('docker-credential-credmux'), argv: ['get'], input: HOST, expect: SECRET, target: 'warm' },
   { name: 'keyring get (warm)', cmd: bin('keyring'), argv: ['get', `https://${HOST}/simple/`, 'alice'], expect: SECRET, target: 'warm' },
+  // Go's call after a 4xx: the URL as argument, the failed response on stdin (docs/protocols.md §9).
+  { name: 'credmux-go URL (warm)', cmd: bin('credmux-go'), argv: [`https://${HOST}/mod/@v/list`], input: goIn, expect: 'Basic', target: 'warm' },
   {
     name: 'terraform-credentials-credmux get (warm)',
     cmd: bin('terraform-credentials-credmux'),

@@ -1,4 +1,4 @@
-// `credmux`: the protocol forms (`credmux bazel|git|docker|keyring …`) take the lean helper path;
+// `credmux`: the protocol forms (`credmux bazel|git|docker|keyring|go …`) take the lean helper path;
 // everything else loads the human CLI bundle (yargs) on demand.
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';

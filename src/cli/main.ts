@@ -9,7 +9,7 @@ import { EXIT, exitCodeFor } from './exit-codes.js';
 import { cliStdio } from './stdio.js';
 
 const EPILOG = `Exit codes: 0 ok, 1 not found, 2 usage or bad input, 3 invalid config, 4 store error, 5 source error, 6 problems found (doctor, import), 75 another daemon runs, 70 internal error, 74 output could not be written, 141 the output pipe was closed (as git and coreutils).
-Protocol entries: credmux bazel|git|docker|keyring|terraform <args> (same as credmux-bazel, git-credential-credmux, docker-credential-credmux, keyring, terraform-credentials-credmux).`;
+Protocol entries: credmux bazel|git|docker|keyring|terraform|go <args> (same as credmux-bazel, git-credential-credmux, docker-credential-credmux, keyring, terraform-credentials-credmux, credmux-go).`;
 
 /** A URL the command checks itself, so that a missing one gets a message with the whole command to type. */
 function optionalUrlArg(y: Argv) {
@@ -36,8 +36,15 @@ export async function main(argv: string[], env: Env): Promise<number> {
   return stdio.outcome() ?? code;
 }
 
-async function commands(argv: string[], env: Env, io: creds.Io): Promise<number> {
+async function commands(argvIn: string[], env: Env, io: creds.Io): Promise<number> {
   let code: number = EXIT.ok;
+  // `credmux exec … -- CMD …`: what follows `--` is CMD's, never parsed as our options (`-- npm --version`).
+  let argv = argvIn;
+  let command: string[] | undefined;
+  if (argv[0] === 'exec' && argv.includes('--')) {
+    command = argv.slice(argv.indexOf('--') + 1);
+    argv = argv.slice(0, argv.indexOf('--'));
+  }
   const run = (fn: () => Promise<number>) => async () => {
     code = await fn();
   };
@@ -74,7 +81,7 @@ async function commands(argv: string[], env: Env, io: creds.Io): Promise<number>
             type: 'string',
             array: true,
             describe:
-              'The tools it is for, which `credmux setup` wires it into: bazel, git, docker, podman, skopeo, buildah, pip, uv (comma-separated; default: every tool)',
+              'The tools it is for, which `credmux setup` wires it into: bazel, git, docker, podman, skopeo, buildah, pip, uv, go (comma-separated; default: every tool)',
           })
           .option('json', { type: 'boolean', describe: 'Machine-readable output (never the secret)' })
           .conflicts('oauth', ['password-stdin', 'token-stdin', 'username', 'for'])
@@ -136,14 +143,71 @@ async function commands(argv: string[], env: Env, io: creds.Io): Promise<number>
           .option('show-secret', { type: 'boolean', describe: 'Include the secret itself' }),
       (a) => run(() => creds.get(env, io, { url: a.url as string, json: a.json, showSecret: a.showSecret }))(),
     )
+    .command(
+      'token <url>',
+      'Print the secret served for a URL alone, for tools that read one from a variable or a pipe (refuses a terminal)',
+      (y) =>
+        urlArg(y)
+          .option('username', { alias: 'u', type: 'string', describe: 'Only the credential of this user' })
+          .option('force-tty', { type: 'boolean', describe: 'Print it even when stdout is a terminal (it stays on screen)' })
+          .example('NPM_TOKEN=$($0 token https://npm.example.com) docker buildx build --secret id=npm,env=NPM_TOKEN .', ''),
+      (a) =>
+        run(async () =>
+          (await import('./token.js')).printToken(env, io, {
+            url: a.url as string,
+            username: a.username,
+            forceTty: !!a.forceTty,
+            stdoutIsTty: !!process.stdout.isTTY,
+          }),
+        )(),
+    )
+    .command(
+      'exec',
+      'Run a command with credentials in its environment (only there): credmux exec [--env NAME=URL …] -- CMD [ARGS…]; exits as CMD does',
+      (y) =>
+        y
+          .option('env', { type: 'string', array: true, describe: 'NAME=URL: NAME holds the secret (password or token) served for URL' })
+          .option('env-username', { type: 'string', array: true, describe: 'NAME=URL: NAME holds the username served for URL' })
+          .option('npm', { type: 'string', describe: 'URL: NPM_TOKEN, for //host/:_authToken=${NPM_TOKEN} in .npmrc' })
+          .option('terraform', { type: 'string', array: true, describe: 'HOST: TF_TOKEN_<host> (Terraform ≥ 1.2)' })
+          .option('cargo', {
+            type: 'string',
+            array: true,
+            describe: 'REGISTRY=URL: CARGO_REGISTRIES_<REGISTRY>_TOKEN (the whole Authorization value)',
+          })
+          .option('uv', { type: 'string', array: true, describe: 'INDEX=URL: UV_INDEX_<INDEX>_USERNAME and _PASSWORD' })
+          .option('rule', {
+            type: 'string',
+            array: true,
+            describe: 'Set the "exports" of these config rules (default, with no other flag: of every rule that has them)',
+          })
+          .example('$0 exec --terraform app.terraform.io -- terraform init', '')
+          .example('$0 exec --npm https://npm.example.com -- npm publish', '')
+          .example('$0 exec --uv internal=https://pypi.example.com/simple -- uv sync', '')
+          .example('$0 exec --rule npm -- npm ci', ''),
+      (a) =>
+        run(async () => {
+          if (command === undefined) throw new CredmuxError('bad-request', 'put the command after --: credmux exec --env NAME=URL -- CMD [ARGS…]');
+          return (await import('./exec.js')).runExec(env, {
+            env: a.env,
+            envUsername: a.envUsername,
+            npm: a.npm,
+            terraform: a.terraform,
+            cargo: a.cargo,
+            uv: a.uv,
+            rule: a.rule,
+            command,
+          });
+        })(),
+    )
     // setup / doctor / import (src/cli/setup, src/cli/doctor, src/cli/import): loaded when run.
     .command(
       'setup <tool>',
-      "Wire credmux into a tool's own config: bazel (~/.bazelrc), git (global config), docker (config.json credHelpers), podman/skopeo/buildah (registries.conf.d), pip (pip.conf), uv (uv.toml), terraform (CLI config credentials_helper, for OpenTofu too)",
+      "Wire credmux into a tool's own config: bazel (~/.bazelrc), git (global config), docker (config.json credHelpers), podman/skopeo/buildah (registries.conf.d), pip (pip.conf), uv (uv.toml), terraform (CLI config credentials_helper, for OpenTofu too), go (GOAUTH in go's env file)",
       (y) =>
         y
           .positional('tool', {
-            choices: ['bazel', 'git', 'docker', 'podman', 'pip', 'uv', 'terraform'] as const,
+            choices: ['bazel', 'git', 'docker', 'podman', 'pip', 'uv', 'terraform', 'go'] as const,
             demandOption: true,
             describe: 'The tool to wire (podman also wires skopeo and buildah; terraform also OpenTofu)',
           })
@@ -223,6 +287,7 @@ async function commands(argv: string[], env: Env, io: creds.Io): Promise<number>
     .command('docker <action>', 'Speak the Docker credential-helper protocol (same as docker-credential-credmux)')
     .command('keyring', 'Speak the Python keyring CLI for pip/uv (same as the keyring entry)')
     .command('terraform <verb> <host>', 'Speak the Terraform/OpenTofu credentials helper protocol (same as terraform-credentials-credmux)')
+    .command('go', 'Answer as a Go GOAUTH command (same as credmux-go)')
     // `credmux completion >> ~/.bashrc` (or ~/.zshrc): yargs answers the script's --get-yargs-completions calls.
     .completion('completion', 'Print a bash/zsh completion script: credmux completion >> ~/.bashrc')
     .demandCommand(1, 'Name a command; see --help')
@@ -247,6 +312,10 @@ async function commands(argv: string[], env: Env, io: creds.Io): Promise<number>
     if (e instanceof CredmuxError) {
       io.err(`credmux: ${e.message}\n`);
       return exitCodeFor(e.code);
+    }
+    if (e instanceof Error && e.name === 'NotServedError') {
+      io.err(`credmux: ${e.message}\n`);
+      return EXIT.notFound;
     }
     io.err(`credmux: internal error (${(e as Error)?.name ?? 'unknown'}); please report it\n`);
     return EXIT.internal;

@@ -76,6 +76,8 @@ function tooLarge(adapter: ProtocolAdapter): ProtocolOutput {
       return { stdout: '', stderr: `keyring: ${msg}\n`, exitCode: 1 };
     case 'terraform':
       return { stdout: '', stderr: `terraform-credentials-credmux: ${msg}\n`, exitCode: 1 };
+    case 'go':
+      return { stdout: '', stderr: `credmux-go: ${msg}\n`, exitCode: 1 };
   }
 }
 

@@ -180,6 +180,7 @@ function compiledRule(rule: RuleConfig, id: string, pattern: Pattern): Rule {
   const out: Rule = { id, match: rule.match, source: rule.source, pattern };
   if (rule.username !== undefined) out.username = rule.username;
   if (rule.kind !== undefined) out.kind = rule.kind;
+  if (rule.exports !== undefined) out.exports = rule.exports;
   return out;
 }
 

@@ -160,6 +160,8 @@ export interface RuleConfig {
   username?: string;
   kind?: 'basic' | 'bearer';
   source: SourceConfig;
+  /** `credmux exec`: environment variable → what of the served credential it holds (docs/config.md). */
+  exports?: Record<string, 'secret' | 'username' | 'authorization'>;
 }
 
 export interface Config {

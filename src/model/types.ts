@@ -69,8 +69,8 @@ export function plainCredential(c: Credential): Credential {
 }
 
 /** The helper protocols (docs/protocols.md §6). */
-export type ProtocolName = 'bazel' | 'git' | 'docker' | 'keyring' | 'terraform';
-export const PROTOCOL_NAMES: readonly ProtocolName[] = ['bazel', 'git', 'docker', 'keyring', 'terraform'];
+export type ProtocolName = 'bazel' | 'git' | 'docker' | 'keyring' | 'terraform' | 'go';
+export const PROTOCOL_NAMES: readonly ProtocolName[] = ['bazel', 'git', 'docker', 'keyring', 'terraform', 'go'];
 
 /** A stored secret. Stored entries are rules too: `url` is their match pattern. */
 export interface StoredEntry extends Credential {
@@ -121,6 +121,16 @@ export interface RuleInfo {
   id: string;
   match: string;
   source: string;
+}
+
+/**
+ * What every door but Bazel's says for a credential that is a per-request signature (Credential.headers):
+ * they can hand on only a username, a password or one header for many URLs, and an S3 request must
+ * carry its own SigV4 headers.
+ */
+export function onlyBazelMessage(result: { rule?: RuleInfo }): string {
+  const rule = result.rule ? `rule "${result.rule.id.replace(/^config:/, '')}" ` : 'the rule for this URL ';
+  return `${rule}signs each request with AWS SigV4 (S3): S3 signing only serves Bazel, whose helper answers with headers; this tool cannot send them`;
 }
 
 /** A stored entry as `list` shows it: never the secret. */

@@ -1,9 +1,10 @@
 // Bazel credential helper protocol (docs/protocols.md §1): `get` + `{"uri": …}` on stdin →
 // `{"headers": {...}, "expires": "…Z"}` on stdout. Bazel treats any non-zero exit, empty stdout or
 // unparsable JSON as a failure, so every success prints a JSON object, even when nothing matched.
-import { IDENTITY_TOKEN_USERNAME, type Credential, type EngineResult, type ProtocolAdapter, type ProtocolOutput } from '../model/types.js';
+import { IDENTITY_TOKEN_USERNAME, type EngineResult, type ProtocolAdapter, type ProtocolOutput } from '../model/types.js';
 import { VERSION } from '../platform/version.js';
-import { base64, decodeUtf8, line, output, own, parseJsonObject, reply, rfc3339Seconds, unexpectedResult } from './util.js';
+import { authorizationValue } from '../model/authorization.js';
+import { decodeUtf8, line, output, own, parseJsonObject, reply, rfc3339Seconds, unexpectedResult } from './util.js';
 
 const PROG = 'credmux-bazel';
 
@@ -66,7 +67,7 @@ export const bazel: ProtocolAdapter<BazelCtx> = {
     // A Docker identity token is a refresh token for a registry's token endpoint, not an HTTP credential.
     if (cred === null || cred.username === IDENTITY_TOKEN_USERNAME) return output('{"headers":{}}\n', '', 0);
     if (cred.headers) return answer(cred.headers, cred.expiresAt);
-    const header = authorization(cred);
+    const header = authorizationValue(cred);
     if (header === undefined) {
       return fail('the token found for this URL contains control characters, which an HTTP header cannot carry; store it again', 1);
     }
@@ -74,17 +75,10 @@ export const bazel: ProtocolAdapter<BazelCtx> = {
   },
 };
 
-/** Bazel caches the headers for the URI until `expires` (docs/protocols.md §1.2), so it must come with a signature. */
+/** The answer: the headers, and `expires` when known (Bazel caches them for the URI until then, docs/protocols.md §1.2). */
 function answer(headers: Record<string, string[]>, expiresAt: number | undefined): ProtocolOutput {
   const body: { headers: Record<string, string[]>; expires?: string } = { headers };
   const expires = expiresAt === undefined ? undefined : rfc3339Seconds(expiresAt);
   if (expires !== undefined) body.expires = expires;
   return output(`${JSON.stringify(body)}\n`, '', 0);
-}
-
-function authorization(cred: Credential): string | undefined {
-  if (cred.kind === 'basic') return `Basic ${base64(`${cred.username}:${cred.secret}`)}`;
-  // A CR/LF in a bearer token would split the header; base64 (Basic) cannot contain one.
-  if (/[\u0000-\u001f\u007f]/.test(cred.secret)) return undefined;
-  return `Bearer ${cred.secret}`;
 }

@@ -9,9 +9,10 @@ import {
   type EngineResult,
   type ListedEntry,
   type ProtocolAdapter,
+  onlyBazelMessage,
 } from '../model/types.js';
 import { VERSION } from '../platform/version.js';
-import { decodeUtf8, line, onlyBazelMessage, output, own, parseJsonObject, reply, unexpectedResult, type JsonObject } from './util.js';
+import { decodeUtf8, line, output, own, parseJsonObject, reply, unexpectedResult, type JsonObject } from './util.js';
 
 const NAME = 'docker-credential-credmux';
 const PACKAGE = 'github.com/credmux/credmux';

@@ -9,8 +9,9 @@ import {
   type EngineResult,
   type ProtocolAdapter,
   type ProtocolOutput,
+  onlyBazelMessage,
 } from '../model/types.js';
-import { decodeUtf8, line, onlyBazelMessage, output, reply, unexpectedResult } from './util.js';
+import { decodeUtf8, line, output, reply, unexpectedResult } from './util.js';
 
 export interface GitCtx {
   op: 'get' | 'store' | 'erase';

@@ -1,8 +1,15 @@
 // The Python `keyring` CLI (docs/protocols.md §4), as pip and uv run it: `keyring [options] get SERVICE [USER]`.
 // Callers read stdout and the exit code, and pip ≥ 26.2 reads argparse's stderr to tell an outdated
 // keyring (`unrecognized arguments`) from a miss, so argument errors follow argparse to the letter.
-import { IDENTITY_TOKEN_USERNAME, type EngineRequest, type EngineResult, type ProtocolAdapter, type ProtocolOutput } from '../model/types.js';
-import { decodeUtf8, line, onlyBazelMessage, output, pyJsonString, reply, unexpectedResult, type Reply } from './util.js';
+import {
+  IDENTITY_TOKEN_USERNAME,
+  type EngineRequest,
+  type EngineResult,
+  type ProtocolAdapter,
+  type ProtocolOutput,
+  onlyBazelMessage,
+} from '../model/types.js';
+import { decodeUtf8, line, output, pyJsonString, reply, unexpectedResult, type Reply } from './util.js';
 
 type Mode = 'password' | 'creds';
 type Format = 'plain' | 'json';

@@ -103,12 +103,3 @@ export function unexpectedResult(result: EngineResult): string {
 export function line(text: string): string {
   return text.endsWith('\n') ? text : `${text}\n`;
 }
-
-/**
- * What git, Docker and keyring say for a credential that is a per-request signature (Credential.headers):
- * they can send only a username and password, and an S3 request must carry its own SigV4 headers.
- */
-export function onlyBazelMessage(result: Extract<EngineResult, { op: 'get' }>): string {
-  const rule = result.rule ? `rule "${result.rule.id.replace(/^config:/, '')}" ` : 'the rule for this URL ';
-  return `${rule}signs each request with AWS SigV4 (S3): S3 signing only serves Bazel, whose helper answers with headers; this tool cannot send them`;
-}

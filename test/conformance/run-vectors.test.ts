@@ -19,6 +19,7 @@ import {
   type Vector,
   type VectorStep,
 } from './contracts.js';
+import { goHeadersFor, parseGoAuthOutput } from './goauth-output.js';
 
 /** The vectors docs/protocols.md lists; each must be present (more are welcome). */
 const REQUIRED: Record<ProtocolName, string[]> = {
@@ -27,6 +28,7 @@ const REQUIRED: Record<ProtocolName, string[]> = {
   docker: range('D', 13),
   keyring: range('K', 13),
   terraform: range('T', 21),
+  go: range('GO', 12),
 };
 
 function range(prefix: string, n: number): string[] {
@@ -69,6 +71,7 @@ function checkOutput(v: Vector, step: VectorStep, out: ProtocolOutput, label: st
     const validate = schema(step.protocol, schemas.stdin);
     expect(validate(JSON.parse(stepStdin(step).toString('utf8'))), `${label} stdin vs ${schemas.stdin}: ${schemaErrors(validate)}`).toBe(true);
   }
+  if (step.protocol === 'go') return checkGoOutput(step, out, schemas.stdout, label);
   let json: unknown;
   try {
     json = JSON.parse(out.stdout);
@@ -83,6 +86,21 @@ function checkOutput(v: Vector, step: VectorStep, out: ProtocolOutput, label: st
     const expires = (json as { expires?: unknown }).expires;
     if (expires !== undefined) expect(expires).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
   }
+}
+
+/**
+ * A GOAUTH answer is text: read it as the go command does, validate the sets it yields against the
+ * schema, and check that Go's own prefix lookup would put the answered headers on the retried request.
+ */
+function checkGoOutput(step: VectorStep, out: ProtocolOutput, schemaFile: string | undefined, label: string): void {
+  if (schemaFile === undefined) return; // not a call Go makes, or a failure (Go ignores the output then)
+  const parsed = parseGoAuthOutput(out.stdout);
+  expect(parsed, `${label}: Go would refuse this output`).toMatchObject({ ok: true });
+  if (!parsed.ok) return;
+  const validate = schema('go', schemaFile);
+  expect(validate(parsed.sets), `${label} stdout vs ${schemaFile}: ${schemaErrors(validate)}`).toBe(true);
+  if (parsed.sets.length === 0 || step.argv.length === 0) return;
+  expect(goHeadersFor(parsed.sets, step.argv[0]!), `${label}: Go's lookup for the URL asked finds the headers`).toEqual(parsed.sets[0]!.headers);
 }
 
 for (const protocol of PROTOCOL_NAMES) {

@@ -114,12 +114,17 @@ describe("a bundle this user may not write beside (a shared install): the user's
 });
 
 describe('the built helpers', () => {
-  it.each(['credmux-bazel', 'git-credential-credmux', 'docker-credential-credmux', 'keyring', 'terraform-credentials-credmux', 'engine'])(
-    '%s has a cache made for this Node, which it accepts',
-    (name) => {
-      const file = join(root, 'dist/lib', `${name}.cjs`);
-      expect(cachePathOf(file)).toContain(`${process.version}-${process.arch}`);
-      expect(compileBundle(file).cache).toBe('accepted');
-    },
-  );
+  it.each([
+    'credmux-bazel',
+    'git-credential-credmux',
+    'docker-credential-credmux',
+    'keyring',
+    'terraform-credentials-credmux',
+    'credmux-go',
+    'engine',
+  ])('%s has a cache made for this Node, which it accepts', (name) => {
+    const file = join(root, 'dist/lib', `${name}.cjs`);
+    expect(cachePathOf(file)).toContain(`${process.version}-${process.arch}`);
+    expect(compileBundle(file).cache).toBe('accepted');
+  });
 });

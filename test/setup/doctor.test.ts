@@ -107,7 +107,7 @@ describe('credmux doctor', () => {
   it('a healthy setup exits 0 and says every wired tool runs THIS credmux', async () => {
     h = await newHome('doctor-ok');
     await h.login('https://pkgs.example.com', 'alice', SECRET);
-    for (const tool of ['bazel', 'git', 'docker', 'pip', 'uv']) await h.ok(['setup', tool]);
+    for (const tool of ['bazel', 'git', 'docker', 'pip', 'uv', 'go']) await h.ok(['setup', tool]);
     const bin = join(h.root, 'bin');
     mkdirSync(bin);
     expect((await run('ln', ['-s', distBin('docker-credential-credmux'), join(bin, 'docker-credential-credmux')], { env: h.env })).code).toBe(0);
@@ -115,7 +115,7 @@ describe('credmux doctor', () => {
     const r = await h.credmux(['doctor'], { env });
     expect(r.code, show(r)).toBe(0);
     expect(r.stdout).not.toContain('[FAIL]');
-    for (const tool of ['bazel', 'git', 'docker', 'pip', 'uv']) expect(r.stdout).toMatch(new RegExp(`\\[ok  \\] ${tool}: `));
+    for (const tool of ['bazel', 'git', 'docker', 'pip', 'uv', 'go']) expect(r.stdout).toMatch(new RegExp(`\\[ok  \\] ${tool}: `));
     expect(r.stdout).toContain('All good.');
   });
 

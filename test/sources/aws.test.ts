@@ -342,6 +342,18 @@ describe('S3: a SigV4 signature per URL, for Bazel only', () => {
     const secretShown = await run('credmux', ['get', uri, '--show-secret'], env);
     expect(secretShown.stdout).toMatch(/^ {4}Authorization: AWS4-HMAC-SHA256 Credential=ASIA/m);
 
+    // The doors added later hand on one token or one header for many URLs: they say the same.
+    const later = await Promise.all([
+      run('credmux-go', [uri], env),
+      run('terraform-credentials-credmux', ['get', S3_HOST], env),
+      run('credmux', ['token', uri], env),
+    ]);
+    for (const res of later) {
+      expect(res.code, res.stdout + res.stderr).not.toBe(0);
+      expect(res.stderr).toContain('S3 signing only serves Bazel');
+      expect(res.stdout).not.toContain('AWS4-HMAC-SHA256');
+    }
+
     for (const [name, out, args, stdin] of [
       ['git', 'stderr', ['get'], `protocol=https\nhost=${S3_HOST}\npath=cas/x\n\n`],
       ['docker', 'stdout', ['get'], S3_HOST],

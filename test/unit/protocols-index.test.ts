@@ -16,6 +16,8 @@ describe('adapterForProgram', () => {
     ['keyring', 'keyring'],
     ['keyring.exe', 'keyring'],
     ['/usr/local/bin/keyring', 'keyring'],
+    ['credmux-go', 'go'],
+    ['/opt/credmux/bin/CREDMUX-GO.exe', 'go'],
     ['C:\\tools\\git-credential-credmux.exe', 'git'],
   ])('%s → %s', (program, name) => {
     expect(adapterForProgram(program)?.name).toBe(name);

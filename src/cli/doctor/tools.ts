@@ -21,6 +21,7 @@ import { parseTomlValue } from '../../formats/toml.js';
 import { uvConfigPath } from '../setup/uv.js';
 import type { Check } from './check.js';
 import { checkTerraform } from './terraform.js';
+import { goCheck } from './go.js';
 
 function read(path: string): { text: string | null; error?: string } {
   try {
@@ -51,6 +52,7 @@ export async function checkTools(env: Env, targets: Target[]): Promise<Check[]> 
     uv(env),
     ...keyringCommand(env),
     ...checkTerraform(env, targets),
+    goCheck(env),
   ];
 }
 

@@ -13,7 +13,7 @@ import type { Env } from '../../platform/paths.js';
 export const EXIT_PROBLEMS = EXIT.problems;
 
 export type HelperName =
-  'credmux' | 'credmux-bazel' | 'git-credential-credmux' | 'docker-credential-credmux' | 'keyring' | 'terraform-credentials-credmux';
+  'credmux' | 'credmux-bazel' | 'git-credential-credmux' | 'docker-credential-credmux' | 'keyring' | 'terraform-credentials-credmux' | 'credmux-go';
 
 /**
  * The directory holding this credmux's entries. Setup writes ABSOLUTE paths into other tools' configs,

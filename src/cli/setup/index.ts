@@ -1,4 +1,4 @@
-// `credmux setup bazel|git|docker|podman|pip|uv|terraform [--dry-run] [--undo]`: wires credmux into a tool's own
+// `credmux setup bazel|git|docker|podman|pip|uv|terraform|go [--dry-run] [--undo]`: wires credmux into a tool's own
 // configuration. Each tool module says WHAT to write; ./transaction.ts makes it idempotent and
 // reversible; this module runs one and tells the person what happened and what is left for them to do.
 import { existsSync } from 'node:fs';
@@ -11,6 +11,7 @@ import { planBazel } from './bazel.js';
 import { binDir, tilde } from './common.js';
 import { planDocker } from './docker.js';
 import { planGit } from './git.js';
+import { planGo } from './go.js';
 import { planPip } from './pip.js';
 import { planPodman } from './podman.js';
 import { collectTargets, targetsFor, targetsNotFor, TOOLS_OF } from './targets.js';
@@ -19,7 +20,7 @@ import { applyFiles, BACKUP_SUFFIX, manifestPath, undoFiles, type Change, type T
 import type { SetupOptions, ToolPlan } from './types.js';
 import { planUv } from './uv.js';
 
-export const TOOLS = ['bazel', 'git', 'docker', 'podman', 'pip', 'uv', 'terraform'] as const satisfies readonly Tool[];
+export const TOOLS = ['bazel', 'git', 'docker', 'podman', 'pip', 'uv', 'terraform', 'go'] as const satisfies readonly Tool[];
 
 /** The per-host tools, and the protocol whose stored credentials each is wired for. */
 const HOSTED = { bazel: 'bazel', git: 'git', docker: 'docker' } as const satisfies Partial<Record<Tool, ProtocolName>>;
@@ -52,6 +53,9 @@ async function planFor(env: Env, tool: Tool, opts: SetupOptions): Promise<{ plan
       break;
     case 'terraform':
       plan = planTerraform(env, opts);
+      break;
+    case 'go':
+      plan = planGo(env, opts);
       break;
   }
   if (all && protocol) {

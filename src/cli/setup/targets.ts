@@ -94,6 +94,7 @@ export const TOOLS_OF: Record<ProtocolName, string> = {
   docker: 'docker/podman',
   keyring: 'pip/uv',
   terraform: 'terraform/tofu',
+  go: 'go',
 };
 
 /**
@@ -113,6 +114,7 @@ export const FOR_NAMES = {
   terraform: { protocol: 'terraform', setup: ['terraform'] },
   tofu: { protocol: 'terraform', setup: ['terraform'] },
   opentofu: { protocol: 'terraform', setup: ['terraform'] },
+  go: { protocol: 'go', setup: ['go'] },
 } as const satisfies Record<string, { protocol: ProtocolName; setup: readonly string[] }>;
 export type ForName = keyof typeof FOR_NAMES;
 
