@@ -150,6 +150,8 @@ function pythonKeyrings() {
 const bazelIn = `{"uri":"https://${HOST}/repo/file.tar.gz"}`;
 const gitIn = `protocol=https\nhost=${HOST}\n\n`;
 const goIn = 'HTTP/1.1 401 Unauthorized\nWww-Authenticate: Basic realm="proxy"\n\n';
+// cargo writes one request line and closes stdin (rust-lang/cargo src/util/credential/process.rs).
+const cargoIn = `${JSON.stringify({ v: 1, registry: { 'index-url': `sparse+https://${HOST}/index/`, name: 'corp' }, kind: 'get', operation: 'read' })}\n`;
 
 function stopDaemon() {
   spawnSync(bin('credmux'), ['daemon', 'stop'], { env: baseEnv(), stdio: 'ignore' });
@@ -172,6 +174,14 @@ const commands = [
     cmd: bin('terraform-credentials-credmux'),
     argv: ['get', HOST],
     expect: SECRET,
+    target: 'warm',
+  },
+  {
+    name: 'cargo-credential-credmux get (warm)',
+    cmd: bin('cargo-credential-credmux'),
+    argv: ['--cargo-plugin'],
+    input: cargoIn,
+    expect: 'Basic',
     target: 'warm',
   },
   {

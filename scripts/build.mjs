@@ -159,7 +159,15 @@ const OWN_DIR = { keyring: 'keyring-bin' };
  * The protocol helpers start through boot.cjs with a code cache. Not \`credmux\`: its human CLI is an
  * ES module it import()s, which a vm-compiled script cannot do from a code cache.
  */
-const CACHED = ['credmux-bazel', 'git-credential-credmux', 'docker-credential-credmux', 'keyring', 'terraform-credentials-credmux', 'credmux-go'];
+const CACHED = [
+  'credmux-bazel',
+  'git-credential-credmux',
+  'docker-credential-credmux',
+  'keyring',
+  'terraform-credentials-credmux',
+  'credmux-go',
+  'cargo-credential-credmux',
+];
 
 /**
  * V8 code caches for what a helper call compiles (src/lib/boot.ts says why): the protocol bundles, and

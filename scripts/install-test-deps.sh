@@ -20,3 +20,10 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# cargo ≥ 1.74 for test/e2e/cargo.test.ts (its credential-provider protocol): Debian 12's cargo is 0.66,
+# so it comes from rustup, the Rust project's installer (minimal profile: cargo and rustc only).
+if ! cargo --version 2>/dev/null | grep -Eq '^cargo (1\.(7[4-9]|[89][0-9]|[1-9][0-9][0-9])|[2-9])'; then
+  command -v curl >/dev/null || { echo 'install-test-deps: curl is needed to install rustup' >&2; exit 1; }
+  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y -q --profile minimal
+  echo "install-test-deps: cargo installed in ~/.cargo/bin; put it on PATH (. ~/.cargo/env) before running the tests" >&2
+fi

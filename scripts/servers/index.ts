@@ -4,4 +4,5 @@
 export { startGitServer, type GitServer } from './git-server.js';
 export { startRegistry, type RegistryServer } from './registry.js';
 export { startPypiIndex, type PypiIndex } from './pypi-index.js';
+export { startCargoRegistry, type CargoRegistry, type CargoRequestLine } from './cargo-registry.js';
 export type { AuthLogLine } from './nginx.js';

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Starts one test server by hand, for poking at it with curl/git/skopeo/pip:
-//   node scripts/servers/run.mjs git|registry|pypi [--user alice] [--password s3cret]
+//   node scripts/servers/run.mjs git|registry|pypi|cargo [--user alice] [--password s3cret]   (cargo: the token is --password)
 // Prints what it started and its request log as requests come in; Ctrl-C stops it.
 // The servers are TypeScript (the tests import them through vitest); esbuild, already a dev
 // dependency for the build, bundles them in memory so this works on Node 20 without a loader.
@@ -15,9 +15,9 @@ const { values, positionals } = parseArgs({
   options: { user: { type: 'string', default: 'alice' }, password: { type: 'string', default: 's3cret' } },
 });
 const kind = positionals[0];
-const starters = { git: 'startGitServer', registry: 'startRegistry', pypi: 'startPypiIndex' };
+const starters = { git: 'startGitServer', registry: 'startRegistry', pypi: 'startPypiIndex', cargo: 'startCargoRegistry' };
 if (!(kind in starters)) {
-  console.error('usage: node scripts/servers/run.mjs git|registry|pypi [--user U] [--password P]');
+  console.error('usage: node scripts/servers/run.mjs git|registry|pypi|cargo [--user U] [--password P]');
   process.exit(2);
 }
 
@@ -31,7 +31,7 @@ const out = await build({
   define: { 'import.meta.url': JSON.stringify(new URL('./index.ts', import.meta.url).href) },
 });
 const mod = await import(`data:text/javascript;base64,${Buffer.from(out.outputFiles[0].text).toString('base64')}`);
-const server = await mod[starters[kind]]({ user: values.user, password: values.password });
+const server = await mod[starters[kind]]({ user: values.user, password: values.password, token: values.password });
 const { stop, requestLog, waitForLog, ...info } = server;
 console.log(JSON.stringify(info, null, 2));
 

@@ -1,14 +1,21 @@
-// `credmux`: the protocol forms (`credmux bazel|git|docker|keyring|go …`) take the lean helper path;
-// everything else loads the human CLI bundle (yargs) on demand.
+// `credmux`: the protocol forms (`credmux bazel|git|docker|keyring|terraform|go|cargo …`) take the lean helper path;
+// everything else loads the human CLI bundle (yargs) on demand. cargo runs a provider named in its
+// config with only `--cargo-plugin` (its arguments travel inside the request), so a bare
+// `credmux --cargo-plugin` is the cargo conversation too.
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { runConversation } from '../client/conversation.js';
 import { runEntry } from '../client/run.js';
 import { adapters } from '../protocols/index.js';
 
 const [first, ...rest] = process.argv.slice(2);
 const adapter = first !== undefined && Object.hasOwn(adapters, first) ? adapters[first as keyof typeof adapters] : undefined;
 
-if (adapter) {
+if (first === '--cargo-plugin') {
+  void runConversation(adapters.cargo, [first, ...rest]);
+} else if (adapter === adapters.cargo) {
+  void runConversation(adapters.cargo, rest);
+} else if (adapter) {
   void runEntry(adapter, rest);
 } else {
   type CliModule = typeof import('../cli/main.js');

@@ -160,7 +160,8 @@ function wiringLines(w: LoginWiring): string[] {
   const out: string[] = [];
   if (w.run.length) out.push(`To have ${andList(w.run)} ask credmux for it: ${w.run.map((t) => `credmux setup ${t}`).join(' && ')}`);
   if (w.upToDate.length) out.push(`Set up already, nothing to change: ${andList(w.upToDate)}`);
-  if (w.noneSetUp) out.push('No tool asks credmux yet: run credmux setup git, docker, podman, bazel, pip, uv or go for the tools you use.');
+  if (w.noneSetUp)
+    out.push('No tool asks credmux yet: run credmux setup git, docker, podman, bazel, pip, uv, terraform, go or cargo for the tools you use.');
   return out;
 }
 

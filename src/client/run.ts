@@ -2,7 +2,7 @@
 // Imports here must stay tiny: no yargs, ajv, jose or undici (a test counts what the bundle holds).
 import { join } from 'node:path';
 import type { Env } from '../platform/paths.js';
-import { CredmuxError, type EngineRequest, type EngineResult, type ProtocolAdapter, type ProtocolOutput } from '../model/types.js';
+import { CredmuxError, type EngineRequest, type LineProtocol, type EngineResult, type ProtocolAdapter, type ProtocolOutput } from '../model/types.js';
 import { askDaemon } from './daemon-client.js';
 import { runBundle } from './code-cache.js';
 import { writeAnswer } from './output.js';
@@ -78,6 +78,8 @@ function tooLarge(adapter: ProtocolAdapter): ProtocolOutput {
       return { stdout: '', stderr: `terraform-credentials-credmux: ${msg}\n`, exitCode: 1 };
     case 'go':
       return { stdout: '', stderr: `credmux-go: ${msg}\n`, exitCode: 1 };
+    case 'cargo': // the conversation (./conversation.ts) reads lines, each under the limit; this is for completeness
+      return (adapter as LineProtocol).tooLarge;
   }
 }
 

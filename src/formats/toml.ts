@@ -124,3 +124,88 @@ export function tomlEditIsExact(before: string, after: string, key: string, valu
 export function tomlString(s: string): string {
   return JSON.stringify(s); // JSON's escapes are a subset of TOML's basic-string escapes
 }
+
+/** One line-level item of a TOML file: a table header, or a key/value with its first and last line (0-based). */
+export type TomlItem = { type: 'header'; line: number; path: string[]; array: boolean } | { type: 'kv'; key: string[]; start: number; end: number };
+
+/**
+ * The headers and key/values of a file that parses, in order, for edits inside a table (cargo's
+ * `[registry]`); the same rule as parseToml: a key/value ends on the first line at which it parses on
+ * its own, so a `[` inside a multi-line array or string is never taken for a header.
+ */
+export function tomlItems(text: string): TomlItem[] {
+  parseTomlValue(text);
+  const lines = text.split('\n');
+  const items: TomlItem[] = [];
+  for (let i = 0; i < lines.length;) {
+    const t = lines[i]!.trim();
+    if (t === '' || t.startsWith('#')) {
+      i++;
+      continue;
+    }
+    if (t.startsWith('[')) {
+      items.push({ type: 'header', line: i, ...headerPath(lines[i]!) });
+      i++;
+      continue;
+    }
+    let end = i;
+    while (!parses(lines.slice(i, end + 1).join('\n'))) {
+      if (++end === lines.length) throw new TomlError('cannot find the end of this key/value', i + 1);
+    }
+    items.push({ type: 'kv', key: keyOf(lines[i]!), start: i, end });
+    i = end + 1;
+  }
+  return items;
+}
+
+/** The dotted name of a `[a.b]` or `[[a.b]]` header, as the parser reads it. */
+function headerPath(line: string): { path: string[]; array: boolean } {
+  const path: string[] = [];
+  let v: unknown = parse(line);
+  let array = false;
+  for (;;) {
+    if (Array.isArray(v)) {
+      array = true;
+      v = v[v.length - 1];
+      continue;
+    }
+    if (typeof v !== 'object' || v === null || v instanceof Date) break;
+    const keys = Object.keys(v);
+    if (keys.length !== 1) break;
+    array = false;
+    path.push(keys[0]!);
+    v = (v as Record<string, unknown>)[keys[0]!];
+  }
+  return { path, array };
+}
+
+/**
+ * Whether `after` is `before` with `table.key` set to `value` (or removed, for undefined; the table
+ * too when `dropEmptyTable` and nothing else is left in it) and nothing else changed, by parsing both.
+ */
+export function tomlTableEditIsExact(
+  before: string,
+  after: string,
+  table: string,
+  key: string,
+  value: TomlValue | undefined,
+  dropEmptyTable = false,
+): boolean {
+  let b: TomlTable;
+  let a: TomlTable;
+  try {
+    b = parse(before);
+    a = parse(after);
+  } catch {
+    return false;
+  }
+  const expected: TomlTable = Object.assign(Object.create(null) as TomlTable, b);
+  const inner = b[table];
+  if (inner !== undefined && (typeof inner !== 'object' || inner === null || Array.isArray(inner) || inner instanceof Date)) return false;
+  const t: TomlTable = Object.assign(Object.create(null) as TomlTable, inner ?? {});
+  if (value === undefined) delete t[key];
+  else t[key] = value;
+  if (dropEmptyTable && Object.keys(t).length === 0) delete expected[table];
+  else expected[table] = t;
+  return isDeepStrictEqual(a, expected);
+}

@@ -69,8 +69,8 @@ export function plainCredential(c: Credential): Credential {
 }
 
 /** The helper protocols (docs/protocols.md §6). */
-export type ProtocolName = 'bazel' | 'git' | 'docker' | 'keyring' | 'terraform' | 'go';
-export const PROTOCOL_NAMES: readonly ProtocolName[] = ['bazel', 'git', 'docker', 'keyring', 'terraform', 'go'];
+export type ProtocolName = 'bazel' | 'git' | 'docker' | 'keyring' | 'terraform' | 'go' | 'cargo';
+export const PROTOCOL_NAMES: readonly ProtocolName[] = ['bazel', 'git', 'docker', 'keyring', 'terraform', 'go', 'cargo'];
 
 /** A stored secret. Stored entries are rules too: `url` is their match pattern. */
 export interface StoredEntry extends Credential {
@@ -196,4 +196,16 @@ export interface ProtocolAdapter<Ctx = unknown> {
   /** argv excludes the program name: e.g. `['get']`. */
   parse(argv: readonly string[], stdin: Buffer): Parsed<Ctx>;
   format(ctx: Ctx, result: EngineResult): ProtocolOutput;
+}
+
+/**
+ * A protocol spoken as a conversation rather than one request per process (cargo, docs/protocols.md
+ * §10): the helper speaks first, then answers each request line with one line, until stdin ends.
+ * `parse` gets one request line as its stdin; `format` gives the answer line.
+ */
+export interface LineProtocol<Ctx = unknown> extends ProtocolAdapter<Ctx> {
+  /** What argv asks for: the conversation (with the greeting to print first), or an answer by itself (usage, version). */
+  start(argv: readonly string[]): { kind: 'conversation'; hello: string } | { kind: 'reply'; output: ProtocolOutput };
+  /** The answer to a request line over the size limit; the conversation ends after it. */
+  readonly tooLarge: ProtocolOutput;
 }

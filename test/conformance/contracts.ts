@@ -8,7 +8,7 @@ import type { ValidateFunction } from 'ajv';
 import type { Credential } from '../../src/model/types.js';
 
 export const PROTOCOLS_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../protocols');
-export const PROTOCOL_NAMES = ['bazel', 'git', 'docker', 'keyring', 'terraform', 'go'] as const;
+export const PROTOCOL_NAMES = ['bazel', 'git', 'docker', 'keyring', 'terraform', 'go', 'cargo'] as const;
 export type ProtocolName = (typeof PROTOCOL_NAMES)[number];
 
 // ajv is CommonJS: under NodeNext the default import is module.exports, whose `default` is the class.
@@ -123,5 +123,8 @@ export function messageSchemas(step: { protocol: ProtocolName; argv: readonly st
       // Text, not JSON: the runner parses it as Go does (goauth-output.ts) and validates the sets it read.
       // Only Go's own two call shapes: no argument (startup), or one https URL (after a 4xx).
       return argv.length === 0 || (argv.length === 1 && /^https:/.test(argv[0]!)) ? { stdout: 'credentials.schema.json' } : {};
+    case 'cargo':
+      // One request line per step; every answer (Err too) is a response line on exit 0.
+      return argv.length === 1 && argv[0] === '--cargo-plugin' ? { stdin: 'request.schema.json', stdout: 'response.schema.json' } : {};
   }
 }

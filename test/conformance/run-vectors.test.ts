@@ -29,6 +29,7 @@ const REQUIRED: Record<ProtocolName, string[]> = {
   keyring: range('K', 13),
   terraform: range('T', 21),
   go: range('GO', 12),
+  cargo: range('C', 16),
 };
 
 function range(prefix: string, n: number): string[] {

@@ -8,7 +8,16 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', 
 /** CREDMUX_E2E_BIN: run the suite against other executables (an installed copy, or a deliberately broken one to prove the tests can fail). */
 export const DIST_BIN = process.env.CREDMUX_E2E_BIN || join(REPO_ROOT, 'dist', 'bin');
 
-export const ENTRIES = ['credmux', 'git-credential-credmux', 'docker-credential-credmux', 'credmux-bazel', 'keyring', 'terraform-credentials-credmux', 'credmux-go'] as const;
+export const ENTRIES = [
+  'credmux',
+  'git-credential-credmux',
+  'docker-credential-credmux',
+  'credmux-bazel',
+  'keyring',
+  'terraform-credentials-credmux',
+  'credmux-go',
+  'cargo-credential-credmux',
+] as const;
 export type Entry = (typeof ENTRIES)[number];
 
 export function distBin(name: Entry): string {

@@ -5,8 +5,11 @@ export {
   startGitServer,
   startRegistry,
   startPypiIndex,
+  startCargoRegistry,
   type GitServer,
   type RegistryServer,
   type PypiIndex,
+  type CargoRegistry,
+  type CargoRequestLine,
   type AuthLogLine,
 } from '../../scripts/servers/index.js';

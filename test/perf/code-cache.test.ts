@@ -121,6 +121,7 @@ describe('the built helpers', () => {
     'keyring',
     'terraform-credentials-credmux',
     'credmux-go',
+    'cargo-credential-credmux',
     'engine',
   ])('%s has a cache made for this Node, which it accepts', (name) => {
     const file = join(root, 'dist/lib', `${name}.cjs`);

@@ -28,6 +28,7 @@ const ENTRIES = [
   'bin/keyring',
   'bin/terraform-credentials-credmux',
   'bin/credmux-go',
+  'bin/cargo-credential-credmux',
   'bin/credmux',
 ];
 
@@ -48,6 +49,7 @@ describe('client hot path', () => {
     ['keyring', ['get', 'https://nothing.example/simple/', 'u'], ''],
     ['terraform-credentials-credmux', ['get', 'nothing.example'], ''],
     ['credmux-go', [], ''],
+    ['cargo-credential-credmux', [], ''],
   ])('%s loads only its own bundle when it can answer without the engine (a usage reply)', (name) => {
     const out = join(mkdtempSync(join(tmpdir(), 'credmux-loaded-')), 'loaded.json');
     spawnSync(process.execPath, ['-r', join(import.meta.dirname, 'record-loaded.cjs'), join(root, 'dist/lib', `${name}.cjs`), 'frobnicate'], {
@@ -97,6 +99,11 @@ describe('a warm answer through the launchers', () => {
     ['keyring', ['get', 'https://warm.example.com/simple/', 'alice'], ''],
     ['terraform-credentials-credmux', ['get', 'warm.example.com'], ''],
     ['credmux-go', ['https://warm.example.com/mod/@v/list'], 'HTTP/1.1 401 Unauthorized\n\n'],
+    [
+      'cargo-credential-credmux',
+      ['--cargo-plugin'],
+      '{"v":1,"registry":{"index-url":"sparse+https://warm.example.com/index/"},"kind":"get","operation":"read"}\n',
+    ],
   ] as const)('%s: boot.cjs and its own bundle, nothing else from disk; no TLS, crypto or child processes', async (name, args, input) => {
     if (!sb) {
       sb = await createSandbox('warm-loaded');
@@ -108,7 +115,9 @@ describe('a warm answer through the launchers', () => {
       input,
       env: { ...sb.env, NODE_OPTIONS: `--require ${join(import.meta.dirname, 'record-loaded.cjs')}`, RECORD_LOADED_OUT: out },
     });
-    expect(r.stdout + r.stderr).toContain(name === 'credmux-bazel' || name === 'credmux-go' ? 'Basic ' : 'warm-secret');
+    expect(r.stdout + r.stderr).toContain(
+      name === 'credmux-bazel' || name === 'credmux-go' || name === 'cargo-credential-credmux' ? 'Basic ' : 'warm-secret',
+    );
     const { files, builtins } = JSON.parse(readFileSync(out, 'utf8')) as Loaded;
     // Not engine.cjs: the daemon answered (the in-process fallback would load it).
     expect(files.filter((f) => !f.endsWith('record-loaded.cjs'))).toEqual([join(root, 'dist/lib/boot.cjs'), join(root, 'dist/lib', `${name}.cjs`)]);

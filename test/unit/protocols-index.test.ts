@@ -19,11 +19,24 @@ describe('adapterForProgram', () => {
     ['credmux-go', 'go'],
     ['/opt/credmux/bin/CREDMUX-GO.exe', 'go'],
     ['C:\\tools\\git-credential-credmux.exe', 'git'],
+    ['cargo-credential-credmux', 'cargo'],
+    ['/usr/local/bin/cargo-credential-credmux', 'cargo'],
   ])('%s → %s', (program, name) => {
     expect(adapterForProgram(program)?.name).toBe(name);
   });
 
-  it.each(['credmux', 'node', 'git-credential-', 'docker-credential-', 'keyring-helper', 'bazel', 'credmux-bazel.sh', ''])('%j → none', (program) => {
+  it.each([
+    'credmux',
+    'node',
+    'git-credential-',
+    'docker-credential-',
+    'keyring-helper',
+    'bazel',
+    'credmux-bazel.sh',
+    'cargo-credential-',
+    'cargo',
+    '',
+  ])('%j → none', (program) => {
     expect(adapterForProgram(program)).toBeUndefined();
   });
 

@@ -409,6 +409,14 @@ describe('properties', () => {
     expect(matches(parsePattern('a.aa/%2530'), parseRequest('https://a.aa/0'))).toBe(false);
   });
 
+  it('a host that decodes to a character no host name holds is refused (found by the property below: "%60")', () => {
+    for (const text of ['%60', 'https://%60', 'https://a%7Bb.example', 'a%22b.example/x']) {
+      expect(() => parsePattern(text)).toThrow(/no host name holds/);
+      expect(() => parseRequest(text)).toThrow(/no host name holds/);
+    }
+    expect(parsePattern('https://%61.example').host).toBe('a.example');
+  });
+
   it('formatPattern ∘ parsePattern is idempotent', () => {
     fc.assert(
       fc.property(fc.oneof(patternText, anyString), (text) => {

@@ -19,6 +19,7 @@ import { effectiveHelpers, podmanDropInPath } from '../setup/podman.js';
 import { isUnscopableHost, targetsFor, type Target } from '../setup/targets.js';
 import { parseTomlValue } from '../../formats/toml.js';
 import { uvConfigPath } from '../setup/uv.js';
+import { checkCargo } from './cargo.js';
 import type { Check } from './check.js';
 import { checkTerraform } from './terraform.js';
 import { goCheck } from './go.js';
@@ -53,6 +54,7 @@ export async function checkTools(env: Env, targets: Target[]): Promise<Check[]> 
     ...keyringCommand(env),
     ...checkTerraform(env, targets),
     goCheck(env),
+    checkCargo(env),
   ];
 }
 

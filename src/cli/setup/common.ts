@@ -13,7 +13,14 @@ import type { Env } from '../../platform/paths.js';
 export const EXIT_PROBLEMS = EXIT.problems;
 
 export type HelperName =
-  'credmux' | 'credmux-bazel' | 'git-credential-credmux' | 'docker-credential-credmux' | 'keyring' | 'terraform-credentials-credmux' | 'credmux-go';
+  | 'credmux'
+  | 'credmux-bazel'
+  | 'git-credential-credmux'
+  | 'docker-credential-credmux'
+  | 'keyring'
+  | 'terraform-credentials-credmux'
+  | 'credmux-go'
+  | 'cargo-credential-credmux';
 
 /**
  * The directory holding this credmux's entries. Setup writes ABSOLUTE paths into other tools' configs,

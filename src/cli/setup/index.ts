@@ -1,4 +1,4 @@
-// `credmux setup bazel|git|docker|podman|pip|uv|terraform|go [--dry-run] [--undo]`: wires credmux into a tool's own
+// `credmux setup bazel|git|docker|podman|pip|uv|terraform|go|cargo [--dry-run] [--undo]`: wires credmux into a tool's own
 // configuration. Each tool module says WHAT to write; ./transaction.ts makes it idempotent and
 // reversible; this module runs one and tells the person what happened and what is left for them to do.
 import { existsSync } from 'node:fs';
@@ -8,6 +8,7 @@ import { formatPattern } from '../../model/url.js';
 import type { Io } from '../credentials.js';
 import { EXIT } from '../exit-codes.js';
 import { planBazel } from './bazel.js';
+import { planCargo } from './cargo.js';
 import { binDir, tilde } from './common.js';
 import { planDocker } from './docker.js';
 import { planGit } from './git.js';
@@ -20,7 +21,7 @@ import { applyFiles, BACKUP_SUFFIX, manifestPath, undoFiles, type Change, type T
 import type { SetupOptions, ToolPlan } from './types.js';
 import { planUv } from './uv.js';
 
-export const TOOLS = ['bazel', 'git', 'docker', 'podman', 'pip', 'uv', 'terraform', 'go'] as const satisfies readonly Tool[];
+export const TOOLS = ['bazel', 'git', 'docker', 'podman', 'pip', 'uv', 'terraform', 'go', 'cargo'] as const satisfies readonly Tool[];
 
 /** The per-host tools, and the protocol whose stored credentials each is wired for. */
 const HOSTED = { bazel: 'bazel', git: 'git', docker: 'docker' } as const satisfies Partial<Record<Tool, ProtocolName>>;
@@ -56,6 +57,9 @@ async function planFor(env: Env, tool: Tool, opts: SetupOptions): Promise<{ plan
       break;
     case 'go':
       plan = planGo(env, opts);
+      break;
+    case 'cargo':
+      plan = planCargo(env, opts);
       break;
   }
   if (all && protocol) {

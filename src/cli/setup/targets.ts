@@ -95,6 +95,7 @@ export const TOOLS_OF: Record<ProtocolName, string> = {
   keyring: 'pip/uv',
   terraform: 'terraform/tofu',
   go: 'go',
+  cargo: 'cargo',
 };
 
 /**
@@ -115,6 +116,7 @@ export const FOR_NAMES = {
   tofu: { protocol: 'terraform', setup: ['terraform'] },
   opentofu: { protocol: 'terraform', setup: ['terraform'] },
   go: { protocol: 'go', setup: ['go'] },
+  cargo: { protocol: 'cargo', setup: ['cargo'] },
 } as const satisfies Record<string, { protocol: ProtocolName; setup: readonly string[] }>;
 export type ForName = keyof typeof FOR_NAMES;
 

@@ -15,7 +15,7 @@ import { stateDir, type Env } from '../../platform/paths.js';
 import { CredmuxError } from '../../model/types.js';
 import { unifiedDiff } from '../../formats/diff.js';
 
-export type Tool = 'bazel' | 'git' | 'docker' | 'podman' | 'pip' | 'uv' | 'terraform' | 'go';
+export type Tool = 'bazel' | 'git' | 'docker' | 'podman' | 'pip' | 'uv' | 'terraform' | 'go' | 'cargo';
 
 /** One file credmux edits. `O` is what `apply` needs to remember so `revert` can take its part out again. */
 export interface FileSpec<O = unknown> {
