@@ -353,6 +353,12 @@ describe('S3: a SigV4 signature per URL, for Bazel only', () => {
       expect(res.stderr).toContain('S3 signing only serves Bazel');
       expect(res.stdout).not.toContain('AWS4-HMAC-SHA256');
     }
+    // cargo: an `other` error (exit 0), which cargo shows to the person (docs/protocols.md §10).
+    const cargoGet = `{"v":1,"registry":{"index-url":"sparse+${uri.replace(/[^/]*$/, '')}","name":"s3"},"kind":"get","operation":"read"}\n`;
+    const cargo = await run('cargo-credential-credmux', ['--cargo-plugin'], env, cargoGet);
+    expect(cargo.stdout).toContain(
+      '"Err":{"kind":"other","message":"credmux: rule \\"aws-s3\\" signs each request with AWS SigV4 (S3): S3 signing only serves Bazel',
+    );
 
     for (const [name, out, args, stdin] of [
       ['git', 'stderr', ['get'], `protocol=https\nhost=${S3_HOST}\npath=cas/x\n\n`],
