@@ -152,6 +152,17 @@ const gitIn = `protocol=https\nhost=${HOST}\n\n`;
 const goIn = 'HTTP/1.1 401 Unauthorized\nWww-Authenticate: Basic realm="proxy"\n\n';
 // cargo writes one request line and closes stdin (rust-lang/cargo src/util/credential/process.rs).
 const cargoIn = `${JSON.stringify({ v: 1, registry: { 'index-url': `sparse+https://${HOST}/index/`, name: 'corp' }, kind: 'get', operation: 'read' })}\n`;
+// kubectl hands its plugin the cluster in KUBERNETES_EXEC_INFO; the kubelet sends a request on stdin (docs/protocols.md §11, §12).
+const kubeExecInfo = JSON.stringify({
+  kind: 'ExecCredential',
+  apiVersion: 'client.authentication.k8s.io/v1',
+  spec: { interactive: false, cluster: { server: `https://${HOST}` } },
+});
+const kubeletIn = JSON.stringify({
+  apiVersion: 'credentialprovider.kubelet.k8s.io/v1',
+  kind: 'CredentialProviderRequest',
+  image: `${HOST}/team/app`,
+});
 
 function stopDaemon() {
   spawnSync(bin('credmux'), ['daemon', 'stop'], { env: baseEnv(), stdio: 'ignore' });
@@ -169,6 +180,8 @@ const commands = [
   { name: 'keyring get (warm)', cmd: bin('keyring'), argv: ['get', `https://${HOST}/simple/`, 'alice'], expect: SECRET, target: 'warm' },
   // Go's call after a 4xx: the URL as argument, the failed response on stdin (docs/protocols.md §9).
   { name: 'credmux-go URL (warm)', cmd: bin('credmux-go'), argv: [`https://${HOST}/mod/@v/list`], input: goIn, expect: 'Basic', target: 'warm' },
+  { name: 'credmux-kube (warm)', cmd: bin('credmux-kube'), argv: [], env: { KUBERNETES_EXEC_INFO: kubeExecInfo }, expect: SECRET, target: 'warm' },
+  { name: 'credmux-kubelet (warm)', cmd: bin('credmux-kubelet'), argv: [], input: kubeletIn, expect: SECRET, target: 'warm' },
   {
     name: 'terraform-credentials-credmux get (warm)',
     cmd: bin('terraform-credentials-credmux'),

@@ -167,6 +167,8 @@ const CACHED = [
   'terraform-credentials-credmux',
   'credmux-go',
   'cargo-credential-credmux',
+  'credmux-kube',
+  'credmux-kubelet',
 ];
 
 /**

@@ -158,10 +158,14 @@ async function previous(engine: OpenedEngine, url: string, username: string) {
 /** What to run so that the tools ask credmux for what was just stored (docs: README, Quickstart). */
 function wiringLines(w: LoginWiring): string[] {
   const out: string[] = [];
-  if (w.run.length) out.push(`To have ${andList(w.run)} ask credmux for it: ${w.run.map((t) => `credmux setup ${t}`).join(' && ')}`);
+  // kubectl is wired per kubeconfig context, which a login cannot know.
+  const setupCommand = (t: string) => (t === 'kubectl' ? 'credmux setup kubectl --context NAME' : `credmux setup ${t}`);
+  if (w.run.length) out.push(`To have ${andList(w.run)} ask credmux for it: ${w.run.map(setupCommand).join(' && ')}`);
   if (w.upToDate.length) out.push(`Set up already, nothing to change: ${andList(w.upToDate)}`);
   if (w.noneSetUp)
-    out.push('No tool asks credmux yet: run credmux setup git, docker, podman, bazel, pip, uv, terraform, go or cargo for the tools you use.');
+    out.push(
+      'No tool asks credmux yet: run credmux setup git, docker, podman, bazel, pip, uv, terraform, go, cargo or kubectl --context NAME for the tools you use.',
+    );
   return out;
 }
 

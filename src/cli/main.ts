@@ -9,7 +9,7 @@ import { EXIT, exitCodeFor } from './exit-codes.js';
 import { cliStdio } from './stdio.js';
 
 const EPILOG = `Exit codes: 0 ok, 1 not found, 2 usage or bad input, 3 invalid config, 4 store error, 5 source error, 6 problems found (doctor, import), 75 another daemon runs, 70 internal error, 74 output could not be written, 141 the output pipe was closed (as git and coreutils).
-Protocol entries: credmux bazel|git|docker|keyring|terraform|go|cargo <args> (same as credmux-bazel, git-credential-credmux, docker-credential-credmux, keyring, terraform-credentials-credmux, credmux-go, cargo-credential-credmux).`;
+Protocol entries: credmux bazel|git|docker|keyring|terraform|go|cargo|kubectl|kubelet <args> (same as credmux-bazel, git-credential-credmux, docker-credential-credmux, keyring, terraform-credentials-credmux, credmux-go, cargo-credential-credmux, credmux-kube, credmux-kubelet).`;
 
 /** A URL the command checks itself, so that a missing one gets a message with the whole command to type. */
 function optionalUrlArg(y: Argv) {
@@ -81,7 +81,7 @@ async function commands(argvIn: string[], env: Env, io: creds.Io): Promise<numbe
             type: 'string',
             array: true,
             describe:
-              'The tools it is for, which `credmux setup` wires it into: bazel, git, docker, podman, skopeo, buildah, pip, uv, terraform, go, cargo (comma-separated; default: every tool)',
+              'The tools it is for, which `credmux setup` wires it into: bazel, git, docker, podman, skopeo, buildah, pip, uv, terraform, go, cargo, kubectl (comma-separated; default: every tool)',
           })
           .option('json', { type: 'boolean', describe: 'Machine-readable output (never the secret)' })
           .conflicts('oauth', ['password-stdin', 'token-stdin', 'username', 'for'])
@@ -203,11 +203,11 @@ async function commands(argvIn: string[], env: Env, io: creds.Io): Promise<numbe
     // setup / doctor / import (src/cli/setup, src/cli/doctor, src/cli/import): loaded when run.
     .command(
       'setup <tool>',
-      "Wire credmux into a tool's own config: bazel (~/.bazelrc), git (global config), docker (config.json credHelpers), podman/skopeo/buildah (registries.conf.d), pip (pip.conf), uv (uv.toml), terraform (CLI config credentials_helper, for OpenTofu too), cargo (config.toml)",
+      "Wire credmux into a tool's own config: bazel (~/.bazelrc), git (global config), docker (config.json credHelpers), podman/skopeo/buildah (registries.conf.d), pip (pip.conf), uv (uv.toml), terraform (CLI config credentials_helper, for OpenTofu too), go (GOAUTH in go's env file), kubectl (a kubeconfig context, --context NAME)",
       (y) =>
         y
           .positional('tool', {
-            choices: ['bazel', 'git', 'docker', 'podman', 'pip', 'uv', 'terraform', 'go', 'cargo'] as const,
+            choices: ['bazel', 'git', 'docker', 'podman', 'pip', 'uv', 'terraform', 'go', 'cargo', 'kubectl'] as const,
             demandOption: true,
             describe: 'The tool to wire (podman also wires skopeo and buildah; terraform also OpenTofu)',
           })
@@ -215,9 +215,14 @@ async function commands(argvIn: string[], env: Env, io: creds.Io): Promise<numbe
           .option('undo', { type: 'boolean', describe: 'Take credmux out again: the file comes back byte for byte' })
           .option('workspace', { type: 'string', describe: 'bazel: edit DIR/.bazelrc instead of ~/.bazelrc' })
           .option('unscoped', { type: 'boolean', describe: 'bazel: also add one unscoped helper (serves localhost and IP addresses)' })
+          .option('context', {
+            type: 'string',
+            describe: 'kubectl: the kubeconfig context to wire (KUBECONFIG honoured); with --undo, the one to take out (default: all)',
+          })
           .option('json', { type: 'boolean', describe: 'Machine-readable output' })
           .example('$0 setup git --dry-run', '')
-          .example('$0 setup docker --undo', ''),
+          .example('$0 setup docker --undo', '')
+          .example('$0 setup kubectl --context prod', ''),
       (a) =>
         run(async () =>
           (await import('./setup/index.js')).runSetup(env, io, a.tool, {
@@ -226,6 +231,7 @@ async function commands(argvIn: string[], env: Env, io: creds.Io): Promise<numbe
             workspace: a.workspace,
             unscoped: !!a.unscoped,
             json: !!a.json,
+            ...(a.context !== undefined ? { context: a.context } : {}),
           }),
         )(),
     )
@@ -289,6 +295,8 @@ async function commands(argvIn: string[], env: Env, io: creds.Io): Promise<numbe
     .command('terraform <verb> <host>', 'Speak the Terraform/OpenTofu credentials helper protocol (same as terraform-credentials-credmux)')
     .command('go', 'Answer as a Go GOAUTH command (same as credmux-go)')
     .command('cargo', "Speak cargo's credential-provider protocol (same as cargo-credential-credmux)")
+    .command('kubectl', 'Speak the kubectl exec credential plugin protocol (same as credmux-kube)')
+    .command('kubelet', 'Speak the kubelet image credential provider protocol (same as credmux-kubelet)')
     // `credmux completion >> ~/.bashrc` (or ~/.zshrc): yargs answers the script's --get-yargs-completions calls.
     .completion('completion', 'Print a bash/zsh completion script: credmux completion >> ~/.bashrc')
     .demandCommand(1, 'Name a command; see --help')

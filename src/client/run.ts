@@ -80,13 +80,19 @@ function tooLarge(adapter: ProtocolAdapter): ProtocolOutput {
       return { stdout: '', stderr: `credmux-go: ${msg}\n`, exitCode: 1 };
     case 'cargo': // the conversation (./conversation.ts) reads lines, each under the limit; this is for completeness
       return (adapter as LineProtocol).tooLarge;
+    case 'kubectl': // reads no stdin; here for completeness
+      return { stdout: '', stderr: `credmux-kube: ${msg}\n`, exitCode: 1 };
+    case 'kubelet':
+      return { stdout: '', stderr: `credmux-kubelet: ${msg}\n`, exitCode: 1 };
   }
 }
 
+const NO_STDIN = Buffer.alloc(0);
+
 export async function runAdapter(adapter: ProtocolAdapter, argv: readonly string[], env: Env): Promise<ProtocolOutput> {
-  const stdin = await readStdin();
+  const stdin = adapter.readsStdin === false ? { ok: true as const, data: NO_STDIN } : await readStdin();
   if (!stdin.ok) return tooLarge(adapter);
-  const parsed = adapter.parse(argv, stdin.data);
+  const parsed = adapter.parse(argv, stdin.data, env);
   if (parsed.kind === 'reply') return parsed.output;
   // One request per process: it exits once the answer is written.
   return adapter.format(parsed.ctx, await resolveRequest(parsed.request, env, { exitsAfter: true }));

@@ -69,8 +69,8 @@ export function plainCredential(c: Credential): Credential {
 }
 
 /** The helper protocols (docs/protocols.md §6). */
-export type ProtocolName = 'bazel' | 'git' | 'docker' | 'keyring' | 'terraform' | 'go' | 'cargo';
-export const PROTOCOL_NAMES: readonly ProtocolName[] = ['bazel', 'git', 'docker', 'keyring', 'terraform', 'go', 'cargo'];
+export type ProtocolName = 'bazel' | 'git' | 'docker' | 'keyring' | 'terraform' | 'go' | 'cargo' | 'kubectl' | 'kubelet';
+export const PROTOCOL_NAMES: readonly ProtocolName[] = ['bazel', 'git', 'docker', 'keyring', 'terraform', 'go', 'cargo', 'kubectl', 'kubelet'];
 
 /** A stored secret. Stored entries are rules too: `url` is their match pattern. */
 export interface StoredEntry extends Credential {
@@ -191,10 +191,18 @@ export interface ProtocolOutput {
  */
 export type Parsed<Ctx> = { kind: 'request'; request: EngineRequest; ctx: Ctx } | { kind: 'reply'; output: ProtocolOutput };
 
+/** The caller's environment, as an adapter may read it (kubectl passes its request in KUBERNETES_EXEC_INFO). */
+export type CallerEnv = Readonly<Record<string, string | undefined>>;
+
 export interface ProtocolAdapter<Ctx = unknown> {
   readonly name: ProtocolName;
+  /**
+   * False for a protocol whose request does not come on stdin (kubectl's exec plugin: argv and
+   * KUBERNETES_EXEC_INFO). Its stdin is then never read: it may be the person's terminal or their data.
+   */
+  readonly readsStdin?: boolean;
   /** argv excludes the program name: e.g. `['get']`. */
-  parse(argv: readonly string[], stdin: Buffer): Parsed<Ctx>;
+  parse(argv: readonly string[], stdin: Buffer, env?: CallerEnv): Parsed<Ctx>;
   format(ctx: Ctx, result: EngineResult): ProtocolOutput;
 }
 

@@ -8,7 +8,7 @@ import type { ValidateFunction } from 'ajv';
 import type { Credential } from '../../src/model/types.js';
 
 export const PROTOCOLS_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../protocols');
-export const PROTOCOL_NAMES = ['bazel', 'git', 'docker', 'keyring', 'terraform', 'go', 'cargo'] as const;
+export const PROTOCOL_NAMES = ['bazel', 'git', 'docker', 'keyring', 'terraform', 'go', 'cargo', 'kubectl', 'kubelet'] as const;
 export type ProtocolName = (typeof PROTOCOL_NAMES)[number];
 
 // ajv is CommonJS: under NodeNext the default import is module.exports, whose `default` is the class.
@@ -55,6 +55,8 @@ export interface VectorStep {
   stdinBase64?: string;
   /** False for a deliberately non-canonical request (testing leniency): skip its schema check. */
   validateStdin?: boolean;
+  /** The caller's environment the adapter sees (kubectl: KUBERNETES_EXEC_INFO). */
+  env?: Record<string, string>;
   expect: VectorExpect;
 }
 
@@ -126,5 +128,10 @@ export function messageSchemas(step: { protocol: ProtocolName; argv: readonly st
     case 'cargo':
       // One request line per step; every answer (Err too) is a response line on exit 0.
       return argv.length === 1 && argv[0] === '--cargo-plugin' ? { stdin: 'request.schema.json', stdout: 'response.schema.json' } : {};
+    case 'kubectl':
+      // The request is KUBERNETES_EXEC_INFO, which the runner checks against exec-info.schema.json.
+      return { stdout: 'exec-credential.schema.json' };
+    case 'kubelet':
+      return { stdin: 'request.schema.json', stdout: 'response.schema.json' };
   }
 }

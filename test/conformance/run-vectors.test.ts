@@ -7,6 +7,7 @@ import { createEngine } from '../../src/engine/engine.js';
 import type { Config } from '../../src/model/rule.js';
 import type { EngineRequest, EngineResult, ProtocolAdapter, ProtocolOutput } from '../../src/model/types.js';
 import { adapters } from '../../src/protocols/index.js';
+import { kubeletAdapter } from '../../src/protocols/kubelet.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import {
   PROTOCOL_NAMES,
@@ -30,6 +31,8 @@ const REQUIRED: Record<ProtocolName, string[]> = {
   terraform: range('T', 21),
   go: range('GO', 12),
   cargo: range('C', 16),
+  kubectl: range('KC', 18),
+  kubelet: range('KL', 18),
 };
 
 function range(prefix: string, n: number): string[] {
@@ -42,9 +45,10 @@ function secretsOf(v: Vector): string[] {
   return s.filter((x) => x.length >= 6);
 }
 
-async function runStep(engine: { handle(r: EngineRequest): Promise<EngineResult> }, step: VectorStep): Promise<ProtocolOutput> {
-  const adapter = adapters[step.protocol] as ProtocolAdapter;
-  const parsed = adapter.parse(step.argv, stepStdin(step));
+async function runStep(engine: { handle(r: EngineRequest): Promise<EngineResult> }, step: VectorStep, now?: number): Promise<ProtocolOutput> {
+  // The kubelet's cacheDuration is the credential's life from now: on the vector's clock, as the engine's.
+  const adapter = (step.protocol === 'kubelet' && now !== undefined ? kubeletAdapter(() => now) : adapters[step.protocol]) as ProtocolAdapter;
+  const parsed = adapter.parse(step.argv, stepStdin(step), step.env ?? {});
   if (parsed.kind === 'reply') return parsed.output;
   const request = JSON.parse(JSON.stringify(parsed.request)) as EngineRequest;
   expect(request).toEqual(parsed.request); // nothing lost on the socket (no undefined, no prototypes)
@@ -68,6 +72,11 @@ function checkOutput(v: Vector, step: VectorStep, out: ProtocolOutput, label: st
   for (const s of secretsOf(v)) expect(out.stderr, `${label}: a secret on stderr`).not.toContain(s);
 
   const schemas = messageSchemas(step, out.exitCode);
+  const execInfo = step.env?.KUBERNETES_EXEC_INFO;
+  if (step.protocol === 'kubectl' && out.exitCode === 0 && execInfo !== undefined) {
+    const validate = schema('kubectl', 'exec-info.schema.json');
+    expect(validate(JSON.parse(execInfo)), `${label} KUBERNETES_EXEC_INFO vs exec-info.schema.json: ${schemaErrors(validate)}`).toBe(true);
+  }
   if (schemas.stdin !== undefined && step.validateStdin !== false) {
     const validate = schema(step.protocol, schemas.stdin);
     expect(validate(JSON.parse(stepStdin(step).toString('utf8'))), `${label} stdin vs ${schemas.stdin}: ${schemaErrors(validate)}`).toBe(true);
@@ -138,7 +147,7 @@ for (const protocol of PROTOCOL_NAMES) {
         });
         for (const [i, step] of v.steps.entries()) {
           const label = `${v.id} step ${i + 1} (${step.protocol} ${step.argv.join(' ')})`;
-          checkOutput(v, step, await runStep(engine, step), label);
+          checkOutput(v, step, await runStep(engine, step, v.now), label);
         }
       });
     }

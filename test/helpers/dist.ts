@@ -17,6 +17,8 @@ export const ENTRIES = [
   'terraform-credentials-credmux',
   'credmux-go',
   'cargo-credential-credmux',
+  'credmux-kube',
+  'credmux-kubelet',
 ] as const;
 export type Entry = (typeof ENTRIES)[number];
 

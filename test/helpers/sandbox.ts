@@ -16,7 +16,7 @@ export interface StoredEntryView {
 export interface Sandbox {
   root: string;
   home: string;
-  /** Holds `credmux`, `git-credential-credmux`, `docker-credential-credmux`, `credmux-bazel`, `keyring`, `credmux-go`, `cargo-credential-credmux`. */
+  /** Holds `credmux`, `git-credential-credmux`, `docker-credential-credmux`, `credmux-bazel`, `keyring`, `credmux-go`, `cargo-credential-credmux`, `credmux-kube`, `credmux-kubelet`. */
   binDir: string;
   /** The isolated environment, credmux entries first on PATH. */
   env: NodeJS.ProcessEnv;

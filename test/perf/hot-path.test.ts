@@ -29,6 +29,8 @@ const ENTRIES = [
   'bin/terraform-credentials-credmux',
   'bin/credmux-go',
   'bin/cargo-credential-credmux',
+  'bin/credmux-kube',
+  'bin/credmux-kubelet',
   'bin/credmux',
 ];
 
@@ -50,6 +52,8 @@ describe('client hot path', () => {
     ['terraform-credentials-credmux', ['get', 'nothing.example'], ''],
     ['credmux-go', [], ''],
     ['cargo-credential-credmux', [], ''],
+    ['credmux-kube', [], ''],
+    ['credmux-kubelet', [], ''],
   ])('%s loads only its own bundle when it can answer without the engine (a usage reply)', (name) => {
     const out = join(mkdtempSync(join(tmpdir(), 'credmux-loaded-')), 'loaded.json');
     spawnSync(process.execPath, ['-r', join(import.meta.dirname, 'record-loaded.cjs'), join(root, 'dist/lib', `${name}.cjs`), 'frobnicate'], {
@@ -88,6 +92,13 @@ describe('client hot path', () => {
   });
 });
 
+/** What kubectl hands credmux-kube (docs/protocols.md §11): the cluster's server names the URL. */
+const WARM_EXEC_INFO = JSON.stringify({
+  kind: 'ExecCredential',
+  apiVersion: 'client.authentication.k8s.io/v1',
+  spec: { interactive: false, cluster: { server: 'https://warm.example.com' } },
+});
+
 describe('a warm answer through the launchers', () => {
   let sb: Sandbox | undefined;
   afterAll(async () => sb?.cleanup());
@@ -104,6 +115,12 @@ describe('a warm answer through the launchers', () => {
       ['--cargo-plugin'],
       '{"v":1,"registry":{"index-url":"sparse+https://warm.example.com/index/"},"kind":"get","operation":"read"}\n',
     ],
+    ['credmux-kube', [], ''],
+    [
+      'credmux-kubelet',
+      [],
+      '{"apiVersion":"credentialprovider.kubelet.k8s.io/v1","kind":"CredentialProviderRequest","image":"warm.example.com/team/app"}',
+    ],
   ] as const)('%s: boot.cjs and its own bundle, nothing else from disk; no TLS, crypto or child processes', async (name, args, input) => {
     if (!sb) {
       sb = await createSandbox('warm-loaded');
@@ -113,7 +130,12 @@ describe('a warm answer through the launchers', () => {
     const out = join(sb.root, `${name}-loaded.json`);
     const r = await sb.run(sb.bin(name), args, {
       input,
-      env: { ...sb.env, NODE_OPTIONS: `--require ${join(import.meta.dirname, 'record-loaded.cjs')}`, RECORD_LOADED_OUT: out },
+      env: {
+        ...sb.env,
+        KUBERNETES_EXEC_INFO: WARM_EXEC_INFO,
+        NODE_OPTIONS: `--require ${join(import.meta.dirname, 'record-loaded.cjs')}`,
+        RECORD_LOADED_OUT: out,
+      },
     });
     expect(r.stdout + r.stderr).toContain(
       name === 'credmux-bazel' || name === 'credmux-go' || name === 'cargo-credential-credmux' ? 'Basic ' : 'warm-secret',

@@ -21,6 +21,11 @@ describe('adapterForProgram', () => {
     ['C:\\tools\\git-credential-credmux.exe', 'git'],
     ['cargo-credential-credmux', 'cargo'],
     ['/usr/local/bin/cargo-credential-credmux', 'cargo'],
+    ['credmux-kube', 'kubectl'],
+    ['/opt/credmux/bin/credmux-kube', 'kubectl'],
+    ['credmux-kube.exe', 'kubectl'],
+    ['credmux-kubelet', 'kubelet'],
+    ['/etc/kubernetes/image-credential-provider/credmux-kubelet', 'kubelet'],
   ])('%s → %s', (program, name) => {
     expect(adapterForProgram(program)?.name).toBe(name);
   });
@@ -35,6 +40,8 @@ describe('adapterForProgram', () => {
     'credmux-bazel.sh',
     'cargo-credential-',
     'cargo',
+    'credmux-kubectl',
+    'kubelet',
     '',
   ])('%j → none', (program) => {
     expect(adapterForProgram(program)).toBeUndefined();

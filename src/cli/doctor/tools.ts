@@ -7,12 +7,13 @@ import { basename, dirname, isAbsolute, join } from 'node:path';
 import type { Env } from '../../platform/paths.js';
 import { matches } from '../../model/match.js';
 import { DOCKER_HUB_URL, isDockerHub, registryHost } from '../../model/types.js';
-import { formatPattern, parseRequest } from '../../model/url.js';
+import { formatPattern, parseRequest, redactUrl } from '../../model/url.js';
 import { BAZEL_BEGIN, BAZEL_END, bazelHelpers, bazelrcPath } from '../setup/bazel.js';
 import { helperPath, shq } from '../setup/common.js';
 import { DOCKER_HELPER_NAME, dockerConfigPath, dockerHelperOnPath, dockerKeys } from '../setup/docker.js';
 import { childEnv, execArgv, isExecutableFile, sameFile, whichOnPath } from '../setup/exec.js';
 import { gitUrls } from '../setup/git.js';
+import { EXEC_API_VERSION, KUBE_HELPER, kubeconfigFiles, mergedKubeconfig } from '../setup/kubectl.js';
 import { keyringDir, keyringOnPath } from '../setup/keyring-dir.js';
 import { pipConfigPath, pipKeyringProvider } from '../setup/pip.js';
 import { effectiveHelpers, podmanDropInPath } from '../setup/podman.js';
@@ -55,6 +56,7 @@ export async function checkTools(env: Env, targets: Target[]): Promise<Check[]> 
     ...checkTerraform(env, targets),
     goCheck(env),
     checkCargo(env),
+    kubectl(env, targets),
   ];
 }
 
@@ -425,4 +427,54 @@ function servedBy(targets: Target[], url: string): boolean {
     return false;
   }
   return targets.some((t) => matches(t.pattern, request));
+}
+
+/**
+ * kubectl: every kubeconfig context (KUBECONFIG's merged view, first file wins) whose user runs
+ * credmux-kube, and whether that would work: the executable is this credmux, the exec section speaks
+ * v1 or v1beta1, kubectl hands over the cluster's server (provideClusterInfo, or --url), and credmux
+ * has a credential for that server.
+ */
+function kubectl(env: Env, targets: Target[]): Check {
+  let view: ReturnType<typeof mergedKubeconfig>;
+  try {
+    view = mergedKubeconfig(env);
+  } catch (e) {
+    return tool('kubectl', 'error', (e as Error).message, { fix: 'fix that file, then: credmux doctor' });
+  }
+  const ours = helperPath(env, KUBE_HELPER);
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  const wired: string[] = [];
+  for (const name of view.contextNames) {
+    const context = view.first('contexts', name)!.value;
+    const userName = typeof context.user === 'string' ? context.user : undefined;
+    const exec = userName === undefined ? undefined : view.first('users', userName)?.value.exec;
+    if (typeof exec !== 'object' || exec === null) continue;
+    const e = exec as Record<string, unknown>;
+    if (typeof e.command !== 'string' || basename(e.command) !== KUBE_HELPER) continue;
+    wired.push(name);
+    const where = `context ${name} (user ${userName})`;
+    const r = resolveHelper(e.command, env);
+    if (r.problem) errors.push(`${where}: ${r.problem} (kubectl fails: "exec: executable ${e.command} not found")`);
+    else if (!sameFile(r.file!, ours)) warnings.push(`${where}: ${e.command} is another credmux, not this one (${ours})`);
+    if (e.apiVersion !== EXEC_API_VERSION && e.apiVersion !== 'client.authentication.k8s.io/v1beta1') {
+      errors.push(`${where}: apiVersion ${JSON.stringify(e.apiVersion ?? null)}; kubectl 1.24+ needs ${EXEC_API_VERSION}`);
+    }
+    const hasUrl = Array.isArray(e.args) && e.args.some((a) => typeof a === 'string' && a.startsWith('--url'));
+    if (e.provideClusterInfo !== true && !hasUrl) {
+      errors.push(`${where}: provideClusterInfo is not true, so ${KUBE_HELPER} is not told which server to answer for`);
+    }
+    const cluster = typeof context.cluster === 'string' ? view.first('clusters', context.cluster)?.value : undefined;
+    const server = typeof cluster?.server === 'string' ? cluster.server : undefined;
+    if (server && !servedBy(targets, server))
+      warnings.push(`${where}: credmux has no credential for ${redactUrl(server)} (credmux login ${redactUrl(server)} --token-stdin)`);
+  }
+  const files = view.files.map((f) => f.path).join(', ') || kubeconfigFiles(env).join(', ');
+  if (wired.length === 0)
+    return tool('kubectl', 'info', `not wired (no context in ${files} runs ${KUBE_HELPER})`, { fix: 'credmux setup kubectl --context NAME' });
+  const fix = "credmux setup kubectl --context NAME   (rewrites credmux's user for that context)";
+  if (errors.length) return tool('kubectl', 'error', `a context wired to ${KUBE_HELPER} cannot work`, { details: [...errors, ...warnings], fix });
+  if (warnings.length) return tool('kubectl', 'warn', `wired for ${wired.join(', ')}, with problems`, { details: warnings, fix });
+  return tool('kubectl', 'ok', `context${wired.length === 1 ? '' : 's'} ${wired.join(', ')} ask${wired.length === 1 ? 's' : ''} ${ours} for a token`);
 }

@@ -20,7 +20,9 @@ export type HelperName =
   | 'keyring'
   | 'terraform-credentials-credmux'
   | 'credmux-go'
-  | 'cargo-credential-credmux';
+  | 'cargo-credential-credmux'
+  | 'credmux-kube'
+  | 'credmux-kubelet';
 
 /**
  * The directory holding this credmux's entries. Setup writes ABSOLUTE paths into other tools' configs,

@@ -1,4 +1,4 @@
-// `credmux setup bazel|git|docker|podman|pip|uv|terraform|go|cargo [--dry-run] [--undo]`: wires credmux into a tool's own
+// `credmux setup bazel|git|docker|podman|pip|uv|terraform|go|cargo|kubectl [--dry-run] [--undo]`: wires credmux into a tool's own
 // configuration. Each tool module says WHAT to write; ./transaction.ts makes it idempotent and
 // reversible; this module runs one and tells the person what happened and what is left for them to do.
 import { existsSync } from 'node:fs';
@@ -13,6 +13,7 @@ import { binDir, tilde } from './common.js';
 import { planDocker } from './docker.js';
 import { planGit } from './git.js';
 import { planGo } from './go.js';
+import { planKubectl } from './kubectl.js';
 import { planPip } from './pip.js';
 import { planPodman } from './podman.js';
 import { collectTargets, targetsFor, targetsNotFor, TOOLS_OF } from './targets.js';
@@ -21,7 +22,7 @@ import { applyFiles, BACKUP_SUFFIX, manifestPath, undoFiles, type Change, type T
 import type { SetupOptions, ToolPlan } from './types.js';
 import { planUv } from './uv.js';
 
-export const TOOLS = ['bazel', 'git', 'docker', 'podman', 'pip', 'uv', 'terraform', 'go', 'cargo'] as const satisfies readonly Tool[];
+export const TOOLS = ['bazel', 'git', 'docker', 'podman', 'pip', 'uv', 'terraform', 'go', 'cargo', 'kubectl'] as const satisfies readonly Tool[];
 
 /** The per-host tools, and the protocol whose stored credentials each is wired for. */
 const HOSTED = { bazel: 'bazel', git: 'git', docker: 'docker' } as const satisfies Partial<Record<Tool, ProtocolName>>;
@@ -61,6 +62,9 @@ async function planFor(env: Env, tool: Tool, opts: SetupOptions): Promise<{ plan
     case 'cargo':
       plan = planCargo(env, opts);
       break;
+    case 'kubectl':
+      plan = await planKubectl(env, opts);
+      break;
   }
   if (all && protocol) {
     const others = targetsNotFor(all, protocol);
@@ -78,8 +82,9 @@ export async function runSetup(env: Env, io: Io, tool: Tool, opts: SetupOptions)
   if (tool !== 'bazel' && (opts.workspace !== undefined || opts.unscoped)) {
     throw new CredmuxError('bad-request', '--workspace and --unscoped apply to credmux setup bazel only');
   }
+  if (tool !== 'kubectl' && opts.context !== undefined) throw new CredmuxError('bad-request', '--context applies to credmux setup kubectl only');
   const { plan, nothingToWire } = await planFor(env, tool, opts);
-  const run = opts.undo ? undoFiles : applyFiles;
+  const run = opts.undo && !plan.undoByApplying ? undoFiles : applyFiles;
   const changes = await run(env, tool, plan.files, plan.links, { dryRun: opts.dryRun });
   const code = nothingToWire ? EXIT.notFound : EXIT.ok;
   if (opts.json) {

@@ -96,6 +96,8 @@ export const TOOLS_OF: Record<ProtocolName, string> = {
   terraform: 'terraform/tofu',
   go: 'go',
   cargo: 'cargo',
+  kubectl: 'kubectl',
+  kubelet: 'kubelet',
 };
 
 /**
@@ -117,6 +119,7 @@ export const FOR_NAMES = {
   opentofu: { protocol: 'terraform', setup: ['terraform'] },
   go: { protocol: 'go', setup: ['go'] },
   cargo: { protocol: 'cargo', setup: ['cargo'] },
+  kubectl: { protocol: 'kubectl', setup: ['kubectl'] },
 } as const satisfies Record<string, { protocol: ProtocolName; setup: readonly string[] }>;
 export type ForName = keyof typeof FOR_NAMES;
 

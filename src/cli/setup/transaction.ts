@@ -15,7 +15,7 @@ import { stateDir, type Env } from '../../platform/paths.js';
 import { CredmuxError } from '../../model/types.js';
 import { unifiedDiff } from '../../formats/diff.js';
 
-export type Tool = 'bazel' | 'git' | 'docker' | 'podman' | 'pip' | 'uv' | 'terraform' | 'go' | 'cargo';
+export type Tool = 'bazel' | 'git' | 'docker' | 'podman' | 'pip' | 'uv' | 'terraform' | 'go' | 'cargo' | 'kubectl';
 
 /** One file credmux edits. `O` is what `apply` needs to remember so `revert` can take its part out again. */
 export interface FileSpec<O = unknown> {
@@ -98,6 +98,14 @@ function loadManifest(env: Env, tool: Tool): Manifest {
   } catch (e) {
     throw new CredmuxError('internal', `the setup record ${path} is unreadable (${(e as Error).message}); move it away and run setup again`);
   }
+}
+
+/**
+ * What a tool's setup recorded as its own in each file it edits (path → `owned`), for a tool whose
+ * next run must keep wiring what earlier runs wired (kubectl: one context per run).
+ */
+export function recordedOwned(env: Env, tool: Tool): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(loadManifest(env, tool).files).map(([path, rec]) => [path, rec.owned]));
 }
 
 function saveManifest(env: Env, m: Manifest): void {
@@ -394,7 +402,7 @@ function linkChange(l: LinkSpec): Change {
 
 /** The other tool whose setup record claims this link, if any (pip and uv share the keyring entry). */
 function otherToolsClaim(env: Env, tool: Tool, path: string): Tool | undefined {
-  for (const other of ['pip', 'uv', 'bazel', 'git', 'docker', 'podman', 'terraform'] as const) {
+  for (const other of ['pip', 'uv', 'bazel', 'git', 'docker', 'podman', 'terraform', 'kubectl'] as const) {
     if (other === tool) continue;
     try {
       if (loadManifest(env, other).links[path]) return other;

@@ -9,6 +9,8 @@ export interface SetupOptions {
   unscoped?: boolean;
   /** Machine-readable output. */
   json?: boolean;
+  /** kubectl: the kubeconfig context to wire (or, with --undo, to take out). */
+  context?: string;
 }
 
 /** What one tool's setup edits, and what it tells the person around it. */
@@ -21,4 +23,9 @@ export interface ToolPlan {
   notes: string[];
   /** Something the person must do, or something that could not be wired (with the command that fixes it). */
   warnings: string[];
+  /**
+   * --undo that takes out only part of what setup wired (kubectl --context NAME): the files are
+   * recomputed without it, as a setup run would, instead of being restored whole.
+   */
+  undoByApplying?: boolean;
 }
