@@ -347,6 +347,13 @@ describe('S3: a SigV4 signature per URL, for Bazel only', () => {
       run('credmux-go', [uri], env),
       run('terraform-credentials-credmux', ['get', S3_HOST], env),
       run('credmux', ['token', uri], env),
+      run('credmux-kube', ['--url', `https://${S3_HOST}`], env),
+      run(
+        'credmux-kubelet',
+        [],
+        env,
+        JSON.stringify({ apiVersion: 'credentialprovider.kubelet.k8s.io/v1', kind: 'CredentialProviderRequest', image: `${S3_HOST}/cas/app:1` }),
+      ),
     ]);
     for (const res of later) {
       expect(res.code, res.stdout + res.stderr).not.toBe(0);
