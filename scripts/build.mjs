@@ -95,7 +95,9 @@ async function bundle() {
       // comments hold a few non-ASCII characters, which would make V8 store all of it two bytes a
       // character. Without comments and layout it is a third of that, and one byte a character.
       // The Public Suffix List, likewise: loaded only to validate a wildcard rule (src/engine/public-suffix.ts).
-      ...(name === 'token-deps' || name === 'public-suffix' ? { minifyWhitespace: true, minifySyntax: true, charset: 'ascii' } : {}),
+      ...(name === 'token-deps' || name === 'public-suffix' || name === 'aws-deps'
+        ? { minifyWhitespace: true, minifySyntax: true, charset: 'ascii' }
+        : {}),
       ...(esm
         ? {
             format: 'esm',

@@ -15,7 +15,7 @@ export const MAY_IMPORT = {
   cache: [],
   http: ['platform'],
   store: ['model', 'platform'],
-  sources: ['cache', 'http', 'model', 'platform', 'store'],
+  sources: ['cache', 'formats', 'http', 'model', 'platform', 'store'],
   protocols: ['formats', 'model', 'platform'],
   engine: ['cache', 'formats', 'generated', 'http', 'model', 'platform', 'sources', 'store'],
   ipc: ['cache', 'model', 'platform', 'sources'],

@@ -296,8 +296,21 @@ export async function get(env: Env, io: Io, args: { url: string; json?: boolean;
       username: c.username,
       ...(args.showSecret ? { secret: c.secret } : {}),
       ...(c.expiresAt !== undefined ? { expiresAt: new Date(c.expiresAt * 1000).toISOString() } : {}),
+      // A per-request signature (S3): its header names, and their values only with --show-secret.
+      ...(c.headers ? { headers: args.showSecret ? c.headers : Object.keys(c.headers) } : {}),
     };
     io.out(JSON.stringify({ url: redactUrl(args.url), found: !!c, rule: r.rule ?? null, credential }, null, 2) + '\n');
+  } else if (c?.headers && r.rule) {
+    const names = Object.keys(c.headers);
+    io.out(
+      [
+        `${redactUrl(args.url)}`,
+        `  rule:     ${r.rule.id} (${r.rule.source}, match ${r.rule.match})`,
+        `  headers:  ${names.join(', ')} (signed for this URL; only Bazel sends them${args.showSecret ? '' : '; add --show-secret to print them'})`,
+        ...(args.showSecret ? names.map((n) => `    ${n}: ${c.headers![n]!.join(', ')}`) : []),
+        `  expires:  ${c.expiresAt !== undefined ? new Date(c.expiresAt * 1000).toISOString() : 'not known'}`,
+      ].join('\n') + '\n',
+    );
   } else if (c && r.rule) {
     io.out(
       [

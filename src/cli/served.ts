@@ -3,7 +3,7 @@
 // process when no daemon answers. For the commands that hand a secret on: token and exec.
 import { resolveRequest } from '../client/run.js';
 import type { Env } from '../platform/paths.js';
-import { CredmuxError, IDENTITY_TOKEN_USERNAME, type Credential } from '../model/types.js';
+import { CredmuxError, IDENTITY_TOKEN_USERNAME, onlyBazelMessage, type Credential } from '../model/types.js';
 import { redactUrl } from '../model/url.js';
 import { canonicalUrl } from './credentials.js';
 
@@ -25,5 +25,7 @@ export async function servedCredential(env: Env, url: string, username?: string)
   if (r.op !== 'get') throw new CredmuxError('internal', `expected get, got ${r.op}`);
   // A Docker identity token is a refresh token for a registry's token endpoint, not a secret a tool can use.
   if (r.credential === null || r.credential.username === IDENTITY_TOKEN_USERNAME) throw new NotServedError(url);
+  // A per-request signature (S3) has no secret to hand on: only Bazel's helper can use it.
+  if (r.credential.headers) throw new CredmuxError('source', onlyBazelMessage(r));
   return r.credential;
 }

@@ -117,7 +117,8 @@ export function engineFrom(deps: EngineDeps): Engine {
     return names.names;
   }
 
-  async function resolve(target: RequestTarget, callerEnv?: CallerEnv, opts: HandleOptions = {}): Promise<Hit | null> {
+  /** `url`: the request as the caller gave it, for a source that answers per URL (TokenSource.present); absent for a store's check. */
+  async function resolve(target: RequestTarget, callerEnv?: CallerEnv, opts: HandleOptions = {}, url?: string): Promise<Hit | null> {
     const best = choose(await candidatesFor(target), target);
     if (!best) return null;
     if (isStored(best)) return hits.fromStored(best.entry);
@@ -126,7 +127,12 @@ export function engineFrom(deps: EngineDeps): Engine {
     if (opts.deferTokens && isTokenSource(source)) throw new CredmuxError('deferred', `rule "${rule.id}" mints tokens: the daemon shares them`);
     const env = callerEnvs.for(rule, callerEnv);
     const token = isTokenSource(source);
-    const credential = token ? await tokens.get(rule, source, env) : await source.fetch(rule, { env, now: deps.now, host: target.host });
+    if (token && source.present) {
+      if (url === undefined) return null;
+      const cached = await tokens.get(rule, source, env, target.host);
+      return hits.fromRule(rule, target, await source.present(rule, cached, { url, target, now: deps.now, env }), false);
+    }
+    const credential = token ? await tokens.get(rule, source, env, target.host) : await source.fetch(rule, { env, now: deps.now, host: target.host });
     return hits.fromRule(rule, target, credential, token);
   }
 
@@ -141,7 +147,10 @@ export function engineFrom(deps: EngineDeps): Engine {
     const source = sourceFor(rule);
     const env = callerEnvs.for(rule, callerEnv);
     const token = isTokenSource(source);
-    const credential = token ? tokens.getNow(rule, source, env, all) : source.fetchNow?.(rule, { env, now: deps.now, host: target.host });
+    if (token && source.present) return undefined; // made per request, asynchronously: resolve() answers
+    const credential = token
+      ? tokens.getNow(rule, source, env, all, target.host)
+      : source.fetchNow?.(rule, { env, now: deps.now, host: target.host });
     return credential === undefined ? undefined : hits.fromRule(rule, target, credential, token);
   }
 
@@ -156,7 +165,7 @@ export function engineFrom(deps: EngineDeps): Engine {
 
   async function get(url: string, username: string | undefined, callerEnv: CallerEnv | undefined, opts: HandleOptions): Promise<EngineResult> {
     const target = withUsername(parseRequest(url), username);
-    return (await resolve(target, callerEnv, opts)) ?? NOT_FOUND;
+    return (await resolve(target, callerEnv, opts, url)) ?? NOT_FOUND;
   }
 
   async function store(req: Extract<EngineRequest, { op: 'store' }>, callerEnv: CallerEnv | undefined, guard?: () => void): Promise<EngineResult> {

@@ -30,6 +30,22 @@ export function endpointProblem(raw: string, allowInsecureHttp: boolean | undefi
   return undefined;
 }
 
+/**
+ * The link-local addresses of the cloud instance metadata services (AWS IMDS over IPv4 and IPv6):
+ * they serve only plain http, and only to the machine itself, so plain http to them leaves no host.
+ */
+const METADATA_HOSTS = new Set(['169.254.169.254', '[fd00:ec2::254]']);
+
+/** http:// to a metadata address (the service's own scheme) with no userinfo. */
+export function isMetadataEndpoint(raw: string): boolean {
+  try {
+    const u = new URL(raw);
+    return u.protocol === 'http:' && METADATA_HOSTS.has(u.hostname) && !u.username && !u.password;
+  } catch {
+    return false;
+  }
+}
+
 /** The endpoint as errors and logs show it: scheme, host, port and path — never userinfo, query or fragment. */
 export function displayEndpoint(raw: string): string {
   try {

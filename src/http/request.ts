@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import type { Env } from '../platform/paths.js';
 import { VERSION } from '../platform/version.js';
 import { tokenDeps, type TokenDeps } from './deps.js';
-import { displayEndpoint, endpointProblem } from './policy.js';
+import { displayEndpoint, endpointProblem, isMetadataEndpoint } from './policy.js';
 
 export interface HttpRequest {
   url: string;
@@ -18,6 +18,8 @@ export interface HttpRequest {
   body?: string;
   /** The rule's opt-in for plain http to loopback (policy.ts). */
   allowInsecureHttp?: boolean;
+  /** A cloud metadata service, which speaks only plain http: allowed to its link-local address too (policy.ts). */
+  metadataService?: boolean;
   /** Proxy variables are read from here (the daemon's or the helper's environment). */
   env: Env;
   /**
@@ -119,7 +121,7 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
   const limits: HttpLimits = { ...DEFAULT_LIMITS, ...req.limits };
   const shownOf = (url: string) => (req.socketPath === undefined ? displayEndpoint(url) : `${displayEndpoint(url)} (over ${req.socketPath})`);
   const first = shownOf(req.url);
-  const problem = endpointProblem(req.url, req.allowInsecureHttp);
+  const problem = req.metadataService && isMetadataEndpoint(req.url) ? undefined : endpointProblem(req.url, req.allowInsecureHttp);
   if (problem) throw new HttpFailure('refused-url', first, `${first} ${problem}`);
   const u: Undici = await tokenDeps();
   const { dispatcher, caProblem } = dispatcherFor(u, req.env, limits.connectMs, req.socketPath);

@@ -9,6 +9,7 @@ export type SourceConfig =
   | OAuth2SourceConfig
   | OidcSourceConfig
   | CommandSourceConfig
+  | AwsSourceConfig
   | AzureSourceConfig
   | GitHubAppSourceConfig
   | GoogleSourceConfig
@@ -90,6 +91,27 @@ export interface CommandSourceConfig {
   jsonField?: string;
   expect?: 'jwt' | 'any';
   ttlSeconds?: number;
+}
+
+/**
+ * AWS, signed with SigV4 from the standard credential chain: an ECR or CodeArtifact authorization
+ * token, or (S3, Bazel only) a signature per request URL.
+ */
+export interface AwsSourceConfig {
+  type: 'aws';
+  service: 'ecr' | 'codeartifact' | 's3';
+  /** The shared-config profile; default: AWS_PROFILE, then `default`. */
+  profile?: string;
+  /** Default: from the requested host, then AWS_REGION / AWS_DEFAULT_REGION / the profile's region. */
+  region?: string;
+  /** CodeArtifact: default from the host `<domain>-<owner>.d.codeartifact.<region>.amazonaws.com`. */
+  domain?: string;
+  domainOwner?: string;
+  /** CodeArtifact token life: 0 (the credentials' own) or 900–43200; default 43200. */
+  durationSeconds?: number;
+  ttlSeconds?: number;
+  /** Plain http to loopback endpoints (AWS_ENDPOINT_URL_* pointing at a local server). */
+  allowInsecureHttp?: boolean;
 }
 
 /**

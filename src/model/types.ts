@@ -12,6 +12,11 @@ export interface Credential {
   expiresAt?: number;
   /** git's `oauth_refresh_token`, kept and echoed back when git stored one. */
   oauthRefreshToken?: string;
+  /**
+   * HTTP headers that ARE the credential, made for one request URL (an S3 SigV4 signature): only
+   * Bazel's door, which answers with headers, can present them; `secret` is then empty. Never stored.
+   */
+  headers?: Record<string, string[]>;
 }
 
 /**
@@ -55,7 +60,8 @@ export function isDockerHub(serverURL: string): boolean {
  * every field sits in the object itself rather than in a property array added later.
  */
 export function plainCredential(c: Credential): Credential {
-  const { kind, username, secret, expiresAt, oauthRefreshToken } = c;
+  const { kind, username, secret, expiresAt, oauthRefreshToken, headers } = c;
+  if (headers !== undefined) return expiresAt !== undefined ? { kind, username, secret, expiresAt, headers } : { kind, username, secret, headers };
   if (oauthRefreshToken !== undefined) {
     return expiresAt !== undefined ? { kind, username, secret, expiresAt, oauthRefreshToken } : { kind, username, secret, oauthRefreshToken };
   }
@@ -126,6 +132,16 @@ export interface RuleInfo {
   id: string;
   match: string;
   source: string;
+}
+
+/**
+ * What every door but Bazel's says for a credential that is a per-request signature (Credential.headers):
+ * they can hand on only a username, a password or one header for many URLs, and an S3 request must
+ * carry its own SigV4 headers.
+ */
+export function onlyBazelMessage(result: { rule?: RuleInfo }): string {
+  const rule = result.rule ? `rule "${result.rule.id.replace(/^config:/, '')}" ` : 'the rule for this URL ';
+  return `${rule}signs each request with AWS SigV4 (S3): S3 signing only serves Bazel, whose helper answers with headers; this tool cannot send them`;
 }
 
 /** A stored entry as `list` shows it: never the secret. */

@@ -66,13 +66,19 @@ export const bazel: ProtocolAdapter<BazelCtx> = {
     const cred = result.credential;
     // A Docker identity token is a refresh token for a registry's token endpoint, not an HTTP credential.
     if (cred === null || cred.username === IDENTITY_TOKEN_USERNAME) return output('{"headers":{}}\n', '', 0);
+    if (cred.headers) return answer(cred.headers, cred.expiresAt);
     const header = authorizationValue(cred);
     if (header === undefined) {
       return fail('the token found for this URL contains control characters, which an HTTP header cannot carry; store it again', 1);
     }
-    const body: { headers: Record<string, string[]>; expires?: string } = { headers: { Authorization: [header] } };
-    const expires = cred.expiresAt === undefined ? undefined : rfc3339Seconds(cred.expiresAt);
-    if (expires !== undefined) body.expires = expires;
-    return output(`${JSON.stringify(body)}\n`, '', 0);
+    return answer({ Authorization: [header] }, cred.expiresAt);
   },
 };
+
+/** The answer: the headers, and `expires` when known (Bazel caches them for the URI until then, docs/protocols.md §1.2). */
+function answer(headers: Record<string, string[]>, expiresAt: number | undefined): ProtocolOutput {
+  const body: { headers: Record<string, string[]>; expires?: string } = { headers };
+  const expires = expiresAt === undefined ? undefined : rfc3339Seconds(expiresAt);
+  if (expires !== undefined) body.expires = expires;
+  return output(`${JSON.stringify(body)}\n`, '', 0);
+}

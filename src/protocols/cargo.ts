@@ -3,7 +3,15 @@
 // every answer one `{"Ok":…}` or `{"Err":…}` line; cargo closes stdin when done and expects exit 0
 // (a non-zero exit is an error even after a good answer). This module answers ONE request line; the
 // conversation around it is src/client/conversation.ts.
-import { IDENTITY_TOKEN_USERNAME, registryHost, type Credential, type EngineResult, type LineProtocol, type ProtocolOutput } from '../model/types.js';
+import {
+  IDENTITY_TOKEN_USERNAME,
+  registryHost,
+  type Credential,
+  type EngineResult,
+  type LineProtocol,
+  type ProtocolOutput,
+  onlyBazelMessage,
+} from '../model/types.js';
 import { VERSION } from '../platform/version.js';
 import { base64, decodeUtf8, output, own, parseJsonObject, reply, unexpectedResult, type JsonObject } from './util.js';
 
@@ -149,6 +157,7 @@ export const cargo: LineProtocol<CargoCtx> = {
         const cred = result.credential;
         // A Docker identity token is a refresh token for a registry's token endpoint, not an HTTP credential.
         if (cred === null || cred.username === IDENTITY_TOKEN_USERNAME) return err('not-found');
+        if (cred.headers) return other(`credmux: ${onlyBazelMessage(result)}`);
         const token = authorization(cred);
         if (token === undefined) return other('credmux: the token found for this registry contains control characters; store it again');
         // cargo keeps an `expires` answer while now + 60 s < expiration, a `session` one for the rest of

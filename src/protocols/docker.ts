@@ -9,6 +9,7 @@ import {
   type EngineResult,
   type ListedEntry,
   type ProtocolAdapter,
+  onlyBazelMessage,
 } from '../model/types.js';
 import { VERSION } from '../platform/version.js';
 import { decodeUtf8, line, output, own, parseJsonObject, reply, unexpectedResult, type JsonObject } from './util.js';
@@ -92,6 +93,7 @@ export const docker: ProtocolAdapter<DockerCtx> = {
       case 'get': {
         const cred = result.credential;
         if (cred === null || ctx.action !== 'get') return output(`${NOT_FOUND}\n`, '', 1);
+        if (cred.headers) return output(line(`credmux: ${onlyBazelMessage(result)}`), '', 1);
         // The client pre-fills ServerURL with what it asked; echo it. A bearer's Username is how it is
         // presented as Basic (the engine supplies one); `<token>` comes back as stored.
         const body = { ServerURL: ctx.serverURL, Username: cred.username, Secret: cred.secret };

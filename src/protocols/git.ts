@@ -9,6 +9,7 @@ import {
   type EngineResult,
   type ProtocolAdapter,
   type ProtocolOutput,
+  onlyBazelMessage,
 } from '../model/types.js';
 import { decodeUtf8, line, output, reply, unexpectedResult } from './util.js';
 
@@ -118,6 +119,7 @@ export const git: ProtocolAdapter<GitCtx> = {
     const cred = result.credential;
     // A Docker identity token is not something git can send to an HTTP server.
     if (cred === null || cred.username === IDENTITY_TOKEN_USERNAME) return NOTHING;
+    if (cred.headers) return output('', line(`credmux: ${onlyBazelMessage(result)}`), 1);
     const lines = answer(cred, ctx.authtype);
     if (lines.some(([, value]) => /[\n\r\0]/.test(value))) {
       // A line break inside a value would let the stored data inject attributes (CVE-2020-5260).

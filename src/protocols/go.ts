@@ -8,7 +8,7 @@
 // go process credentials for hosts it never asks (golang/go#71249). After a 4xx it answers for
 // the URL asked, with the prefix of the rule that matched, so later fetches under it go out with
 // the header at once.
-import { IDENTITY_TOKEN_USERNAME, type EngineResult, type ProtocolAdapter, type ProtocolOutput } from '../model/types.js';
+import { IDENTITY_TOKEN_USERNAME, type EngineResult, type ProtocolAdapter, type ProtocolOutput, onlyBazelMessage } from '../model/types.js';
 import { parsePattern, parseRequest } from '../model/url.js';
 import { VERSION } from '../platform/version.js';
 import { authorizationValue } from '../model/authorization.js';
@@ -65,6 +65,8 @@ export const go: ProtocolAdapter<GoCtx> = {
     const cred = result.credential;
     // A Docker identity token is a refresh token for a registry's token endpoint, not an HTTP credential.
     if (cred === null || cred.username === IDENTITY_TOKEN_USERNAME) return output('', '', 0);
+    // Go applies a header to every URL under a prefix; an S3 signature holds for one URL only.
+    if (cred.headers) return fail(onlyBazelMessage(result), 1);
     const header = authorizationValue(cred);
     if (header === undefined) {
       return fail('the token found for this URL contains control characters, which an HTTP header cannot carry; store it again', 1);

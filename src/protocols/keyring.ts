@@ -1,7 +1,14 @@
 // The Python `keyring` CLI (docs/protocols.md §4), as pip and uv run it: `keyring [options] get SERVICE [USER]`.
 // Callers read stdout and the exit code, and pip ≥ 26.2 reads argparse's stderr to tell an outdated
 // keyring (`unrecognized arguments`) from a miss, so argument errors follow argparse to the letter.
-import { IDENTITY_TOKEN_USERNAME, type EngineRequest, type EngineResult, type ProtocolAdapter, type ProtocolOutput } from '../model/types.js';
+import {
+  IDENTITY_TOKEN_USERNAME,
+  type EngineRequest,
+  type EngineResult,
+  type ProtocolAdapter,
+  type ProtocolOutput,
+  onlyBazelMessage,
+} from '../model/types.js';
 import { decodeUtf8, line, output, pyJsonString, reply, unexpectedResult, type Reply } from './util.js';
 
 type Mode = 'password' | 'creds';
@@ -235,6 +242,7 @@ export const keyring: ProtocolAdapter<KeyringCtx> = {
     const cred = result.credential;
     // A miss is exit 1 and no output. A Docker identity token is no password for a package index.
     if (cred === null || cred.username === IDENTITY_TOKEN_USERNAME) return output('', '', 1);
+    if (cred.headers) return failure(onlyBazelMessage(result));
     // A bearer token is presented as the password, with the username the engine gave it (`__token__`…).
     if (ctx.output === 'json') {
       const fields = ctx.mode === 'creds' ? `{"username": ${pyJsonString(cred.username)}, "password": ` : '{"password": ';

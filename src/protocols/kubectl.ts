@@ -3,7 +3,7 @@
 // when the kubeconfig sets provideClusterInfo. The answer is an ExecCredential on stdout, with the
 // token and, when credmux knows it, status.expirationTimestamp (client-go reuses the token until then).
 // Errors go to stderr with exit 1: kubectl shows them to the person. Nothing here ever prompts.
-import { IDENTITY_TOKEN_USERNAME, type EngineResult, type ProtocolAdapter } from '../model/types.js';
+import { IDENTITY_TOKEN_USERNAME, type EngineResult, type ProtocolAdapter, onlyBazelMessage } from '../model/types.js';
 import { parseRequest, redactUrl } from '../model/url.js';
 import { VERSION } from '../platform/version.js';
 import { line, output, own, parseJsonObject, reply, rfc3339Seconds, unexpectedResult, type JsonObject } from './util.js';
@@ -80,6 +80,7 @@ export const kubectl: ProtocolAdapter<KubectlCtx> = {
       const url = redactUrl(ctx.url);
       return output('', `${PROG}: credmux has no credential for ${url}; store one with: credmux login ${url} --token-stdin\n`, 1);
     }
+    if (cred.headers) return output('', line(`${PROG}: ${onlyBazelMessage(result)}`), 1);
     // Kubernetes authenticates with bearer tokens only (Basic was removed in 1.19): a stored
     // username/password serves its password, which is how such a token is usually stored.
     if (/[\u0000-\u001f\u007f]/.test(cred.secret) || cred.secret === '') {

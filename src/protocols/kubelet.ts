@@ -2,7 +2,7 @@
 // naming the image on stdin, a CredentialProviderResponse on stdout, in the request's apiVersion (the
 // kubelet discards any other). The image maps to its registry as the Docker door maps a server URL;
 // `cacheDuration` is how long the credential has left to live, so the kubelet asks again in time.
-import { DOCKER_HUB_URL, IDENTITY_TOKEN_USERNAME, isDockerHub, type EngineResult, type ProtocolAdapter } from '../model/types.js';
+import { DOCKER_HUB_URL, IDENTITY_TOKEN_USERNAME, isDockerHub, type EngineResult, type ProtocolAdapter, onlyBazelMessage } from '../model/types.js';
 import { VERSION } from '../platform/version.js';
 import { decodeUtf8, line, output, own, parseJsonObject, reply, unexpectedResult } from './util.js';
 
@@ -75,6 +75,7 @@ export function kubeletAdapter(now: () => number = () => Date.now() / 1000): Pro
       if (result.op === 'error') return output('', line(`${PROG}: ${result.error.message}`), 1);
       if (result.op !== 'get') return output('', line(`${PROG}: ${unexpectedResult(result)}`), 1);
       const cred = result.credential;
+      if (cred?.headers) return output('', line(`${PROG}: ${onlyBazelMessage(result)}`), 1);
       const served = cred !== null && cred.username !== IDENTITY_TOKEN_USERNAME ? cred : null;
       // Nothing to give: "0s", so that a credential stored later is asked for on the next pull. No
       // expiry known (a stored secret): no cacheDuration, and the kubelet's defaultCacheDuration applies.

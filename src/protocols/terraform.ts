@@ -2,7 +2,14 @@
 // `get` prints `{"token":"…"}`, or `{}` for "no credentials" (exit 0 both); `store` reads
 // `{"token":"…"}` on stdin; `forget` prints nothing. Every failure is text on stderr and a non-zero
 // exit, which Terraform shows as `error in <helper path>: <stderr>`.
-import { DEFAULT_TOKEN_USERNAME, IDENTITY_TOKEN_USERNAME, type EngineResult, type ProtocolAdapter, type ProtocolOutput } from '../model/types.js';
+import {
+  DEFAULT_TOKEN_USERNAME,
+  IDENTITY_TOKEN_USERNAME,
+  type EngineResult,
+  type ProtocolAdapter,
+  type ProtocolOutput,
+  onlyBazelMessage,
+} from '../model/types.js';
 import { terraformHostUrl } from '../model/terraform.js';
 import { VERSION } from '../platform/version.js';
 import { decodeUtf8, line, output, own, parseJsonObject, reply, unexpectedResult } from './util.js';
@@ -78,6 +85,7 @@ export const terraform: ProtocolAdapter<TerraformCtx> = {
     const cred = result.credential;
     // A Docker identity token is a refresh token for a registry's token endpoint, not an HTTP credential.
     if (cred === null || cred.username === IDENTITY_TOKEN_USERNAME) return output('{}\n', '', 0);
+    if (cred.headers) return fail(onlyBazelMessage(result));
     // Terraform has one way to present a credential: `Authorization: Bearer <token>`. A password is
     // sent the same way (registries such as GitLab's take a personal access token so); it goes only
     // to the host it was stored for, as every other protocol sends it.

@@ -2,6 +2,7 @@
 // started it; a rule that reads $PYX_API_KEY or GitHub's OIDC variables must be answered with the
 // CALLER's values, so the client sends those (and only those) with each request.
 import type { Rule } from '../model/rule.js';
+import { AWS_CHAIN_ENV_NAMES, AWS_ENDPOINT_ENV_NAMES } from './aws/env-names.js';
 import { AZURE_ENV_NAMES } from './azure-entra.js';
 import { vaultEnvNames } from './vault-env.js';
 
@@ -24,6 +25,8 @@ export function envNamesOf(rule: Rule): string[] {
   };
   walk(rule.source);
   if (rule.source.type === 'netrc' && rule.source.file === undefined) names.add('NETRC');
+  // The AWS credential chain and endpoint overrides: the caller's, as the AWS CLI in its shell would read them.
+  if (rule.source.type === 'aws') [...AWS_CHAIN_ENV_NAMES, ...AWS_ENDPOINT_ENV_NAMES].forEach((n) => names.add(n));
   // Where an azure rule leaves tenant, client, token file or authority unset, the caller's variables say.
   if (rule.source.type === 'azure') AZURE_ENV_NAMES.forEach((n) => names.add(n));
   if (rule.source.type === 'google' && !rule.source.workloadIdentity && (rule.source.credentials ?? 'metadata') === 'metadata') {

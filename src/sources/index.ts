@@ -1,6 +1,7 @@
 // Maps a rule's source type to its implementation. The token sources load jose and undici only when
 // they first mint (dynamic imports inside them), so importing this module costs neither.
 import type { Rule } from '../model/rule.js';
+import { awsSource } from './aws.js';
 import { azureSource } from './azure.js';
 import { commandSource } from './command.js';
 import { envSource } from './env.js';
@@ -20,6 +21,7 @@ const sources: Record<Rule['source']['type'], AnySource> = {
   oauth2: oauth2Source,
   oidc: oidcSource,
   command: commandSource,
+  aws: awsSource,
   azure: azureSource,
   'github-app': githubAppSource,
   google: googleSource,

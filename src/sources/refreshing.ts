@@ -17,7 +17,7 @@ import { plainCredential, type Credential, type StoredEntry } from '../model/typ
 import { parsePattern, parseRequest } from '../model/url.js';
 import type { SecretStore } from '../store/types.js';
 import { inputStamp, resolveStoredRef, secretAccess } from './secret-ref.js';
-import { REFRESH_TOKEN_USERNAME, type AnySource, type TokenSource } from './types.js';
+import { REFRESH_TOKEN_USERNAME, type AnySource, type MintContext, type TokenSource } from './types.js';
 
 export interface RefreshingDeps {
   store: SecretStore;
@@ -136,8 +136,8 @@ export class RefreshingTokens {
   }
 
   /** The rule's current token: cached while valid, minted at most once at a time. */
-  async get(rule: Rule, source: TokenSource, env: Env = this.deps.env): Promise<Credential> {
-    const { key, inputs, mint } = this.lookup(rule, source, env);
+  async get(rule: Rule, source: TokenSource, env: Env = this.deps.env, host?: string): Promise<Credential> {
+    const { key, inputs, mint } = this.lookup(rule, source, env, host);
     const value = await this.cache.get(key, mint);
     if (inputs.length === 0) return value;
     const current = inputStamp(await this.deps.store.list(), inputs);
@@ -153,8 +153,8 @@ export class RefreshingTokens {
    * get() without waiting: the cached token while it is valid and its stored inputs are still the
    * ones it was minted from (`entries`: the store's current list). Undefined when get() has work to do.
    */
-  getNow(rule: Rule, source: TokenSource, env: Env, entries: readonly StoredEntry[]): Credential | undefined {
-    const { key, inputs, mint } = this.lookup(rule, source, env);
+  getNow(rule: Rule, source: TokenSource, env: Env, entries: readonly StoredEntry[], host?: string): Credential | undefined {
+    const { key, inputs, mint } = this.lookup(rule, source, env, host);
     if (inputs.length > 0) {
       // Checked once per key while the store's list stays the same array (the daemon's cache keeps it).
       if (entries !== this.checkedIn) {
@@ -169,15 +169,26 @@ export class RefreshingTokens {
     return this.cache.peek(key, mint);
   }
 
-  private lookup(rule: Rule, source: TokenSource, env: Env): { key: string; inputs: StoredRef[]; mint: Fetcher<Credential> } {
+  private lookup(
+    rule: Rule,
+    source: TokenSource,
+    env: Env,
+    host: string | undefined,
+  ): { key: string; inputs: StoredRef[]; mint: Fetcher<Credential> } {
     const k = ruleKeyOf(rule, source);
-    const key = cacheKeyOf(k, env);
+    // A host-scoped source (one ECR token per region) keeps one entry per scope under the rule's key.
+    const scope = source.scope && host !== undefined ? source.scope(rule, host) : undefined;
+    const key = scope === undefined ? cacheKeyOf(k, env) : `${cacheKeyOf(k, env)}|scope=${scope}`;
     const inputs = k.inputs;
     const { store, now } = this.deps;
     const mint = async (current?: Credential) => {
       const before = inputs.length ? inputStamp(await store.list(), inputs) : '';
       const secrets = secretAccess(store, env, (after) => this.remember(key, inputStamp(after, inputs)));
-      const credential = plainCredential(await source.mint(rule, current ? { env, now, secrets, current } : { env, now, secrets }));
+      // What this mint is for: a scope (an AWS region), and on a refresh ahead the credential still served (a lease to renew).
+      const ctx: MintContext = { env, now, secrets };
+      if (current) ctx.current = current;
+      if (scope !== undefined) ctx.scope = scope;
+      const credential = plainCredential(await source.mint(rule, ctx));
       this.remember(key, before);
       return { value: credential, expiresAt: credential.expiresAt };
     };

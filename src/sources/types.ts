@@ -7,6 +7,7 @@
 import type { Rule, SecretRef, StoredRef } from '../model/rule.js';
 import type { Env } from '../platform/paths.js';
 import type { Credential } from '../model/types.js';
+import type { RequestTarget } from '../model/url.js';
 
 export interface SourceContext {
   env: Env;
@@ -38,6 +39,16 @@ export interface MintContext {
   secrets: SecretAccess;
   /** On a refresh ahead of expiry, the credential still being served: a source may extend it (renew its lease) instead of minting another. */
   current?: Credential;
+  /** What TokenSource.scope said of the requested host (an AWS region): the token is for that. */
+  scope?: string;
+}
+
+/** The request a TokenSource.present answers: the URL as the caller gave it, and as parsed. */
+export interface PresentContext {
+  url: string;
+  target: RequestTarget;
+  now: () => number;
+  env: Env;
 }
 
 export interface TokenSource {
@@ -48,6 +59,16 @@ export interface TokenSource {
   audience(rule: Rule): string | undefined;
   /** A fresh token with `expiresAt` when known. Throws CredmuxError('source') naming the rule, the endpoint and the fix. */
   mint(rule: Rule, ctx: MintContext): Promise<Credential>;
+  /**
+   * For tokens that differ by the host asked for (an ECR registry's region): what of the host tells
+   * them apart. Part of the cache key, and handed to mint as ctx.scope.
+   */
+  scope?(rule: Rule, host: string): string | undefined;
+  /**
+   * For a cached value that is not served as it is but made into each request's credential (S3: the
+   * cached AWS credentials sign the one URL asked for). Null: nothing to serve for this URL.
+   */
+  present?(rule: Rule, cached: Credential, req: PresentContext): Promise<Credential | null>;
 }
 
 export type AnySource = CredentialSource | TokenSource;

@@ -78,8 +78,19 @@ describe('client hot path', () => {
     // The engine loads TLS, crypto, child processes, sockets and fs/promises only for the sources, stores
     // and writes that use them.
     expect(builtins.filter((m) => SLOW_BUILTINS.test(m))).toEqual([]);
-    expect(loaded.filter((f) => /yargs|node_modules\/(ajv|jose|undici)\//.test(f))).toEqual([]);
+    expect(loaded.filter((f) => /yargs|node_modules\/(ajv|jose|undici)\/|aws-deps/.test(f))).toEqual([]);
     expect(inputs['lib/engine.cjs']!.filter((f) => /node_modules\/(yargs|ajv)\//.test(f))).toEqual([]);
+  });
+
+  it('the AWS signer (aws4) is in its own bundle only, loaded when an aws rule signs', () => {
+    for (const [bundle, files] of Object.entries(inputs)) {
+      if (bundle !== 'lib/aws-deps.cjs')
+        expect(
+          files.filter((f) => f.includes('node_modules/aws4/')),
+          bundle,
+        ).toEqual([]);
+    }
+    expect(inputs['lib/aws-deps.cjs']).toContain('node_modules/aws4/aws4.js');
   });
 });
 

@@ -11,7 +11,7 @@ const examples = [...doc.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1]!);
 describe('README and docs/config.md config examples', () => {
   it('has a config example for every token source', () => {
     const types = new Set(examples.flatMap((e) => (JSON.parse(e) as { rules: { source: { type: string } }[] }).rules.map((r) => r.source.type)));
-    expect([...types].sort()).toEqual(['azure', 'command', 'env', 'exchange', 'github-app', 'google', 'netrc', 'oauth2', 'oidc', 'vault']);
+    expect([...types].sort()).toEqual(['aws', 'azure', 'command', 'env', 'exchange', 'github-app', 'google', 'netrc', 'oauth2', 'oidc', 'vault']);
   });
 
   it.each(examples.map((e, i) => [i, e]))('example %i passes the schema and the semantic checks', (_i, text) => {
