@@ -1,7 +1,11 @@
 // The aws source's pure parts: SigV4 as aws4 signs it against the test server's own verifier (written
 // from AWS's documentation with node:crypto) and against AWS's published example, the host names
 // that carry a region or a CodeArtifact domain, credential_process command lines, AWS error shapes.
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { readProfile } from '../../src/sources/aws/profile.js';
 import { signedHeaders } from '../../src/sources/aws/sign.js';
 import { codeArtifactRepo, ecrRegion, s3Region } from '../../src/sources/aws/hosts.js';
 import { shellWords } from '../../src/sources/aws/shell-words.js';
@@ -204,5 +208,19 @@ describe('IMDS: bounded, with a negative cache', () => {
     await expect(imdsCredentials({ AWS_EC2_METADATA_SERVICE_ENDPOINT: 'http://metadata.example.com' })).rejects.toThrow(
       'uses plain http to a host that is not this machine',
     );
+  });
+});
+
+describe('shared AWS files another user could have written', () => {
+  // A credential_process in ~/.aws/config runs as the user: such a file is refused, with the fix.
+  it('a config file writable by group or others is refused (chmod go-w named); a private one is read', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'credmux-aws-files-'));
+    const config = join(dir, 'config');
+    writeFileSync(config, '[profile dev]\ncredential_process = /bin/echo\nregion = eu-west-1\n');
+    const env = { HOME: dir, AWS_CONFIG_FILE: config, AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none') };
+    chmodSync(config, 0o666);
+    expect(() => readProfile(env, 'dev')).toThrow(`${config} is writable by group or others; fix: chmod go-w ${config}`);
+    chmodSync(config, 0o600);
+    expect(readProfile(env, 'dev').values.credential_process).toBe('/bin/echo');
   });
 });
