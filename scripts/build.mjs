@@ -156,21 +156,14 @@ exec node ${run} "$@"
 const OWN_DIR = { keyring: 'keyring-bin' };
 
 /**
- * The protocol helpers start through boot.cjs with a code cache. Not \`credmux\`: its human CLI is an
- * ES module it import()s, which a vm-compiled script cannot do from a code cache.
+ * Every protocol entry starts through boot.cjs with a code cache: each src/bin file but these two.
+ * \`credmux\`: its human CLI is an ES module it import()s, which a vm-compiled script cannot do from
+ * a code cache. The daemon: started once, and kept running. A new door needs no list of its own here.
  */
-const CACHED = [
-  'credmux-bazel',
-  'git-credential-credmux',
-  'docker-credential-credmux',
-  'keyring',
-  'terraform-credentials-credmux',
-  'credmux-go',
-  'cargo-credential-credmux',
-  'credmux-kube',
-  'credmux-kubelet',
-  'credmux-pnpm',
-];
+const NOT_CACHED = ['credmux', 'credmux-daemon'];
+const CACHED = entries('src/bin')
+  .map((f) => basename(f, '.ts'))
+  .filter((n) => !NOT_CACHED.includes(n));
 
 /**
  * V8 code caches for what a helper call compiles (src/lib/boot.ts says why): the protocol bundles, and

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cachePathOf, compileBundle, userCachePathOf, writableCachePath } from '../../src/client/code-cache.js';
+import { ENTRIES } from '../helpers/dist.js';
 
 const root = join(import.meta.dirname, '../..');
 const top = mkdtempSync(join(tmpdir(), 'credmux-code-cache-'));
@@ -114,17 +115,8 @@ describe("a bundle this user may not write beside (a shared install): the user's
 });
 
 describe('the built helpers', () => {
-  it.each([
-    'credmux-bazel',
-    'git-credential-credmux',
-    'docker-credential-credmux',
-    'keyring',
-    'terraform-credentials-credmux',
-    'credmux-go',
-    'cargo-credential-credmux',
-    'credmux-pnpm',
-    'engine',
-  ])('%s has a cache made for this Node, which it accepts', (name) => {
+  // Every protocol entry (not `credmux`, whose CLI is ESM) and the in-process engine.
+  it.each([...ENTRIES.filter((e) => e !== 'credmux'), 'engine'])('%s has a cache made for this Node, which it accepts', (name) => {
     const file = join(root, 'dist/lib', `${name}.cjs`);
     expect(cachePathOf(file)).toContain(`${process.version}-${process.arch}`);
     expect(compileBundle(file).cache).toBe('accepted');
