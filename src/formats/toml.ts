@@ -101,19 +101,23 @@ function keyOf(line: string): string[] {
   return key;
 }
 
+/** Both texts parsed, or undefined when either is not TOML (an edit check then fails). */
+function parseBoth(before: string, after: string): [TomlTable, TomlTable] | undefined {
+  try {
+    return [parse(before), parse(after)];
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Whether `after` is `before` with the top-level `key` set to `value` (or removed, for undefined) and
  * nothing else changed, by parsing both.
  */
 export function tomlEditIsExact(before: string, after: string, key: string, value: TomlValue | undefined): boolean {
-  let b: TomlTable;
-  let a: TomlTable;
-  try {
-    b = parse(before);
-    a = parse(after);
-  } catch {
-    return false;
-  }
+  const both = parseBoth(before, after);
+  if (!both) return false;
+  const [b, a] = both;
   const expected: TomlTable = Object.assign(Object.create(null) as TomlTable, b);
   if (value === undefined) delete expected[key];
   else expected[key] = value;
@@ -191,14 +195,9 @@ export function tomlTableEditIsExact(
   value: TomlValue | undefined,
   dropEmptyTable = false,
 ): boolean {
-  let b: TomlTable;
-  let a: TomlTable;
-  try {
-    b = parse(before);
-    a = parse(after);
-  } catch {
-    return false;
-  }
+  const both = parseBoth(before, after);
+  if (!both) return false;
+  const [b, a] = both;
   const expected: TomlTable = Object.assign(Object.create(null) as TomlTable, b);
   const inner = b[table];
   if (inner !== undefined && (typeof inner !== 'object' || inner === null || Array.isArray(inner) || inner instanceof Date)) return false;
