@@ -378,6 +378,7 @@ describe('no secret leaks: through the daemon, and through the OS keychain', () 
   it('file store, daemon started by the helpers: no secret in any argv, environment, log, status or stderr', () => daemonRun('file'), 60_000);
 
   it('keychain store through the CLI: the keychain helper process never holds the secret in argv or environment', async () => {
+    await ss.ensureUp();
     const S = `${randomBytes(8).toString('hex')}-Leak-Canary`;
     const h = emptyHome('leak-kc', { CREDMUX_STORE: 'keychain', DBUS_SESSION_BUS_ADDRESS: ss.env.DBUS_SESSION_BUS_ADDRESS! });
     const sampler = startProcSampler([S], [KEYCHAIN_AGENT_MARKER], [builtDistDir(), KEYCHAIN_AGENT_MARKER]);
@@ -421,7 +422,10 @@ describe('no secret leaks: through the daemon, and through the OS keychain', () 
     }
   }, 60_000);
 
-  it('keychain store through the helpers and the daemon', () => daemonRun('keychain'), 60_000);
+  it('keychain store through the helpers and the daemon', async () => {
+    await ss.ensureUp();
+    await daemonRun('keychain');
+  }, 60_000);
 });
 
 describe('URLs with a password in CLI messages', () => {

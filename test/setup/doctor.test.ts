@@ -7,6 +7,16 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { distBin, requireBuilt } from '../helpers/dist.js';
 import { run, show } from '../helpers/run.js';
 import { newHome, type Home } from './home.js';
+import { waitUntil } from '../daemon/helpers.js';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const SECRET = 'pw-doctor-Lk3s';
 
@@ -154,7 +164,11 @@ describe('credmux doctor', () => {
       expect(failing.fix).toContain('credmux get https://bad.example.com');
       expect(d.code).toBe(6);
     } finally {
-      if (pid) process.kill(pid, 'SIGTERM');
+      if (pid) {
+        process.kill(pid, 'SIGTERM');
+        // Gone before the home is deleted: a daemon still exiting writes into it.
+        await waitUntil(() => !alive(pid!), 10_000, 'the daemon to exit');
+      }
     }
   });
 

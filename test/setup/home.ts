@@ -58,7 +58,9 @@ export async function newHome(name: string): Promise<Home> {
       const j = JSON.parse(r.stdout) as { credential: { kind: string; username: string; secret: string } | null };
       return j.credential && { kind: j.credential.kind, username: j.credential.username, secret: j.credential.secret };
     },
-    cleanup: () => rm(root, { recursive: true, force: true }),
+    // A daemon a test stopped may still be removing its socket and log as we delete: rm retries a
+    // directory that was not empty yet (ENOTEMPTY) instead of failing the test.
+    cleanup: () => rm(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 }),
   };
   return h;
 }

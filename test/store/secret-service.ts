@@ -126,6 +126,12 @@ export interface SecretService extends PrivateBus {
   secretTool(args: string[], input?: string): { status: number | null; stdout: string; stderr: string };
   /** Stops the keyring alone (SIGTERM), leaving the bus: a Secret Service going away from a live session. */
   stopKeyring(): Promise<void>;
+  /**
+   * For suites whose subject is not the keyring itself: starts gnome-keyring again on the same bus when
+   * it is no longer there, and says so on stderr. gnome-keyring-daemon has been seen to exit under a
+   * loaded CI machine between one test and the next; keychain.test.ts tests a Secret Service going away.
+   */
+  ensureUp(): Promise<void>;
 }
 
 /**
@@ -172,6 +178,13 @@ export async function startSecretService(): Promise<SecretService> {
     throw e;
   }
   return {
+    async ensureUp() {
+      const probe = await probeSecretService(bus.address, 1000);
+      if (probe.ok) return;
+      process.stderr.write(`secret-service.ts: the test keyring was gone (${probe.problem}); starting it again\n`);
+      await keyring.stop();
+      keyring = await startKeyring(bus);
+    },
     ...bus,
     secretTool(args, input) {
       const r = spawnSync('secret-tool', args, { env: bus.env as NodeJS.ProcessEnv, input, encoding: 'utf8', timeout: 10_000 });
