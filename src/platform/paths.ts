@@ -4,7 +4,8 @@ import { join } from 'node:path';
 
 export type Env = Record<string, string | undefined>;
 
-function home(env: Env): string {
+/** The user's home: HOME, else the account's home directory. */
+export function home(env: Env): string {
   // node:os only without HOME: loading it costs every helper answer a module it almost never needs.
   return env.HOME || process.getBuiltinModule('node:os').homedir();
 }

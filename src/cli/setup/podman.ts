@@ -12,10 +12,9 @@
 // drop-ins in the user directory are read after whichever main file is in use
 // (containers-registries.conf.d(5)); the helpers key there overrides earlier settings, so the list
 // written keeps every helper configured before, behind credmux. It is read from $HOME, not XDG_CONFIG_HOME.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Env } from '../../platform/paths.js';
+import { home, type Env } from '../../platform/paths.js';
 import { CredmuxError } from '../../model/types.js';
 import { parseTomlValue, tomlString } from '../../formats/toml.js';
 import { DOCKER_HELPER_NAME, dockerHelperOnPath } from './docker.js';
@@ -28,20 +27,11 @@ const SYSTEM_CONF = '/etc/containers/registries.conf';
 const SYSTEM_DIR = '/etc/containers/registries.conf.d';
 
 function containersConfigDir(env: Env): string {
-  return join(env.HOME || homedir(), '.config', 'containers');
+  return join(home(env), '.config', 'containers');
 }
 
 export function podmanDropInPath(env: Env): string {
   return join(containersConfigDir(env), 'registries.conf.d', '99-credmux.conf');
-}
-
-function exists(path: string): boolean {
-  try {
-    statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The registries.conf files containers/image reads, in the order it reads them (later ones override). */
@@ -49,7 +39,7 @@ export function registriesConfFiles(env: Env): string[] {
   const userMain = join(containersConfigDir(env), 'registries.conf');
   const userDir = join(containersConfigDir(env), 'registries.conf.d');
   const override = env.CONTAINERS_REGISTRIES_CONF;
-  const main = override || (exists(userMain) ? userMain : SYSTEM_CONF);
+  const main = override || (existsSync(userMain) ? userMain : SYSTEM_CONF);
   // A user registries.conf replaces the system one AND its drop-in directory; the user's drop-ins always count.
   const dirs = !override && main === userMain ? [userDir] : [SYSTEM_DIR, userDir];
   const dropIns = dirs.flatMap((d) => {

@@ -8,10 +8,9 @@
 // both tools; without it Terraform reads ~/.terraformrc, and OpenTofu ~/.tofurc when that exists, else
 // ~/.terraformrc. Both also merge ~/.terraform.d/*.tfrc, and refuse a merged config with two
 // credentials_helper blocks, so a helper configured there (or in the file) stops setup.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Env } from '../../platform/paths.js';
+import { home, type Env } from '../../platform/paths.js';
 import { CredmuxError } from '../../model/types.js';
 import { isJsonSyntax, topLevelBlocks } from '../../formats/hcl.js';
 import { helperPath } from './common.js';
@@ -24,19 +23,6 @@ export const TERRAFORM_HELPER = `terraform-credentials-${HELPER_TYPE}`;
 
 const MARK = '# Added by `credmux setup terraform`; `credmux setup terraform --undo` takes it out again.';
 const BLOCK = `${MARK}\ncredentials_helper "${HELPER_TYPE}" {\n  args = []\n}\n`;
-
-function home(env: Env): string {
-  return env.HOME || homedir();
-}
-
-function exists(path: string): boolean {
-  try {
-    statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** TF_CLI_CONFIG_FILE, else TERRAFORM_CONFIG (its old name): when set, the only CLI config either tool reads. */
 export function terraformConfigOverride(env: Env): string | undefined {
@@ -63,7 +49,7 @@ export function terraformConfigFiles(env: Env): string[] {
   if (override) return [override];
   const files = [join(home(env), '.terraformrc')];
   const tofurc = join(home(env), '.tofurc');
-  if (exists(tofurc)) files.push(tofurc);
+  if (existsSync(tofurc)) files.push(tofurc);
   return files;
 }
 
@@ -185,9 +171,9 @@ export function planTerraform(env: Env, opts: SetupOptions): ToolPlan {
     if (
       !terraformConfigOverride(env) &&
       tofuXdg &&
-      exists(tofuXdg) &&
-      !exists(join(home(env), '.terraformrc')) &&
-      !exists(join(home(env), '.tofurc'))
+      existsSync(tofuXdg) &&
+      !existsSync(join(home(env), '.terraformrc')) &&
+      !existsSync(join(home(env), '.tofurc'))
     ) {
       warnings.push(
         `OpenTofu reads ${tofuXdg} only while neither ~/.tofurc nor ~/.terraformrc exists; setup creates ~/.terraformrc, so move the settings of ${tofuXdg} into ~/.tofurc ` +
