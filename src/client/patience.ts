@@ -12,7 +12,7 @@
 // - otherwise wait, looking every LOOK_EVERY_MS, until QUIET_LIMIT_MS of silence — counted in time
 //   this process could run, as startWait counts it (daemon-client.ts) — then give up and leave the
 //   marker; past that limit, wait on only while the holder is runnable and getting under
-//   STARVED_SHARE of a CPU (waiting for a CPU, not stuck), and never past `capMs`;
+//   STARVED_SHARE of a CPU (waiting for a CPU, not stuck), and never past `capMs` of silence;
 // - for a write, never past its deadline (`until`): after it, the daemon will not commit it anyway.
 // Give up means: the helper resolves in process. The whole wait stays well inside 2 s of the helper's
 // start for a stopped or stuck daemon (tests assert bounds), while a starved one is not deserted.
@@ -57,7 +57,12 @@ export interface PatienceOptions {
   socket: string;
   /** Monotonic ms (src/ipc/deadline.ts) past which waiting is pointless: a write's deadline. */
   until?: number;
-  /** However starved the daemon, no longer than this from the start. */
+  /**
+   * However starved the daemon, no more silence than this. Counted from the last sign of life, not from
+   * the start: a daemon that keeps sending progress is working (a slow exchange), and only the answer
+   * timeout (connection.ts) bounds that. Counted from the start, a burst of helpers waiting on one slow
+   * exchange gave up on a healthy daemon at the cap, each minted its own token, and marked it stuck.
+   */
   capMs: number;
   /** Injectable for tests: the clock (monotonic ms), the lock holder, a process's progress and liveness. */
   now?: () => number;
@@ -78,11 +83,10 @@ export function daemonPatience(o: PatienceOptions): DaemonPatience {
   const progressOf = o.progress ?? processProgress;
   const isAlive = o.alive ?? processAlive;
   const holderNow = o.holder ?? (() => safeHolder(o.dir));
-  const start = now();
-  let quietFrom = start;
+  let quietFrom = now();
   /** Time this process was runnable but not run since quietFrom: not the daemon's silence. */
   let credit = 0;
-  let nextAt = start + FIRST_LOOK_MS;
+  let nextAt = quietFrom + FIRST_LOOK_MS;
   let looked = false;
   let holder: Holder | undefined;
   let who: DaemonIdentity | undefined;
@@ -127,7 +131,7 @@ export function daemonPatience(o: PatienceOptions): DaemonPatience {
         }
       }
       if (o.until !== undefined && monotonicMs() >= o.until) return giveUp('deadline');
-      if (t - start >= o.capMs) return giveUp('silent', !starving);
+      if (t - quietFrom >= o.capMs) return giveUp('silent', !starving);
       if (t - quietFrom - credit >= QUIET_LIMIT_MS && !starving) return giveUp('silent', true);
       let wait = LOOK_EVERY_MS;
       if (o.until !== undefined) wait = Math.max(1, Math.min(wait, o.until - monotonicMs() + 1));

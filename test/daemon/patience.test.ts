@@ -114,6 +114,26 @@ describe('patience with a silent daemon', () => {
     expect(looks).toBeGreaterThan(1);
   });
 
+  it('progress for longer than the cap (a slow exchange) is waited for: the cap bounds silence, not the whole answer', () => {
+    const s = setup({ proc: { runnable: false }, capMs: 3_000 });
+    // 10 s of progress every 100 ms, a look 50 ms after each as ask() runs them: never given up on.
+    for (let at = 0; at < 10_000; at += 100) {
+      s.advance(s.p.firstLookMs);
+      expect(s.p.look()).toEqual(expect.any(Number));
+      s.advance(100 - s.p.firstLookMs);
+      s.p.alive();
+    }
+    expect(s.p.judgement).toBeUndefined();
+    expect(readStuckMarker(s.dir)).toBeUndefined();
+    // Then starved silence: waited for up to the cap from the last progress, and not marked.
+    s.proc.runnable = true;
+    const r = s.runUntilGiveUp(30_000, () => (s.proc.cpuMs += 1));
+    expect(r.why).toBe('silent');
+    expect(r.at - 10_000).toBeGreaterThanOrEqual(3_000);
+    expect(r.at - 10_000).toBeLessThan(3_000 + LOOK_EVERY_MS + FIRST_LOOK_MS);
+    expect(readStuckMarker(s.dir)).toBeUndefined();
+  });
+
   it("time this process was not run (its own timers late) does not count as the daemon's silence", () => {
     const s = setup({ proc: { runnable: false } });
     // Every look fires 200 ms late: only the scheduled 100 ms of each interval count.
