@@ -3,8 +3,11 @@
 // helper several milliseconds, more than the rest of a warm answer; a blocking write costs nothing.
 import { writeSync } from 'node:fs';
 
-/** Writes all of `text` to fd 1 or 2. A reader that went away (EPIPE) is not our failure. */
-export function writeAnswer(fd: 1 | 2, text: string): void {
+/**
+ * Writes all of `text` to fd 1 or 2. A reader that went away (EPIPE) is not our failure. Returns false
+ * when part of it was left to a stream to write later: the process must then not exit before it drains.
+ */
+export function writeAnswer(fd: 1 | 2, text: string): boolean {
   const buf = Buffer.from(text, 'utf8');
   let off = 0;
   while (off < buf.length) {
@@ -12,15 +15,17 @@ export function writeAnswer(fd: 1 | 2, text: string): void {
       off += writeSync(fd, buf, off);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'EPIPE') return;
+      if (code === 'EPIPE') return true;
       // The parent gave us a non-blocking pipe that is full: let the stream wait for it to drain. A
       // reader that leaves meanwhile is no more our failure than above (unhandled, it would print a trace).
       if (code === 'EAGAIN') {
         const stream = fd === 1 ? process.stdout : process.stderr;
         stream.on('error', () => {});
-        return void stream.write(buf.subarray(off));
+        stream.write(buf.subarray(off));
+        return false;
       }
       throw e;
     }
   }
+  return true;
 }

@@ -17,15 +17,17 @@ const NOT_CONTEXT = new Set(['CREDMUX_DAEMON', 'CREDMUX_DAEMON_BIN', 'CREDMUX_ID
 export function contextFingerprint(env: Env, cwd: string = process.cwd()): string {
   const picked: string[] = [];
   const fileStore = (env.CREDMUX_STORE ?? '').trim() === 'file';
-  for (const name of Object.keys(env).sort()) {
-    const isContext =
-      name === 'HOME' ||
-      name === 'XDG_CONFIG_HOME' ||
-      name === 'XDG_DATA_HOME' ||
-      (name === 'DBUS_SESSION_BUS_ADDRESS' && !fileStore) ||
-      (name.startsWith('CREDMUX_') && !NOT_CONTEXT.has(name));
+  const isContext = (name: string) =>
+    name === 'HOME' ||
+    name === 'XDG_CONFIG_HOME' ||
+    name === 'XDG_DATA_HOME' ||
+    (name === 'DBUS_SESSION_BUS_ADDRESS' && !fileStore) ||
+    (name.startsWith('CREDMUX_') && !NOT_CONTEXT.has(name));
+  // Picked, then sorted: a CI runner's environment holds a hundred names or more, and this runs on
+  // every warm helper call; sorting only the few that count gives the same order.
+  for (const name of Object.keys(env).filter(isContext).sort()) {
     const value = env[name];
-    if (!isContext || value === undefined) continue;
+    if (value === undefined) continue;
     // A relative config path means the same file for a client and the daemon it spawned (in another cwd) only once resolved.
     picked.push(`${name}=${name === 'CREDMUX_CONFIG' && value ? resolve(cwd, value) : value}`);
   }
