@@ -58,7 +58,11 @@ export async function resolveRequest(req: EngineRequest, env: Env, opts: { exits
 }
 
 /** resolveRequest, telling whether the daemon answered: then nothing of this process is left to finish. */
-async function resolveTracked(req: EngineRequest, env: Env, opts: { exitsAfter?: boolean }): Promise<{ result: EngineResult; byDaemon: boolean }> {
+export async function resolveTracked(
+  req: EngineRequest,
+  env: Env,
+  opts: { exitsAfter?: boolean },
+): Promise<{ result: EngineResult; byDaemon: boolean }> {
   if (env.CREDMUX_DAEMON === '0') return { result: await resolveInProcess(req, env), byDaemon: false };
   const viaDaemon = await askDaemon(req, env, { startInBackground: true, leaveOpen: opts.exitsAfter });
   if (viaDaemon) return { result: viaDaemon, byDaemon: true };
