@@ -17,6 +17,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { secretServicePeer } from './bench/secret-service.mjs';
 import { checkTargets, printTargets } from './bench/targets.mjs';
+import { trainCodeCaches, warmCalls } from './warm-calls.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = (n) => join(root, n === 'keyring' ? 'dist/keyring-bin' : 'dist/bin', n);
@@ -59,10 +60,18 @@ if (!existsSync(bin('credmux'))) {
 // build's Node was another, as the build makes them, so each Node is measured at its best.
 {
   const lib = join(root, 'dist/lib');
-  // The bundles the build made a cache for (scripts/build.mjs picks them), not a second list of names.
-  const cached = new Set(readdirSync(lib).flatMap((f) => /^(.+\.cjs)\.v[^/]+\.cache$/.exec(f)?.[1] ?? []));
-  const missing = [...cached].map((n) => join(lib, n)).filter((f) => !existsSync(`${f}.${process.version}-${process.arch}.cache`));
-  if (missing.length) execFileSync(process.execPath, [join(lib, 'boot.cjs'), '--make-code-cache', ...missing]);
+  // The bundles the build made a cache for (scripts/build.mjs picks them), not a second list of names;
+  // for this Node, as the build makes them: the entries trained on a warm answer, the engine whole.
+  const cached = new Set(readdirSync(lib).flatMap((f) => /^(.+)\.cjs\.v[^/]+\.cache$/.exec(f)?.[1] ?? []));
+  const missing = [...cached].filter((n) => !existsSync(join(lib, `${n}.cjs.${process.version}-${process.arch}.cache`)));
+  const whole = [
+    ...trainCodeCaches(
+      lib,
+      missing.filter((n) => n !== 'engine'),
+    ),
+  ];
+  if (missing.includes('engine')) whole.push('engine');
+  if (whole.length) execFileSync(process.execPath, [join(lib, 'boot.cjs'), '--make-code-cache', ...whole.map((n) => join(lib, `${n}.cjs`))]);
 }
 
 const work = mkdtempSync(join(tmpdir(), 'credmux-bench-'));
@@ -147,22 +156,15 @@ function pythonKeyrings() {
 }
 
 // ---- the commands ---------------------------------------------------------------------------------
-const bazelIn = `{"uri":"https://${HOST}/repo/file.tar.gz"}`;
-const gitIn = `protocol=https\nhost=${HOST}\n\n`;
-const goIn = 'HTTP/1.1 401 Unauthorized\nWww-Authenticate: Basic realm="proxy"\n\n';
-// cargo writes one request line and closes stdin (rust-lang/cargo src/util/credential/process.rs).
-const cargoIn = `${JSON.stringify({ v: 1, registry: { 'index-url': `sparse+https://${HOST}/index/`, name: 'corp' }, kind: 'get', operation: 'read' })}\n`;
-// kubectl hands its plugin the cluster in KUBERNETES_EXEC_INFO; the kubelet sends a request on stdin (docs/protocols.md §11, §12).
-const kubeExecInfo = JSON.stringify({
-  kind: 'ExecCredential',
-  apiVersion: 'client.authentication.k8s.io/v1',
-  spec: { interactive: false, cluster: { server: `https://${HOST}` } },
-});
-const kubeletIn = JSON.stringify({
-  apiVersion: 'credentialprovider.kubelet.k8s.io/v1',
-  kind: 'CredentialProviderRequest',
-  image: `${HOST}/team/app`,
-});
+// Each entry's warm call as its tool makes it: the same calls the build trains the code caches on.
+const warm = new Map(warmCalls(HOST, SECRET).map((c) => [c.entry, c]));
+/** A row timing `entry`'s warm call. */
+function warmRow(name, entry) {
+  const c = warm.get(entry);
+  return { name, cmd: bin(entry), argv: c.argv, input: c.input, env: c.env, expect: c.expect, target: 'warm' };
+}
+const bazelIn = warm.get('credmux-bazel').input;
+const gitIn = warm.get('git-credential-credmux').input;
 
 function stopDaemon() {
   spawnSync(bin('credmux'), ['daemon', 'stop'], { env: baseEnv(), stdio: 'ignore' });
@@ -174,31 +176,18 @@ function startDaemon() {
 const commands = [
   { name: 'node -e 0', cmd: process.execPath, argv: ['-e', '0'] },
   { name: 'floor: one-line Node helper', cmd: floor, argv: [], floor: true },
-  { name: 'credmux-bazel get (warm)', cmd: bin('credmux-bazel'), argv: ['get'], input: bazelIn, expect: 'Basic', target: 'warm' },
-  { name: 'git-credential-credmux get (warm)', cmd: bin('git-credential-credmux'), argv: ['get'], input: gitIn, expect: SECRET, target: 'warm' },
-  { name: 'docker-credential-credmux get (warm)', cmd: bin('docker-credential-credmux'), argv: ['get'], input: HOST, expect: SECRET, target: 'warm' },
-  { name: 'keyring get (warm)', cmd: bin('keyring'), argv: ['get', `https://${HOST}/simple/`, 'alice'], expect: SECRET, target: 'warm' },
-  // Go's call after a 4xx: the URL as argument, the failed response on stdin (docs/protocols.md §9).
-  { name: 'credmux-go URL (warm)', cmd: bin('credmux-go'), argv: [`https://${HOST}/mod/@v/list`], input: goIn, expect: 'Basic', target: 'warm' },
-  { name: 'credmux-kube (warm)', cmd: bin('credmux-kube'), argv: [], env: { KUBERNETES_EXEC_INFO: kubeExecInfo }, expect: SECRET, target: 'warm' },
-  { name: 'credmux-kubelet (warm)', cmd: bin('credmux-kubelet'), argv: [], input: kubeletIn, expect: SECRET, target: 'warm' },
+  warmRow('credmux-bazel get (warm)', 'credmux-bazel'),
+  warmRow('git-credential-credmux get (warm)', 'git-credential-credmux'),
+  warmRow('docker-credential-credmux get (warm)', 'docker-credential-credmux'),
+  warmRow('keyring get (warm)', 'keyring'),
+  // Go's call after a 4xx: the URL as argument, the failed response on stdin.
+  warmRow('credmux-go URL (warm)', 'credmux-go'),
+  warmRow('credmux-kube (warm)', 'credmux-kube'),
+  warmRow('credmux-kubelet (warm)', 'credmux-kubelet'),
   // pnpm's tokenHelper through the wrapper `credmux setup pnpm` writes is one sh exec more; this is the entry itself.
-  { name: 'credmux-pnpm (warm)', cmd: bin('credmux-pnpm'), argv: [`https://${HOST}/`], expect: 'Basic', target: 'warm' },
-  {
-    name: 'terraform-credentials-credmux get (warm)',
-    cmd: bin('terraform-credentials-credmux'),
-    argv: ['get', HOST],
-    expect: SECRET,
-    target: 'warm',
-  },
-  {
-    name: 'cargo-credential-credmux get (warm)',
-    cmd: bin('cargo-credential-credmux'),
-    argv: ['--cargo-plugin'],
-    input: cargoIn,
-    expect: 'Basic',
-    target: 'warm',
-  },
+  warmRow('credmux-pnpm (warm)', 'credmux-pnpm'),
+  warmRow('terraform-credentials-credmux get (warm)', 'terraform-credentials-credmux'),
+  warmRow('cargo-credential-credmux get (warm)', 'cargo-credential-credmux'),
   {
     name: 'docker get, no rule matches',
     cmd: bin('docker-credential-credmux'),

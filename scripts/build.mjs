@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildCommit } from './commit.mjs';
+import { trainCodeCaches } from './warm-calls.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -125,6 +126,7 @@ async function bundle() {
   } catch {}
   renameSync(out, join(root, 'dist'));
   rmSync(old, { recursive: true, force: true });
+  trainDistCodeCaches();
 }
 
 /**
@@ -200,6 +202,20 @@ function makeCodeCaches(out) {
   const r = spawnSync('node', [join(out, 'lib', 'boot.cjs'), '--make-code-cache', ...pairs], { encoding: 'utf8' });
   if (r.status !== 0)
     console.warn(`build: no V8 code cache made (${(r.stderr || r.error?.message || '').trim().split('\n')[0]}); helpers compile from source`);
+}
+
+/**
+ * Once dist/ is in place: the protocol entries' caches are trained on a warm answer instead
+ * (scripts/warm-calls.mjs says why). In place, because on Node 20 a cache carries the file name it was
+ * made under into stack traces. An entry that cannot be trained gets its whole cache back; the
+ * in-process engine keeps its whole one.
+ */
+function trainDistCodeCaches() {
+  const lib = join(root, 'dist', 'lib');
+  const untrained = trainCodeCaches(lib, CACHED, 'node');
+  if (!untrained.length) return;
+  console.warn(`build: code caches not trained on a warm answer (${untrained.join(', ')}); made whole instead`);
+  spawnSync('node', [join(lib, 'boot.cjs'), '--make-code-cache', ...untrained.map((n) => join(lib, `${n}.cjs`))], { stdio: 'ignore' });
 }
 
 compileValidators();

@@ -3,22 +3,22 @@
 // per URL from AWS credentials the daemon keeps (one credential_process run for many URLs); callers
 // with other AWS keys in their environment get their own.
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Env } from '../../src/platform/paths.js';
-import { daemonStatus, startDaemon, stopDaemon } from '../../src/client/daemon-control.js';
+import { daemonStatus, startDaemon } from '../../src/client/daemon-control.js';
 import { daemonFiles } from '../../src/ipc/paths.js';
-import { distBin, REPO_ROOT, requireBuilt } from '../helpers/dist.js';
+import { distBin, requireBuilt } from '../helpers/dist.js';
+import { daemonTestEnv } from '../helpers/daemon-env.js';
 import { startAwsServer, type AwsServer, type Keys } from '../helpers/aws-server.js';
 
 const BURST = 40;
 const ECR_HOST = '123456789012.dkr.ecr.ap-south-1.amazonaws.com';
 const S3_HOST = 'artifacts.s3.us-east-2.amazonaws.com';
 let srv: AwsServer;
-const envs: Env[] = [];
 
 beforeAll(async () => {
   requireBuilt();
@@ -26,35 +26,15 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  // Each daemon also leaves by itself after CREDMUX_IDLE_TIMEOUT (120 s) should stopping it fail.
-  for (const env of envs) await stopDaemon(env).catch(() => undefined);
   await srv.close();
 });
 
 function daemonEnv(extra: Record<string, string>): Record<string, string> {
-  const home = mkdtempSync(join(tmpdir(), 'cmx-h-'));
-  const runtime = mkdtempSync(join(tmpdir(), 'cmx-r-'));
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '',
-    HOME: home,
-    XDG_RUNTIME_DIR: runtime,
-    CREDMUX_STORE: 'file',
-    CREDMUX_DAEMON_BIN: join(REPO_ROOT, 'dist', 'lib', 'credmux-daemon.cjs'),
-    CREDMUX_IDLE_TIMEOUT: '120',
-    NO_PROXY: '127.0.0.1,localhost',
-    no_proxy: '127.0.0.1,localhost',
-    AWS_ENDPOINT_URL_ECR: srv.url,
-    AWS_EC2_METADATA_DISABLED: 'true',
-    ...extra,
-  };
   const rules = [
     { id: 'ecr', match: `https://${ECR_HOST}`, source: { type: 'aws', service: 'ecr', allowInsecureHttp: true } },
     { id: 's3', match: `https://${S3_HOST}`, source: { type: 'aws', service: 's3' } },
   ];
-  mkdirSync(join(home, '.config', 'credmux'), { recursive: true });
-  writeFileSync(join(home, '.config', 'credmux', 'config.json'), JSON.stringify({ rules }));
-  envs.push(env);
-  return env;
+  return daemonTestEnv(rules, { AWS_ENDPOINT_URL_ECR: srv.url, AWS_EC2_METADATA_DISABLED: 'true', ...extra });
 }
 
 function helper(

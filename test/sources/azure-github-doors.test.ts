@@ -2,29 +2,27 @@
 // git-credential-credmux, docker-credential-credmux and keyring, run as their tools run them — in
 // process and through a real daemon, against the fake Entra/ACR (HTTPS, trusted through
 // NODE_EXTRA_CA_CERTS as a user's private CA would be) and GitHub (under apiUrl) servers.
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { stopDaemon } from '../../src/client/daemon-control.js';
+import { daemonFiles } from '../../src/ipc/paths.js';
 import { isolatedEnv, run } from '../cli/run-bin.js';
-import { distBin, REPO_ROOT, requireBuilt } from '../helpers/dist.js';
+import { requireBuilt } from '../helpers/dist.js';
+import { bazelGet, daemonTestEnv } from '../helpers/daemon-env.js';
 import { startAzureServer, type AzureServer } from '../helpers/azure-server.js';
 import { startGitHubServer, type GitHubServer } from '../helpers/github-server.js';
 
 const ACR_USER = '00000000-0000-0000-0000-000000000000';
 let az: AzureServer;
 let gh: GitHubServer;
-const daemons: Record<string, string>[] = [];
 
 beforeAll(async () => {
   requireBuilt();
   [az, gh] = await Promise.all([startAzureServer(), startGitHubServer()]);
 });
 afterAll(async () => {
-  for (const env of daemons) await stopDaemon(env).catch(() => undefined);
   await Promise.all([az.close(), gh.close()]);
 });
 beforeEach(() => {
@@ -187,73 +185,43 @@ describe('github-app through the four doors (in process)', () => {
 });
 
 describe('through a real daemon: a burst of helpers mints once', () => {
-  function bazelGet(env: Record<string, string>, uri: string): Promise<{ code: number | null; auth?: string; stderr: string }> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(distBin('credmux-bazel'), ['get'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-      let out = '';
-      let err = '';
-      child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
-      child.stderr.setEncoding('utf8').on('data', (d) => (err += d));
-      child.on('error', reject);
-      child.on('close', (code) => {
-        let auth: string | undefined;
-        try {
-          auth = (JSON.parse(out) as { headers: { Authorization: string[] } }).headers.Authorization[0];
-        } catch {
-          // shown through code and stderr
-        }
-        resolve({ code, auth, stderr: err });
-      });
-      child.stdin.end(JSON.stringify({ uri }));
-    });
-  }
-
-  function daemonEnv(extra: Record<string, string>, rules: unknown[]): Record<string, string> {
-    // Short paths: the socket path must fit in sun_path.
-    const env = isolatedEnv({
-      ...extra,
-      XDG_RUNTIME_DIR: mkdtempSync(join(tmpdir(), 'cmx-r-')),
-      CREDMUX_DAEMON_BIN: join(REPO_ROOT, 'dist', 'lib', 'credmux-daemon.cjs'),
-      CREDMUX_IDLE_TIMEOUT: '120',
-    });
-    delete env.CREDMUX_DAEMON;
-    daemons.push(env);
-    return withConfig(env, rules);
-  }
-
   it('acr: 20 helpers at once → one Entra token request and one exchange, one refresh token for all', { timeout: 60_000 }, async () => {
-    const env = daemonEnv(azureEnv({ AZURE_FEDERATED_TOKEN_FILE: await federatedFile() }), [
-      { id: 'acr', match: `https://${az.registry}`, source: { type: 'azure', service: 'acr' } },
-    ]);
+    const env = daemonTestEnv(
+      [{ id: 'acr', match: `https://${az.registry}`, source: { type: 'azure', service: 'acr' } }],
+      azureEnv({ AZURE_FEDERATED_TOKEN_FILE: await federatedFile() }),
+    );
     const answers = await Promise.all(Array.from({ length: 20 }, () => bazelGet(env, `https://${az.registry}/v2/`)));
     expect(answers.filter((a) => a.code !== 0).map((a) => a.stderr)).toEqual([]);
-    expect(new Set(answers.map((a) => a.auth)).size).toBe(1);
+    expect(new Set(answers.map((a) => a.authorization)).size).toBe(1);
     expect(az.requests('token')).toHaveLength(1);
     expect(az.requests('exchange')).toHaveLength(1);
     // And it was the daemon that minted: its status lists the cached token under the rule.
     const status = await run('credmux', ['daemon', 'status', '--json'], env);
     expect(status.stdout).toContain('acr');
-    expect(readFileSync(join(env.XDG_STATE_HOME!, 'credmux', 'daemon.log'), 'utf8')).not.toContain(az.issued[1]!);
+    expect(readFileSync(daemonFiles(env).logFile, 'utf8')).not.toContain(az.issued[1]!);
   });
 
   it('github-app: 20 helpers at once → one lookup and one mint', { timeout: 60_000 }, async () => {
-    const env = daemonEnv({ GH_APP_KEY: gh.privateKeyPem }, [
-      {
-        id: 'gh',
-        match: 'https://github.com/acme',
-        source: {
-          type: 'github-app',
-          appId: gh.appId,
-          privateKey: { env: 'GH_APP_KEY' },
-          installation: { org: 'acme' },
-          apiUrl: gh.apiUrl,
-          allowInsecureHttp: true,
+    const env = daemonTestEnv(
+      [
+        {
+          id: 'gh',
+          match: 'https://github.com/acme',
+          source: {
+            type: 'github-app',
+            appId: gh.appId,
+            privateKey: { env: 'GH_APP_KEY' },
+            installation: { org: 'acme' },
+            apiUrl: gh.apiUrl,
+            allowInsecureHttp: true,
+          },
         },
-      },
-    ]);
+      ],
+      { GH_APP_KEY: gh.privateKeyPem },
+    );
     const answers = await Promise.all(Array.from({ length: 20 }, () => bazelGet(env, 'https://github.com/acme/app/releases/download/v1/app.tar.gz')));
     expect(answers.filter((a) => a.code !== 0).map((a) => a.stderr)).toEqual([]);
-    expect(new Set(answers.map((a) => a.auth)).size).toBe(1);
+    expect(new Set(answers.map((a) => a.authorization)).size).toBe(1);
     expect(gh.issued).toHaveLength(1);
     expect(gh.requests().map((r) => r.path)).toEqual(['/api/v3/orgs/acme/installation', '/api/v3/app/installations/4242/access_tokens']);
   });

@@ -1,40 +1,20 @@
 // The point of the daemon for token sources: 200 helper processes started at once — Bazel fetching
 // in parallel — on a cold or expired token cache cause exactly ONE upstream exchange, and all 200
 // get the same token. Built entries, a real daemon (CREDMUX_DAEMON unset), a private runtime dir.
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Env } from '../../src/platform/paths.js';
-import { daemonStatus, startDaemon, stopDaemon } from '../../src/client/daemon-control.js';
+import { daemonStatus, startDaemon } from '../../src/client/daemon-control.js';
 import { daemonFiles } from '../../src/ipc/paths.js';
-import { distBin, REPO_ROOT, requireBuilt } from '../helpers/dist.js';
+import { requireBuilt } from '../helpers/dist.js';
+import { bazelGet, daemonTestEnv, type BazelAnswer } from '../helpers/daemon-env.js';
 import { ROUTES, startTokenServer, type TokenServer } from '../helpers/token-server.js';
 
 const BURST = 200;
 let srv: TokenServer;
-const envs: Env[] = [];
 
 function daemonEnv(rules: unknown[]): Record<string, string> {
-  // Short paths: the socket path must fit in sun_path.
-  const home = mkdtempSync(join(tmpdir(), 'cmx-h-'));
-  const runtime = mkdtempSync(join(tmpdir(), 'cmx-r-'));
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '',
-    HOME: home,
-    XDG_RUNTIME_DIR: runtime,
-    CREDMUX_STORE: 'file',
-    CREDMUX_DAEMON_BIN: join(REPO_ROOT, 'dist', 'lib', 'credmux-daemon.cjs'),
-    CREDMUX_IDLE_TIMEOUT: '120', // a daemon this suite fails to stop still goes away on its own
-    PYX_API_KEY: srv.apiKey,
-    NO_PROXY: '127.0.0.1,localhost',
-    no_proxy: '127.0.0.1,localhost',
-  };
-  mkdirSync(join(home, '.config', 'credmux'), { recursive: true });
-  writeFileSync(join(home, '.config', 'credmux', 'config.json'), JSON.stringify({ rules }));
-  envs.push(env);
-  return env;
+  return daemonTestEnv(rules, { PYX_API_KEY: srv.apiKey });
 }
 
 function pyxRule(id: string, match: string) {
@@ -45,40 +25,19 @@ function pyxRule(id: string, match: string) {
   };
 }
 
-interface Answer {
-  code: number | null;
+/** A helper's answer, with the bearer token it carried. */
+interface Answer extends BazelAnswer {
   token?: string;
-  stderr: string;
-  /** From spawn to exit: the longest shows how long the first helpers waited on the one exchange. */
-  ms: number;
 }
 
-function bazelGet(env: Record<string, string>, uri: string): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    // The launcher, as Bazel runs it.
-    const t0 = performance.now();
-    const child = spawn(distBin('credmux-bazel'), ['get'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d) => (err += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      let token: string | undefined;
-      try {
-        token = (JSON.parse(out) as { headers: { Authorization: string[] } }).headers.Authorization[0]?.replace(/^Bearer /, '');
-      } catch {
-        // reported through code/stderr
-      }
-      resolve({ code, token, stderr: err, ms: Math.round(performance.now() - t0) });
-    });
-    child.stdin.end(JSON.stringify({ uri }));
-  });
+async function bazelToken(env: Record<string, string>, uri: string): Promise<Answer> {
+  const a = await bazelGet(env, uri);
+  return { ...a, token: a.authorization?.replace(/^Bearer /, '') };
 }
 
 async function burst(env: Record<string, string>, uri: string): Promise<{ answers: Answer[]; ms: string }> {
   const t0 = performance.now();
-  const answers = await Promise.all(Array.from({ length: BURST }, () => bazelGet(env, uri)));
+  const answers = await Promise.all(Array.from({ length: BURST }, () => bazelToken(env, uri)));
   const longest = Math.max(...answers.map((a) => a.ms));
   return { answers, ms: `${Math.round(performance.now() - t0)} ms (the longest helper ${longest} ms)` };
 }
@@ -104,18 +63,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const env of envs) {
-    try {
-      await stopDaemon(env);
-    } catch {
-      // fall back to the pid file the daemon writes under the runtime dir
-      try {
-        process.kill(Number(readFileSync(daemonFiles(env).pidFile, 'utf8')), 'SIGKILL');
-      } catch {
-        // not running
-      }
-    }
-  }
   await srv.close();
 });
 
@@ -125,7 +72,7 @@ describe('through the daemon, failures stay secret-free', () => {
     srv.setMode(ROUTES.pyx, '401');
     const env = daemonEnv([pyxRule('pyx', 'https://api.pyx.test')]);
     await startDaemon(env);
-    const r = await bazelGet(env, 'https://api.pyx.test/simple/');
+    const r = await bazelToken(env, 'https://api.pyx.test/simple/');
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`rule "pyx" (https://api.pyx.test): ${srv.url}${ROUTES.pyx} refused the secret in $PYX_API_KEY (HTTP 401`);
     expect(await daemonGets(env)).toBe(1); // answered by the daemon, not in process
@@ -159,7 +106,7 @@ describe(`${BURST} concurrent helper processes → one upstream exchange (daemon
     const env = daemonEnv([pyxRule('pyx', 'https://api.pyx.test')]);
     await startDaemon(env);
     srv.ttl = 7; // usable while more than 5 s remain: expired for the cache after ~2 s
-    const first = await bazelGet(env, 'https://api.pyx.test/simple/');
+    const first = await bazelToken(env, 'https://api.pyx.test/simple/');
     expect(first.code, first.stderr).toBe(0);
     expect(srv.count(ROUTES.pyx)).toBe(1);
     await new Promise((r) => setTimeout(r, 2_500));

@@ -7,12 +7,11 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { daemonStatus, startDaemon, stopDaemon } from '../../src/client/daemon-control.js';
-import { daemonFiles } from '../../src/ipc/paths.js';
-import type { Env } from '../../src/platform/paths.js';
+import { daemonStatus, startDaemon } from '../../src/client/daemon-control.js';
 import { isolatedEnv, run } from '../cli/run-bin.js';
 import { waitUntil } from '../daemon/helpers.js';
 import { REPO_ROOT, requireBuilt } from '../helpers/dist.js';
+import { daemonTestEnv } from '../helpers/daemon-env.js';
 import { startVaultServer, type FakeVault } from '../helpers/vault-server.js';
 
 let vault: FakeVault;
@@ -189,38 +188,6 @@ describe('a vault rule costs a helper that does not use it nothing', () => {
 });
 
 describe('vault through a daemon', () => {
-  const envs: Env[] = [];
-  afterAll(async () => {
-    for (const env of envs) {
-      await stopDaemon(env).catch(() => {
-        try {
-          process.kill(Number(readFileSync(daemonFiles(env).pidFile, 'utf8')), 'SIGKILL');
-        } catch {
-          // not running
-        }
-      });
-    }
-  });
-
-  function daemonEnv(rules: unknown[], extra: Record<string, string> = {}): Record<string, string> {
-    // Short paths: the socket path must fit in sun_path.
-    const home = mkdtempSync(join(tmpdir(), 'cmx-h-'));
-    const env: Record<string, string> = {
-      PATH: process.env.PATH ?? '',
-      HOME: home,
-      XDG_RUNTIME_DIR: mkdtempSync(join(tmpdir(), 'cmx-r-')),
-      CREDMUX_STORE: 'file',
-      CREDMUX_DAEMON_BIN: join(REPO_ROOT, 'dist', 'lib', 'credmux-daemon.cjs'),
-      CREDMUX_IDLE_TIMEOUT: '120', // a daemon this suite fails to stop still goes away on its own
-      NO_PROXY: '127.0.0.1,localhost',
-      no_proxy: '127.0.0.1,localhost',
-      ...extra,
-    };
-    withConfig(env, rules);
-    envs.push(env);
-    return env;
-  }
-
   const bazelGet = (env: Record<string, string>) =>
     run('credmux-bazel', ['get'], env, JSON.stringify({ uri: `https://${HOST}/v2/` })).then((r) => {
       expect(r.code, r.stderr).toBe(0);
@@ -228,9 +195,12 @@ describe('vault through a daemon', () => {
     });
 
   it('20 helpers at once: one login, one read, one answer for all', { timeout: 60_000 }, async () => {
-    const env = daemonEnv([vaultRule({ auth: { method: 'approle', roleId: vault.approle.roleId, secretId: { env: 'VAULT_SECRET_ID' } }, ...KV })], {
-      VAULT_SECRET_ID: vault.approle.secretId,
-    });
+    const env = daemonTestEnv(
+      [vaultRule({ auth: { method: 'approle', roleId: vault.approle.roleId, secretId: { env: 'VAULT_SECRET_ID' } }, ...KV })],
+      {
+        VAULT_SECRET_ID: vault.approle.secretId,
+      },
+    );
     await startDaemon(env);
     const answers = await Promise.all(Array.from({ length: 20 }, () => bazelGet(env)));
     expect(new Set(answers.map((a) => a.headers.Authorization[0]))).toEqual(new Set([basic('ci-bot', 'kv-password-v2')]));
@@ -246,7 +216,7 @@ describe('vault through a daemon', () => {
     async () => {
       // 24 s: the cache refreshes once 12 s remain (half of a short life) and serves the value while more than 5 s do.
       vault.dbLease = { ttl: 24, maxTtl: 3600, renewable: true };
-      const env = daemonEnv([vaultRule({ path: 'database/creds/readonly', field: 'password', usernameField: 'username' })], {
+      const env = daemonTestEnv([vaultRule({ path: 'database/creds/readonly', field: 'password', usernameField: 'username' })], {
         VAULT_TOKEN: vault.rootToken,
       });
       await startDaemon(env);
