@@ -3,8 +3,9 @@
 //
 // Why: a warm helper answer is Node's startup plus a few milliseconds of our own JavaScript, and
 // much of those milliseconds is V8 compiling each function the first time it runs. The build
-// (scripts/build.mjs) compiles every function of each helper bundle once, eagerly, and saves V8's
-// code cache beside it (`<bundle>.cache`); here V8 takes the compiled code from that file.
+// (scripts/build.mjs) saves V8's code cache beside each helper bundle (`<bundle>.<node>.cache`):
+// trained on one warm answer (scripts/warm-calls.mjs), or of every function compiled eagerly
+// (`--make-code-cache`) where it cannot train; here V8 takes the compiled code from that file.
 //
 //   node boot.cjs <bundle> [args…]                                  run a bundle as the main module
 //   node boot.cjs --make-code-cache <bundle>[=<name it runs as>]…   the build's step
