@@ -3,25 +3,21 @@
 // the daemon (or the in-process engine), as in ./run.ts.
 import type { Env } from '../platform/paths.js';
 import type { LineProtocol, ProtocolOutput } from '../model/types.js';
-import { writeAnswer } from './output.js';
+import { writeAnswer, writeOutput } from './output.js';
 import { resolveTracked } from './run.js';
 import { STDIN_LIMIT } from './stdin.js';
 import { StdinLines } from './stdin-lines.js';
 
-/** Writes an answer; false when part of it was left to a stream to drain (output.ts). */
-function write(out: ProtocolOutput): boolean {
-  const outDone = out.stdout ? writeAnswer(1, out.stdout) : true;
-  const errDone = out.stderr ? writeAnswer(2, out.stderr) : true;
-  return outDone && errDone;
-}
-
-/** Answers one request line, and says whether the daemon answered it. */
-async function answer(protocol: LineProtocol, argv: readonly string[], line: Buffer, env: Env): Promise<{ out: ProtocolOutput; byDaemon: boolean }> {
+/**
+ * Answers one request line; `settled`: nothing of this process is left to finish for it (the daemon
+ * answered, or the protocol replied without asking anyone).
+ */
+async function answer(protocol: LineProtocol, argv: readonly string[], line: Buffer, env: Env): Promise<{ out: ProtocolOutput; settled: boolean }> {
   const parsed = protocol.parse(argv, line);
-  if (parsed.kind === 'reply') return { out: parsed.output, byDaemon: true }; // nothing started: as good as the daemon's
+  if (parsed.kind === 'reply') return { out: parsed.output, settled: true };
   // The process ends with stdin: each daemon connection is left for the kernel to close (pipe.ts, release).
   const { result, byDaemon } = await resolveTracked(parsed.request, env, { exitsAfter: true });
-  return { out: protocol.format(parsed.ctx, result), byDaemon };
+  return { out: protocol.format(parsed.ctx, result), settled: byDaemon };
 }
 
 /**
@@ -36,7 +32,7 @@ export async function runConversation(
 ): Promise<void> {
   const started = protocol.start(argv);
   if (started.kind === 'reply') {
-    write(started.output);
+    writeOutput(started.output);
     process.exitCode = started.output.exitCode;
     return;
   }
@@ -50,18 +46,18 @@ export async function runConversation(
       if (next.kind === 'eof') break;
       // The rest of an oversized line cannot be told from the next request: answer, and stop reading.
       if (next.kind === 'too-large') {
-        settled = write(protocol.tooLarge) && settled;
+        settled = writeOutput(protocol.tooLarge) && settled;
         break;
       }
       const answered = await answer(protocol, argv, next.line, env);
       out = answered.out;
-      settled &&= answered.byDaemon;
+      settled &&= answered.settled;
     } catch (e) {
       // A bug, not a protocol answer: say what kind without echoing data we were handed.
       out = { stdout: '', stderr: `credmux: internal error (${(e as Error)?.name ?? 'unknown'}); please report it\n`, exitCode: 70 };
       settled = false;
     }
-    settled = write(out) && settled;
+    settled = writeOutput(out) && settled;
     if (out.exitCode !== 0) {
       code = out.exitCode;
       break;

@@ -2,6 +2,7 @@
 // creates a stream (for a pipe: a net.Socket, with all of net and stream loaded), which costs a
 // helper several milliseconds, more than the rest of a warm answer; a blocking write costs nothing.
 import { writeSync } from 'node:fs';
+import type { ProtocolOutput } from '../model/types.js';
 
 /**
  * Writes all of `text` to fd 1 or 2. A reader that went away (EPIPE) is not our failure. Returns false
@@ -28,4 +29,11 @@ export function writeAnswer(fd: 1 | 2, text: string): boolean {
     }
   }
   return true;
+}
+
+/** Writes a protocol's stdout and stderr; false when part of either was left to a stream to drain. */
+export function writeOutput(out: ProtocolOutput): boolean {
+  const outDone = out.stdout ? writeAnswer(1, out.stdout) : true;
+  const errDone = out.stderr ? writeAnswer(2, out.stderr) : true;
+  return outDone && errDone;
 }
