@@ -64,14 +64,11 @@ if (!existsSync(bin('credmux'))) {
   // for this Node, as the build makes them: the entries trained on a warm answer, the engine whole.
   const cached = new Set(readdirSync(lib).flatMap((f) => /^(.+)\.cjs\.v[^/]+\.cache$/.exec(f)?.[1] ?? []));
   const missing = [...cached].filter((n) => !existsSync(join(lib, `${n}.cjs.${process.version}-${process.arch}.cache`)));
-  const whole = [
-    ...trainCodeCaches(
-      lib,
-      missing.filter((n) => n !== 'engine'),
-    ),
-  ];
-  if (missing.includes('engine')) whole.push('engine');
-  if (whole.length) execFileSync(process.execPath, [join(lib, 'boot.cjs'), '--make-code-cache', ...whole.map((n) => join(lib, `${n}.cjs`))]);
+  trainCodeCaches(
+    lib,
+    missing.filter((n) => n !== 'engine'),
+  );
+  if (missing.includes('engine')) execFileSync(process.execPath, [join(lib, 'boot.cjs'), '--make-code-cache', join(lib, 'engine.cjs')]);
 }
 
 const work = mkdtempSync(join(tmpdir(), 'credmux-bench-'));

@@ -190,32 +190,29 @@ const CACHED = entries('src/bin')
   .filter((n) => !NOT_CACHED.includes(n));
 
 /**
- * V8 code caches for what a helper call compiles (src/lib/boot.ts says why): the protocol bundles, and
- * the in-process engine a helper loads when no daemon answers. Made by a separate Node, the one that runs helpers
- * (the first \`node\` on PATH, as the launchers find it). A Node that cannot make one leaves the
- * bundles as they are: they then compile from source, as before.
+ * The V8 code cache of the in-process engine a helper loads when no daemon answers (src/lib/boot.ts
+ * says why; the protocol entries' come from trainDistCodeCaches). Made by a separate Node, the one that
+ * runs helpers (the first \`node\` on PATH, as the launchers find it). A Node that cannot make one
+ * leaves the bundle as it is: it then compiles from source, as before.
  */
 function makeCodeCaches(out) {
-  // Each cache is made from the bundle being built under the name it will have in dist/ (stack traces
-  // name the file the cache was made for; V8 matches a cache by its source, not its name).
-  const pairs = [...CACHED, 'engine'].map((n) => `${join(out, 'lib', `${n}.cjs`)}=${join(root, 'dist', 'lib', `${n}.cjs`)}`);
-  const r = spawnSync('node', [join(out, 'lib', 'boot.cjs'), '--make-code-cache', ...pairs], { encoding: 'utf8' });
+  // Made from the bundle being built under the name it will have in dist/ (stack traces name the file
+  // the cache was made for; V8 matches a cache by its source, not its name). The protocol entries' are
+  // trained once dist/ is in place (trainDistCodeCaches).
+  const engine = `${join(out, 'lib', 'engine.cjs')}=${join(root, 'dist', 'lib', 'engine.cjs')}`;
+  const r = spawnSync('node', [join(out, 'lib', 'boot.cjs'), '--make-code-cache', engine], { encoding: 'utf8' });
   if (r.status !== 0)
     console.warn(`build: no V8 code cache made (${(r.stderr || r.error?.message || '').trim().split('\n')[0]}); helpers compile from source`);
 }
 
 /**
- * Once dist/ is in place: the protocol entries' caches are trained on a warm answer instead
- * (scripts/warm-calls.mjs says why). In place, because on Node 20 a cache carries the file name it was
- * made under into stack traces. An entry that cannot be trained gets its whole cache back; the
- * in-process engine keeps its whole one.
+ * Once dist/ is in place: the protocol entries' caches, trained on a warm answer (scripts/warm-calls.mjs
+ * says why). In place, because on Node 20 a cache carries the file name it was made under into stack
+ * traces. An entry that cannot be trained gets a cache of every function.
  */
 function trainDistCodeCaches() {
-  const lib = join(root, 'dist', 'lib');
-  const untrained = trainCodeCaches(lib, CACHED, 'node');
-  if (!untrained.length) return;
-  console.warn(`build: code caches not trained on a warm answer (${untrained.join(', ')}); made whole instead`);
-  spawnSync('node', [join(lib, 'boot.cjs'), '--make-code-cache', ...untrained.map((n) => join(lib, `${n}.cjs`))], { stdio: 'ignore' });
+  const untrained = trainCodeCaches(join(root, 'dist', 'lib'), CACHED, 'node');
+  if (untrained.length) console.warn(`build: code caches not trained on a warm answer (${untrained.join(', ')}); made whole instead`);
 }
 
 compileValidators();

@@ -65,11 +65,12 @@ const SECRET = 'warm-secret';
 /**
  * Trains the code caches of `entries` (bundle names in `lib`) for the Node at `node`: a private home
  * with one stored credential, a daemon from `lib`, one warm call of each entry with its cache removed
- * (boot.cjs saves one of what the call compiled as it exits: src/client/code-cache.ts). Returns the
- * entries it could not train (no warm call for them, or the call failed): their caches are gone and
- * the caller makes full ones.
+ * (boot.cjs saves one of what the call compiled as it exits: src/client/code-cache.ts). An entry it
+ * cannot train (no warm call for it, or the call failed) gets a cache of every function instead;
+ * returns those entries.
  */
 export function trainCodeCaches(lib, entries, node = process.execPath) {
+  if (!entries.length) return [];
   const key = spawnSync(node, ['-p', 'process.version + "-" + process.arch'], { encoding: 'utf8' }).stdout.trim();
   const top = mkdtempSync(join(tmpdir(), 'credmux-train-'));
   const home = join(top, 'home');
@@ -112,5 +113,6 @@ export function trainCodeCaches(lib, entries, node = process.execPath) {
     credmux(['daemon', 'stop']);
     rmSync(top, { recursive: true, force: true });
   }
+  if (failed.length) spawnSync(node, [join(lib, 'boot.cjs'), '--make-code-cache', ...failed.map((n) => join(lib, `${n}.cjs`))], { stdio: 'ignore' });
   return failed;
 }
