@@ -30,8 +30,8 @@ export interface Patience {
   readonly firstLookMs: number;
   /** Nothing heard since the last look: ms until the next one, or why to give up. */
   look(): number | string;
-  /** The daemon sent progress for our request: it is working on it. */
-  alive(): void;
+  /** The daemon sent progress for our request: it is working on it. Returns ms until the next look. */
+  alive(): number;
 }
 
 // Status replies list cache entries; allow them more room than requests.
@@ -52,13 +52,22 @@ export function ask(socketPath: string, msg: ClientMessage, t: AskTimeouts): Pro
     };
     const patience = t.patience;
     let quiet: NodeJS.Timeout | undefined;
+    let looks = 0;
     const lookAfter = (ms: number) => {
       clearTimeout(quiet);
-      quiet = setTimeout(() => {
-        const next = patience!.look();
-        if (typeof next === 'string') finish({ kind: 'stuck', why: next });
-        else lookAfter(next);
-      }, ms);
+      const look = ++looks;
+      // The look runs one turn after its timer, so whatever arrived while this process was not
+      // running (progress waiting in the socket) is read first and cancels it.
+      quiet = setTimeout(
+        () =>
+          setImmediate(() => {
+            if (done || look !== looks) return;
+            const next = patience!.look();
+            if (typeof next === 'string') finish({ kind: 'stuck', why: next });
+            else lookAfter(next);
+          }),
+        ms,
+      );
     };
     // On a loaded machine the timer can fire in the same turn as a connect that already completed;
     // deferring the verdict by one turn lets the finished connect win.
@@ -78,10 +87,7 @@ export function ask(socketPath: string, msg: ClientMessage, t: AskTimeouts): Pro
           const reply = decodeDaemonLine(line);
           if (reply && 'progress' in reply) {
             // Still working on it (a slow source): not an answer, but a sign of life.
-            if (reply.id === msg.id && patience) {
-              patience.alive();
-              lookAfter(patience.firstLookMs);
-            }
+            if (reply.id === msg.id && patience) lookAfter(patience.alive());
             continue;
           }
           // A reply to another id cannot happen on our own connection; skip it rather than misread it.

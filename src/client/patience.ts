@@ -1,5 +1,5 @@
 // How long a helper waits for a daemon that has its request and says nothing. A daemon answers from
-// memory within a millisecond and, while a slow answer is under way, sends progress every 100 ms
+// memory within a millisecond and, while a slow answer is under way, sends progress every 250 ms
 // (src/daemon/progress.ts); silence means it is stopped (SIGSTOP, ^Z), stuck (a blocked or spinning
 // event loop), not a daemon at all (a process that accepts on the socket and never answers), or
 // starved of CPU by a burst of helpers. Only the last is worth waiting for.
@@ -9,11 +9,20 @@
 // - a marker left by an earlier helper naming this very daemon as silent (src/ipc/stuck-marker.ts),
 //   still fresh: give up at once — later calls learn from the first instead of each waiting again;
 // - the lock holder gone, or stopped (Linux /proc): give up at once;
-// - otherwise wait, looking every LOOK_EVERY_MS, until QUIET_LIMIT_MS of silence — counted in time
-//   this process could run, as startWait counts it (daemon-client.ts) — then give up and leave the
-//   marker; past that limit, wait on only while the holder is runnable and getting under
-//   STARVED_SHARE of a CPU (waiting for a CPU, not stuck), and never past `capMs` of silence;
+// - otherwise wait, looking every LOOK_EVERY_MS, until the daemon has had QUIET_LIMIT_MS of silence
+//   in which it could have run — then give up and leave the marker. Time the daemon spent waiting
+//   for a CPU (the intervals between looks in which it was runnable and got under STARVED_SHARE of a
+//   CPU, and its run-queue wait in /proc/<pid>/schedstat) does not count, nor does time this process
+//   could not run (its own timers late); never wait past `capMs` of silence in all, and do not leave
+//   the marker then unless the daemon had its chance;
 // - for a write, never past its deadline (`until`): after it, the daemon will not commit it anyway.
+// Why the daemon's own waiting, summed over the silence, and not its state at one look: a daemon
+// starved by a burst of helpers on 2 cores is runnable for seconds, runs a few ms, and sleeps a
+// moment; judged by the one look that caught it asleep, it was given up on and marked stuck, and
+// every helper after it skipped it and minted its own token (seen in CI: 107 of 200).
+// After progress the next look is due only once the next progress is late (AFTER_PROGRESS_LOOK_MS),
+// and while the daemon waits for a CPU the looks back off (MAX_LOOK_EVERY_MS): a burst of helpers
+// waiting on one slow exchange leaves the CPU to the daemon.
 // Give up means: the helper resolves in process. The whole wait stays well inside 2 s of the helper's
 // start for a stopped or stuck daemon (tests assert bounds), while a starved one is not deserted.
 import { currentHolder, type Holder } from '../ipc/lock.js';
@@ -21,9 +30,19 @@ import { isFresh, markStuck, names, readStuckMarker, socketIdentity, type Daemon
 import { monotonicMs } from '../ipc/deadline.js';
 import { processAlive, processProgress } from '../platform/liveness.js';
 import type { Patience } from './connection.js';
+import type { ProcessProgress } from '../platform/liveness.js';
 
 export const FIRST_LOOK_MS = 50;
 export const LOOK_EVERY_MS = 100;
+/** The daemon sends progress every 250 ms (src/daemon/progress.ts): look once two are missed. */
+export const AFTER_PROGRESS_LOOK_MS = 600;
+/**
+ * While the daemon is waiting for a CPU (or we are), looks come less and less often, up to this:
+ * each costs a few /proc reads, and 200 helpers looking every 100 ms at a daemon starved by them
+ * took the CPU it needed (seen: a daemon that read no request for 5 s). A look after a long gap
+ * counts that whole gap, so a daemon that is stuck rather than starved is still found at once.
+ */
+export const MAX_LOOK_EVERY_MS = 1_000;
 export const QUIET_LIMIT_MS = 750;
 /** Below this share of one CPU over a look's interval, a runnable daemon is waiting for a CPU. */
 export const STARVED_SHARE = 0.25;
@@ -37,7 +56,7 @@ export type GiveUpReason =
   | 'stopped'
   /** The lock holder exited while we waited. */
   | 'gone'
-  /** Nothing for QUIET_LIMIT_MS (or the cap) and not starved: stuck, or not a daemon. */
+  /** QUIET_LIMIT_MS of silence in which the daemon could run (or the cap): stuck, or not a daemon. */
   | 'silent'
   /** A write's deadline passed: the daemon will refuse it now. */
   | 'deadline';
@@ -84,13 +103,19 @@ export function daemonPatience(o: PatienceOptions): DaemonPatience {
   const isAlive = o.alive ?? processAlive;
   const holderNow = o.holder ?? (() => safeHolder(o.dir));
   let quietFrom = now();
-  /** Time this process was runnable but not run since quietFrom: not the daemon's silence. */
-  let credit = 0;
+  /**
+   * Time since quietFrom that is not the daemon's silence, summed look by look: in each interval,
+   * the longer of the time this process was runnable but not run (its look late) and the time the
+   * daemon waited for a CPU. The longer, not the sum: both wait on the same CPUs at once.
+   */
+  let excused = 0;
   let nextAt = quietFrom + FIRST_LOOK_MS;
+  let lookedAt = quietFrom;
+  let every = LOOK_EVERY_MS;
   let looked = false;
   let holder: Holder | undefined;
   let who: DaemonIdentity | undefined;
-  let last: { at: number; cpuMs: number } | undefined;
+  let last: { at: number; p: ProcessProgress } | undefined;
   let judgement: Judgement | undefined;
 
   const giveUp = (why: GiveUpReason, mark = false, marker?: StuckMarker): string => {
@@ -106,12 +131,16 @@ export function daemonPatience(o: PatienceOptions): DaemonPatience {
     },
     alive() {
       quietFrom = now();
-      credit = 0;
-      nextAt = quietFrom + FIRST_LOOK_MS;
+      excused = 0;
+      every = LOOK_EVERY_MS;
+      lookedAt = quietFrom;
+      nextAt = quietFrom + AFTER_PROGRESS_LOOK_MS;
+      return AFTER_PROGRESS_LOOK_MS;
     },
     look() {
       const t = now();
-      credit += Math.max(0, t - nextAt - OVERSLEEP_SLACK_MS);
+      const late = Math.max(0, t - nextAt - OVERSLEEP_SLACK_MS);
+      let daemonWaited = 0;
       if (!looked) {
         looked = true;
         holder = holderNow();
@@ -120,25 +149,46 @@ export function daemonPatience(o: PatienceOptions): DaemonPatience {
         const m = who && readStuckMarker(o.dir);
         if (m && who && names(m, who) && isFresh(m)) return giveUp('marked', false, m);
       }
-      let starving = false;
       if (holder) {
         if (!isAlive(holder.pid, holder.start)) return giveUp('gone');
         const p = progressOf(holder.pid);
         if (p?.stopped) return giveUp('stopped');
         if (p) {
-          if (last && p.runnable) starving = p.cpuMs - last.cpuMs < STARVED_SHARE * (t - last.at);
-          last = { at: t, cpuMs: p.cpuMs };
+          if (last) daemonWaited = waitedBetween(last, { at: t, p }, quietFrom);
+          last = { at: t, p };
         }
       }
       if (o.until !== undefined && monotonicMs() >= o.until) return giveUp('deadline');
-      if (t - quietFrom >= o.capMs) return giveUp('silent', !starving);
-      if (t - quietFrom - credit >= QUIET_LIMIT_MS && !starving) return giveUp('silent', true);
-      let wait = LOOK_EVERY_MS;
+      // Silence in which the daemon could have run, and we could have heard it.
+      const waited = Math.max(late, daemonWaited);
+      excused += waited;
+      const silence = t - quietFrom - excused;
+      if (t - quietFrom >= o.capMs) return giveUp('silent', silence >= QUIET_LIMIT_MS);
+      if (silence >= QUIET_LIMIT_MS) return giveUp('silent', true);
+      every = waited * 2 > t - lookedAt ? Math.min(every * 2, MAX_LOOK_EVERY_MS) : LOOK_EVERY_MS;
+      lookedAt = t;
+      let wait = Math.min(every, Math.max(1, o.capMs - (t - quietFrom)));
       if (o.until !== undefined) wait = Math.max(1, Math.min(wait, o.until - monotonicMs() + 1));
       nextAt = t + wait;
       return wait;
     },
   };
+}
+
+/**
+ * How long the daemon waited for a CPU between two looks, counting only time since `from`: all of it
+ * when it was runnable at either look and got under STARVED_SHARE of a CPU between them (either look:
+ * a starved daemon runs a moment now and then, and one look may catch it asleep); else its run-queue
+ * wait, where the kernel keeps it. Not the run-queue wait alone: a task held back by its cgroup's CPU
+ * quota is off the run queue, and the kernel counts none of that time as waiting.
+ */
+function waitedBetween(a: { at: number; p: ProcessProgress }, b: { at: number; p: ProcessProgress }, from: number): number {
+  const span = b.at - Math.max(a.at, from);
+  if (span <= 0) return 0;
+  const starved = (a.p.runnable || b.p.runnable) && b.p.cpuMs - a.p.cpuMs < STARVED_SHARE * (b.at - a.at);
+  if (starved) return span;
+  if (a.p.waitMs !== undefined && b.p.waitMs !== undefined) return Math.min(span, Math.max(0, b.p.waitMs - a.p.waitMs));
+  return 0;
 }
 
 function safeHolder(dir: string): Holder | undefined {

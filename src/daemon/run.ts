@@ -171,8 +171,15 @@ export async function serveDaemon(env: Env, openEngine: EngineFactory, opts: Ser
     storeGate: storeWatch && (() => storeWatch.gate()),
     log,
   };
+  // A helper that found us silent left daemon.stuck naming us (src/ipc/stuck-marker.ts); running
+  // again, we take it back so helpers stop skipping us: at once when resumed, on every progress tick
+  // while requests wait (a helper misjudged us: the marker must not outlive the burst it is in), else
+  // on the maintenance tick.
+  const me = ownRecord();
+  const notStuck = () => clearStuckMarker(files.dir, { pid: me.pid, start: me.start });
   const conns = createConnectionServer({
     connectionIdleMs: opts.connectionIdleMs ?? 60_000,
+    onProgressTick: notStuck,
     answer: (line) => dispatchLine(line, dispatchDeps),
     onAcceptError: (code) => log.error('server error', { error: code }),
   });
@@ -210,10 +217,6 @@ export async function serveDaemon(env: Env, openEngine: EngineFactory, opts: Ser
     const collect = opts.collectGarbage;
     const stopCollecting = collect ? collectAfterBursts(totalFetches, collect) : () => {};
 
-    // A helper that found us silent left daemon.stuck naming us (src/ipc/stuck-marker.ts); running
-    // again, we take it back so helpers stop skipping us: at once when resumed, else on the tick.
-    const me = ownRecord();
-    const notStuck = () => clearStuckMarker(files.dir, { pid: me.pid, start: me.start });
     if (owns) process.on('SIGCONT', notStuck);
     const stopMaintenance = startMaintenance({
       eachTick: notStuck,

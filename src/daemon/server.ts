@@ -16,6 +16,8 @@ export interface ConnectionServerOptions {
   maxMessageBytes?: number;
   /** A connection the socket could not accept (EMFILE…), by errno name. */
   onAcceptError?: (code: string) => void;
+  /** Each time progress goes out to waiting requests (progress.ts). */
+  onProgressTick?: () => void;
 }
 
 export interface ConnectionServer {
@@ -48,7 +50,7 @@ export function createConnectionServer(opts: ConnectionServerOptions): Connectio
   let draining = false;
   let drained: (() => void) | undefined;
   const maxBytes = opts.maxMessageBytes ?? MAX_MESSAGE_BYTES;
-  const progress = new ProgressTicker();
+  const progress = new ProgressTicker(undefined, opts.onProgressTick);
 
   const maybeEnd = (c: Conn) => {
     if (c.closing && c.inflight === 0 && !c.conn.destroyed) c.conn.end();

@@ -22,15 +22,38 @@ function procStat(pid: number): { state: string; cpuTicks: number; start: string
 const MS_PER_TICK = 10;
 
 /**
- * How far a live process has got: the CPU time (user + system) it has used, in ms, whether it is
- * stopped (SIGSTOP, a terminal's ^Z, a debugger) rather than running or waiting to run, and whether it
- * is runnable right now (running, or waiting for a CPU) rather than asleep. Undefined without /proc or
- * once it is gone.
+ * Time the process's main thread has spent runnable but waiting for a CPU, in ms: field 2 of
+ * /proc/<pid>/schedstat (ns). Undefined where the kernel does not keep it (no CONFIG_SCHED_INFO) or
+ * without /proc. What tells a daemon starved of CPU from one that had its chance and said nothing.
  */
-export function processProgress(pid: number): { cpuMs: number; stopped: boolean; runnable: boolean } | undefined {
+function runQueueWaitMs(pid: number): number | undefined {
+  try {
+    const ns = Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]);
+    return Number.isFinite(ns) ? ns / 1e6 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface ProcessProgress {
+  /** CPU time used (user + system), ms, in 10 ms steps. */
+  cpuMs: number;
+  /** Stopped (SIGSTOP, a terminal's ^Z, a debugger) rather than running or waiting to run. */
+  stopped: boolean;
+  /** Runnable right now (running, or waiting for a CPU) rather than asleep. */
+  runnable: boolean;
+  /** Time spent waiting for a CPU so far (runQueueWaitMs), where the kernel says. */
+  waitMs?: number;
+}
+
+/** How far a live process has got (see ProcessProgress). Undefined without /proc or once it is gone. */
+export function processProgress(pid: number): ProcessProgress | undefined {
   const st = procStat(pid);
   if (st === undefined || st.state === 'Z' || !Number.isFinite(st.cpuTicks)) return undefined;
-  return { cpuMs: st.cpuTicks * MS_PER_TICK, stopped: st.state === 'T' || st.state === 't', runnable: st.state === 'R' };
+  const p: ProcessProgress = { cpuMs: st.cpuTicks * MS_PER_TICK, stopped: st.state === 'T' || st.state === 't', runnable: st.state === 'R' };
+  const waitMs = runQueueWaitMs(pid);
+  if (waitMs !== undefined) p.waitMs = waitMs;
+  return p;
 }
 
 export function processStartTime(pid: number): string | undefined {

@@ -293,4 +293,31 @@ describe('processProgress', () => {
     expect(processProgress(process.pid)!.cpuMs - before.cpuMs).toBeGreaterThanOrEqual(50); // /proc counts in 10 ms ticks
     expect(processProgress(2 ** 22 + 1)).toBeUndefined(); // above pid_max
   });
+
+  it(
+    'counts the time a process waited for a CPU (Linux schedstat): spinners past the core count wait, a sleeper does not',
+    { timeout: 60_000 },
+    async () => {
+      const { spawn } = await import('node:child_process');
+      const { availableParallelism } = await import('node:os');
+      const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });
+      const spinners: ReturnType<typeof spawn>[] = [];
+      try {
+        // Asleep first (started, exec'd, in nanosleep), so its count no longer moves.
+        await waitUntil(() => processProgress(sleeper.pid!)?.runnable === false, 10_000, 'the sleeper to sleep');
+        const asleep0 = processProgress(sleeper.pid!)?.waitMs;
+        for (let i = 0; i <= availableParallelism(); i++) spinners.push(spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' }));
+        const waited = () => spinners.reduce((sum, c) => sum + (processProgress(c.pid!)?.waitMs ?? NaN), 0);
+        expect(asleep0).toEqual(expect.any(Number));
+        const start = waited();
+        expect(start).toEqual(expect.any(Number));
+        // More runnable spinners than cores: together they wait for a CPU at least a second, in time.
+        await waitUntil(() => waited() - start >= 1_000, 30_000, 'the spinners to wait for a CPU');
+        // Asleep all along: next to nothing (the last of its start, at most).
+        expect(processProgress(sleeper.pid!)!.waitMs! - asleep0!).toBeLessThan(100);
+      } finally {
+        for (const c of [...spinners, sleeper]) c.kill('SIGKILL');
+      }
+    },
+  );
 });

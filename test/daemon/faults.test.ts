@@ -205,6 +205,44 @@ describe('a slow source is not a fault', () => {
       expect(r.ms).toBeGreaterThanOrEqual(2_000);
     },
   );
+
+  it(
+    'a marker naming a daemon at work (a helper misjudged it) is taken back while it works, not left for a burst to skip it',
+    { timeout: 30_000 },
+    async () => {
+      const { env, pid } = await runningDaemon({ FAKE_ENGINE_DELAY_MS: '2000' });
+      const dir = daemonFiles(env).dir;
+      // A request on a connection of our own, so no helper's patience reads the marker meanwhile.
+      const lines: { id: number; progress?: true; res?: unknown }[] = [];
+      const c = createConnection(daemonFiles(env).socket, () => {
+        c.write(`${JSON.stringify({ v: PROTOCOL_VERSION, id: 1, req: get('slow.example'), ctx: contextFingerprint(env) })}\n`);
+      });
+      let buf = '';
+      c.on('data', (d) => {
+        buf += d.toString();
+        for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+          lines.push(JSON.parse(buf.slice(0, i)) as (typeof lines)[number]);
+          buf = buf.slice(i + 1);
+        }
+      });
+      try {
+        await waitUntil(() => lines.some((l) => l.progress), 10_000, 'the daemon at work on it');
+        writeFileSync(stuckMarkerPath(dir), JSON.stringify({ pid, start: currentHolder(dir)!.start, since: Date.now(), at: Date.now() }), {
+          mode: 0o600,
+        });
+        expect(readStuckMarker(dir)).toBeDefined();
+        await waitUntil(() => readStuckMarker(dir) === undefined, 10_000, 'the daemon to take the marker back');
+        expect(
+          lines.some((l) => l.res),
+          'the marker went while the answer was still being worked out',
+        ).toBe(false);
+        await waitUntil(() => lines.some((l) => l.res), 20_000, 'the answer');
+        expect(lines.at(-1)).toMatchObject({ id: 1, res: { credential: { secret: expectedSecret('https://slow.example') } } });
+      } finally {
+        c.destroy();
+      }
+    },
+  );
 });
 
 describe('a daemon whose socket is deleted or replaced', () => {

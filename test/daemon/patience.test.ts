@@ -4,8 +4,16 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { daemonPatience, FIRST_LOOK_MS, LOOK_EVERY_MS, QUIET_LIMIT_MS } from '../../src/client/patience.js';
+import {
+  AFTER_PROGRESS_LOOK_MS,
+  daemonPatience,
+  FIRST_LOOK_MS,
+  LOOK_EVERY_MS,
+  MAX_LOOK_EVERY_MS,
+  QUIET_LIMIT_MS,
+} from '../../src/client/patience.js';
 import { monotonicMs } from '../../src/ipc/deadline.js';
+import { PROGRESS_EVERY_MS } from '../../src/daemon/progress.js';
 import type { Holder } from '../../src/ipc/lock.js';
 import { isFresh, MARK_TTL_MS, markStuck, readStuckMarker, stuckMarkerPath } from '../../src/ipc/stuck-marker.js';
 
@@ -28,6 +36,8 @@ interface Proc {
   stopped: boolean;
   runnable: boolean;
   alive: boolean;
+  /** Run-queue wait so far (/proc/<pid>/schedstat); undefined: a kernel that does not keep it. */
+  waitMs?: number;
 }
 
 /** A patience on a fake clock; `proc` is what /proc says of the holder at each look. */
@@ -42,7 +52,7 @@ function setup(opts: { holder?: Holder; proc?: Partial<Proc>; until?: number; ca
     until: opts.until,
     now: () => t,
     holder: () => ('holder' in opts ? opts.holder : HOLDER),
-    progress: () => (proc.alive ? { cpuMs: proc.cpuMs, stopped: proc.stopped, runnable: proc.runnable } : undefined),
+    progress: () => (proc.alive ? { cpuMs: proc.cpuMs, stopped: proc.stopped, runnable: proc.runnable, waitMs: proc.waitMs } : undefined),
     alive: () => proc.alive,
   });
   /** Runs looks as ask() would (each when the previous asked, on time) until it gives up or `maxMs` passes. */
@@ -98,6 +108,93 @@ describe('patience with a silent daemon', () => {
     expect(r.why).toBe('silent');
     expect(r.at).toBeGreaterThanOrEqual(3_000);
     expect(readStuckMarker(s.dir)).toBeUndefined(); // starved is not stuck: nobody should skip it
+  });
+
+  it('a starved daemon caught asleep at one look is still waited for: its starved intervals are not silence (no schedstat)', () => {
+    // As seen in CI: runnable on a few % of a CPU for seconds, then asleep for a moment at one look.
+    const s = setup({ proc: { runnable: true } });
+    const r = s.runUntilGiveUp(2_500, () => (s.proc.cpuMs += 5));
+    expect(r.why).toBeUndefined();
+    s.proc.runnable = false; // the look catches it between two slices
+    s.advance(LOOK_EVERY_MS);
+    expect(s.p.look()).toEqual(expect.any(Number));
+    expect(readStuckMarker(s.dir)).toBeUndefined();
+    // Truly asleep from here on: given up on once the quiet limit has passed since.
+    const after = s.time();
+    const last = s.runUntilGiveUp(10_000);
+    expect(last.why).toBe('silent');
+    expect(last.at - after).toBeLessThan(QUIET_LIMIT_MS + LOOK_EVERY_MS);
+  });
+
+  it("the daemon's run-queue wait (schedstat) is not silence; the time it could run is", () => {
+    // Runnable and waiting for a CPU 95% of the time, asleep at some looks: waited for, up to the cap.
+    const starved = setup({ proc: { runnable: true, waitMs: 0 }, capMs: 3_000 });
+    let n = 0;
+    const r = starved.runUntilGiveUp(10_000, () => {
+      starved.proc.waitMs = starved.time() * 0.95;
+      starved.proc.runnable = n++ % 3 !== 0;
+    });
+    expect(r.why).toBe('silent');
+    expect(r.at).toBeGreaterThanOrEqual(3_000);
+    expect(readStuckMarker(starved.dir)).toBeUndefined();
+    // Blocked (no wait, asleep) or spinning (no wait, runnable, a whole CPU): the quiet limit.
+    for (const runnable of [false, true]) {
+      const s = setup({ proc: { runnable, waitMs: 0 } });
+      const q = s.runUntilGiveUp(5_000, () => (s.proc.cpuMs = runnable ? s.time() : 0));
+      expect(q.why).toBe('silent');
+      expect(q.at).toBeLessThan(QUIET_LIMIT_MS + LOOK_EVERY_MS + FIRST_LOOK_MS);
+      expect(readStuckMarker(s.dir)).toMatchObject({ pid: HOLDER.pid });
+    }
+    // Spinning on half a CPU (the other half waiting): twice the quiet limit, and marked.
+    const half = setup({ proc: { runnable: true, waitMs: 0 } });
+    const h = half.runUntilGiveUp(5_000, () => {
+      half.proc.waitMs = half.time() / 2;
+      half.proc.cpuMs = half.time() / 2;
+    });
+    expect(h.why).toBe('silent');
+    expect(h.at).toBeGreaterThanOrEqual(2 * QUIET_LIMIT_MS - LOOK_EVERY_MS);
+    expect(h.at).toBeLessThan(2 * QUIET_LIMIT_MS + 2 * LOOK_EVERY_MS);
+    expect(readStuckMarker(half.dir)).toMatchObject({ pid: HOLDER.pid });
+  });
+
+  it("our own lateness and the daemon's wait for a CPU, at different times, both are excused", () => {
+    // This process ran 700 ms late to its first look (it was starved connecting), then the daemon
+    // waited for a CPU for 800 ms: neither is silence, though each alone is under the quiet limit.
+    const s = setup({ proc: { runnable: true, waitMs: 0 } });
+    s.advance(FIRST_LOOK_MS + 700);
+    let next = s.p.look();
+    expect(next).toEqual(expect.any(Number));
+    for (let waited = 0; waited < 800; waited += next as number) {
+      s.advance(next as number);
+      s.proc.waitMs! += next as number;
+      next = s.p.look();
+      expect(next, `at ${s.time()} ms`).toEqual(expect.any(Number));
+    }
+    // Then the daemon runs and says nothing: given up on a quiet limit later.
+    s.proc.runnable = false;
+    const from = s.time();
+    const r = s.runUntilGiveUp(10_000);
+    expect(r.why).toBe('silent');
+    expect(r.at - from).toBeGreaterThanOrEqual(QUIET_LIMIT_MS - LOOK_EVERY_MS);
+  });
+
+  it('looks back off while the daemon waits for a CPU; one stuck after that is still found soon after', () => {
+    const s = setup({ proc: { runnable: true }, capMs: 20_000 });
+    const starved = s.runUntilGiveUp(5_000, () => (s.proc.cpuMs += 1));
+    expect(starved.why).toBeUndefined();
+    expect(starved.looks).toBeLessThan(15); // not 50: every 100 ms would be
+    s.proc.runnable = false;
+    const from = s.time();
+    const r = s.runUntilGiveUp(20_000);
+    expect(r.why).toBe('silent');
+    expect(r.at - from).toBeLessThan(MAX_LOOK_EVERY_MS + QUIET_LIMIT_MS + 2 * LOOK_EVERY_MS);
+  });
+
+  it('after progress the next look is due only once the next progress is late', () => {
+    const s = setup({ proc: { runnable: false } });
+    expect(s.p.alive()).toBe(AFTER_PROGRESS_LOOK_MS);
+    expect(AFTER_PROGRESS_LOOK_MS).toBeGreaterThan(2 * PROGRESS_EVERY_MS);
+    expect(AFTER_PROGRESS_LOOK_MS).toBeLessThan(QUIET_LIMIT_MS);
   });
 
   it('progress keeps it waiting as long as it comes; silence after it counts from the last one', () => {

@@ -119,6 +119,26 @@ describe('asking the daemon over its socket', () => {
     for (const s of sockets) s.destroy(); // the server closes only once every connection has
   });
 
+  it('a look that falls due while this process was not running comes after what arrived meanwhile: progress waiting in the socket is read first', async () => {
+    let looks = 0;
+    const patience = {
+      firstLookMs: 20,
+      look: () => (looks++, 'silent'), // would give up at once
+      alive: () => 60_000,
+    };
+    const path = await serve((line, s) => {
+      const { id } = JSON.parse(line) as { id: number };
+      s.write(encode({ v: PROTOCOL_VERSION, id, progress: true }));
+      // This process (client and server alike) does not run for a while: the look falls due meanwhile.
+      const until = performance.now() + 200;
+      while (performance.now() < until);
+      setTimeout(() => s.write(answer(id)), 50);
+    });
+    const out = await ask(path, msg(9), { ...t, patience });
+    expect(out.kind).toBe('reply');
+    expect(looks).toBe(0);
+  });
+
   it('canConnect: true for a listener, false for nothing there', async () => {
     const path = await serve(() => {});
     expect(await canConnect(path, 500)).toBe(true);

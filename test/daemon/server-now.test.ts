@@ -171,13 +171,16 @@ describe('the connection server with immediate replies', () => {
 
   it('a reply still being worked out gets progress lines for its id until it comes; immediate replies get none', async () => {
     const sock = join(tmp(), 's.sock');
+    let ticks = 0;
     const conns = createConnectionServer({
       connectionIdleMs: 60_000,
+      onProgressTick: () => ticks++, // the daemon takes back a stuck marker naming it here
+
       answer: (text) => {
         const { id } = JSON.parse(text) as { id: number };
         const reply: DaemonMessage = { v: 2, id, res: { op: 'list', entries: [] } };
         if (id === 1) return reply;
-        const later = Object.assign(new Promise<DaemonMessage>((r) => setTimeout(() => r(reply), 10 * PROGRESS_EVERY_MS)), { requestId: id });
+        const later = Object.assign(new Promise<DaemonMessage>((r) => setTimeout(() => r(reply), 6 * PROGRESS_EVERY_MS)), { requestId: id });
         return later;
       },
     });
@@ -199,6 +202,7 @@ describe('the connection server with immediate replies', () => {
     const progress = lines.filter((l) => l.progress);
     expect(progress.length).toBeGreaterThanOrEqual(3);
     expect(progress.every((l) => l.id === 2)).toBe(true);
+    expect(ticks).toBeGreaterThanOrEqual(progress.length);
     expect(lines[lines.length - 1]).toMatchObject({ id: 2, res: {} }); // the answer last, then nothing more
     await conns.drain(100);
   });
