@@ -28,9 +28,8 @@
 import { currentHolder, type Holder } from '../ipc/lock.js';
 import { isFresh, markStuck, names, readStuckMarker, socketIdentity, type DaemonIdentity, type StuckMarker } from '../ipc/stuck-marker.js';
 import { monotonicMs } from '../ipc/deadline.js';
-import { processAlive, processProgress } from '../platform/liveness.js';
+import { processAlive, processProgress, type ProcessProgress } from '../platform/liveness.js';
 import type { Patience } from './connection.js';
-import type { ProcessProgress } from '../platform/liveness.js';
 
 export const FIRST_LOOK_MS = 50;
 export const LOOK_EVERY_MS = 100;
@@ -40,7 +39,7 @@ export const AFTER_PROGRESS_LOOK_MS = 600;
  * While the daemon is waiting for a CPU (or we are), looks come less and less often, up to this:
  * each costs a few /proc reads, and 200 helpers looking every 100 ms at a daemon starved by them
  * took the CPU it needed (seen: a daemon that read no request for 5 s). A look after a long gap
- * counts that whole gap, so a daemon that is stuck rather than starved is still found at once.
+ * counts that whole gap, so a daemon that is stuck rather than starved is still found at the next.
  */
 export const MAX_LOOK_EVERY_MS = 1_000;
 export const QUIET_LIMIT_MS = 750;
@@ -179,8 +178,8 @@ export function daemonPatience(o: PatienceOptions): DaemonPatience {
  * How long the daemon waited for a CPU between two looks, counting only time since `from`: all of it
  * when it was runnable at either look and got under STARVED_SHARE of a CPU between them (either look:
  * a starved daemon runs a moment now and then, and one look may catch it asleep); else its run-queue
- * wait, where the kernel keeps it. Not the run-queue wait alone: a task held back by its cgroup's CPU
- * quota is off the run queue, and the kernel counts none of that time as waiting.
+ * wait, where the kernel keeps it. Not the run-queue wait alone: the kernel adds a wait to it only
+ * once the task gets a CPU, so a wait still under way shows nowhere but in the task's state.
  */
 function waitedBetween(a: { at: number; p: ProcessProgress }, b: { at: number; p: ProcessProgress }, from: number): number {
   const span = b.at - Math.max(a.at, from);
