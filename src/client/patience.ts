@@ -98,7 +98,7 @@ export function daemonPatience(o: PatienceOptions): DaemonPatience {
   // Not performance.now(): the `performance` global loads perf_hooks and ten internal perf modules on
   // first touch, ~1 ms of a warm helper answer (process.moduleLoadList and --cpu-prof, Node 20).
   const now = o.now ?? monotonicMs;
-  const progressOf = o.progress ?? processProgress;
+  const progressOf = o.progress ?? ((pid: number) => processProgress(pid, { withWait: true }));
   const isAlive = o.alive ?? processAlive;
   const holderNow = o.holder ?? (() => safeHolder(o.dir));
   let quietFrom = now();

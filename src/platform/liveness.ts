@@ -46,12 +46,15 @@ export interface ProcessProgress {
   waitMs?: number;
 }
 
-/** How far a live process has got (see ProcessProgress). Undefined without /proc or once it is gone. */
-export function processProgress(pid: number): ProcessProgress | undefined {
+/**
+ * How far a live process has got (see ProcessProgress). Undefined without /proc or once it is gone.
+ * `withWait`: also read its run-queue wait (one more /proc read, for the one caller that uses it).
+ */
+export function processProgress(pid: number, opts: { withWait?: boolean } = {}): ProcessProgress | undefined {
   const st = procStat(pid);
   if (st === undefined || st.state === 'Z' || !Number.isFinite(st.cpuTicks)) return undefined;
   const p: ProcessProgress = { cpuMs: st.cpuTicks * MS_PER_TICK, stopped: st.state === 'T' || st.state === 't', runnable: st.state === 'R' };
-  const waitMs = runQueueWaitMs(pid);
+  const waitMs = opts.withWait ? runQueueWaitMs(pid) : undefined;
   if (waitMs !== undefined) p.waitMs = waitMs;
   return p;
 }

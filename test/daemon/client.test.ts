@@ -305,16 +305,17 @@ describe('processProgress', () => {
       try {
         // Asleep first (started, exec'd, in nanosleep), so its count no longer moves.
         await waitUntil(() => processProgress(sleeper.pid!)?.runnable === false, 10_000, 'the sleeper to sleep');
-        const asleep0 = processProgress(sleeper.pid!)?.waitMs;
+        const asleep0 = processProgress(sleeper.pid!, { withWait: true })?.waitMs;
+        expect(processProgress(sleeper.pid!)?.waitMs).toBeUndefined(); // read only when asked for
         for (let i = 0; i <= availableParallelism(); i++) spinners.push(spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' }));
-        const waited = () => spinners.reduce((sum, c) => sum + (processProgress(c.pid!)?.waitMs ?? NaN), 0);
+        const waited = () => spinners.reduce((sum, c) => sum + (processProgress(c.pid!, { withWait: true })?.waitMs ?? NaN), 0);
         expect(asleep0).toEqual(expect.any(Number));
         const start = waited();
         expect(start).toEqual(expect.any(Number));
         // More runnable spinners than cores: together they wait for a CPU at least a second, in time.
         await waitUntil(() => waited() - start >= 1_000, 30_000, 'the spinners to wait for a CPU');
         // Asleep all along: next to nothing (the last of its start, at most).
-        expect(processProgress(sleeper.pid!)!.waitMs! - asleep0!).toBeLessThan(100);
+        expect(processProgress(sleeper.pid!, { withWait: true })!.waitMs! - asleep0!).toBeLessThan(100);
       } finally {
         for (const c of [...spinners, sleeper]) c.kill('SIGKILL');
       }
