@@ -18,10 +18,10 @@ import { writeFileAtomicSync } from '../platform/atomic-write.js';
 import { cacheDir, type Env } from '../platform/paths.js';
 
 /** `credmux` loads the human CLI (ESM) with import(): a vm script needs to be told how. */
-const IMPORTS: ScriptOptions = { importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER };
+export const IMPORTS: ScriptOptions = { importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER };
 
 /** The CommonJS module wrapper, as Node's own loader applies it (a leading #! line becomes a comment, as there). */
-function wrap(source: string): string {
+export function wrap(source: string): string {
   const body = source.startsWith('#!') ? `//${source.slice(2)}` : source;
   return `(function (exports, require, module, __filename, __dirname) {${body}\n})`;
 }
@@ -110,18 +110,26 @@ export function writableCachePath(bundle: string, env: Env = process.env): strin
  */
 export function runBundle(bundle: string, req: NodeJS.Require, env: Env = process.env): unknown {
   const { script, cache } = compileBundle(bundle, env);
-  if (cache !== 'accepted') {
-    process.once('exit', () => {
-      const path = writableCachePath(bundle, env);
-      if (!path) return;
-      try {
-        // No fsync: a cache lost in a crash is made again by the next call.
-        writeFileAtomicSync(path, script.createCachedData(), { mode: 0o644, durable: 'none', tmp: `${path}.${process.pid}.tmp` });
-      } catch {
-        // a full disk, a directory that went away: the next call tries again
-      }
-    });
-  }
+  if (cache !== 'accepted') saveCacheOnExit(bundle, script, env);
+  return runScript(script, bundle, req);
+}
+
+/** As the process exits: a cache of what `script` compiled by then, where this user may keep one. */
+export function saveCacheOnExit(bundle: string, script: Script, env: Env = process.env): void {
+  process.once('exit', () => {
+    const path = writableCachePath(bundle, env);
+    if (!path) return;
+    try {
+      // No fsync: a cache lost in a crash is made again by the next call.
+      writeFileAtomicSync(path, script.createCachedData(), { mode: 0o644, durable: 'none', tmp: `${path}.${process.pid}.tmp` });
+    } catch {
+      // a full disk, a directory that went away: the next call tries again
+    }
+  });
+}
+
+/** Runs a compiled bundle as a CommonJS module and returns its exports. */
+export function runScript(script: Script, bundle: string, req: NodeJS.Require): unknown {
   const module = { exports: {} as unknown };
   (script.runInThisContext() as (...args: unknown[]) => void)(module.exports, req, module, bundle, dirname(bundle));
   return module.exports;

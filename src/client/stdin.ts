@@ -6,33 +6,48 @@ export const STDIN_LIMIT = 1024 * 1024;
 
 export type StdinResult = { ok: true; data: Buffer } | { ok: false; reason: 'too-large' };
 
-export async function readStdin(limit = STDIN_LIMIT): Promise<StdinResult> {
+/** `fd`: stdin, or (for tests) any readable descriptor. */
+export async function readStdin(limit = STDIN_LIMIT, fd = 0): Promise<StdinResult> {
   let isTty: boolean;
   try {
-    isTty = fstatSync(0).isCharacterDevice();
+    isTty = fstatSync(fd).isCharacterDevice();
   } catch {
     return { ok: true, data: Buffer.alloc(0) }; // no stdin at all (closed fd)
   }
   // A person at a terminal running `keyring get …` or `… capability` must not be made to type EOF.
   if (isTty) return { ok: true, data: Buffer.alloc(0) };
+  // One buffer for the whole input when it fits (a helper's request is a few hundred bytes): read
+  // until EOF into it, then hand out a view, no copy. Past it, chunks are collected and joined.
+  let buf = Buffer.allocUnsafe(64 * 1024);
+  let used = 0;
   const chunks: Buffer[] = [];
   let total = 0;
-  const buf = Buffer.allocUnsafe(64 * 1024);
   for (;;) {
     let n: number;
     try {
-      n = readSync(0, buf, 0, buf.length, null);
+      n = readSync(fd, buf, used, buf.length - used, null);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'EAGAIN') return readStdinAsync(chunks, total, limit); // parent gave us a non-blocking pipe
+      if (code === 'EAGAIN') {
+        // parent gave us a non-blocking pipe
+        if (used > 0) chunks.push(buf.subarray(0, used));
+        return readStdinAsync(chunks, total, limit);
+      }
       if (code === 'EOF') break;
       throw e;
     }
     if (n === 0) break;
+    used += n;
     total += n;
     if (total > limit) return { ok: false, reason: 'too-large' };
-    chunks.push(Buffer.from(buf.subarray(0, n)));
+    if (used === buf.length) {
+      chunks.push(buf);
+      buf = Buffer.allocUnsafe(64 * 1024);
+      used = 0;
+    }
   }
+  if (chunks.length === 0) return { ok: true, data: buf.subarray(0, used) };
+  if (used > 0) chunks.push(buf.subarray(0, used));
   return { ok: true, data: Buffer.concat(chunks, total) };
 }
 

@@ -14,7 +14,8 @@ import type { Env } from '../platform/paths.js';
 /** Settings of the daemon itself or of the client, which do not change what the engine answers. */
 const NOT_CONTEXT = new Set(['CREDMUX_DAEMON', 'CREDMUX_DAEMON_BIN', 'CREDMUX_IDLE_TIMEOUT', 'CREDMUX_EXTRA_CA_CERTS']);
 
-export function contextFingerprint(env: Env, cwd: string = process.cwd()): string {
+/** `cwd`: where a relative CREDMUX_CONFIG is resolved; read only then (a getcwd call every warm answer would pay for nothing). */
+export function contextFingerprint(env: Env, cwd?: string): string {
   const picked: string[] = [];
   const fileStore = (env.CREDMUX_STORE ?? '').trim() === 'file';
   const isContext = (name: string) =>
@@ -29,7 +30,7 @@ export function contextFingerprint(env: Env, cwd: string = process.cwd()): strin
     const value = env[name];
     if (value === undefined) continue;
     // A relative config path means the same file for a client and the daemon it spawned (in another cwd) only once resolved.
-    picked.push(`${name}=${name === 'CREDMUX_CONFIG' && value ? resolve(cwd, value) : value}`);
+    picked.push(`${name}=${name === 'CREDMUX_CONFIG' && value ? resolve(cwd ?? process.cwd(), value) : value}`);
   }
   // FNV-1a (32 bit): short and dependency-free; this tells environments apart, it guards no secret.
   let h = 0x811c9dc5;

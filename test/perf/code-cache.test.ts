@@ -14,9 +14,10 @@ const root = join(import.meta.dirname, '../..');
 const top = mkdtempSync(join(tmpdir(), 'credmux-code-cache-'));
 chmodSync(top, 0o755); // another user (below) must reach its own directories inside
 afterAll(() => rmSync(top, { recursive: true, force: true }));
-// A copy of the launchers' boot.cjs (one self-contained file), where that other user can read it.
+// A copy of the launchers' boot.cjs and the fallback it loads beside it, where that other user can read them.
 const boot = join(top, 'boot.cjs');
 copyFileSync(join(root, 'dist/lib/boot.cjs'), boot);
+copyFileSync(join(root, 'dist/lib/code-cache-fallback.cjs'), join(top, 'code-cache-fallback.cjs'));
 let n = 0;
 
 /** A bundle in a fresh directory: prints what it was given, and does enough to compile a few functions. */
@@ -59,6 +60,26 @@ describe('a bundle with no cache for this Node', () => {
     expect(compileBundle(file, { HOME: home }).cache).toBe('rejected');
     expect(runThroughBoot(file, home)).toBe('HELLO:\n');
     expect(compileBundle(file, { HOME: home }).cache).toBe('accepted');
+  });
+
+  it('with a cache beside the bundle that V8 accepts, boot.cjs loads nothing more (the fallback is for the rest)', () => {
+    const { file, home } = bundle();
+    const loaded = () => {
+      const out = join(dirname(file), `loaded-${n++}.json`);
+      const r = spawnSync(process.execPath, ['-r', join(root, 'test/perf/record-loaded.cjs'), boot, file], {
+        env: { PATH: process.env.PATH, HOME: home, RECORD_LOADED_OUT: out },
+        encoding: 'utf8',
+      });
+      expect(r.stdout).toBe('HELLO:\n');
+      return (JSON.parse(readFileSync(out, 'utf8')) as { files: string[] }).files.map((f) => f.split('/').pop());
+    };
+    // No cache yet: the fallback compiles from source and saves one ...
+    expect(loaded()).toContain('code-cache-fallback.cjs');
+    // ... which the next call takes without it.
+    expect(loaded()).not.toContain('code-cache-fallback.cjs');
+    writeFileSync(cachePathOf(file), Buffer.alloc(4096, 7));
+    expect(loaded()).toContain('code-cache-fallback.cjs'); // a rejected one is replaced through it
+    expect(loaded()).not.toContain('code-cache-fallback.cjs');
   });
 
   it("a cache made from other source of the same length is not used: the user cache's name follows the bundle file", () => {
