@@ -20,7 +20,9 @@ import { Script } from 'node:vm';
 import { cachePathOf, IMPORTS, runScript, wrap } from '../client/code-cache.js';
 
 type Fallback = typeof import('./code-cache-fallback.js');
-const fallback = (): Fallback => require(join(__dirname, 'code-cache-fallback.cjs')) as Fallback;
+const fallback = (): Fallback =>
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a CommonJS bundle's own require, at run time
+  require(join(__dirname, 'code-cache-fallback.cjs')) as Fallback;
 
 const [first, ...rest] = process.argv.slice(2);
 if (first === '--make-code-cache') {
