@@ -16,15 +16,20 @@ export interface DaemonFiles {
 }
 
 export function daemonFiles(env: Env): DaemonFiles {
+  // runtimeDir is normalised (path.join) and never ends in "/": a name appended with "/" is what join
+  // would give. The log paths are worked out when asked for: a helper's warm answer never is.
   const dir = runtimeDir(env);
-  const logDir = stateDir(env);
   return {
     dir,
-    socket: join(dir, 'daemon.sock'),
-    pidFile: join(dir, 'daemon.pid'),
-    failedMarker: join(dir, 'daemon.failed'),
-    logDir,
-    logFile: join(logDir, 'daemon.log'),
+    socket: `${dir}/daemon.sock`,
+    pidFile: `${dir}/daemon.pid`,
+    failedMarker: `${dir}/daemon.failed`,
+    get logDir() {
+      return stateDir(env);
+    },
+    get logFile() {
+      return join(stateDir(env), 'daemon.log');
+    },
   };
 }
 

@@ -1,8 +1,9 @@
-// parseRequest answers plain URLs without running the WHATWG parser (url.ts, PLAIN_URL). This holds
+// parseRequest and parsePattern answer plain URLs without running the WHATWG parser (url.ts, PLAIN_URL,
+// PLAIN_PATTERN). This holds
 // the shortcut to the full path's answers — results and errors alike — over URLs built to sit on
 // both sides of every condition the shortcut checks.
 import { describe, expect, it } from 'vitest';
-import { parseRequest, parseRequestFully } from '../../src/model/url.js';
+import { formatPattern, parsePattern, parsePatternFully, parseRequest, parseRequestFully } from '../../src/model/url.js';
 
 const schemes = ['https', 'http', 'HTTPS', 'Http', 'ftp', ''];
 const hosts = [
@@ -84,5 +85,34 @@ describe('parseRequest fast path', () => {
     expect(parseRequest('https://registry.example.com/v2/')).toEqual({ scheme: 'https', host: 'registry.example.com', port: 443, path: '/v2/' });
     expect(parseRequest('http://localhost:8080')).toEqual({ scheme: 'http', host: 'localhost', port: 8080, path: '' });
     expect(parseRequest('https://h.example:443/')).toEqual({ scheme: 'https', host: 'h.example', port: 443, path: '' });
+  });
+});
+
+describe('parsePattern fast path', () => {
+  it('agrees with the full parser on every pattern of the grid, wildcard or not', () => {
+    let compared = 0;
+    for (const scheme of schemes) {
+      for (const wildcard of ['', '*.']) {
+        for (const host of [...hosts, 'com', 'single']) {
+          for (const port of ports) {
+            for (const path of paths) {
+              const pattern = `${scheme ? `${scheme}://` : ''}${wildcard}${host}${port}${path}`;
+              expect(outcome(parsePattern, pattern), pattern).toEqual(outcome(parsePatternFully, pattern));
+              compared++;
+            }
+          }
+        }
+      }
+    }
+    expect(compared).toBe(schemes.length * 2 * (hosts.length + 2) * ports.length * paths.length);
+  });
+
+  it('takes the shortcut for the shape the daemon hands back (formatPattern), with the same answer', () => {
+    for (const p of ['https://*.example.com/simple', 'http://localhost:8080', 'https://registry.example.com/v2/a//b/']) {
+      const parsed = parsePattern(p);
+      expect(parsed).toEqual(parsePatternFully(p));
+      expect(parsePattern(formatPattern(parsed))).toEqual(parsed);
+    }
+    expect(parsePattern('https://h.example:443/a/')).toEqual({ scheme: 'https', host: 'h.example', wildcard: false, port: 443, path: '/a' });
   });
 });
