@@ -3,6 +3,7 @@
 import { dial } from './pipe.js';
 import { decodeDaemonLine, encode, LineSplitter, type ClientMessage, type DaemonMessage } from '../ipc/codec.js';
 import { monotonicMs } from '../ipc/deadline.js';
+import { wakeAfter, type Wake } from '../platform/wake-after.js';
 
 export type AskOutcome =
   | { kind: 'reply'; msg: DaemonMessage }
@@ -43,27 +44,26 @@ export function ask(socketPath: string, msg: ClientMessage, t: AskTimeouts): Pro
     let connected = false;
     let done = false;
     const patience = t.patience;
-    // One timer at a time, for every bound of the call: connecting, the patience's looks, answering.
-    // A warm answer arrives long before the first tick, so it costs one setTimeout and one clearTimeout
-    // (three of each, with a timer per bound, ran a dozen more of Node's timer functions for the first
-    // time: ~0.1-0.2 ms of every warm answer on Node 20). The bounds are counted from the first tick,
-    // taken as firstTickMs after the call began (the clock is read only once the call is slow).
+    // One wake-up at a time, for every bound of the call: connecting, the patience's looks, answering.
+    // A warm answer arrives long before the first, so it arms one and cancels it; and not with Node's
+    // timers, whose first use costs a warm answer ~0.3 ms (src/platform/wake-after.ts). The bounds are
+    // counted from the first tick, taken as firstTickMs after the call began (the clock is read only
+    // once the call is slow).
     const firstTickMs = Math.min(t.connectMs, t.answerMs, patience?.firstLookMs ?? Infinity);
     let began: number | undefined;
     let nextLookAt: number | undefined;
-    let timer: NodeJS.Timeout | undefined;
-    let armed = 0;
+    let wake: Wake | undefined;
     const arm = (ms: number) => {
-      clearTimeout(timer);
-      const gen = ++armed;
-      // The tick runs one turn after its timer: whatever arrived while this process was not running
+      wake?.cancel();
+      // The tick runs one turn after its wake-up: whatever arrived while this process was not running
       // (a connect that completed, progress waiting in the socket) is handled first, and may re-arm.
-      timer = setTimeout(() => setImmediate(() => gen === armed && tick()), Math.max(1, ms));
+      const mine: Wake = wakeAfter(ms, () => setImmediate(() => wake === mine && tick()));
+      wake = mine;
     };
     const finish = (o: AskOutcome) => {
       if (done) return;
       done = true;
-      clearTimeout(timer);
+      wake?.cancel();
       if (t.leaveOpen && o.kind === 'reply') conn.release();
       else conn.destroy();
       resolve(o);
@@ -95,7 +95,7 @@ export function ask(socketPath: string, msg: ClientMessage, t: AskTimeouts): Pro
       connect() {
         connected = true;
         conn.write(encode(msg));
-        // A slow connect (the first tick came and went, the timer now waits for the connect bound):
+        // A slow connect (the first tick came and went, the wake-up now waits for the connect bound):
         // the first look is due firstLookMs from now, not at that bound.
         if (began !== undefined && patience) {
           nextLookAt = monotonicMs() + patience.firstLookMs;
