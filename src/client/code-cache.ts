@@ -18,10 +18,10 @@ import { writeFileAtomicSync } from '../platform/atomic-write.js';
 import { cacheDir, type Env } from '../platform/paths.js';
 
 /** `credmux` loads the human CLI (ESM) with import(): a vm script needs to be told how. */
-export const IMPORTS: ScriptOptions = { importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER };
+const IMPORTS: ScriptOptions = { importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER };
 
 /** The CommonJS module wrapper, as Node's own loader applies it (a leading #! line becomes a comment, as there). */
-export function wrap(source: string): string {
+function wrap(source: string): string {
   const body = source.startsWith('#!') ? `//${source.slice(2)}` : source;
   return `(function (exports, require, module, __filename, __dirname) {${body}\n})`;
 }
@@ -79,7 +79,11 @@ export type CacheState = 'accepted' | 'missing' | 'rejected';
 
 /** Compiles a bundle, with this Node's code cache when there is one. */
 export function compileBundle(bundle: string, env: Env = process.env): { script: Script; cache: CacheState } {
-  const cachedData = readCache(bundle, env);
+  return compileWith(bundle, readCache(bundle, env));
+}
+
+/** Compiles a bundle with the cache given (none: from source), and says what V8 made of it. */
+export function compileWith(bundle: string, cachedData: Buffer | undefined): { script: Script; cache: CacheState } {
   const script = new Script(wrap(readFileSync(bundle, 'utf8')), { filename: bundle, cachedData, ...IMPORTS });
   const cache: CacheState = cachedData === undefined ? 'missing' : script.cachedDataRejected === true ? 'rejected' : 'accepted';
   return { script, cache };

@@ -68,11 +68,14 @@ export function ask(socketPath: string, msg: ClientMessage, t: AskTimeouts): Pro
       else conn.destroy();
       resolve(o);
     };
+    /** ms since the call began; the first reading fixes when that was (firstTickMs before the first tick). */
+    const ageAt = (now: number) => now - (began ??= now - firstTickMs);
+    /** The next tick: at the next look or at the answer bound, whichever comes first. */
+    const armNext = (now: number) => arm(Math.min(nextLookAt === undefined ? Infinity : nextLookAt - now, t.answerMs - ageAt(now)));
     const tick = () => {
       if (done) return;
       const now = monotonicMs();
-      began ??= now - firstTickMs;
-      const age = now - began;
+      const age = ageAt(now);
       if (!connected) {
         if (age >= t.connectMs) return finish({ kind: 'unreachable', why: 'connect timed out' });
         return arm(t.connectMs - age);
@@ -85,9 +88,8 @@ export function ask(socketPath: string, msg: ClientMessage, t: AskTimeouts): Pro
           if (typeof next === 'string') return finish({ kind: 'stuck', why: next });
           nextLookAt = now + next;
         }
-        return arm(Math.min(nextLookAt - now, t.answerMs - age));
       }
-      arm(t.answerMs - age);
+      armNext(now);
     };
     arm(firstTickMs);
     const splitter = new LineSplitter(MAX_REPLY_BYTES);
@@ -98,8 +100,9 @@ export function ask(socketPath: string, msg: ClientMessage, t: AskTimeouts): Pro
         // A slow connect (the first tick came and went, the wake-up now waits for the connect bound):
         // the first look is due firstLookMs from now, not at that bound.
         if (began !== undefined && patience) {
-          nextLookAt = monotonicMs() + patience.firstLookMs;
-          arm(patience.firstLookMs);
+          const now = monotonicMs();
+          nextLookAt = now + patience.firstLookMs;
+          armNext(now);
         }
       },
       data(chunk) {
@@ -111,9 +114,8 @@ export function ask(socketPath: string, msg: ClientMessage, t: AskTimeouts): Pro
             // moves out; the answer bound stands (the next tick is due no later than it).
             if (reply.id === msg.id && patience && !done) {
               const now = monotonicMs();
-              began ??= now - firstTickMs;
               nextLookAt = now + patience.alive();
-              arm(Math.min(nextLookAt - now, t.answerMs - (now - began)));
+              armNext(now);
             }
             continue;
           }

@@ -16,8 +16,7 @@
 //   node boot.cjs --make-code-cache <bundle>[=<name it runs as>]…   the build's step
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Script } from 'node:vm';
-import { cachePathOf, IMPORTS, runScript, wrap } from '../client/code-cache.js';
+import { cachePathOf, compileWith, runScript } from '../client/code-cache.js';
 
 type Fallback = typeof import('./code-cache-fallback.js');
 const fallback = (): Fallback =>
@@ -44,9 +43,9 @@ if (first === '--make-code-cache') {
   if (cachedData === undefined) {
     fallback().runBundle(bundle, require);
   } else {
-    const script = new Script(wrap(readFileSync(bundle, 'utf8')), { filename: bundle, cachedData, ...IMPORTS });
+    const { script, cache } = compileWith(bundle, cachedData);
     // Made by another Node, or damaged: V8 compiled from source; save one it accepts as we exit.
-    if (script.cachedDataRejected === true) fallback().saveCacheOnExit(bundle, script);
+    if (cache === 'rejected') fallback().saveCacheOnExit(bundle, script);
     runScript(script, bundle, require);
   }
 }
