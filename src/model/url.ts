@@ -100,28 +100,16 @@ export function parsePatternFully(match: string): Pattern {
 }
 
 /**
- * A pattern of the plain shape (PLAIN_URL's, with an optional "*." label), as the daemon hands a
+ * A pattern of the plain shape (PLAIN_URL, "*." label and all), as the daemon hands a
  * matched rule back (formatPattern) and as most configs write them: its parse is known without
  * running the WHATWG parser, whose first use costs a helper that formats with the rule (credmux-go)
  * ~0.3 ms of Node's own URL code. Anything else, and whatever the full path would refuse, goes there.
  */
-const PLAIN_PATTERN = /^(https?):\/\/(\*\.)?((?:[a-z0-9-]+\.)*[a-z][a-z0-9-]*)(?::([0-9]{1,5}))?((?:\/[A-Za-z0-9._~!$&'()+,;=:@-]*)*)$/;
-
 function parsePlainPattern(input: string): Pattern | undefined {
-  const m = PLAIN_PATTERN.exec(input);
-  if (!m) return undefined;
-  const wildcard = m[2] !== undefined;
-  const host = m[3]!;
-  const path = m[5]!;
-  if (host.includes('xn--') || path.includes('/.')) return undefined;
-  if (wildcard && !host.includes('.')) return undefined; // a wildcard on one label: the full path says why not
-  const scheme = m[1] as Scheme;
-  let port = DEFAULT_PORT[scheme];
-  if (m[4] !== undefined) {
-    port = Number(m[4]);
-    if (port < 1 || port > 65535) return undefined;
-  }
-  return { scheme, host, wildcard, port, path: trimTrailingSlashes(path) };
+  const p = plainParts(input);
+  if (!p) return undefined;
+  if (p.wildcard && !p.host.includes('.')) return undefined; // a wildcard on one label: the full path says why not
+  return { ...p, path: trimTrailingSlashes(p.path) };
 }
 
 function parsePatternWithParser(input: string): Pattern {
@@ -197,23 +185,30 @@ function pieceOf(source: string, text: string): string {
  * port, and a path of plain characters with no dot segment, escape, query or fragment. For those the
  * parser's answer is known without running it (it would change nothing), and a daemon answering
  * thousands of requests a second skips its cost. Everything else takes the full path below; a test
- * checks both agree (test/unit/url-fast-path.test.ts).
+ * checks both agree (test/unit/url-fast-path.test.ts). The "*." label is for patterns (parsePlainPattern).
  */
-const PLAIN_URL = /^(https?):\/\/((?:[a-z0-9-]+\.)*[a-z][a-z0-9-]*)(?::([0-9]{1,5}))?((?:\/[A-Za-z0-9._~!$&'()+,;=:@-]*)*)$/;
+const PLAIN_URL = /^(https?):\/\/(\*\.)?((?:[a-z0-9-]+\.)*[a-z][a-z0-9-]*)(?::([0-9]{1,5}))?((?:\/[A-Za-z0-9._~!$&'()+,;=:@-]*)*)$/;
 
-function parsePlainRequest(input: string): RequestTarget | undefined {
+/** A URL of the plain shape, "*." label included (a pattern may have one, a request never): its parts as the full path would give them. */
+function plainParts(input: string): { scheme: Scheme; wildcard: boolean; host: string; port: number; path: string } | undefined {
   const m = PLAIN_URL.exec(input);
   if (!m) return undefined;
-  const host = m[2]!;
-  const path = m[4]!;
+  const host = m[3]!;
+  const path = m[5]!;
   if (host.includes('xn--') || path.includes('/.')) return undefined;
   const scheme = m[1] as Scheme;
   let port = DEFAULT_PORT[scheme];
-  if (m[3] !== undefined) {
-    port = Number(m[3]);
+  if (m[4] !== undefined) {
+    port = Number(m[4]);
     if (port < 1 || port > 65535) return undefined; // the full path says what is wrong with it
   }
-  return { scheme, host, port, path: path === '/' ? '' : path };
+  return { scheme, wildcard: m[2] !== undefined, host, port, path };
+}
+
+function parsePlainRequest(input: string): RequestTarget | undefined {
+  const p = plainParts(input);
+  if (!p || p.wildcard) return undefined;
+  return { scheme: p.scheme, host: p.host, port: p.port, path: p.path === '/' ? '' : p.path };
 }
 
 function parseRequestUnguarded(input: string): RequestTarget {

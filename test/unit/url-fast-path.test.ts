@@ -1,5 +1,5 @@
-// parseRequest and parsePattern answer plain URLs without running the WHATWG parser (url.ts, PLAIN_URL,
-// PLAIN_PATTERN). This holds
+// parseRequest and parsePattern answer plain URLs without running the WHATWG parser (url.ts, PLAIN_URL
+// and plainParts, which both share). This holds
 // the shortcut to the full path's answers — results and errors alike — over URLs built to sit on
 // both sides of every condition the shortcut checks.
 import { describe, expect, it } from 'vitest';
@@ -85,6 +85,8 @@ describe('parseRequest fast path', () => {
     expect(parseRequest('https://registry.example.com/v2/')).toEqual({ scheme: 'https', host: 'registry.example.com', port: 443, path: '/v2/' });
     expect(parseRequest('http://localhost:8080')).toEqual({ scheme: 'http', host: 'localhost', port: 8080, path: '' });
     expect(parseRequest('https://h.example:443/')).toEqual({ scheme: 'https', host: 'h.example', port: 443, path: '' });
+    // The "*." label the shared shape allows is a pattern's: a request with one takes the full path.
+    for (const u of ['https://*.example.com/', '*.example.com']) expect(outcome(parseRequest, u), u).toEqual(outcome(parseRequestFully, u));
   });
 });
 
