@@ -1,7 +1,7 @@
 // Reads stdin one line at a time, for a helper that holds a conversation (cargo: it writes a request,
-// waits for the answer, and may write another). Like ./stdin.ts it reads fd 0 with blocking reads and
-// creates no stream, unless the parent handed over a non-blocking pipe.
-import { readSync } from 'node:fs';
+// waits for the answer, and may write another). With ./stdin.ts's reads: blocking reads of fd 0 and no
+// stream, unless the parent handed over a non-blocking pipe.
+import { readBlocking, readChunk } from './stdin.js';
 
 export type NextLine = { kind: 'line'; line: Buffer } | { kind: 'eof' } | { kind: 'too-large' };
 
@@ -39,45 +39,10 @@ export class StdinLines {
 
   private async read(): Promise<Buffer | null> {
     if (!this.async) {
-      try {
-        const n = readSync(0, this.chunk, 0, this.chunk.length, null);
-        return n === 0 ? null : Buffer.from(this.chunk.subarray(0, n));
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'EOF' || code === 'EBADF') return null; // no stdin at all: nothing to answer
-        if (code !== 'EAGAIN') throw e;
-        this.async = true; // a non-blocking pipe: wait for data through the stream instead
-      }
+      const n = readBlocking(0, this.chunk, 0);
+      if (n !== 'would-block') return n === 0 ? null : Buffer.from(this.chunk.subarray(0, n));
+      this.async = true; // a non-blocking pipe: wait for data through the stream instead
     }
     return readChunk(process.stdin);
   }
-}
-
-/** One chunk from a stream, or null at its end; the stream is paused again so nothing is read ahead unseen. */
-function readChunk(stream: NodeJS.ReadStream): Promise<Buffer | null> {
-  if (stream.readableEnded) return Promise.resolve(null);
-  return new Promise((resolve, reject) => {
-    const done = () => {
-      stream.off('data', onData);
-      stream.off('end', onEnd);
-      stream.off('error', onError);
-      stream.pause();
-    };
-    const onData = (c: Buffer) => {
-      done();
-      resolve(c);
-    };
-    const onEnd = () => {
-      done();
-      resolve(null);
-    };
-    const onError = (e: Error) => {
-      done();
-      reject(e);
-    };
-    stream.on('data', onData);
-    stream.on('end', onEnd);
-    stream.on('error', onError);
-    stream.resume();
-  });
 }

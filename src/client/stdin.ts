@@ -1,5 +1,6 @@
 // Reads all of stdin with a size cap, synchronously when possible: helpers are started per request,
-// and a blocking read avoids creating process.stdin (a stream, plus tty/net machinery) at all.
+// and a blocking read avoids creating process.stdin (a stream, plus tty/net machinery) at all. The
+// two reads here are also what ./stdin-lines.ts reads a conversation with.
 import { fstatSync, readSync } from 'node:fs';
 
 export const STDIN_LIMIT = 1024 * 1024;
@@ -23,18 +24,10 @@ export async function readStdin(limit = STDIN_LIMIT, fd = 0): Promise<StdinResul
   const chunks: Buffer[] = [];
   let total = 0;
   for (;;) {
-    let n: number;
-    try {
-      n = readSync(fd, buf, used, buf.length - used, null);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'EAGAIN') {
-        // parent gave us a non-blocking pipe
-        if (used > 0) chunks.push(buf.subarray(0, used));
-        return readStdinAsync(chunks, total, limit);
-      }
-      if (code === 'EOF') break;
-      throw e;
+    const n = readBlocking(fd, buf, used);
+    if (n === 'would-block') {
+      if (used > 0) chunks.push(buf.subarray(0, used));
+      return readRestFromStream(chunks, total, limit);
     }
     if (n === 0) break;
     used += n;
@@ -51,18 +44,60 @@ export async function readStdin(limit = STDIN_LIMIT, fd = 0): Promise<StdinResul
   return { ok: true, data: Buffer.concat(chunks, total) };
 }
 
-function readStdinAsync(chunks: Buffer[], total: number, limit: number): Promise<StdinResult> {
+/** The rest of stdin once it turned out non-blocking, through process.stdin, after `chunks` (`total` bytes). */
+async function readRestFromStream(chunks: Buffer[], total: number, limit: number): Promise<StdinResult> {
+  for (let chunk; (chunk = await readChunk(process.stdin)) !== null;) {
+    total += chunk.length;
+    chunks.push(chunk);
+    if (total > limit) {
+      process.stdin.destroy();
+      return { ok: false, reason: 'too-large' };
+    }
+  }
+  return { ok: true, data: Buffer.concat(chunks, total) };
+}
+
+/**
+ * One blocking read into `buf` from `offset`: the bytes read (0 at the end of input, or when there is
+ * no such descriptor), or 'would-block' when the parent handed over a non-blocking pipe with nothing
+ * in it yet — readSync cannot wait on that, the caller goes on with process.stdin (readChunk).
+ */
+export function readBlocking(fd: number, buf: Buffer, offset: number): number | 'would-block' {
+  try {
+    return readSync(fd, buf, offset, buf.length - offset, null);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EAGAIN') return 'would-block';
+    if (code === 'EOF' || code === 'EBADF') return 0;
+    throw e;
+  }
+}
+
+/** One chunk from a stream, or null at its end; the stream is paused again so nothing is read ahead unseen. */
+export function readChunk(stream: NodeJS.ReadStream): Promise<Buffer | null> {
+  if (stream.readableEnded) return Promise.resolve(null);
   return new Promise((resolve, reject) => {
-    const stream = process.stdin;
-    stream.on('data', (chunk: Buffer) => {
-      total += chunk.length;
-      chunks.push(chunk);
-      if (total > limit) {
-        stream.destroy();
-        resolve({ ok: false, reason: 'too-large' });
-      }
-    });
-    stream.on('end', () => resolve({ ok: true, data: Buffer.concat(chunks, total) }));
-    stream.on('error', reject);
+    const done = () => {
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('error', onError);
+      stream.pause();
+    };
+    const onData = (c: Buffer) => {
+      done();
+      resolve(c);
+    };
+    const onEnd = () => {
+      done();
+      resolve(null);
+    };
+    const onError = (e: Error) => {
+      done();
+      reject(e);
+    };
+    stream.on('data', onData);
+    stream.on('end', onEnd);
+    stream.on('error', onError);
+    stream.resume();
   });
 }

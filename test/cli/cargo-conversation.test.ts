@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { distBin, requireBuiltAndTools } from '../helpers/dist.js';
+import { WAIT_UNTIL_WATCHING_STDIN_PY } from '../helpers/nonblocking-stdin.js';
 import { createSandbox, type Sandbox } from '../helpers/sandbox.js';
 
 const SECRET = 'conv-S3cret-81kq';
@@ -60,14 +61,16 @@ describe('cargo-credential-credmux as cargo drives it', () => {
 
   it('over a non-blocking pipe too: the request arrives after the hello, the answer before EOF', async () => {
     // python3 hands the entry a pipe set O_NONBLOCK, writes the request only after reading the hello
-    // (so the entry's first read finds nothing: EAGAIN), reads the answer, then closes stdin.
-    const script = `
-import os, subprocess, sys
+    // and once the entry waits on its stdin in its event loop (so its first read surely found nothing:
+    // EAGAIN; test/helpers/nonblocking-stdin.ts), reads the answer, then closes stdin.
+    const script = `${WAIT_UNTIL_WATCHING_STDIN_PY}
+import subprocess
 r, w = os.pipe()
 os.set_blocking(r, False)
 p = subprocess.Popen([sys.argv[1], "--cargo-plugin"], stdin=r, stdout=subprocess.PIPE)
 os.close(r)
 hello = p.stdout.readline()
+wait_until_watching_stdin(p)
 os.write(w, sys.argv[2].encode())
 answer = p.stdout.readline()
 os.close(w)
