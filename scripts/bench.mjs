@@ -391,6 +391,12 @@ function loadFixtures(endpoint) {
   return { config: { rules }, stored, targets };
 }
 
+/** The RSS of this Node doing nothing (a timer pending), in MB: the part of the daemon's that any Node process holds. */
+function idleNodeRss() {
+  const script = "setTimeout(() => process.stdout.write(/VmRSS:\\s+(\\d+)/.exec(require('fs').readFileSync('/proc/self/status', 'utf8'))[1]), 300)";
+  return +(Number(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })) / 1024).toFixed(1);
+}
+
 /** The load generator dials the daemon the way credmux's own helpers do (src/client/pipe.ts), bundled from the source at bench time. */
 async function loadDialer() {
   return (await loadSource('src/client/pipe.ts')).dial;
@@ -573,6 +579,11 @@ async function daemonLoad() {
       wrongAnswers: wrong,
       rssMb: +(kb('VmRSS') / 1024).toFixed(1),
       peakRssMb: +(kb('VmHWM') / 1024).toFixed(1),
+      // What the RSS is made of: pages of files mapped (above all the node binary's own code and data,
+      // shared with every Node process and larger on newer Nodes) and the daemon's private memory.
+      rssFileMb: +(kb('RssFile') / 1024).toFixed(1),
+      rssAnonMb: +(kb('RssAnon') / 1024).toFixed(1),
+      idleNodeRssMb: idleNodeRss(),
       // Both share the machine's cores: percent of one core over the measured time.
       generatorCpuPercent: Math.round((cpu.user + cpu.system) / 1e4 / seconds),
       daemonCpuPercent: Math.round(daemonCpu / 10 / seconds),
@@ -585,7 +596,7 @@ async function daemonLoad() {
     );
     console.log(
       `  lookups/s ${result.lookupsPerSecond}   p50 ${result.p50Ms} ms   p99 ${result.p99Ms} ms   wrong answers ${wrong}   ` +
-        `RSS ${result.rssMb} MB (peak ${result.peakRssMb})   CPU: generator ${result.generatorCpuPercent}%, daemon ${result.daemonCpuPercent}% of a core (${result.daemonCpuUsPerLookup} µs a lookup, ${result.daemonSystemPercent}% of it in the kernel)`,
+        `RSS ${result.rssMb} MB (peak ${result.peakRssMb}; files ${result.rssFileMb}, anonymous ${result.rssAnonMb}; an idle node ${result.idleNodeRssMb})   CPU: generator ${result.generatorCpuPercent}%, daemon ${result.daemonCpuPercent}% of a core (${result.daemonCpuUsPerLookup} µs a lookup, ${result.daemonSystemPercent}% of it in the kernel)`,
     );
     return result;
   } finally {

@@ -14,13 +14,15 @@ export function checkTargets(sets, daemon) {
     if (cold)
       out.push({ what: `${set.short}: ${cold.name}`, target: '≤ 2× floor', value: `${cold.ratioToFloor.toFixed(2)}×`, met: cold.ratioToFloor <= 2 });
     const ours = row(set, 'keyring get (warm)');
+    const floor = row(set, 'floor: one-line Node helper');
     for (const r of set.rows.filter((r) => r.python)) {
       const times = r.medianMs / ours.medianMs;
       const need = /keyring 25\./.test(r.name) ? 3 : 1.5;
       out.push({
         what: `${set.short}: keyring get vs ${r.name}`,
         target: `≥ ${need}× faster`,
-        value: `${times.toFixed(2)}× faster`,
+        // How much faster the floor itself is: no Node helper can do better than that.
+        value: `${times.toFixed(2)}× faster (the floor: ${(r.medianMs / floor.medianMs).toFixed(2)}×)`,
         met: times >= need,
       });
     }
@@ -33,7 +35,13 @@ export function checkTargets(sets, daemon) {
       met: daemon.lookupsPerSecond >= 20_000,
     });
     out.push({ what: 'daemon: p99 latency', target: '< 5 ms', value: `${daemon.p99Ms} ms`, met: daemon.p99Ms < 5 });
-    out.push({ what: 'daemon: resident memory', target: '< 80 MB', value: `${daemon.rssMb} MB`, met: daemon.rssMb < 80 });
+    out.push({
+      what: 'daemon: resident memory',
+      target: '< 80 MB',
+      // An idle node of the same version beside it: the part of the RSS any Node process holds.
+      value: `${daemon.rssMb} MB (an idle node: ${daemon.idleNodeRssMb} MB)`,
+      met: daemon.rssMb < 80,
+    });
     out.push({ what: 'daemon: wrong answers', target: '0', value: String(daemon.wrongAnswers), met: daemon.wrongAnswers === 0 });
   }
   return out;
