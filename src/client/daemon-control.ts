@@ -3,7 +3,7 @@ import type { Env } from '../platform/paths.js';
 import { PROTOCOL_VERSION, type ControlName, type DaemonMessage, type DaemonStatus } from '../ipc/codec.js';
 import { ask, type AskOutcome } from './connection.js';
 import { DaemonError, EXIT_BUSY } from '../ipc/errors.js';
-import { pidAlive } from '../platform/liveness.js';
+import { processAlive } from '../platform/liveness.js';
 import { sleep } from '../platform/sleep.js';
 import { currentHolder, isAlive, type Holder } from '../ipc/lock.js';
 import { daemonFiles, socketPathProblem, type DaemonFiles } from '../ipc/paths.js';
@@ -147,7 +147,10 @@ export async function stopDaemon(env: Env, waitMs = 3_000): Promise<StopResult> 
     m = replyOf(await control(files.socket, 'shutdown', v));
     if (m && 'shutdown' in m) {
       const target = pid ?? holder?.pid;
-      if (target === undefined || (await waitFor(() => !pidAlive(target), waitMs))) return { wasRunning: true, pid: target, how: 'request' };
+      // Gone includes a zombie: a daemon whose parent never reaps it (a container's PID 1 that does
+      // not, a parent that exec'd) has exited all the same.
+      const gone = () => target === undefined || !processAlive(target, undefined);
+      if (await waitFor(gone, waitMs)) return { wasRunning: true, pid: target, how: 'request' };
     }
   }
   // Not answering (wedged, or stopping too slowly): signal the lock holder, verified by its start time.

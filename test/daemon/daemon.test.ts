@@ -10,6 +10,7 @@ import type { EngineRequest, EngineResult } from '../../src/model/types.js';
 import { askDaemon } from '../../src/client/daemon-client.js';
 import { daemonStatus, startDaemon, stopDaemon } from '../../src/client/daemon-control.js';
 import { DaemonError } from '../../src/ipc/errors.js';
+import { DAEMON_NODE_FLAGS } from '../../src/client/spawn.js';
 import { daemonFiles } from '../../src/ipc/paths.js';
 import { PROTOCOL_VERSION } from '../../src/ipc/codec.js';
 import { expectedSecret, fakeEngine } from './fixtures/fake-engine.js';
@@ -286,6 +287,22 @@ describe('lifecycle', () => {
     expect(daemonPids(bins.daemon, env)).toEqual([]);
     expect(await daemonStatus(env)).toMatchObject({ running: false, reason: expect.stringContaining('no daemon is running') });
     expect(await stopDaemon(env)).toEqual({ wasRunning: false });
+  });
+
+  it('stopDaemon sees the daemon gone once it exits, though nobody reaps it (a container whose PID 1 does not)', async () => {
+    // The daemon's parent is `sleep`, which never waits for children: the daemon stays a zombie
+    // after it exits, and a zombie's pid still answers kill(pid, 0). A stop that took that for a
+    // live daemon waited out its patience, then signalled it ('SIGTERM').
+    const { env } = home();
+    const parent = spawn('sh', ['-c', `"$0" "$@" & exec sleep 120`, process.execPath, ...DAEMON_NODE_FLAGS, bins.daemon], { env, stdio: 'ignore' });
+    try {
+      await waitUntil(async () => (await daemonStatus(env)).running, 15_000, 'the daemon under sleep to answer');
+      const pid = (await runningStatus(env)).pid;
+      expect(await stopDaemon(env, 8_000)).toEqual({ wasRunning: true, pid, how: 'request' });
+      expect(readFileSync(`/proc/${pid}/stat`, 'utf8')).toMatch(/^\d+ \(.*\) Z /); // still there, unreaped
+    } finally {
+      parent.kill('SIGKILL'); // its zombie child goes to init, which reaps it
+    }
   });
 
   it('stopDaemon signals a daemon that holds the lock but does not answer', async () => {
